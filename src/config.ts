@@ -1,0 +1,67 @@
+// Configuration from the environment, validated once at start-up. A bad value stops the bot with one line
+// that names the variable, never a stack trace.
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const snowflake = /^\d{17,20}$/;
+
+/** Treat `VAR=` (present but empty, as in a copied .env.example) the same as unset. */
+const optionalText = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
+
+const envSchema = z.object({
+  DISCORD_TOKEN: optionalText.refine((value) => value !== undefined, {
+    message: 'is required: put your bot token in .env (see .env.example)',
+  }),
+  DATABASE_PATH: optionalText,
+  HANDLERS_DIR: optionalText,
+  DEV_GUILD_ID: optionalText.refine((value) => value === undefined || snowflake.test(value), {
+    message: 'must be a guild id (a number of 17 to 20 digits)',
+  }),
+  LOG_LEVEL: optionalText.refine(
+    (value) => value === undefined || (LOG_LEVELS as readonly string[]).includes(value),
+    { message: `must be one of ${LOG_LEVELS.join(', ')}` },
+  ),
+  DISCORD_API_BASE: optionalText.refine((value) => value === undefined || URL.canParse(value), {
+    message: 'must be a URL such as http://127.0.0.1:3000/api',
+  }),
+});
+
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface Config {
+  discordToken: string;
+  databasePath: string;
+  handlersDir: string | undefined;
+  devGuildId: string | undefined;
+  logLevel: LogLevel;
+  /** Only for the emulator and tests: where discord.js sends REST calls (and so finds the gateway). */
+  discordApiBase: string | undefined;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export const DEFAULT_DATABASE_PATH = './data/metronome.db';
+
+/** Reads and validates the configuration; throws a ConfigError whose message is one line per bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `${String(issue.path[0])} ${issue.message}`);
+    throw new ConfigError(lines.join('\n'));
+  }
+  const vars = parsed.data;
+  return {
+    discordToken: vars.DISCORD_TOKEN as string,
+    databasePath: resolve(cwd, vars.DATABASE_PATH ?? DEFAULT_DATABASE_PATH),
+    handlersDir: vars.HANDLERS_DIR === undefined ? undefined : resolve(cwd, vars.HANDLERS_DIR),
+    devGuildId: vars.DEV_GUILD_ID,
+    logLevel: (vars.LOG_LEVEL as LogLevel | undefined) ?? 'info',
+    discordApiBase: vars.DISCORD_API_BASE,
+  };
+}

@@ -1,0 +1,125 @@
+// Parsing of what admins type into slash-command options. Each parser returns either a value or one
+// sentence the bot can show as-is; none of them throws on user input.
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
+
+const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
+const fail = <T>(error: string): Parsed<T> => ({ ok: false, error });
+
+export const MIN_INTERVAL_SECONDS = 10;
+const MAX_INTERVAL_SECONDS = 366 * 24 * 3600;
+const UNIT_SECONDS: Record<string, number> = { d: 86_400, h: 3_600, m: 60, s: 1 };
+const DURATION_PATTERN = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
+
+/** `90s`, `15m`, `1h30m`, `2d` → seconds. Units go largest first, each at most once. */
+export function parseEvery(input: string): Parsed<number> {
+  const text = input.trim().toLowerCase().replace(/\s+/g, '');
+  const match = DURATION_PATTERN.exec(text);
+  if (text === '' || !match) {
+    return fail(`"${clip(input)}" is not a duration: write it like 90s, 15m, 1h30m or 2d.`);
+  }
+  const [, d, h, m, s] = match;
+  const seconds = [d, h, m, s].reduce(
+    (sum, part, index) => sum + (part ? Number(part) * UNIT_SECONDS['dhms'[index] as string]! : 0),
+    0,
+  );
+  if (seconds < MIN_INTERVAL_SECONDS) {
+    return fail(
+      `Tasks can run at most every ${MIN_INTERVAL_SECONDS} seconds; "${clip(input)}" is too short.`,
+    );
+  }
+  if (seconds > MAX_INTERVAL_SECONDS) {
+    return fail(`"${clip(input)}" is longer than a year; use \`at\` or \`cron\` for rare tasks.`);
+  }
+  return ok(seconds);
+}
+
+/** Seconds → the shortest `every` spelling (`5400` → `1h30m`), for showing a schedule back. */
+export function formatEvery(totalSeconds: number): string {
+  let rest = Math.round(totalSeconds);
+  let text = '';
+  for (const [unit, size] of Object.entries(UNIT_SECONDS)) {
+    const amount = Math.floor(rest / size);
+    if (amount > 0) text += `${amount}${unit}`;
+    rest -= amount * size;
+  }
+  return text || '0s';
+}
+
+const TIME_PATTERN = /^(\d{1,2}):(\d{2})(?::(\d{2}))?$/;
+
+/** `09:00` or `09:00, 18:30` → sorted, de-duplicated `HH:MM[:SS]` strings. */
+export function parseAt(input: string): Parsed<string[]> {
+  const parts = input
+    .split(/[,\s]+/)
+    .map((part) => part.trim())
+    .filter((part) => part !== '');
+  if (parts.length === 0) return fail('Give at least one time of day, like 09:00 or 09:00, 18:30.');
+  if (parts.length > 24) return fail('At most 24 times of day per task.');
+  const times = new Set<string>();
+  for (const part of parts) {
+    const match = TIME_PATTERN.exec(part);
+    const [hour, minute, second] = match ? [match[1], match[2], match[3] ?? '0'].map(Number) : [];
+    if (!match || hour! > 23 || minute! > 59 || second! > 59) {
+      return fail(
+        `"${clip(part)}" is not a time of day: write it as HH:MM in 24-hour time, like 09:00 or 18:30.`,
+      );
+    }
+    const pad = (n: number) => String(n).padStart(2, '0');
+    times.add(second ? `${pad(hour!)}:${pad(minute!)}:${pad(second)}` : `${pad(hour!)}:${pad(minute!)}`);
+  }
+  return ok([...times].sort());
+}
+
+let zoneNames: readonly string[] | undefined;
+
+/** Every IANA zone this Node knows, plus UTC (which `Intl.supportedValuesOf` leaves out). */
+export function timeZoneNames(): readonly string[] {
+  zoneNames ??= ['UTC', ...Intl.supportedValuesOf('timeZone').filter((zone) => zone !== 'UTC')];
+  return zoneNames;
+}
+
+/** An IANA name, matched case-insensitively and returned in its canonical spelling. */
+export function parseTimeZone(input: string): Parsed<string> {
+  const wanted = input.trim();
+  const known = timeZoneNames().find((zone) => zone.toLowerCase() === wanted.toLowerCase());
+  if (known) return ok(known);
+  try {
+    // Aliases such as "US/Eastern" are valid IANA names that supportedValuesOf does not list.
+    return ok(new Intl.DateTimeFormat('en-US', { timeZone: wanted }).resolvedOptions().timeZone);
+  } catch {
+    return fail(
+      `"${clip(input)}" is not a time zone I know: pick an IANA name such as Europe/Paris or America/New_York.`,
+    );
+  }
+}
+
+/**
+ * Up to 25 zones for autocomplete, best first: the city itself ("paris" → Europe/Paris), then cities
+ * starting with the text, then any part of the name starting with it, then any zone containing it.
+ */
+export function suggestTimeZones(query: string, limit = 25): string[] {
+  const needle = query.trim().toLowerCase().replace(/\s+/g, '_');
+  if (needle === '') return timeZoneNames().slice(0, limit);
+  const rank = (zone: string): number => {
+    const lower = zone.toLowerCase();
+    const segments = lower.split('/');
+    const city = segments[segments.length - 1]!;
+    if (city === needle || lower === needle) return 0;
+    if (city.startsWith(needle) || lower.startsWith(needle)) return 1;
+    if (segments.some((segment) => segment.startsWith(needle))) return 2;
+    return lower.includes(needle) ? 3 : 4;
+  };
+  return timeZoneNames()
+    .map((zone) => ({ zone, rank: rank(zone) }))
+    .filter((entry) => entry.rank < 4)
+    .sort((a, b) => a.rank - b.rank)
+    .slice(0, limit)
+    .map((entry) => entry.zone);
+}
+
+/** Quote user text in a reply without letting a huge string flood it. */
+function clip(text: string, max = 40): string {
+  const single = text.replace(/\s+/g, ' ').trim();
+  return single.length > max ? `${single.slice(0, max - 1)}…` : single;
+}

@@ -1,0 +1,66 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/log.js';
+
+const TOKEN = 'MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789AB';
+
+describe('loadConfig', () => {
+  it('names DISCORD_TOKEN and .env.example when the token is missing or empty', () => {
+    for (const env of [{}, { DISCORD_TOKEN: '' }, { DISCORD_TOKEN: '   ' }]) {
+      expect(() => loadConfig(env, '/srv')).toThrowError(ConfigError);
+      expect(() => loadConfig(env, '/srv')).toThrowError(/^DISCORD_TOKEN is required.*\.env\.example/);
+    }
+  });
+
+  it('applies defaults and resolves paths against the working directory', () => {
+    const config = loadConfig(
+      { DISCORD_TOKEN: TOKEN, HANDLERS_DIR: 'handlers', DEV_GUILD_ID: '' },
+      '/srv/bot',
+    );
+    expect(config).toEqual({
+      discordToken: TOKEN,
+      databasePath: '/srv/bot/data/metronome.db',
+      handlersDir: '/srv/bot/handlers',
+      devGuildId: undefined,
+      logLevel: 'info',
+      discordApiBase: undefined,
+    });
+  });
+
+  it('reports every invalid variable by name, one line each', () => {
+    try {
+      loadConfig({ DISCORD_TOKEN: TOKEN, LOG_LEVEL: 'loud', DEV_GUILD_ID: 'abc', DISCORD_API_BASE: 'nope' });
+      expect.unreachable();
+    } catch (err) {
+      const lines = (err as Error).message.split('\n');
+      expect(lines).toHaveLength(3);
+      expect(lines[0]).toMatch(/^DEV_GUILD_ID /);
+      expect(lines[1]).toMatch(/^LOG_LEVEL must be one of/);
+      expect(lines[2]).toMatch(/^DISCORD_API_BASE must be a URL/);
+    }
+  });
+});
+
+describe('createLogger', () => {
+  it('never writes the token, wherever it appears', () => {
+    let out = '';
+    const destination = new Writable({
+      write(chunk, _encoding, done) {
+        out += String(chunk);
+        done();
+      },
+    });
+    const log = createLogger({ destination, token: 'emulator-token-1' });
+    log.info({ token: TOKEN }, 'logging in');
+    log.error({ err: new Error(`401 for Bot ${TOKEN}`) }, 'failed');
+    log.warn(`custom token emulator-token-1 leaked into text`);
+    log.info({ config: { discordToken: TOKEN, databasePath: '/x' } }, 'config');
+    expect(out).not.toContain(TOKEN);
+    expect(out).not.toContain('emulator-token-1');
+    const lines = out.trim().split('\n');
+    expect(lines).toHaveLength(4);
+    for (const line of lines) expect(line).toContain('[token]');
+    expect(out).toContain('/x');
+  });
+});

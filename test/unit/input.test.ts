@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import {
+  formatEvery,
+  parseAt,
+  parseEvery,
+  parseTimeZone,
+  suggestTimeZones,
+} from '../../src/discord/input.js';
+
+const value = <T>(parsed: { ok: true; value: T } | { ok: false; error: string }): T => {
+  if (!parsed.ok) throw new Error(`expected a value, got: ${parsed.error}`);
+  return parsed.value;
+};
+const error = (parsed: { ok: boolean; error?: string }): string => {
+  if (parsed.ok) throw new Error('expected an error');
+  return parsed.error ?? '';
+};
+
+describe('parseEvery', () => {
+  it.each([
+    ['90s', 90],
+    ['15m', 900],
+    ['1h30m', 5400],
+    ['2d', 172_800],
+    [' 1H 5M ', 3900],
+    ['1d2h3m4s', 93_784],
+  ])('%s is %i seconds', (input, seconds) => {
+    expect(value(parseEvery(input))).toBe(seconds);
+  });
+
+  it('refuses less than 10 seconds with the minimum named', () => {
+    expect(error(parseEvery('5s'))).toMatch(/at most every 10 seconds/);
+  });
+
+  it.each(['', 'soon', '10', '-5m', '1.5h', '30m1h', '1h1h', 'x'.repeat(5000)])('refuses %j', (input) => {
+    const sentence = error(parseEvery(input));
+    expect(sentence).toMatch(/not a duration/);
+    expect(sentence.length).toBeLessThan(120);
+  });
+
+  it('refuses more than a year', () => {
+    expect(error(parseEvery('400d'))).toMatch(/longer than a year/);
+  });
+
+  it('formats back to the shortest spelling', () => {
+    expect(formatEvery(5400)).toBe('1h30m');
+    expect(formatEvery(90)).toBe('1m30s');
+    expect(formatEvery(172_800)).toBe('2d');
+  });
+});
+
+describe('parseAt', () => {
+  it('sorts, pads and de-duplicates', () => {
+    expect(value(parseAt('18:30, 9:00,09:00'))).toEqual(['09:00', '18:30']);
+    expect(value(parseAt('23:59:30'))).toEqual(['23:59:30']);
+  });
+
+  it.each(['24:00', '12:60', 'noon', '9', '', ' , '])('refuses %j', (input) => {
+    expect(error(parseAt(input))).toMatch(/time of day/);
+  });
+});
+
+describe('time zones', () => {
+  it('accepts IANA names case-insensitively, canonically spelled', () => {
+    expect(value(parseTimeZone('europe/paris'))).toBe('Europe/Paris');
+    expect(value(parseTimeZone('UTC'))).toBe('UTC');
+    expect(value(parseTimeZone('Australia/Lord_Howe'))).toBe('Australia/Lord_Howe');
+  });
+
+  it('refuses unknown zones with an example', () => {
+    expect(error(parseTimeZone('Mars/Olympus'))).toMatch(/not a time zone.*Europe\/Paris/);
+  });
+
+  it('suggests at most 25, prefix matches first', () => {
+    expect(suggestTimeZones('')).toHaveLength(25);
+    expect(suggestTimeZones('paris')[0]).toBe('Europe/Paris');
+    expect(suggestTimeZones('par')).toContain('Europe/Paris');
+    expect(suggestTimeZones('europe')).toHaveLength(25);
+    expect(suggestTimeZones('europe').every((zone) => zone.startsWith('Europe/'))).toBe(true);
+    expect(suggestTimeZones('new york')).toContain('America/New_York');
+    expect(suggestTimeZones('zzzz')).toEqual([]);
+  });
+});
