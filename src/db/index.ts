@@ -1,0 +1,4 @@
+export * from './connection.js';
+export * from './schedule.js';
+export * from './schema.js';
+export * from './store.js';

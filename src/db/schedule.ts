@@ -1,0 +1,43 @@
+import { z } from 'zod';
+
+// The schedule stored with a task: the loop options a persisted task may use, as JSON.
+// Lives in the db layer because the schema column is typed by it; src/tasks re-exports it.
+
+function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const timeZone = z.string().refine(isTimeZone, { message: 'unknown time zone' });
+const timeOfDay = z
+  .string()
+  .regex(/^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/, { message: 'a time of day is HH:MM or HH:MM:SS (24 h)' });
+
+export const intervalScheduleSchema = z.object({
+  kind: z.literal('interval'),
+  seconds: z.number().positive().finite(),
+});
+
+export const timesScheduleSchema = z.object({
+  kind: z.literal('times'),
+  times: z.array(timeOfDay).min(1).max(24),
+  timeZone: timeZone,
+});
+
+export const cronScheduleSchema = z.object({
+  kind: z.literal('cron'),
+  cron: z.string().trim().min(1),
+  timeZone: timeZone,
+});
+
+export const taskScheduleSchema = z.discriminatedUnion('kind', [
+  intervalScheduleSchema,
+  timesScheduleSchema,
+  cronScheduleSchema,
+]);
+
+export type TaskSchedule = z.infer<typeof taskScheduleSchema>;

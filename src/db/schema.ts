@@ -1,0 +1,128 @@
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import type { TaskSchedule } from './schedule.js';
+
+// The one description of Metronome's data. Times are integers in milliseconds since the epoch (UTC).
+
+export const taskStates = ['running', 'stopped', 'cancelled', 'failed', 'completed'] as const;
+export const catchUpPolicies = ['skip', 'once'] as const;
+export const runOutcomes = ['ok', 'error', 'retried', 'cancelled'] as const;
+
+export const tasks = sqliteTable(
+  'tasks',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    guildId: text('guild_id').notNull(),
+    // Unique per guild; the pattern [a-z0-9][a-z0-9_-]{0,31} is checked in code (src/tasks).
+    name: text('name').notNull(),
+    kind: text('kind').notNull(),
+    options: text('options', { mode: 'json' }).$type<Record<string, unknown>>().notNull().default({}),
+    schedule: text('schedule', { mode: 'json' }).$type<TaskSchedule>().notNull(),
+    // null = forever
+    count: integer('count'),
+    catchUp: text('catch_up', { enum: catchUpPolicies }).notNull().default('skip'),
+    state: text('state', { enum: taskStates }).notNull().default('stopped'),
+    // Iterations completed so far; survives restarts so `count` continues where it stopped.
+    currentLoop: integer('current_loop').notNull().default(0),
+    // Scheduled instant of the last finished iteration (the slot, not the wall-clock start).
+    lastRunAt: integer('last_run_at'),
+    nextRunAt: integer('next_run_at'),
+    lastError: text('last_error'),
+    timeoutMs: integer('timeout_ms').notNull().default(60_000),
+    channelId: text('channel_id').notNull(),
+    createdBy: text('created_by').notNull(),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [uniqueIndex('tasks_guild_name_unique').on(t.guildId, t.name), index('tasks_state_idx').on(t.state)],
+);
+
+export const taskRuns = sqliteTable(
+  'task_runs',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    taskId: integer('task_id')
+      .notNull()
+      .references(() => tasks.id, { onDelete: 'cascade' }),
+    scheduledAt: integer('scheduled_at').notNull(),
+    startedAt: integer('started_at').notNull(),
+    finishedAt: integer('finished_at').notNull(),
+    outcome: text('outcome', { enum: runOutcomes }).notNull(),
+    error: text('error'),
+  },
+  // Serves "last runs of a task" and the prune-on-insert, which both walk one task's newest ids.
+  (t) => [index('task_runs_task_id_idx').on(t.taskId, t.id)],
+);
+
+export const counterState = sqliteTable('counter_state', {
+  taskId: integer('task_id')
+    .primaryKey()
+    .references(() => tasks.id, { onDelete: 'cascade' }),
+  renderedText: text('rendered_text'),
+  messageId: text('message_id'),
+  // Instants (ms) of recent channel renames, for Discord's 2-per-10-minutes limit.
+  renameTimes: text('rename_times', { mode: 'json' }).$type<number[]>().notNull().default([]),
+  // Text waiting for the rename window to reopen.
+  pendingText: text('pending_text'),
+});
+
+export const leaderboardState = sqliteTable('leaderboard_state', {
+  taskId: integer('task_id')
+    .primaryKey()
+    .references(() => tasks.id, { onDelete: 'cascade' }),
+  channelId: text('channel_id'),
+  messageId: text('message_id'),
+});
+
+export const messageCounts = sqliteTable(
+  'message_counts',
+  {
+    guildId: text('guild_id').notNull(),
+    userId: text('user_id').notNull(),
+    // UTC day, 'YYYY-MM-DD'
+    day: text('day').notNull(),
+    count: integer('count').notNull().default(0),
+  },
+  (t) => [
+    primaryKey({ columns: [t.guildId, t.userId, t.day] }),
+    // Leaderboards sum one guild over a range of days.
+    index('message_counts_guild_day_idx').on(t.guildId, t.day),
+  ],
+);
+
+export const membersSeen = sqliteTable(
+  'members_seen',
+  {
+    guildId: text('guild_id').notNull(),
+    userId: text('user_id').notNull(),
+    displayName: text('display_name').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.guildId, t.userId] })],
+);
+
+export const handlerState = sqliteTable(
+  'handler_state',
+  {
+    taskId: integer('task_id')
+      .notNull()
+      .references(() => tasks.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    value: text('value', { mode: 'json' }).$type<unknown>().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.taskId, t.key] })],
+);
+
+export const meta = sqliteTable('meta', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+});
+
+export type Task = typeof tasks.$inferSelect;
+export type NewTask = typeof tasks.$inferInsert;
+export type TaskRun = typeof taskRuns.$inferSelect;
+export type NewTaskRun = typeof taskRuns.$inferInsert;
+export type TaskState = (typeof taskStates)[number];
+export type CatchUpPolicy = (typeof catchUpPolicies)[number];
+export type RunOutcome = (typeof runOutcomes)[number];
+export type CounterState = typeof counterState.$inferSelect;
+export type LeaderboardState = typeof leaderboardState.$inferSelect;

@@ -1,0 +1,349 @@
+import { and, asc, desc, eq, gte, lt, lte, sql } from 'drizzle-orm';
+import type { Db } from './connection.js';
+import {
+  type CounterState,
+  counterState,
+  handlerState,
+  type LeaderboardState,
+  leaderboardState,
+  membersSeen,
+  messageCounts,
+  meta,
+  type NewTask,
+  type NewTaskRun,
+  type Task,
+  type TaskRun,
+  taskRuns,
+  tasks,
+} from './schema.js';
+
+// Every query Metronome makes lives here, as a named function over the drizzle handle. Callers pass `now`
+// where a time is written, so fake clocks in tests reach the database too.
+
+/** How many runs each task keeps; older ones are pruned as new ones are appended. */
+export const RUNS_KEPT_PER_TASK = 100;
+
+/** Runs `fn` in one SQLite transaction (a savepoint when nested). Store functions called inside join it. */
+export function inTransaction<T>(db: Db, fn: () => T): T {
+  return db.$client.transaction(fn)();
+}
+
+// ---------------------------------------------------------------- tasks
+
+/** Columns a caller may change on an existing task; `updatedAt` is required so every change is dated. */
+export type TaskPatch = Partial<Omit<NewTask, 'id' | 'guildId' | 'createdAt' | 'createdBy'>> & {
+  updatedAt: number;
+};
+
+/** Progress written after every iteration (the hot path of a running task). */
+export interface TaskProgress {
+  currentLoop: number;
+  lastRunAt: number | null;
+  nextRunAt: number | null;
+  lastError: string | null;
+  updatedAt: number;
+}
+
+/** Inserts a task. Throws on a duplicate (guild, name): check with getTask first to tell the user. */
+export function insertTask(db: Db, values: NewTask): Task {
+  return db.insert(tasks).values(values).returning().get();
+}
+
+export function getTask(db: Db, guildId: string, name: string): Task | undefined {
+  return db
+    .select()
+    .from(tasks)
+    .where(and(eq(tasks.guildId, guildId), eq(tasks.name, name)))
+    .get();
+}
+
+export function getTaskById(db: Db, id: number): Task | undefined {
+  return db.select().from(tasks).where(eq(tasks.id, id)).get();
+}
+
+/** The guild's tasks, by name. */
+export function listTasks(db: Db, guildId: string): Task[] {
+  return db.select().from(tasks).where(eq(tasks.guildId, guildId)).orderBy(asc(tasks.name)).all();
+}
+
+/** Every task in state `running`, across guilds: what start-up resumes. */
+export function listRunningTasks(db: Db): Task[] {
+  return db.select().from(tasks).where(eq(tasks.state, 'running')).all();
+}
+
+export function countTasks(db: Db, guildId: string): number {
+  const row = db.select({ n: sql<number>`count(*)` }).from(tasks).where(eq(tasks.guildId, guildId)).get();
+  return row?.n ?? 0;
+}
+
+/** Applies `patch` to the task and returns the new row, or undefined when no such task exists. */
+export function updateTask(db: Db, id: number, patch: TaskPatch): Task | undefined {
+  return db.update(tasks).set(patch).where(eq(tasks.id, id)).returning().get();
+}
+
+/** Deletes the guild's task (its runs and handler state cascade). Returns whether a row was deleted. */
+export function deleteTask(db: Db, guildId: string, name: string): boolean {
+  const result = db
+    .delete(tasks)
+    .where(and(eq(tasks.guildId, guildId), eq(tasks.name, name)))
+    .run();
+  return result.changes > 0;
+}
+
+// ---------------------------------------------------------------- runs
+
+interface HotStatements {
+  insertRun: ReturnType<typeof prepareInsertRun>;
+  pruneRuns: ReturnType<typeof preparePruneRuns>;
+  saveProgress: ReturnType<typeof prepareSaveProgress>;
+  incrementCount: ReturnType<typeof prepareIncrementCount>;
+}
+
+function prepareInsertRun(db: Db) {
+  return db
+    .insert(taskRuns)
+    .values({
+      taskId: sql.placeholder('taskId'),
+      scheduledAt: sql.placeholder('scheduledAt'),
+      startedAt: sql.placeholder('startedAt'),
+      finishedAt: sql.placeholder('finishedAt'),
+      outcome: sql.placeholder('outcome'),
+      error: sql.placeholder('error'),
+    })
+    .prepare();
+}
+
+// Deletes what lies below the task's 100th newest run: one seek on (task_id, id), so it stays cheap.
+function preparePruneRuns(db: Db) {
+  const cutoff = db
+    .select({ id: taskRuns.id })
+    .from(taskRuns)
+    .where(eq(taskRuns.taskId, sql.placeholder('taskId')))
+    .orderBy(desc(taskRuns.id))
+    .limit(1)
+    .offset(RUNS_KEPT_PER_TASK - 1);
+  return db
+    .delete(taskRuns)
+    .where(and(eq(taskRuns.taskId, sql.placeholder('taskId')), lt(taskRuns.id, sql`(${cutoff})`)))
+    .prepare();
+}
+
+function prepareSaveProgress(db: Db) {
+  return db
+    .update(tasks)
+    .set({
+      currentLoop: sql`${sql.placeholder('currentLoop')}`,
+      lastRunAt: sql`${sql.placeholder('lastRunAt')}`,
+      nextRunAt: sql`${sql.placeholder('nextRunAt')}`,
+      lastError: sql`${sql.placeholder('lastError')}`,
+      updatedAt: sql`${sql.placeholder('updatedAt')}`,
+    })
+    .where(eq(tasks.id, sql.placeholder('id')))
+    .prepare();
+}
+
+function prepareIncrementCount(db: Db) {
+  return db
+    .insert(messageCounts)
+    .values({
+      guildId: sql.placeholder('guildId'),
+      userId: sql.placeholder('userId'),
+      day: sql.placeholder('day'),
+      count: sql.placeholder('by'),
+    })
+    .onConflictDoUpdate({
+      target: [messageCounts.guildId, messageCounts.userId, messageCounts.day],
+      set: { count: sql`${messageCounts.count} + excluded.count` },
+    })
+    .prepare();
+}
+
+const hotStatements = new WeakMap<Db, HotStatements>();
+
+function hot(db: Db): HotStatements {
+  let statements = hotStatements.get(db);
+  if (!statements) {
+    statements = {
+      insertRun: prepareInsertRun(db),
+      pruneRuns: preparePruneRuns(db),
+      saveProgress: prepareSaveProgress(db),
+      incrementCount: prepareIncrementCount(db),
+    };
+    hotStatements.set(db, statements);
+  }
+  return statements;
+}
+
+/** Appends one run and prunes the task's history to the last RUNS_KEPT_PER_TASK. */
+export function appendRun(db: Db, run: NewTaskRun): void {
+  const { insertRun, pruneRuns } = hot(db);
+  insertRun.run({ ...run, error: run.error ?? null });
+  pruneRuns.run({ taskId: run.taskId });
+}
+
+/** One finished iteration: its run row and the task's progress. */
+export interface IterationRecord {
+  taskId: number;
+  run: Omit<NewTaskRun, 'taskId' | 'id'>;
+  progress: TaskProgress;
+}
+
+/**
+ * Records a batch of finished iterations in one transaction: the runtime gathers those of one timer tick,
+ * so thousands of fires cost one commit. Records for tasks deleted meanwhile are skipped.
+ */
+export function recordIterations(db: Db, records: readonly IterationRecord[]): void {
+  const { insertRun, pruneRuns, saveProgress } = hot(db);
+  inTransaction(db, () => {
+    for (const { taskId, run, progress } of records) {
+      const saved = saveProgress.run({ id: taskId, ...progress });
+      if (saved.changes === 0) continue;
+      insertRun.run({ taskId, ...run, error: run.error ?? null });
+      pruneRuns.run({ taskId });
+    }
+  });
+}
+
+/** The task's newest runs, newest first. */
+export function lastRuns(db: Db, taskId: number, limit = 10): TaskRun[] {
+  return db
+    .select()
+    .from(taskRuns)
+    .where(eq(taskRuns.taskId, taskId))
+    .orderBy(desc(taskRuns.id))
+    .limit(limit)
+    .all();
+}
+
+export function countRuns(db: Db, taskId: number): number {
+  const row = db.select({ n: sql<number>`count(*)` }).from(taskRuns).where(eq(taskRuns.taskId, taskId)).get();
+  return row?.n ?? 0;
+}
+
+// ---------------------------------------------------------------- handler state
+
+/** The value a handler stored under `key` for its task, or undefined. */
+export function getHandlerState(db: Db, taskId: number, key: string): unknown {
+  const row = db
+    .select({ value: handlerState.value })
+    .from(handlerState)
+    .where(and(eq(handlerState.taskId, taskId), eq(handlerState.key, key)))
+    .get();
+  return row?.value;
+}
+
+/** Stores a JSON-serialisable value under `key` for the task, replacing any previous one. */
+export function setHandlerState(db: Db, taskId: number, key: string, value: unknown): void {
+  db.insert(handlerState)
+    .values({ taskId, key, value })
+    .onConflictDoUpdate({ target: [handlerState.taskId, handlerState.key], set: { value } })
+    .run();
+}
+
+export function deleteHandlerState(db: Db, taskId: number, key: string): void {
+  db.delete(handlerState)
+    .where(and(eq(handlerState.taskId, taskId), eq(handlerState.key, key)))
+    .run();
+}
+
+export function getCounterState(db: Db, taskId: number): CounterState | undefined {
+  return db.select().from(counterState).where(eq(counterState.taskId, taskId)).get();
+}
+
+/** Upserts the counter's state; omitted columns keep their stored value. */
+export function saveCounterState(db: Db, state: Partial<CounterState> & { taskId: number }): void {
+  const { taskId, ...changes } = state;
+  const insert = db.insert(counterState).values(state);
+  if (Object.keys(changes).length === 0) insert.onConflictDoNothing().run();
+  else insert.onConflictDoUpdate({ target: counterState.taskId, set: changes }).run();
+}
+
+export function getLeaderboardState(db: Db, taskId: number): LeaderboardState | undefined {
+  return db.select().from(leaderboardState).where(eq(leaderboardState.taskId, taskId)).get();
+}
+
+/** Upserts the leaderboard's state; omitted columns keep their stored value. */
+export function saveLeaderboardState(db: Db, state: Partial<LeaderboardState> & { taskId: number }): void {
+  const { taskId, ...changes } = state;
+  const insert = db.insert(leaderboardState).values(state);
+  if (Object.keys(changes).length === 0) insert.onConflictDoNothing().run();
+  else insert.onConflictDoUpdate({ target: leaderboardState.taskId, set: changes }).run();
+}
+
+// ---------------------------------------------------------------- message counts (leaderboards)
+
+/** The UTC day of an instant, as message_counts stores it: 'YYYY-MM-DD'. */
+export function utcDay(instantMs: number): string {
+  return new Date(instantMs).toISOString().slice(0, 10);
+}
+
+/** Counts `by` messages for a member on a UTC day (called from the gateway's message events). */
+export function incrementMessageCount(db: Db, guildId: string, userId: string, day: string, by = 1): void {
+  hot(db).incrementCount.run({ guildId, userId, day, by });
+}
+
+/** Remembers a member's display name so leaderboards can show members who have since left. */
+export function rememberMember(
+  db: Db,
+  guildId: string,
+  userId: string,
+  displayName: string,
+  now: number,
+): void {
+  db.insert(membersSeen)
+    .values({ guildId, userId, displayName, updatedAt: now })
+    .onConflictDoUpdate({
+      target: [membersSeen.guildId, membersSeen.userId],
+      set: { displayName, updatedAt: now },
+    })
+    .run();
+}
+
+export interface CountPeriod {
+  /** First UTC day included ('YYYY-MM-DD'); omit for all time. */
+  fromDay?: string;
+  /** Last UTC day included; omit for up to today. */
+  toDay?: string;
+  limit: number;
+}
+
+export interface MemberCount {
+  userId: string;
+  displayName: string | null;
+  count: number;
+}
+
+/** The guild's members with the most messages in the period, most first (ties: lower user id first). */
+export function topMessageCounts(db: Db, guildId: string, period: CountPeriod): MemberCount[] {
+  const total = sql<number>`sum(${messageCounts.count})`.mapWith(Number);
+  const conditions = [eq(messageCounts.guildId, guildId)];
+  if (period.fromDay) conditions.push(gte(messageCounts.day, period.fromDay));
+  if (period.toDay) conditions.push(lte(messageCounts.day, period.toDay));
+  return db
+    .select({ userId: messageCounts.userId, displayName: membersSeen.displayName, count: total })
+    .from(messageCounts)
+    .leftJoin(
+      membersSeen,
+      and(eq(membersSeen.guildId, messageCounts.guildId), eq(membersSeen.userId, messageCounts.userId)),
+    )
+    .where(and(...conditions))
+    .groupBy(messageCounts.userId)
+    .orderBy(desc(total), asc(messageCounts.userId))
+    .limit(period.limit)
+    .all();
+}
+
+/** Drops counts older than `beforeDay` (exclusive); returns how many rows went. */
+export function pruneMessageCounts(db: Db, beforeDay: string): number {
+  return db.delete(messageCounts).where(lt(messageCounts.day, beforeDay)).run().changes;
+}
+
+// ---------------------------------------------------------------- meta
+
+export function getMeta(db: Db, key: string): string | undefined {
+  return db.select({ value: meta.value }).from(meta).where(eq(meta.key, key)).get()?.value;
+}
+
+export function setMeta(db: Db, key: string, value: string): void {
+  db.insert(meta).values({ key, value }).onConflictDoUpdate({ target: meta.key, set: { value } }).run();
+}

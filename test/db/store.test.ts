@@ -1,0 +1,198 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  appendRun,
+  countRuns,
+  countTasks,
+  type DatabaseConnection,
+  deleteTask,
+  getCounterState,
+  getHandlerState,
+  getLeaderboardState,
+  getMeta,
+  getTask,
+  incrementMessageCount,
+  insertTask,
+  inTransaction,
+  lastRuns,
+  listRunningTasks,
+  listTasks,
+  openDatabase,
+  RUNS_KEPT_PER_TASK,
+  recordIterations,
+  rememberMember,
+  saveCounterState,
+  saveLeaderboardState,
+  setHandlerState,
+  setMeta,
+  topMessageCounts,
+  updateTask,
+  utcDay,
+} from '../../src/db/index.js';
+import { taskValues, useTempDir } from './helpers.js';
+
+describe('store', () => {
+  const tempDbPath = useTempDir();
+  let conn: DatabaseConnection;
+  beforeEach(() => {
+    conn = openDatabase(tempDbPath());
+  });
+  afterEach(() => conn.close());
+
+  it('round-trips a task with its JSON columns and defaults', () => {
+    const task = insertTask(
+      conn.db,
+      taskValues({ schedule: { kind: 'times', times: ['09:00', '18:30'], timeZone: 'Europe/Paris' } }),
+    );
+    expect(getTask(conn.db, 'g1', 'daily')).toEqual(task);
+    expect(task).toMatchObject({
+      options: { text: 'hi' },
+      schedule: { kind: 'times', times: ['09:00', '18:30'], timeZone: 'Europe/Paris' },
+      state: 'stopped',
+      catchUp: 'skip',
+      count: null,
+      currentLoop: 0,
+      timeoutMs: 60_000,
+    });
+  });
+
+  it('keeps names unique per guild, not across guilds', () => {
+    insertTask(conn.db, taskValues());
+    expect(() => insertTask(conn.db, taskValues())).toThrow(/UNIQUE/);
+    insertTask(conn.db, taskValues({ guildId: 'g2' }));
+    expect(listTasks(conn.db, 'g1').map((t) => t.guildId)).toEqual(['g1']);
+    expect(countTasks(conn.db, 'g2')).toBe(1);
+  });
+
+  it('updates, lists running tasks and deletes within a guild only', () => {
+    const a = insertTask(conn.db, taskValues());
+    insertTask(conn.db, taskValues({ guildId: 'g2' }));
+    expect(updateTask(conn.db, a.id, { state: 'running', updatedAt: 2_000 })).toMatchObject({
+      state: 'running',
+      updatedAt: 2_000,
+    });
+    expect(listRunningTasks(conn.db).map((t) => t.id)).toEqual([a.id]);
+    expect(deleteTask(conn.db, 'g3', 'daily')).toBe(false);
+    expect(deleteTask(conn.db, 'g1', 'daily')).toBe(true);
+    expect(getTask(conn.db, 'g2', 'daily')).toBeDefined();
+  });
+
+  it(`keeps the last ${RUNS_KEPT_PER_TASK} runs of each task`, () => {
+    const a = insertTask(conn.db, taskValues()).id;
+    const b = insertTask(conn.db, taskValues({ name: 'other' })).id;
+    for (let i = 0; i < 150; i++) {
+      appendRun(conn.db, { taskId: a, scheduledAt: i, startedAt: i, finishedAt: i, outcome: 'ok' });
+    }
+    appendRun(conn.db, {
+      taskId: b,
+      scheduledAt: 0,
+      startedAt: 0,
+      finishedAt: 0,
+      outcome: 'error',
+      error: 'x',
+    });
+    expect(countRuns(conn.db, a)).toBe(RUNS_KEPT_PER_TASK);
+    expect(countRuns(conn.db, b)).toBe(1);
+    const newest = lastRuns(conn.db, a, RUNS_KEPT_PER_TASK);
+    expect(newest[0]?.scheduledAt).toBe(149);
+    expect(newest.at(-1)?.scheduledAt).toBe(50);
+  });
+
+  it('records a batch of iterations in one go and prunes there too', () => {
+    const a = insertTask(conn.db, taskValues()).id;
+    for (let i = 0; i < 120; i++) {
+      recordIterations(conn.db, [
+        {
+          taskId: a,
+          run: { scheduledAt: i, startedAt: i, finishedAt: i + 1, outcome: 'ok' },
+          progress: { currentLoop: i + 1, lastRunAt: i, nextRunAt: i + 60, lastError: null, updatedAt: i },
+        },
+        // A task deleted meanwhile is skipped, not a foreign-key failure.
+        {
+          taskId: 9999,
+          run: { scheduledAt: i, startedAt: i, finishedAt: i, outcome: 'ok' },
+          progress: { currentLoop: 1, lastRunAt: i, nextRunAt: null, lastError: null, updatedAt: i },
+        },
+      ]);
+    }
+    expect(countRuns(conn.db, a)).toBe(RUNS_KEPT_PER_TASK);
+    expect(countRuns(conn.db, 9999)).toBe(0);
+    expect(getTask(conn.db, 'g1', 'daily')).toMatchObject({
+      currentLoop: 120,
+      lastRunAt: 119,
+      nextRunAt: 179,
+    });
+  });
+
+  it('rolls a transaction back as a whole', () => {
+    expect(() =>
+      inTransaction(conn.db, () => {
+        insertTask(conn.db, taskValues());
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
+    expect(getTask(conn.db, 'g1', 'daily')).toBeUndefined();
+  });
+
+  it('cascades a task deletion to its runs and handler state', () => {
+    const id = insertTask(conn.db, taskValues()).id;
+    appendRun(conn.db, { taskId: id, scheduledAt: 1, startedAt: 1, finishedAt: 1, outcome: 'ok' });
+    setHandlerState(conn.db, id, 'k', { a: 1 });
+    saveCounterState(conn.db, { taskId: id, renderedText: 'Members: 3' });
+    saveLeaderboardState(conn.db, { taskId: id, messageId: 'm1' });
+    deleteTask(conn.db, 'g1', 'daily');
+    for (const table of ['task_runs', 'handler_state', 'counter_state', 'leaderboard_state']) {
+      expect(conn.sqlite.prepare(`SELECT count(*) FROM ${table}`).pluck().get()).toBe(0);
+    }
+  });
+
+  it('stores handler state, counter and leaderboard state with partial updates', () => {
+    const id = insertTask(conn.db, taskValues()).id;
+    expect(getHandlerState(conn.db, id, 'k')).toBeUndefined();
+    setHandlerState(conn.db, id, 'k', { list: [1, 2] });
+    setHandlerState(conn.db, id, 'k', { list: [3] });
+    expect(getHandlerState(conn.db, id, 'k')).toEqual({ list: [3] });
+
+    saveCounterState(conn.db, { taskId: id, renderedText: 'Members: 3', renameTimes: [10, 20] });
+    saveCounterState(conn.db, { taskId: id, pendingText: 'Members: 4' });
+    expect(getCounterState(conn.db, id)).toEqual({
+      taskId: id,
+      renderedText: 'Members: 3',
+      messageId: null,
+      renameTimes: [10, 20],
+      pendingText: 'Members: 4',
+    });
+
+    saveLeaderboardState(conn.db, { taskId: id, channelId: 'c1', messageId: 'm1' });
+    saveLeaderboardState(conn.db, { taskId: id, messageId: 'm2' });
+    expect(getLeaderboardState(conn.db, id)).toEqual({ taskId: id, channelId: 'c1', messageId: 'm2' });
+  });
+
+  it('counts messages per day and ranks members over a period', () => {
+    const day1 = utcDay(Date.UTC(2024, 0, 1, 23, 59));
+    const day2 = utcDay(Date.UTC(2024, 0, 2, 0, 1));
+    expect([day1, day2]).toEqual(['2024-01-01', '2024-01-02']);
+    incrementMessageCount(conn.db, 'g1', 'alice', day1, 5);
+    incrementMessageCount(conn.db, 'g1', 'bob', day2);
+    incrementMessageCount(conn.db, 'g1', 'bob', day2);
+    incrementMessageCount(conn.db, 'g1', 'carol', day2);
+    incrementMessageCount(conn.db, 'g2', 'mallory', day2, 100);
+    rememberMember(conn.db, 'g1', 'alice', 'Alice', 1);
+    rememberMember(conn.db, 'g1', 'alice', 'Alice B.', 2);
+
+    expect(topMessageCounts(conn.db, 'g1', { limit: 2 })).toEqual([
+      { userId: 'alice', displayName: 'Alice B.', count: 5 },
+      { userId: 'bob', displayName: null, count: 2 },
+    ]);
+    expect(topMessageCounts(conn.db, 'g1', { fromDay: day2, limit: 10 }).map((r) => r.userId)).toEqual([
+      'bob',
+      'carol',
+    ]);
+  });
+
+  it('stores meta values', () => {
+    expect(getMeta(conn.db, 'commands-hash')).toBeUndefined();
+    setMeta(conn.db, 'commands-hash', 'abc');
+    setMeta(conn.db, 'commands-hash', 'def');
+    expect(getMeta(conn.db, 'commands-hash')).toBe('def');
+  });
+});
