@@ -1,0 +1,90 @@
+// Which errors a loop retries instead of failing. The engine cannot import discord.js or undici, so the
+// default "transient" errors are recognised by shape (duck typing), the way discord.py lists OSError,
+// aiohttp.ClientError, GatewayNotFound, ConnectionClosed and asyncio.TimeoutError by class.
+
+/** A constructor of Error (or of a subclass): what `addExceptionType` accepts. */
+// biome-ignore lint/suspicious/noExplicitAny: constructor parameters of arbitrary error classes vary.
+export type ErrorClass = abstract new (...args: any[]) => Error;
+
+const TRANSIENT_CODES = new Set([
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ECONNREFUSED',
+  'EPIPE',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'ECONNABORTED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
+
+// discord.js / @discordjs/ws / undici error names that mean "the connection, not the request, went wrong".
+const TRANSIENT_NAMES = new Set([
+  'TimeoutError',
+  'ConnectTimeoutError',
+  'HeadersTimeoutError',
+  'BodyTimeoutError',
+  'SocketError',
+  'WebSocketError',
+  'WebSocketShardError',
+  'GatewayError',
+  'ConnectionClosedError',
+]);
+
+/**
+ * Whether `error` looks like a transient network or Discord-side failure: a socket error code, an HTTP
+ * status >= 500 (discord.js HTTPError/DiscordAPIError), a gateway/websocket error or a timeout. Follows
+ * `cause` a few levels, because fetch wraps socket errors as `TypeError('fetch failed', { cause })`.
+ */
+export function isTransientError(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && typeof current === 'object' && current !== null; depth++) {
+    const { code, status, name } = current as { code?: unknown; status?: unknown; name?: unknown };
+    if (typeof code === 'string' && TRANSIENT_CODES.has(code)) return true;
+    if (typeof status === 'number' && status >= 500 && status <= 599) return true;
+    if (typeof name === 'string' && TRANSIENT_NAMES.has(name)) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/**
+ * The default exception type. `err instanceof TransientError` is true for real instances and for any error
+ * `isTransientError` recognises, so the defaults can be removed and re-added like any other class.
+ */
+export class TransientError extends Error {
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // Subclasses get ordinary instanceof; only TransientError itself widens to duck typing.
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    return this === TransientError && isTransientError(value);
+  }
+
+  constructor(message?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'TransientError';
+  }
+}
+
+export const DEFAULT_EXCEPTION_TYPES: readonly ErrorClass[] = Object.freeze([TransientError]);
+
+/** Throws a TypeError naming `method` unless every value is Error or a subclass of it. */
+export function assertErrorClasses(method: string, types: readonly unknown[]): asserts types is ErrorClass[] {
+  for (const type of types) {
+    const isErrorClass =
+      typeof type === 'function' && (type === Error || (type.prototype as unknown) instanceof Error);
+    if (!isErrorClass) {
+      const shown = typeof type === 'function' ? type.name || 'anonymous function' : String(type);
+      throw new TypeError(`${method}() expects Error classes, got ${shown}`);
+    }
+  }
+}
+
+export function matchesAny(error: unknown, types: readonly ErrorClass[]): boolean {
+  for (const type of types) if (error instanceof type) return true;
+  return false;
+}

@@ -1,0 +1,27 @@
+// The loop engine's public API: `import { loop } from 'metronome/loop'`. No Discord, no database.
+export { BACKOFF_BASE_MS, BACKOFF_CAP_MS, ExponentialBackoff } from './backoff.js';
+export { type ErrorClass, isTransientError, TransientError } from './errors.js';
+export {
+  type IterationEndInfo,
+  type IterationOutcome,
+  type IterationStartInfo,
+  Loop,
+  type LoopCallback,
+  type LoopContext,
+  type LoopEndReason,
+  type LoopErrorHook,
+  type LoopHook,
+  type LoopObserver,
+  type LoopOptions,
+  loop,
+  type ResumeState,
+} from './loop.js';
+export {
+  firstDueAt,
+  nextDueAfter,
+  type Schedule,
+  type ScheduleOptions,
+  type TimeOfDay,
+  type TimeOfDayInput,
+  wallTimeToInstant,
+} from './schedule.js';

@@ -1,0 +1,651 @@
+// The loop engine: a TypeScript re-creation of discord.py's `discord.ext.tasks.Loop`. The life of a run is
+// told top to bottom in the "Lifecycle" section: #begin (before hook → first slot), #onDue (iterate, with
+// retries, → next slot), #end (error hook → after hook). Time arithmetic lives in schedule.ts, retry delays
+// in backoff.ts, waiting in timer-queue.ts.
+//
+// Why not one `async #run` with `await sleep()` between iterations, as discord.py does: a suspended async
+// frame plus its promise costs ~700 bytes, so 100,000 idle loops would take ~100 MB. Between iterations a
+// run is instead "parked" in the shared timer queue and holds no frame at all.
+import { ExponentialBackoff } from './backoff.js';
+import { assertErrorClasses, DEFAULT_EXCEPTION_TYPES, type ErrorClass, matchesAny } from './errors.js';
+import {
+  firstDueAt,
+  isScheduleKey,
+  nextDueAfter,
+  normalizeSchedule,
+  type Schedule,
+  type ScheduleOptions,
+} from './schedule.js';
+import { sharedTimerQueue, TimerEntry } from './timer-queue.js';
+
+export interface LoopOptions extends ScheduleOptions {
+  /** Iterations to run before the loop completes; null or omitted runs forever. */
+  count?: number | null;
+  /** Retry handled errors with exponential backoff (default true); when false they fail the loop. */
+  reconnect?: boolean;
+  /** Used in logs; defaults to the callback's name. */
+  name?: string;
+}
+
+/** The last argument of every call of the loop callback. */
+export interface LoopContext {
+  /** Aborted by `cancel()` (and so by `restart()`). */
+  signal: AbortSignal;
+  /** Zero-based index of this iteration (equals `currentLoop` while it runs). */
+  iteration: number;
+  /** The slot this iteration was due at; stays the same across retries. */
+  scheduledAt: Date;
+}
+
+export type LoopCallback<A extends unknown[]> = (...args: [...A, LoopContext]) => unknown;
+export type LoopHook = () => unknown;
+export type LoopErrorHook = (error: unknown) => unknown;
+
+/** Where a persisted loop left off, for `resume()`. */
+export interface ResumeState {
+  /** Iterations already completed; the count continues from here. */
+  currentLoop: number;
+  /** When the first iteration of this run is due (in the past means now); default as for `start()`. */
+  firstDueAt?: Date | number;
+}
+
+export type IterationOutcome = 'ok' | 'error' | 'retried' | 'cancelled';
+export type LoopEndReason = 'stopped' | 'cancelled' | 'completed' | 'failed';
+
+export interface IterationStartInfo {
+  iteration: number;
+  scheduledAt: Date;
+  startedAt: Date;
+}
+
+export interface IterationEndInfo extends IterationStartInfo {
+  finishedAt: Date;
+  /** 'retried': a handled error, the same iteration runs again at `nextIteration`. */
+  outcome: IterationOutcome;
+  error?: unknown;
+  /** When the loop next runs (the retry for 'retried'); null when it will not. */
+  nextIteration: Date | null;
+}
+
+/** Notified of every attempt and of the end of each run. Exceptions thrown here are logged and ignored. */
+export interface LoopObserver {
+  iterationStart?(info: IterationStartInfo): void;
+  iterationEnd?(info: IterationEndInfo): void;
+  end?(reason: LoopEndReason, error?: unknown): void;
+}
+
+/** Marks an attempt that threw, so `undefined` can mean success. */
+class Failure {
+  constructor(readonly error: unknown) {}
+}
+const CANCELLED = Symbol('cancelled');
+type Settled = undefined | Failure | typeof CANCELLED;
+
+const LOOP_KEYS = new Set(['count', 'reconnect', 'name']);
+const NO_ARGS: unknown[] = [];
+
+/** Lets a Run (outside the class) call Loop's private timer handler; assigned in Loop's static block. */
+let onRunTimer: (run: Run<never>) => void;
+
+/**
+ * State of one run (start → end). A fresh object per run, so a cancelled run's leftovers cannot touch the
+ * next one. It is its own timer-queue entry: a parked loop costs this object and nothing more.
+ */
+class Run<A extends unknown[]> extends TimerEntry {
+  stopRequested = false;
+  cancelRequested = false;
+  /** Set once #end has begun; later stop()/cancel() calls have nothing left to interrupt. */
+  ending = false;
+  /** Origin of the relative slot grid. */
+  anchorMs = 0;
+  /** Slot of the iteration running or last run; -Infinity before the first. */
+  lastDueMs = Number.NEGATIVE_INFINITY;
+  /** The next slot (or retry); NaN when there is none. */
+  nextDueMs = Number.NaN;
+  /** True while waiting in the timer queue for the next slot. */
+  parked = false;
+  /** The attempt in flight's controller, created only if its callback reads ctx.signal. */
+  controller: AbortController | null = null;
+  /** Wakes a backoff wait: true when due, false when stopped or cancelled. */
+  retryWake: ((due: boolean) => void) | null = null;
+  /** Gives up on the hook or callback being awaited (cancel). */
+  interrupt: (() => void) | null = null;
+  finish!: () => void;
+
+  constructor(
+    readonly loop: Loop<A>,
+    readonly args: A,
+  ) {
+    super();
+  }
+
+  fire(): void {
+    onRunTimer(this as unknown as Run<never>);
+  }
+}
+
+/** Creates a loop that calls `fn(...startArgs, ctx)` on `options`' schedule. It starts with `start()`. */
+export function loop<A extends unknown[] = []>(options: LoopOptions, fn: LoopCallback<A>): Loop<A> {
+  return new Loop(options, fn);
+}
+
+export class Loop<A extends unknown[] = []> {
+  readonly #fn: LoopCallback<A>;
+  readonly #name: string;
+  readonly #count: number | null;
+  readonly #reconnect: boolean;
+  #schedule: Schedule;
+
+  // Hooks live in one object made on first use: most loops set none, and 100,000 loops feel every field.
+  #hooks: { before?: LoopHook; after?: LoopHook; error?: LoopErrorHook } | null = null;
+  #exceptionTypes: readonly ErrorClass[] = DEFAULT_EXCEPTION_TYPES; // copied on first change
+  #observers: LoopObserver[] | null = null;
+
+  #run: Run<A> | null = null;
+  #currentLoop = 0;
+  #failed = false;
+  #pendingRestart: { args: A | null; promise: Promise<void>; resolve: () => void } | null = null;
+
+  static {
+    onRunTimer = (run) => run.loop.#onTimer(run);
+  }
+
+  constructor(options: LoopOptions, fn: LoopCallback<A>) {
+    if (typeof fn !== 'function') throw new TypeError('loop() expects a callback function');
+    if (typeof options !== 'object' || options === null)
+      throw new TypeError('loop() expects an options object');
+    for (const key of Object.keys(options)) {
+      if (!isScheduleKey(key) && !LOOP_KEYS.has(key)) throw new TypeError(`unknown loop option "${key}"`);
+    }
+    const { count = null, reconnect = true, name, ...scheduleOptions } = options;
+    if (count !== null && (typeof count !== 'number' || !Number.isInteger(count) || count < 1)) {
+      throw new RangeError(`loop option "count" must be a positive integer or null, got ${String(count)}`);
+    }
+    if (typeof reconnect !== 'boolean') throw new TypeError('loop option "reconnect" must be a boolean');
+    if (name !== undefined && typeof name !== 'string')
+      throw new TypeError('loop option "name" must be a string');
+    this.#schedule = normalizeSchedule(scheduleOptions);
+    this.#fn = fn;
+    this.#count = count;
+    this.#reconnect = reconnect;
+    this.#name = name ?? (fn.name || 'loop');
+  }
+
+  // ------------------------------------------------------------------------------------------------------
+  // Controls
+
+  /**
+   * Starts the loop with `args` passed before the context to every call. Throws if already running.
+   * Returns a promise that resolves (never rejects) once the run has fully ended, after afterLoop.
+   */
+  start(...args: A): Promise<void> {
+    return this.#launch(args, undefined);
+  }
+
+  /** Starts the loop where a persisted run left off; see `ResumeState`. Same contract as `start()`. */
+  resume(state: ResumeState, ...args: A): Promise<void> {
+    const { currentLoop, firstDueAt } = state;
+    if (!Number.isInteger(currentLoop) || currentLoop < 0) {
+      throw new RangeError(`resume state "currentLoop" must be an integer >= 0, got ${String(currentLoop)}`);
+    }
+    if (firstDueAt !== undefined && !Number.isFinite(+firstDueAt)) {
+      throw new RangeError('resume state "firstDueAt" must be a valid Date or epoch milliseconds');
+    }
+    return this.#launch(args, state);
+  }
+
+  /** Graceful: an iteration in flight finishes, no new one starts, then afterLoop runs. */
+  stop(): void {
+    const run = this.#run;
+    if (run === null || run.ending) return;
+    run.stopRequested = true;
+    if (this.#pendingRestart) this.#pendingRestart.args = null;
+    // Unlike discord.py, a loop waiting for its next slot ends now instead of running one more iteration.
+    if (this.#unpark(run)) void this.#end(run, 'stopped');
+    else run.retryWake?.(false);
+  }
+
+  /** Immediate: aborts the iteration in flight through its AbortSignal, ends the loop, then runs afterLoop. */
+  cancel(): void {
+    if (this.#pendingRestart) this.#pendingRestart.args = null;
+    this.#cancelRun();
+  }
+
+  /**
+   * Cancels the current run and starts a new one with `args` once it has fully ended (or starts now if not
+   * running). Calls made while the old run is ending share one restart (the last args win), so two quick
+   * restarts never start two runs. The promise resolves when the new run ends.
+   */
+  restart(...args: A): Promise<void> {
+    if (this.#run === null) return this.start(...args);
+    if (this.#pendingRestart) {
+      this.#pendingRestart.args = args;
+      return this.#pendingRestart.promise;
+    }
+    let resolve!: () => void;
+    const promise = new Promise<void>((r) => {
+      resolve = r;
+    });
+    this.#pendingRestart = { args, promise, resolve };
+    this.#cancelRun();
+    return promise;
+  }
+
+  // ------------------------------------------------------------------------------------------------------
+  // Lifecycle: #launch → #begin → (#park ⇄ #onDue)* → #end
+
+  #launch(args: A, resume: ResumeState | undefined): Promise<void> {
+    if (this.#run !== null) throw new Error(`loop "${this.#name}" is already running`);
+    const run = new Run(this, args.length === 0 ? (NO_ARGS as A) : args);
+    const done = new Promise<void>((resolve) => {
+      run.finish = resolve;
+    });
+    this.#run = run;
+    this.#failed = false;
+    this.#currentLoop = resume?.currentLoop ?? 0;
+    void this.#begin(run, resume?.firstDueAt);
+    return done;
+  }
+
+  /** Before hook, then park until the first slot (now for relative schedules, or the resume instant). */
+  async #begin(run: Run<A>, firstDue: Date | number | undefined): Promise<void> {
+    try {
+      const before = this.#hooks?.before;
+      if (before) {
+        const settled = await this.#settle(run, callSafely(before));
+        if (settled === CANCELLED) return await this.#end(run, 'cancelled');
+        if (settled instanceof Failure) return await this.#end(run, 'failed', settled.error);
+      }
+      const dueMs = firstDue !== undefined ? +firstDue : firstDueAt(this.#schedule, Date.now());
+      run.anchorMs = dueMs;
+      this.#park(run, dueMs);
+    } catch (error) {
+      await this.#end(run, 'failed', error);
+    }
+  }
+
+  /** Between iterations: end if the count is reached or stop/cancel was asked, else wait for `dueMs`. */
+  #park(run: Run<A>, dueMs: number): void {
+    if (this.#count !== null && this.#currentLoop >= this.#count) return void this.#end(run, 'completed');
+    if (run.cancelRequested) return void this.#end(run, 'cancelled');
+    if (run.stopRequested) return void this.#end(run, 'stopped');
+    run.nextDueMs = dueMs;
+    run.parked = true;
+    sharedTimerQueue.schedule(run, dueMs);
+  }
+
+  #onTimer(run: Run<A>): void {
+    if (run.retryWake) run.retryWake(true);
+    else if (run.parked) void this.#onDue(run);
+  }
+
+  /** A slot is due: run its iteration (retrying handled errors), then park for the next slot or end. */
+  async #onDue(run: Run<A>): Promise<void> {
+    run.parked = false;
+    try {
+      const ended = await this.#iterate(run, run.nextDueMs);
+      if (ended === undefined) this.#park(run, run.nextDueMs);
+      else await this.#end(run, ended);
+    } catch (error) {
+      await this.#end(run, 'failed', error);
+    }
+  }
+
+  /** The run is over: report a failure, run afterLoop, tell observers, then resolve start()'s promise. */
+  async #end(run: Run<A>, reason: LoopEndReason, failure?: unknown): Promise<void> {
+    if (run.ending) return;
+    run.ending = true;
+    run.nextDueMs = Number.NaN;
+    if (reason === 'failed') {
+      this.#failed = true;
+      await this.#reportError(failure);
+    }
+    const afterHook = this.#hooks?.after;
+    if (afterHook) {
+      const after = await settleAlways(callSafely(afterHook));
+      if (after instanceof Failure) await this.#reportError(after.error);
+    }
+    this.#run = null;
+    this.#notify('end', reason, failure);
+    run.finish();
+    this.#startPendingRestart();
+  }
+
+  /**
+   * One iteration: attempts the callback until it succeeds, retrying handled errors with backoff. Returns
+   * undefined to go on (run.nextDueMs is then the next slot), or why the loop ends. Fatal errors throw.
+   */
+  async #iterate(run: Run<A>, scheduledMs: number): Promise<LoopEndReason | undefined> {
+    const iteration = this.#currentLoop;
+    const scheduledAt = new Date(scheduledMs);
+    run.lastDueMs = scheduledMs;
+    let backoff: ExponentialBackoff | undefined;
+    for (;;) {
+      const startedMs = Date.now();
+      // While the iteration runs, nextIteration already shows the slot after it.
+      run.nextDueMs = this.#slotAfter(run, scheduledMs, startedMs);
+      this.#notify('iterationStart', { iteration, scheduledAt, startedAt: new Date(startedMs) });
+      const settled = await this.#settle(
+        run,
+        callSafely(this.#fn, ...run.args, this.#context(run, iteration, scheduledAt)),
+      );
+      run.controller = null;
+      const finishedMs = Date.now();
+      const report = (outcome: IterationOutcome, error?: unknown) => {
+        const info: IterationEndInfo = {
+          iteration,
+          scheduledAt,
+          startedAt: new Date(startedMs),
+          finishedAt: new Date(finishedMs),
+          outcome,
+          nextIteration: this.nextIteration,
+        };
+        if (error !== undefined) info.error = error;
+        this.#notify('iterationEnd', info);
+      };
+
+      if (settled === CANCELLED) {
+        run.nextDueMs = Number.NaN;
+        report('cancelled');
+        return 'cancelled';
+      }
+      if (settled === undefined) {
+        this.#currentLoop++;
+        const more = this.#count === null || this.#currentLoop < this.#count;
+        const goingOn = more && !run.stopRequested && !run.cancelRequested;
+        run.nextDueMs = goingOn ? this.#slotAfter(run, scheduledMs, finishedMs) : Number.NaN;
+        report('ok');
+        return undefined; // #park decides between the next slot and the end
+      }
+      const { error } = settled;
+      if (!this.#reconnect || !matchesAny(error, this.#exceptionTypes)) {
+        run.nextDueMs = Number.NaN;
+        report('error', error);
+        throw error;
+      }
+      // Handled error: the same iteration runs again later; currentLoop does not move.
+      backoff ??= new ExponentialBackoff();
+      run.nextDueMs = finishedMs + backoff.nextDelayMs();
+      report('retried', error);
+      if (!(await this.#waitForRetry(run))) return run.cancelRequested ? 'cancelled' : 'stopped';
+    }
+  }
+
+  /** The callback's context. The AbortController is made only when the callback reads ctx.signal. */
+  #context(run: Run<A>, iteration: number, scheduledAt: Date): LoopContext {
+    return {
+      iteration,
+      scheduledAt,
+      get signal(): AbortSignal {
+        run.controller ??= new AbortController();
+        if (run.cancelRequested && !run.controller.signal.aborted) run.controller.abort(cancelReason());
+        return run.controller.signal;
+      },
+    };
+  }
+
+  /** The next slot after `lastDueMs` on the current schedule, skipping any already missed at `nowMs`. */
+  #slotAfter(run: Run<A>, lastDueMs: number, nowMs: number): number {
+    return nextDueAfter(this.#schedule, { anchorMs: run.anchorMs, lastDueMs, nowMs });
+  }
+
+  // ------------------------------------------------------------------------------------------------------
+  // Waiting and interruption
+
+  /** Resolves true at run.nextDueMs, or false as soon as stop()/cancel() wakes the run. */
+  #waitForRetry(run: Run<A>): Promise<boolean> {
+    if (run.stopRequested || run.cancelRequested) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      run.retryWake = (due) => {
+        run.retryWake = null;
+        if (!due) sharedTimerQueue.cancel(run);
+        resolve(due);
+      };
+      sharedTimerQueue.schedule(run, run.nextDueMs);
+    });
+  }
+
+  /** Takes a parked run out of the timer queue; returns whether it was parked. */
+  #unpark(run: Run<A>): boolean {
+    if (!run.parked) return false;
+    run.parked = false;
+    sharedTimerQueue.cancel(run);
+    return true;
+  }
+
+  /** Awaits a hook or callback result, but gives up on it the moment the run is cancelled. */
+  #settle(run: Run<A>, result: unknown): Settled | Promise<Settled> {
+    if (result instanceof Failure) return result;
+    if (!isThenable(result)) return undefined;
+    if (run.cancelRequested) {
+      result.then(undefined, () => {}); // abandoned: its outcome no longer matters, but must not go unhandled
+      return CANCELLED;
+    }
+    return new Promise<Settled>((resolve) => {
+      run.interrupt = () => resolve(CANCELLED);
+      result.then(
+        () => resolve(undefined),
+        (error: unknown) => resolve(new Failure(error)),
+      );
+    }).finally(() => {
+      run.interrupt = null;
+    });
+  }
+
+  #cancelRun(): void {
+    const run = this.#run;
+    if (run === null || run.ending || run.cancelRequested) return;
+    run.cancelRequested = true;
+    run.controller?.abort(cancelReason());
+    if (this.#unpark(run)) {
+      void this.#end(run, 'cancelled');
+      return;
+    }
+    run.retryWake?.(false);
+    run.interrupt?.();
+  }
+
+  #startPendingRestart(): void {
+    const pending = this.#pendingRestart;
+    if (pending === null) return;
+    this.#pendingRestart = null;
+    if (pending.args === null || this.#run !== null) {
+      pending.resolve();
+      return;
+    }
+    this.#launch(pending.args, undefined).then(pending.resolve);
+  }
+
+  // ------------------------------------------------------------------------------------------------------
+  // Hooks, errors and observers
+
+  /** Runs before the first iteration. An error in it fails the loop (afterLoop still runs). */
+  beforeLoop(hook: LoopHook): this {
+    this.#hooks = { ...this.#hooks, before: hook };
+    return this;
+  }
+
+  /** Runs once the loop ends for any reason: stop, cancel, count reached or failure. */
+  afterLoop(hook: LoopHook): this {
+    this.#hooks = { ...this.#hooks, after: hook };
+    return this;
+  }
+
+  /** Receives errors that end the loop (and errors from afterLoop). Default: console.error with the name. */
+  onError(hook: LoopErrorHook): this {
+    this.#hooks = { ...this.#hooks, error: hook };
+    return this;
+  }
+
+  async #reportError(error: unknown): Promise<void> {
+    const errorHook = this.#hooks?.error;
+    if (errorHook) {
+      const settled = await settleAlways(callSafely(errorHook, error));
+      if (!(settled instanceof Failure)) return;
+      console.error(`loop "${this.#name}": the error hook threw`, settled.error);
+    }
+    console.error(`loop "${this.#name}": unhandled error`, error);
+  }
+
+  /** Subscribes to iteration and end events; returns the unsubscribe function. */
+  observe(observer: LoopObserver): () => void {
+    this.#observers ??= [];
+    this.#observers.push(observer);
+    return () => {
+      const index = this.#observers?.indexOf(observer) ?? -1;
+      if (index !== -1) this.#observers!.splice(index, 1);
+    };
+  }
+
+  #notify<K extends keyof LoopObserver>(
+    event: K,
+    ...payload: Parameters<NonNullable<LoopObserver[K]>>
+  ): void {
+    if (this.#observers === null) return;
+    for (const observer of [...this.#observers]) {
+      try {
+        const handler = observer[event] as ((...a: unknown[]) => unknown) | undefined;
+        const result = handler?.call(observer, ...payload);
+        if (isThenable(result))
+          result.then(undefined, (error: unknown) => this.#observerFailed(event, error));
+      } catch (error) {
+        this.#observerFailed(event, error);
+      }
+    }
+  }
+
+  #observerFailed(event: string, error: unknown): void {
+    console.error(`loop "${this.#name}": an observer's ${event} threw`, error);
+  }
+
+  /** Adds error classes that retry the iteration (with backoff) instead of failing the loop. */
+  addExceptionType(...types: ErrorClass[]): void {
+    assertErrorClasses('addExceptionType', types);
+    this.#exceptionTypes = [
+      ...this.#exceptionTypes,
+      ...types.filter((t) => !this.#exceptionTypes.includes(t)),
+    ];
+  }
+
+  /** Removes error classes; returns whether every one of them was in the list. */
+  removeExceptionType(...types: ErrorClass[]): boolean {
+    assertErrorClasses('removeExceptionType', types);
+    const allRemoved = types.every((t) => this.#exceptionTypes.includes(t));
+    this.#exceptionTypes = this.#exceptionTypes.filter((t) => !types.includes(t));
+    return allRemoved;
+  }
+
+  /** Removes every handled error class, the defaults included (as discord.py). */
+  clearExceptionTypes(): void {
+    this.#exceptionTypes = [];
+  }
+
+  /** The handled error classes (default: [TransientError]). */
+  get exceptionTypes(): readonly ErrorClass[] {
+    return this.#exceptionTypes;
+  }
+
+  // ------------------------------------------------------------------------------------------------------
+  // Schedule and state
+
+  /**
+   * Replaces the schedule (same options as `loop()`; validated now). An iteration in flight is not affected;
+   * the next one follows the new schedule, and `nextIteration` is recomputed immediately. A relative
+   * schedule is anchored on the last iteration's slot. A pending retry keeps its time.
+   */
+  changeInterval(options: ScheduleOptions): void {
+    if (typeof options !== 'object' || options === null)
+      throw new TypeError('changeInterval() expects an options object');
+    for (const key of Object.keys(options)) {
+      if (!isScheduleKey(key)) throw new TypeError(`changeInterval() got unknown option "${key}"`);
+    }
+    const previous = this.#schedule;
+    this.#schedule = normalizeSchedule(options);
+    const run = this.#run;
+    if (run === null || Number.isNaN(run.nextDueMs) || run.retryWake !== null) return;
+    const nowMs = Date.now();
+    if (run.lastDueMs !== Number.NEGATIVE_INFINITY) {
+      run.anchorMs = run.lastDueMs;
+      run.nextDueMs = this.#slotAfter(run, run.lastDueMs, nowMs);
+    } else if (!(this.#schedule.kind === 'relative' && previous.kind === 'relative')) {
+      // Nothing has run yet: the new schedule's first slot (a relative-to-relative change keeps the first slot).
+      run.nextDueMs = firstDueAt(this.#schedule, nowMs);
+      run.anchorMs = run.nextDueMs;
+    }
+    if (run.parked) sharedTimerQueue.schedule(run, run.nextDueMs);
+  }
+
+  /** The current normalized schedule. */
+  get schedule(): Schedule {
+    return this.#schedule;
+  }
+
+  get name(): string {
+    return this.#name;
+  }
+
+  /** The configured number of iterations, or null for forever. */
+  get count(): number | null {
+    return this.#count;
+  }
+
+  /**
+   * Iterations completed in this run (or the last one). discord.py resets it to 0 in a `finally`, losing
+   * how far a stopped loop got; we keep it until the next start so it can be read and persisted.
+   */
+  get currentLoop(): number {
+    return this.#currentLoop;
+  }
+
+  /** When the next iteration (or retry) is due; null when the loop is not running or will not run again. */
+  get nextIteration(): Date | null {
+    const dueMs = this.#run?.nextDueMs ?? Number.NaN;
+    return Number.isNaN(dueMs) ? null : new Date(dueMs);
+  }
+
+  /** True from start() until the run has fully ended (afterLoop included). */
+  isRunning(): boolean {
+    return this.#run !== null;
+  }
+
+  isBeingCancelled(): boolean {
+    return this.#run?.cancelRequested ?? false;
+  }
+
+  /** Whether the last run ended on an error (reset by the next start). */
+  failed(): boolean {
+    return this.#failed;
+  }
+}
+
+function cancelReason(): DOMException {
+  return new DOMException('The loop was cancelled', 'AbortError');
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+/** Calls `fn`, turning a synchronous throw into a Failure so callers handle both the same way. */
+function callSafely<P extends unknown[]>(fn: (...args: P) => unknown, ...args: P): unknown {
+  try {
+    return fn(...args);
+  } catch (error) {
+    return new Failure(error);
+  }
+}
+
+/** Awaits a hook result without cancellation (afterLoop and the error hook always run to the end). */
+async function settleAlways(result: unknown): Promise<Settled> {
+  if (result instanceof Failure) return result;
+  try {
+    await result;
+    return undefined;
+  } catch (error) {
+    return new Failure(error);
+  }
+}
