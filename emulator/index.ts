@@ -1,0 +1,208 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { APIApplicationCommandOptionChoice, APIMessage } from 'discord-api-types/v10';
+import { CommandRegistry } from './commands.js';
+import { GATEWAY_PATH, Gateway } from './gateway.js';
+import {
+  type AutocompleteInvocation,
+  type InteractionCallback,
+  type InteractionHandle,
+  InteractionManager,
+  type SlashInvocation,
+} from './interactions.js';
+import type { WaitOptions } from './log.js';
+import type { RequestMatcher } from './rest/faults.js';
+import { SlidingWindow } from './rest/rate-limits.js';
+import { Router } from './rest/router.js';
+import { buildRoutes } from './rest/routes.js';
+import { RestServer } from './rest/server.js';
+import type { RecordedRequest } from './rest/types.js';
+import { World } from './world.js';
+
+export type { GatewayFrame } from './gateway.js';
+export type {
+  AutocompleteInvocation,
+  InteractionCallback,
+  InteractionHandle,
+  InteractionRecord,
+  OptionValue,
+  SlashInvocation,
+} from './interactions.js';
+export { InvocationError } from './interactions.js';
+export type { WaitOptions } from './log.js';
+export type { Pings } from './mentions.js';
+export type { PermissionName, PermissionsInput } from './permissions.js';
+export type { FaultAction, RequestMatcher } from './rest/faults.js';
+export type { RecordedRequest } from './rest/types.js';
+export type {
+  ChannelSpec,
+  GuildHandle,
+  GuildSpec,
+  MemberSpec,
+  MessageRecord,
+  OverwriteSpec,
+  PostMessageSpec,
+  RoleSpec,
+  TranscriptEntry,
+  UserSpec,
+  World,
+} from './world.js';
+
+export interface EmulatorOptions {
+  /** 0 (default) picks a free port. */
+  port?: number;
+  /** The bot token the emulator accepts (`Bot <token>` on REST, IDENTIFY/RESUME on the gateway). */
+  token?: string;
+  botUsername?: string;
+  /** Record unknown routes and protocol misuse, and fail `close()` if any happened. Default true. */
+  strict?: boolean;
+  /** How long the bot has to acknowledge an interaction. Default 3000 ms, as on Discord. */
+  interactionDeadlineMs?: number;
+  /** HELLO's heartbeat_interval. Default 41250 ms, as on Discord. */
+  heartbeatIntervalMs?: number;
+  /** Channel name/topic changes allowed per window. Default 2 per 10 minutes, as on Discord. */
+  renameLimit?: { count: number; windowMs: number };
+  /** Default 50, as on Discord. */
+  globalRequestsPerSecond?: number;
+  /** How long a nonce with enforce_nonce deduplicates. Default 5 minutes. */
+  nonceWindowMs?: number;
+}
+
+export const DEFAULT_TOKEN = 'MTAwMDAwMDAwMDAwMDAwMDAw.emulator.metronome-test-token';
+
+/** A local Discord: REST v10 under `apiBase`, a JSON gateway, and a world that tests shape and observe. */
+export class Emulator {
+  readonly world: World;
+  readonly gateway: Gateway;
+  readonly rest: RestServer;
+  readonly commands: CommandRegistry;
+  readonly interactions: InteractionManager;
+  readonly token: string;
+  readonly strict: boolean;
+  readonly #unexpected: string[] = [];
+  readonly #server: Server;
+  #apiBase = '';
+
+  private constructor(options: EmulatorOptions) {
+    this.token = options.token ?? DEFAULT_TOKEN;
+    this.strict = options.strict ?? true;
+    this.world = new World({ username: options.botUsername ?? 'Metronome' });
+    this.commands = new CommandRegistry(this.world.applicationId, this.world.snowflakes);
+    const reportUnexpected = (description: string) => this.#unexpected.push(description);
+    this.gateway = new Gateway({
+      world: this.world,
+      token: this.token,
+      heartbeatIntervalMs: options.heartbeatIntervalMs ?? 41_250,
+      reportUnexpected,
+    });
+    this.interactions = new InteractionManager(
+      this.world,
+      this.commands,
+      (payload) => this.gateway.sendInteraction(payload),
+      options.interactionDeadlineMs ?? 3_000,
+    );
+    const rename = options.renameLimit ?? { count: 2, windowMs: 10 * 60_000 };
+    const router = new Router();
+    router.add(
+      ...buildRoutes({
+        world: this.world,
+        commands: this.commands,
+        interactions: this.interactions,
+        gatewayUrl: () => this.gateway.url,
+        channelRenames: new SlidingWindow(rename.count, rename.windowMs),
+        channelEdits: new SlidingWindow(10, 10_000),
+        nonceWindowMs: options.nonceWindowMs ?? 5 * 60_000,
+      }),
+    );
+    this.rest = new RestServer({
+      router,
+      token: this.token,
+      globalRequestsPerSecond: options.globalRequestsPerSecond ?? 50,
+      reportUnexpected,
+    });
+    this.#server = createServer((req, res) => {
+      void this.rest.handle(req, res);
+    });
+  }
+
+  static async start(options: EmulatorOptions = {}): Promise<Emulator> {
+    const emulator = new Emulator(options);
+    await new Promise<void>((resolve) => emulator.#server.listen(options.port ?? 0, '127.0.0.1', resolve));
+    const { port } = emulator.#server.address() as AddressInfo;
+    emulator.#apiBase = `http://127.0.0.1:${port}/api`;
+    emulator.gateway.attach(emulator.#server, `ws://127.0.0.1:${port}${GATEWAY_PATH}`);
+    return emulator;
+  }
+
+  /** What to pass as discord.js `rest.api` (it appends /v10). */
+  get apiBase(): string {
+    return this.#apiBase;
+  }
+
+  // ---- interactions ------------------------------------------------------------------------------
+
+  /** Validates against the registered commands (throws InvocationError) and sends INTERACTION_CREATE. */
+  invokeSlash(invocation: SlashInvocation): InteractionHandle {
+    return this.interactions.invokeSlash(invocation);
+  }
+
+  /** Sends an autocomplete interaction; resolves with the choices the bot responded with. */
+  invokeAutocomplete(
+    invocation: AutocompleteInvocation,
+    options?: WaitOptions,
+  ): Promise<APIApplicationCommandOptionChoice[]> {
+    return this.interactions.invokeAutocomplete(invocation, options);
+  }
+
+  waitForInteractionResponse(interactionId: string, options?: WaitOptions): Promise<InteractionCallback> {
+    return this.interactions.waitForCallback(interactionId, options);
+  }
+
+  // ---- observation -------------------------------------------------------------------------------
+
+  waitForMessage(
+    channelId: string,
+    predicate?: (message: APIMessage) => boolean,
+    options?: WaitOptions,
+  ): Promise<APIMessage> {
+    return this.world.waitForMessage(channelId, predicate, options);
+  }
+
+  waitForRequest(
+    matcher: RequestMatcher & { status?: number },
+    options?: WaitOptions,
+  ): Promise<RecordedRequest> {
+    return this.rest.waitForRequest(matcher, options);
+  }
+
+  get requests(): readonly RecordedRequest[] {
+    return this.rest.requests.entries;
+  }
+
+  /** Unknown routes and protocol misuse seen so far (strict mode fails on them). */
+  get unexpected(): readonly string[] {
+    return this.#unexpected;
+  }
+
+  assertNoUnexpectedRequests(): void {
+    if (this.#unexpected.length > 0) {
+      throw new Error(`The emulator saw unexpected requests:\n  ${this.#unexpected.join('\n  ')}`);
+    }
+  }
+
+  /** Forget recorded unexpected requests (after a test has asserted them). */
+  clearUnexpected(): void {
+    this.#unexpected.length = 0;
+  }
+
+  /** Stops both servers; in strict mode, then throws if anything unexpected was seen. */
+  async close(): Promise<void> {
+    this.rest.releaseHanging();
+    await this.gateway.shutdown();
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    if (this.strict) this.assertNoUnexpectedRequests();
+  }
+}
+
+export const startEmulator = (options?: EmulatorOptions): Promise<Emulator> => Emulator.start(options);

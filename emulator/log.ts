@@ -1,0 +1,63 @@
+/** Default timeout of every `waitFor…` helper: short, because everything is local. */
+export const DEFAULT_WAIT_TIMEOUT_MS = 2_000;
+
+export interface WaitOptions {
+  timeoutMs?: number;
+}
+
+interface Waiter<T> {
+  predicate: (entry: T) => boolean;
+  resolve: (entry: T) => void;
+}
+
+/**
+ * An append-only list that tests can wait on. `waitFor` first looks at what is already there, then at
+ * what arrives, so a test never races the event it waits for.
+ */
+export class WaitableLog<T> {
+  readonly #entries: T[] = [];
+  #waiters: Waiter<T>[] = [];
+
+  get entries(): readonly T[] {
+    return this.#entries;
+  }
+
+  push(entry: T): void {
+    this.#entries.push(entry);
+    const waiting = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiting) {
+      if (waiter.predicate(entry)) waiter.resolve(entry);
+      else this.#waiters.push(waiter);
+    }
+  }
+
+  find(predicate: (entry: T) => boolean): T | undefined {
+    return this.#entries.find(predicate);
+  }
+
+  waitFor(predicate: (entry: T) => boolean, what: string, options: WaitOptions = {}): Promise<T> {
+    const existing = this.#entries.find(predicate);
+    if (existing !== undefined) return Promise.resolve(existing);
+    return this.waitForNext(predicate, what, options);
+  }
+
+  /** Like `waitFor`, but ignores entries already recorded. */
+  waitForNext(predicate: (entry: T) => boolean, what: string, options: WaitOptions = {}): Promise<T> {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS;
+    return new Promise<T>((resolve, reject) => {
+      const waiter: Waiter<T> = {
+        predicate,
+        resolve: (entry) => {
+          clearTimeout(timer);
+          resolve(entry);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        reject(new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`));
+      }, timeoutMs);
+      this.#waiters.push(waiter);
+    });
+  }
+}

@@ -1,0 +1,946 @@
+import {
+  type APIAllowedMentions,
+  type APIChannel,
+  type APIEmbed,
+  type APIGuildMember,
+  type APIMessage,
+  type APIMessageInteractionMetadata,
+  type APIRole,
+  type APIUser,
+  ChannelType,
+  GatewayDispatchEvents,
+  type GatewayGuildCreateDispatchData,
+  GuildDefaultMessageNotifications,
+  GuildExplicitContentFilter,
+  type GuildMemberFlags,
+  GuildMFALevel,
+  GuildNSFWLevel,
+  GuildPremiumTier,
+  GuildSystemChannelFlags,
+  GuildVerificationLevel,
+  Locale,
+  MessageFlags,
+  MessageType,
+  OverwriteType,
+  PermissionFlagsBits,
+  type RoleFlags,
+} from 'discord-api-types/v10';
+import { DiscordErrorCode, notFound } from './errors.js';
+import { WaitableLog, type WaitOptions } from './log.js';
+import { type Pings, resolvePings } from './mentions.js';
+import {
+  applyOverwrites,
+  computeBasePermissions,
+  DEFAULT_BOT_PERMISSIONS,
+  DEFAULT_EVERYONE_PERMISSIONS,
+  has,
+  type OverwriteBits,
+  type PermissionsInput,
+  resolvePermissions,
+} from './permissions.js';
+import { SnowflakeGenerator } from './snowflake.js';
+
+export interface UserRecord {
+  id: string;
+  username: string;
+  globalName: string | null;
+  bot: boolean;
+}
+
+export interface RoleRecord {
+  id: string;
+  guildId: string;
+  name: string;
+  permissions: bigint;
+  position: number;
+  color: number;
+  mentionable: boolean;
+  hoist: boolean;
+  /** Set for the role Discord creates for a bot when it joins. */
+  botId: string | null;
+}
+
+export type WorldChannelType = ChannelType.GuildText | ChannelType.GuildVoice | ChannelType.GuildCategory;
+
+export interface ChannelRecord {
+  id: string;
+  guildId: string;
+  type: WorldChannelType;
+  name: string;
+  topic: string | null;
+  parentId: string | null;
+  position: number;
+  overwrites: OverwriteBits[];
+  lastMessageId: string | null;
+}
+
+export interface MemberRecord {
+  userId: string;
+  roleIds: string[];
+  nick: string | null;
+  joinedAt: string;
+}
+
+export interface GuildRecord {
+  id: string;
+  name: string;
+  ownerId: string;
+  channelIds: string[];
+  roleIds: string[];
+  members: Map<string, MemberRecord>;
+}
+
+export interface MessageRecord {
+  message: APIMessage;
+  guildId: string;
+  nonce: string | null;
+  createdAtMs: number;
+  /** Who the message notified, after allowed_mentions: what a test asserts about pings. */
+  pings: Pings;
+  allowedMentions: APIAllowedMentions | undefined;
+  ephemeral: boolean;
+  deleted: boolean;
+}
+
+export interface TranscriptEntry {
+  kind: 'create' | 'update' | 'delete';
+  channelId: string;
+  /** The message as it was right after this change. */
+  message: APIMessage;
+  at: number;
+}
+
+/** Receives every state change as the gateway event Discord would send; the gateway filters by intent. */
+export type DispatchListener = (event: GatewayDispatchEvents, data: unknown, guildId: string | null) => void;
+
+export interface UserSpec {
+  username: string;
+  globalName?: string;
+  bot?: boolean;
+}
+
+export interface RoleSpec {
+  name: string;
+  permissions?: PermissionsInput;
+  mentionable?: boolean;
+  color?: number;
+  hoist?: boolean;
+}
+
+/** A channel overwrite naming its target: a role by name (or '@everyone') or a member by user id. */
+export interface OverwriteSpec {
+  role?: string;
+  member?: string;
+  allow?: PermissionsInput;
+  deny?: PermissionsInput;
+}
+
+export interface ChannelSpec {
+  name: string;
+  type?: 'text' | 'voice' | 'category';
+  topic?: string;
+  /** Name of a category created in the same `createGuild` call, or a category id. */
+  parent?: string;
+  overwrites?: OverwriteSpec[];
+}
+
+export interface MemberSpec {
+  /** An existing user id, or a new user to create. */
+  user: string | UserSpec;
+  /** Role names (from this guild's `roles`) or role ids. */
+  roles?: string[];
+  nick?: string;
+}
+
+export interface GuildSpec {
+  name: string;
+  /** User id of the owner; defaults to a new user named `<guild>-owner`. */
+  ownerId?: string;
+  everyonePermissions?: PermissionsInput;
+  /** Permissions of the bot's managed role (defaults to DEFAULT_BOT_PERMISSIONS). */
+  botPermissions?: PermissionsInput;
+  /** Extra role names the bot member holds. */
+  botRoles?: string[];
+  /** Leave the bot out of the guild (it then never sees it). */
+  withoutBot?: boolean;
+  roles?: RoleSpec[];
+  channels?: ChannelSpec[];
+  members?: MemberSpec[];
+}
+
+/** Ids of what `createGuild` made, by the names used in the spec. */
+export interface GuildHandle {
+  id: string;
+  everyoneRoleId: string;
+  ownerId: string;
+  botRoleId: string | null;
+  roles: Record<string, string>;
+  channels: Record<string, string>;
+  /** Member user ids by username. */
+  members: Record<string, string>;
+}
+
+export interface PostMessageSpec {
+  channel: string;
+  author: string;
+  content: string;
+  embeds?: APIEmbed[];
+  allowedMentions?: APIAllowedMentions;
+  nonce?: string;
+}
+
+/** Internal: everything the REST and interaction layers may set on a new message. */
+export interface CreateMessageInput extends PostMessageSpec {
+  flags?: number;
+  type?: MessageType;
+  webhookId?: string;
+  applicationId?: string;
+  interactionMetadata?: APIMessageInteractionMetadata;
+  replyTo?: string;
+  ephemeral?: boolean;
+}
+
+const CHANNEL_TYPES: Record<NonNullable<ChannelSpec['type']>, WorldChannelType> = {
+  text: ChannelType.GuildText,
+  voice: ChannelType.GuildVoice,
+  category: ChannelType.GuildCategory,
+};
+
+/**
+ * The emulated Discord: users, guilds, roles, channels, members and messages. Every mutation updates
+ * state first and then announces itself as the matching gateway event, so the bot's cache follows.
+ */
+export class World {
+  readonly snowflakes = new SnowflakeGenerator();
+  readonly botUser: UserRecord;
+  /** Discord gives a bot's application the same id as its user. */
+  readonly applicationId: string;
+  /** Every create/update/delete of a channel message, in order. */
+  readonly messageLog = new WaitableLog<TranscriptEntry>();
+
+  readonly #users = new Map<string, UserRecord>();
+  readonly #guilds = new Map<string, GuildRecord>();
+  readonly #roles = new Map<string, RoleRecord>();
+  readonly #channels = new Map<string, ChannelRecord>();
+  readonly #messages = new Map<string, MessageRecord>();
+  readonly #channelMessages = new Map<string, MessageRecord[]>();
+  readonly #listeners: DispatchListener[] = [];
+
+  constructor(bot: { username: string } = { username: 'Metronome' }) {
+    this.botUser = this.#addUser({ username: bot.username, bot: true });
+    this.applicationId = this.botUser.id;
+  }
+
+  onDispatch(listener: DispatchListener): void {
+    this.#listeners.push(listener);
+  }
+
+  // ---- users -------------------------------------------------------------------------------------
+
+  createUser(spec: UserSpec): string {
+    return this.#addUser(spec).id;
+  }
+
+  user(id: string): UserRecord {
+    const user = this.#users.get(id);
+    if (!user) throw notFound(DiscordErrorCode.UnknownUser, 'User');
+    return user;
+  }
+
+  hasUser(id: string): boolean {
+    return this.#users.has(id);
+  }
+
+  // ---- guilds ------------------------------------------------------------------------------------
+
+  createGuild(spec: GuildSpec): GuildHandle {
+    const id = this.snowflakes.next();
+    const ownerId = spec.ownerId ?? this.createUser({ username: `${spec.name}-owner` });
+    const guild: GuildRecord = {
+      id,
+      name: spec.name,
+      ownerId,
+      channelIds: [],
+      roleIds: [],
+      members: new Map(),
+    };
+    this.#guilds.set(id, guild);
+    // @everyone shares the guild's id, as on Discord.
+    this.#roles.set(id, {
+      id,
+      guildId: id,
+      name: '@everyone',
+      permissions: resolvePermissions(spec.everyonePermissions ?? DEFAULT_EVERYONE_PERMISSIONS),
+      position: 0,
+      color: 0,
+      mentionable: false,
+      hoist: false,
+      botId: null,
+    });
+    guild.roleIds.push(id);
+
+    const handle: GuildHandle = {
+      id,
+      everyoneRoleId: id,
+      ownerId,
+      botRoleId: null,
+      roles: {},
+      channels: {},
+      members: {},
+    };
+    for (const roleSpec of spec.roles ?? [])
+      handle.roles[roleSpec.name] = this.#insertRole(guild, roleSpec, null).id;
+    const roleId = (nameOrId: string): string => {
+      if (nameOrId === '@everyone') return id;
+      const found = handle.roles[nameOrId] ?? (this.#roles.has(nameOrId) ? nameOrId : undefined);
+      if (!found) throw new Error(`createGuild(${spec.name}): unknown role "${nameOrId}"`);
+      return found;
+    };
+
+    this.#insertMember(guild, ownerId, [], null);
+    handle.members[this.user(ownerId).username] = ownerId;
+    if (!spec.withoutBot) {
+      const botRole = this.#insertRole(
+        guild,
+        { name: this.botUser.username, permissions: spec.botPermissions ?? DEFAULT_BOT_PERMISSIONS },
+        this.botUser.id,
+      );
+      handle.botRoleId = botRole.id;
+      this.#insertMember(guild, this.botUser.id, [botRole.id, ...(spec.botRoles ?? []).map(roleId)], null);
+    }
+    for (const memberSpec of spec.members ?? []) {
+      const userId = typeof memberSpec.user === 'string' ? memberSpec.user : this.createUser(memberSpec.user);
+      this.#insertMember(guild, userId, (memberSpec.roles ?? []).map(roleId), memberSpec.nick ?? null);
+      handle.members[this.user(userId).username] = userId;
+    }
+    // Categories first so that children can name them as parent.
+    const ordered = [...(spec.channels ?? [])].sort(
+      (a, b) => Number(b.type === 'category') - Number(a.type === 'category'),
+    );
+    for (const channelSpec of ordered) {
+      const parentId = channelSpec.parent
+        ? (handle.channels[channelSpec.parent] ?? channelSpec.parent)
+        : null;
+      const channel = this.#insertChannel(guild, channelSpec, parentId, roleId);
+      handle.channels[channelSpec.name] = channel.id;
+    }
+    if (!spec.withoutBot) this.#emit(GatewayDispatchEvents.GuildCreate, this.guildCreatePayload(id), id);
+    return handle;
+  }
+
+  guild(id: string): GuildRecord {
+    const guild = this.#guilds.get(id);
+    if (!guild) throw notFound(DiscordErrorCode.UnknownGuild, 'Guild');
+    return guild;
+  }
+
+  /** Guilds the bot is a member of: what READY lists. */
+  botGuildIds(): string[] {
+    return [...this.#guilds.values()].filter((g) => g.members.has(this.botUser.id)).map((g) => g.id);
+  }
+
+  // ---- members -----------------------------------------------------------------------------------
+
+  addMember(guildId: string, spec: MemberSpec): string {
+    const guild = this.guild(guildId);
+    const userId = typeof spec.user === 'string' ? spec.user : this.createUser(spec.user);
+    const member = this.#insertMember(guild, userId, spec.roles ?? [], spec.nick ?? null);
+    this.#emit(
+      GatewayDispatchEvents.GuildMemberAdd,
+      { ...this.#apiMember(member), guild_id: guildId },
+      guildId,
+    );
+    return userId;
+  }
+
+  updateMember(guildId: string, userId: string, patch: { roles?: string[]; nick?: string | null }): void {
+    const member = this.member(guildId, userId);
+    if (patch.roles) member.roleIds = [...patch.roles];
+    if (patch.nick !== undefined) member.nick = patch.nick;
+    this.#emit(
+      GatewayDispatchEvents.GuildMemberUpdate,
+      { ...this.#apiMember(member), guild_id: guildId },
+      guildId,
+    );
+  }
+
+  removeMember(guildId: string, userId: string): void {
+    const guild = this.guild(guildId);
+    this.member(guildId, userId);
+    guild.members.delete(userId);
+    this.#emit(
+      GatewayDispatchEvents.GuildMemberRemove,
+      { guild_id: guildId, user: this.apiUser(userId) },
+      guildId,
+    );
+  }
+
+  member(guildId: string, userId: string): MemberRecord {
+    const member = this.guild(guildId).members.get(userId);
+    if (!member) throw notFound(DiscordErrorCode.UnknownMember, 'Member');
+    return member;
+  }
+
+  // ---- roles -------------------------------------------------------------------------------------
+
+  createRole(guildId: string, spec: RoleSpec): string {
+    const role = this.#insertRole(this.guild(guildId), spec, null);
+    this.#emit(
+      GatewayDispatchEvents.GuildRoleCreate,
+      { guild_id: guildId, role: this.apiRole(role.id) },
+      guildId,
+    );
+    return role.id;
+  }
+
+  updateRole(roleId: string, patch: Partial<RoleSpec>): void {
+    const role = this.role(roleId);
+    if (patch.name !== undefined) role.name = patch.name;
+    if (patch.permissions !== undefined) role.permissions = resolvePermissions(patch.permissions);
+    if (patch.mentionable !== undefined) role.mentionable = patch.mentionable;
+    if (patch.color !== undefined) role.color = patch.color;
+    if (patch.hoist !== undefined) role.hoist = patch.hoist;
+    this.#emit(
+      GatewayDispatchEvents.GuildRoleUpdate,
+      { guild_id: role.guildId, role: this.apiRole(roleId) },
+      role.guildId,
+    );
+  }
+
+  deleteRole(roleId: string): void {
+    const role = this.role(roleId);
+    const guild = this.guild(role.guildId);
+    this.#roles.delete(roleId);
+    guild.roleIds = guild.roleIds.filter((id) => id !== roleId);
+    for (const member of guild.members.values())
+      member.roleIds = member.roleIds.filter((id) => id !== roleId);
+    this.#emit(GatewayDispatchEvents.GuildRoleDelete, { guild_id: guild.id, role_id: roleId }, guild.id);
+  }
+
+  role(id: string): RoleRecord {
+    const role = this.#roles.get(id);
+    if (!role) throw notFound(DiscordErrorCode.UnknownRole, 'Role');
+    return role;
+  }
+
+  // ---- channels ----------------------------------------------------------------------------------
+
+  createChannel(guildId: string, spec: ChannelSpec): string {
+    const guild = this.guild(guildId);
+    const channel = this.#insertChannel(guild, spec, spec.parent ?? null, (nameOrId) =>
+      nameOrId === '@everyone' ? guildId : this.#roleIdByName(guild, nameOrId),
+    );
+    this.#emit(GatewayDispatchEvents.ChannelCreate, this.apiChannel(channel.id), guildId);
+    return channel.id;
+  }
+
+  /** A change made by someone other than the bot (an admin renaming a channel, say). */
+  updateChannel(
+    channelId: string,
+    patch: { name?: string; topic?: string | null; parentId?: string | null; overwrites?: OverwriteBits[] },
+  ): void {
+    const channel = this.channel(channelId);
+    if (patch.name !== undefined) channel.name = patch.name;
+    if (patch.topic !== undefined) channel.topic = patch.topic;
+    if (patch.parentId !== undefined) channel.parentId = patch.parentId;
+    if (patch.overwrites !== undefined) channel.overwrites = patch.overwrites;
+    this.#emit(GatewayDispatchEvents.ChannelUpdate, this.apiChannel(channelId), channel.guildId);
+  }
+
+  deleteChannel(channelId: string): void {
+    const channel = this.channel(channelId);
+    const payload = this.apiChannel(channelId);
+    const guild = this.guild(channel.guildId);
+    guild.channelIds = guild.channelIds.filter((id) => id !== channelId);
+    this.#channels.delete(channelId);
+    this.#emit(GatewayDispatchEvents.ChannelDelete, payload, guild.id);
+  }
+
+  channel(id: string): ChannelRecord {
+    const channel = this.#channels.get(id);
+    if (!channel) throw notFound(DiscordErrorCode.UnknownChannel, 'Channel');
+    return channel;
+  }
+
+  // ---- permissions -------------------------------------------------------------------------------
+
+  /** Guild permissions of a member, or, with a channel, their permissions in that channel. */
+  permissionsOf(guildId: string, userId: string, channelId?: string): bigint {
+    const guild = this.guild(guildId);
+    const member = this.member(guildId, userId);
+    const base = computeBasePermissions({
+      isOwner: guild.ownerId === userId,
+      everyonePermissions: this.role(guildId).permissions,
+      rolePermissions: member.roleIds.map((id) => this.role(id).permissions),
+    });
+    if (channelId === undefined) return base;
+    const channel = this.channel(channelId);
+    return applyOverwrites({
+      base,
+      guildId,
+      memberId: userId,
+      memberRoleIds: member.roleIds,
+      overwrites: channel.overwrites,
+    });
+  }
+
+  // ---- messages ----------------------------------------------------------------------------------
+
+  /** A (fake) user posts in a channel: MESSAGE_CREATE reaches the bot. */
+  postMessage(spec: PostMessageSpec): APIMessage {
+    return this.createMessage(spec).message;
+  }
+
+  createMessage(input: CreateMessageInput): MessageRecord {
+    const channel = this.channel(input.channel);
+    const author = this.user(input.author);
+    const replyTo = input.replyTo ? this.message(input.replyTo) : null;
+    const canMentionEveryone = has(
+      this.#safePermissions(channel, author.id),
+      PermissionFlagsBits.MentionEveryone,
+    );
+    const pings = resolvePings({
+      content: input.content,
+      allowedMentions: input.allowedMentions,
+      mentionableRoleIds: new Set(
+        this.guild(channel.guildId).roleIds.filter((id) => this.role(id).mentionable),
+      ),
+      canMentionEveryone,
+      repliedUserId: replyTo ? replyTo.message.author.id : null,
+    });
+    const id = this.snowflakes.next();
+    const now = Date.now();
+    const message: APIMessage = {
+      id,
+      channel_id: channel.id,
+      author: this.apiUser(author.id),
+      content: input.content,
+      timestamp: new Date(now).toISOString(),
+      edited_timestamp: null,
+      tts: false,
+      mention_everyone: pings.everyone,
+      mentions: pings.users.filter((userId) => this.hasUser(userId)).map((userId) => this.apiUser(userId)),
+      mention_roles: pings.roles,
+      attachments: [],
+      embeds: input.embeds ?? [],
+      pinned: false,
+      type: input.type ?? (replyTo ? MessageType.Reply : MessageType.Default),
+      flags: input.flags ?? 0,
+      components: [],
+      ...(input.nonce !== undefined ? { nonce: input.nonce } : {}),
+      ...(input.webhookId !== undefined ? { webhook_id: input.webhookId } : {}),
+      ...(input.applicationId !== undefined ? { application_id: input.applicationId } : {}),
+      ...(input.interactionMetadata !== undefined ? { interaction_metadata: input.interactionMetadata } : {}),
+      ...(replyTo
+        ? {
+            message_reference: {
+              type: 0,
+              message_id: replyTo.message.id,
+              channel_id: channel.id,
+              guild_id: channel.guildId,
+            },
+          }
+        : {}),
+    };
+    const record: MessageRecord = {
+      message,
+      guildId: channel.guildId,
+      nonce: input.nonce ?? null,
+      createdAtMs: now,
+      pings,
+      allowedMentions: input.allowedMentions,
+      ephemeral: input.ephemeral ?? false,
+      deleted: false,
+    };
+    this.#messages.set(id, record);
+    if (record.ephemeral) return record;
+    // Ephemeral messages are never part of the channel, nor sent on the gateway.
+    const list = this.#channelMessages.get(channel.id) ?? [];
+    list.push(record);
+    this.#channelMessages.set(channel.id, list);
+    channel.lastMessageId = id;
+    this.messageLog.push({
+      kind: 'create',
+      channelId: channel.id,
+      message: structuredClone(message),
+      at: now,
+    });
+    this.#emit(
+      GatewayDispatchEvents.MessageCreate,
+      { ...message, guild_id: channel.guildId, member: this.#apiMemberOrNull(channel.guildId, author.id) },
+      channel.guildId,
+    );
+    return record;
+  }
+
+  editMessage(
+    messageId: string,
+    patch: { content?: string; embeds?: APIEmbed[]; flags?: number; allowedMentions?: APIAllowedMentions },
+  ): MessageRecord {
+    const record = this.message(messageId);
+    const { message } = record;
+    if (patch.content !== undefined) message.content = patch.content;
+    if (patch.embeds !== undefined) message.embeds = patch.embeds;
+    // Editing a deferred reply clears its loading state.
+    message.flags =
+      ((patch.flags ?? message.flags ?? 0) & ~MessageFlags.Loading) |
+      ((message.flags ?? 0) & MessageFlags.Ephemeral);
+    if (patch.allowedMentions !== undefined) record.allowedMentions = patch.allowedMentions;
+    if (patch.content !== undefined) {
+      const channel = this.channel(message.channel_id);
+      record.pings = resolvePings({
+        content: message.content,
+        allowedMentions: record.allowedMentions,
+        mentionableRoleIds: new Set(
+          this.guild(channel.guildId).roleIds.filter((id) => this.role(id).mentionable),
+        ),
+        canMentionEveryone: has(
+          this.#safePermissions(channel, message.author.id),
+          PermissionFlagsBits.MentionEveryone,
+        ),
+        repliedUserId: null,
+      });
+      message.mentions = record.pings.users.filter((id) => this.hasUser(id)).map((id) => this.apiUser(id));
+      message.mention_roles = record.pings.roles;
+      message.mention_everyone = record.pings.everyone;
+    }
+    const now = Date.now();
+    message.edited_timestamp = new Date(now).toISOString();
+    if (record.ephemeral) return record;
+    this.messageLog.push({
+      kind: 'update',
+      channelId: message.channel_id,
+      message: structuredClone(message),
+      at: now,
+    });
+    this.#emit(GatewayDispatchEvents.MessageUpdate, { ...message, guild_id: record.guildId }, record.guildId);
+    return record;
+  }
+
+  deleteMessage(messageId: string): void {
+    const record = this.message(messageId);
+    record.deleted = true;
+    const channelId = record.message.channel_id;
+    const list = this.#channelMessages.get(channelId) ?? [];
+    this.#channelMessages.set(
+      channelId,
+      list.filter((r) => r !== record),
+    );
+    if (record.ephemeral) return;
+    this.messageLog.push({
+      kind: 'delete',
+      channelId,
+      message: structuredClone(record.message),
+      at: Date.now(),
+    });
+    this.#emit(
+      GatewayDispatchEvents.MessageDelete,
+      { id: messageId, channel_id: channelId, guild_id: record.guildId },
+      record.guildId,
+    );
+  }
+
+  /** A live (not deleted) message. */
+  message(id: string): MessageRecord {
+    const record = this.#messages.get(id);
+    if (!record || record.deleted) throw notFound(DiscordErrorCode.UnknownMessage, 'Message');
+    return record;
+  }
+
+  /** The channel's live messages, oldest first. */
+  messages(channelId: string): MessageRecord[] {
+    return [...(this.#channelMessages.get(channelId) ?? [])];
+  }
+
+  /** Every create/update/delete in a channel, in order, each with the message as it then was. */
+  transcript(channelId: string): TranscriptEntry[] {
+    return this.messageLog.entries.filter((entry) => entry.channelId === channelId);
+  }
+
+  /** Resolves with the first message created or edited in the channel that satisfies the predicate. */
+  waitForMessage(
+    channelId: string,
+    predicate: (message: APIMessage) => boolean = () => true,
+    options?: WaitOptions,
+  ): Promise<APIMessage> {
+    return this.messageLog
+      .waitFor(
+        (entry) => entry.channelId === channelId && entry.kind !== 'delete' && predicate(entry.message),
+        `a message in channel ${channelId}`,
+        options,
+      )
+      .then((entry) => entry.message);
+  }
+
+  waitForMessageDelete(
+    channelId: string,
+    messageId: string,
+    options?: WaitOptions,
+  ): Promise<TranscriptEntry> {
+    return this.messageLog.waitFor(
+      (entry) => entry.kind === 'delete' && entry.channelId === channelId && entry.message.id === messageId,
+      `deletion of message ${messageId}`,
+      options,
+    );
+  }
+
+  /** The message a nonce already produced, if the same author used it in this channel within the window. */
+  findByNonce(
+    channelId: string,
+    authorId: string,
+    nonce: string,
+    windowMs: number,
+  ): MessageRecord | undefined {
+    const since = Date.now() - windowMs;
+    return [...this.#messages.values()].find(
+      (r) =>
+        r.message.channel_id === channelId &&
+        r.message.author.id === authorId &&
+        r.nonce === nonce &&
+        r.createdAtMs >= since,
+    );
+  }
+
+  // ---- wire shapes -------------------------------------------------------------------------------
+
+  apiUser(id: string): APIUser {
+    const user = this.user(id);
+    return {
+      id: user.id,
+      username: user.username,
+      discriminator: '0',
+      global_name: user.globalName,
+      avatar: null,
+      bot: user.bot,
+    };
+  }
+
+  apiRole(id: string): APIRole {
+    const role = this.role(id);
+    return {
+      id: role.id,
+      name: role.name,
+      color: role.color,
+      colors: { primary_color: role.color, secondary_color: null, tertiary_color: null },
+      hoist: role.hoist,
+      icon: null,
+      unicode_emoji: null,
+      position: role.position,
+      permissions: role.permissions.toString(),
+      managed: role.botId !== null,
+      mentionable: role.mentionable,
+      flags: 0 as RoleFlags,
+      ...(role.botId !== null ? { tags: { bot_id: role.botId } } : {}),
+    };
+  }
+
+  apiChannel(id: string): APIChannel {
+    const channel = this.channel(id);
+    const common = {
+      id: channel.id,
+      guild_id: channel.guildId,
+      name: channel.name,
+      position: channel.position,
+      parent_id: channel.parentId,
+      flags: 0,
+      permission_overwrites: channel.overwrites.map((o) => ({
+        id: o.id,
+        type: o.type === 0 ? OverwriteType.Role : OverwriteType.Member,
+        allow: o.allow.toString(),
+        deny: o.deny.toString(),
+      })),
+    };
+    switch (channel.type) {
+      case ChannelType.GuildText:
+        return {
+          ...common,
+          type: ChannelType.GuildText,
+          topic: channel.topic,
+          nsfw: false,
+          rate_limit_per_user: 0,
+          last_message_id: channel.lastMessageId,
+          default_auto_archive_duration: 1440,
+        };
+      case ChannelType.GuildVoice:
+        return {
+          ...common,
+          type: ChannelType.GuildVoice,
+          bitrate: 64_000,
+          user_limit: 0,
+          rtc_region: null,
+          nsfw: false,
+          rate_limit_per_user: 0,
+          last_message_id: null,
+        };
+      case ChannelType.GuildCategory:
+        return { ...common, type: ChannelType.GuildCategory, parent_id: null };
+    }
+  }
+
+  apiMember(guildId: string, userId: string): APIGuildMember {
+    return this.#apiMember(this.member(guildId, userId));
+  }
+
+  guildCreatePayload(guildId: string): GatewayGuildCreateDispatchData {
+    const guild = this.guild(guildId);
+    return {
+      id: guild.id,
+      name: guild.name,
+      icon: null,
+      splash: null,
+      discovery_splash: null,
+      banner: null,
+      description: null,
+      owner_id: guild.ownerId,
+      afk_channel_id: null,
+      afk_timeout: 300,
+      verification_level: GuildVerificationLevel.None,
+      default_message_notifications: GuildDefaultMessageNotifications.OnlyMentions,
+      explicit_content_filter: GuildExplicitContentFilter.Disabled,
+      roles: guild.roleIds.map((id) => this.apiRole(id)),
+      emojis: [],
+      stickers: [],
+      features: [],
+      mfa_level: GuildMFALevel.None,
+      application_id: null,
+      system_channel_id: null,
+      system_channel_flags: GuildSystemChannelFlags.SuppressJoinNotifications,
+      rules_channel_id: null,
+      vanity_url_code: null,
+      premium_tier: GuildPremiumTier.None,
+      premium_subscription_count: 0,
+      preferred_locale: Locale.EnglishUS,
+      public_updates_channel_id: null,
+      nsfw_level: GuildNSFWLevel.Default,
+      premium_progress_bar_enabled: false,
+      hub_type: null,
+      safety_alerts_channel_id: null,
+      incidents_data: null,
+      max_members: 500_000,
+      joined_at: guild.members.get(this.botUser.id)?.joinedAt ?? new Date().toISOString(),
+      large: false,
+      unavailable: false,
+      member_count: guild.members.size,
+      voice_states: [],
+      members: [...guild.members.values()].map((m) => this.#apiMember(m)),
+      channels: guild.channelIds.map((id) =>
+        this.apiChannel(id),
+      ) as GatewayGuildCreateDispatchData['channels'],
+      threads: [],
+      presences: [],
+      stage_instances: [],
+      guild_scheduled_events: [],
+      soundboard_sounds: [],
+    };
+  }
+
+  // ---- internals ---------------------------------------------------------------------------------
+
+  #emit(event: GatewayDispatchEvents, data: unknown, guildId: string | null): void {
+    for (const listener of this.#listeners) listener(event, data, guildId);
+  }
+
+  #addUser(spec: UserSpec): UserRecord {
+    const user: UserRecord = {
+      id: this.snowflakes.next(),
+      username: spec.username,
+      globalName: spec.globalName ?? null,
+      bot: spec.bot ?? false,
+    };
+    this.#users.set(user.id, user);
+    return user;
+  }
+
+  #insertRole(guild: GuildRecord, spec: RoleSpec, botId: string | null): RoleRecord {
+    const role: RoleRecord = {
+      id: this.snowflakes.next(),
+      guildId: guild.id,
+      name: spec.name,
+      permissions: resolvePermissions(spec.permissions ?? 0n),
+      position: guild.roleIds.length,
+      color: spec.color ?? 0,
+      mentionable: spec.mentionable ?? false,
+      hoist: spec.hoist ?? false,
+      botId,
+    };
+    this.#roles.set(role.id, role);
+    guild.roleIds.push(role.id);
+    return role;
+  }
+
+  #insertMember(guild: GuildRecord, userId: string, roleIds: string[], nick: string | null): MemberRecord {
+    this.user(userId);
+    const member: MemberRecord = { userId, roleIds, nick, joinedAt: new Date().toISOString() };
+    guild.members.set(userId, member);
+    return member;
+  }
+
+  #insertChannel(
+    guild: GuildRecord,
+    spec: ChannelSpec,
+    parentId: string | null,
+    roleId: (nameOrId: string) => string,
+  ): ChannelRecord {
+    const channel: ChannelRecord = {
+      id: this.snowflakes.next(),
+      guildId: guild.id,
+      type: CHANNEL_TYPES[spec.type ?? 'text'],
+      name: spec.name,
+      topic: spec.topic ?? null,
+      parentId,
+      position: guild.channelIds.length,
+      overwrites: (spec.overwrites ?? []).map((o) => {
+        if ((o.role === undefined) === (o.member === undefined)) {
+          throw new Error(`channel ${spec.name}: an overwrite names exactly one of role or member`);
+        }
+        return {
+          id: o.role !== undefined ? roleId(o.role) : o.member!,
+          type: o.role !== undefined ? 0 : 1,
+          allow: resolvePermissions(o.allow ?? 0n),
+          deny: resolvePermissions(o.deny ?? 0n),
+        };
+      }),
+      lastMessageId: null,
+    };
+    this.#channels.set(channel.id, channel);
+    guild.channelIds.push(channel.id);
+    return channel;
+  }
+
+  #roleIdByName(guild: GuildRecord, nameOrId: string): string {
+    if (this.#roles.has(nameOrId)) return nameOrId;
+    const found = guild.roleIds.find((id) => this.role(id).name === nameOrId);
+    if (!found) throw new Error(`unknown role "${nameOrId}" in guild ${guild.name}`);
+    return found;
+  }
+
+  /** Channel permissions, or none for an author that is not a member (a webhook, a departed user). */
+  #safePermissions(channel: ChannelRecord, userId: string): bigint {
+    return this.guild(channel.guildId).members.has(userId)
+      ? this.permissionsOf(channel.guildId, userId, channel.id)
+      : 0n;
+  }
+
+  #apiMember(member: MemberRecord): APIGuildMember {
+    return {
+      user: this.apiUser(member.userId),
+      nick: member.nick,
+      avatar: null,
+      banner: null,
+      roles: [...member.roleIds],
+      joined_at: member.joinedAt,
+      premium_since: null,
+      deaf: false,
+      mute: false,
+      flags: 0 as GuildMemberFlags,
+      pending: false,
+    };
+  }
+
+  #apiMemberOrNull(guildId: string, userId: string): Omit<APIGuildMember, 'user'> | undefined {
+    const member = this.guild(guildId).members.get(userId);
+    if (!member) return undefined;
+    const { user: _user, ...rest } = this.#apiMember(member);
+    return rest;
+  }
+}

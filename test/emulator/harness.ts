@@ -1,0 +1,55 @@
+import type { Client } from 'discord.js';
+import {
+  type Emulator,
+  type EmulatorOptions,
+  type GuildHandle,
+  startEmulator,
+} from '../../emulator/index.js';
+import { createClient } from '../../src/discord/client.js';
+
+export interface Harness {
+  emulator: Emulator;
+  client: Client;
+  guild: GuildHandle;
+  close(): Promise<void>;
+}
+
+/**
+ * An emulator with one guild ("Test Guild": #general, #announcements, a member "alice" with a Mods
+ * role) and a logged-in discord.js client using short REST timeouts.
+ */
+export async function startHarness(
+  options: EmulatorOptions & { restRetries?: number } = {},
+): Promise<Harness> {
+  const emulator = await startEmulator(options);
+  const guild = emulator.world.createGuild({
+    name: 'Test Guild',
+    roles: [{ name: 'Mods', permissions: ['ManageGuild'], mentionable: true }],
+    channels: [
+      { name: 'Text', type: 'category' },
+      { name: 'general', parent: 'Text', topic: 'Talk here' },
+      { name: 'announcements', parent: 'Text' },
+      { name: 'Lounge', type: 'voice' },
+    ],
+    members: [{ user: { username: 'alice' }, roles: ['Mods'] }, { user: { username: 'bob' } }],
+  });
+  const client = createClient({
+    token: emulator.token,
+    apiBase: emulator.apiBase,
+    restTimeoutMs: 2_000,
+    restRetries: options.restRetries ?? 3,
+    testing: true,
+  });
+  const ready = new Promise<void>((resolve) => client.once('clientReady', () => resolve()));
+  await client.login();
+  await ready;
+  return {
+    emulator,
+    client,
+    guild,
+    async close() {
+      await client.destroy();
+      await emulator.close();
+    },
+  };
+}

@@ -1,0 +1,47 @@
+import { ChannelType, GatewayOpcodes } from 'discord.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startEmulator } from '../../emulator/index.js';
+import { createClient } from '../../src/discord/client.js';
+import { type Harness, startHarness } from './harness.js';
+
+describe('login', () => {
+  let harness: Harness | undefined;
+  afterEach(async () => {
+    await harness?.close();
+    harness = undefined;
+  });
+
+  it('identifies, receives READY and fills the guild cache', async () => {
+    harness = await startHarness();
+    const { client, guild, emulator } = harness;
+    expect(client.user?.id).toBe(emulator.world.botUser.id);
+    expect(client.application?.id).toBe(emulator.world.applicationId);
+    const cached = client.guilds.cache.get(guild.id);
+    expect(cached?.name).toBe('Test Guild');
+    expect(cached?.channels.cache.get(guild.channels.general!)?.type).toBe(ChannelType.GuildText);
+    expect(cached?.channels.cache.get(guild.channels.Lounge!)?.type).toBe(ChannelType.GuildVoice);
+    expect(cached?.members.cache.get(guild.members.alice!)?.roles.cache.has(guild.roles.Mods!)).toBe(true);
+    expect(cached?.members.me?.permissions.has('ManageChannels')).toBe(true);
+    // Timestamp-based snowflakes give real creation dates.
+    expect(Math.abs((cached?.createdTimestamp ?? 0) - Date.now())).toBeLessThan(60_000);
+    const connect = emulator.gateway.frames.entries.find(
+      (f) => f.direction === 'received' && f.op === GatewayOpcodes.Identify,
+    );
+    expect(connect?.d).toMatchObject({ token: emulator.token });
+    expect(emulator.requests.map((r) => `${r.method} ${r.path}`)).toContain('GET /gateway/bot');
+  });
+
+  it('rejects a wrong token with 401 and discord.js reports an invalid token', async () => {
+    const emulator = await startEmulator();
+    const client = createClient({
+      token: 'not-the-token',
+      apiBase: emulator.apiBase,
+      testing: true,
+      restTimeoutMs: 1_000,
+    });
+    await expect(client.login()).rejects.toThrow(/token/i);
+    expect(emulator.requests[0]?.status).toBe(401);
+    await client.destroy();
+    await emulator.close();
+  });
+});
