@@ -39,11 +39,10 @@ export function resolvePings(args: {
 }): Pings {
   const { content, allowedMentions, mentionableRoleIds, canMentionEveryone, repliedUserId } = args;
   const found = mentionsInContent(content);
-  const parse = allowedMentions?.parse ?? [
-    AllowedMentionsTypes.User,
-    AllowedMentionsTypes.Role,
-    AllowedMentionsTypes.Everyone,
-  ];
+  // Given at all, allowed_mentions allows only what it lists; absent, everything parses.
+  const parse = allowedMentions
+    ? (allowedMentions.parse ?? [])
+    : [AllowedMentionsTypes.User, AllowedMentionsTypes.Role, AllowedMentionsTypes.Everyone];
   if (allowedMentions?.users && allowedMentions.parse?.includes(AllowedMentionsTypes.User)) {
     throw invalidFormBody(
       'allowed_mentions',

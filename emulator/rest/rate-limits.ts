@@ -60,11 +60,15 @@ export interface RateLimitBody {
   code: number;
 }
 
-/** Discord sends Retry-After in whole seconds (rounded up) and the precise value in the body. */
+/**
+ * Discord sends Retry-After in whole seconds (rounded up) and the precise value in the body. Injected
+ * faults may ask for the exact value in the header too, to keep tests fast.
+ */
 export function rateLimitedResponse(
   retryAfterMs: number,
   scope: 'user' | 'global' | 'shared',
   extraHeaders: Record<string, string> = {},
+  exactHeader = false,
 ) {
   const global = scope === 'global';
   const body: RateLimitBody = {
@@ -77,7 +81,9 @@ export function rateLimitedResponse(
     status: 429,
     body,
     headers: {
-      'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1_000))),
+      'retry-after': exactHeader
+        ? String(retryAfterMs / 1_000)
+        : String(Math.max(1, Math.ceil(retryAfterMs / 1_000))),
       'x-ratelimit-scope': scope,
       ...(global ? { 'x-ratelimit-global': 'true' } : {}),
       ...extraHeaders,

@@ -136,6 +136,8 @@ function failure(fault: Extract<FaultAction, { kind: 'fail' }>): RestResponse {
     const response = rateLimitedResponse(
       (fault.retryAfterSeconds ?? 1) * 1_000,
       fault.global ? 'global' : 'user',
+      {},
+      true,
     );
     return fault.body === undefined ? response : { ...response, body: fault.body };
   }

@@ -36,7 +36,7 @@ export async function startHarness(
   const client = createClient({
     token: emulator.token,
     apiBase: emulator.apiBase,
-    restTimeoutMs: 2_000,
+    restTimeoutMs: options.restTimeoutMs ?? 2_000,
     restRetries: options.restRetries ?? 3,
     testing: true,
   });

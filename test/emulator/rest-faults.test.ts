@@ -1,0 +1,107 @@
+import { ChannelType, type TextChannel } from 'discord.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Harness, startHarness } from './harness.js';
+
+describe('REST rate limits and faults', () => {
+  let harness: Harness | undefined;
+  afterEach(async () => {
+    await harness?.close();
+    harness = undefined;
+  });
+
+  const channelOf = (h: Harness, name: string): TextChannel => {
+    const channel = h.client.channels.cache.get(h.guild.channels[name]!);
+    if (channel?.type !== ChannelType.GuildText) throw new Error(`${name} is not a text channel`);
+    return channel;
+  };
+
+  it('delays a rename beyond the 2-per-window limit with a real 429, and does not lose it', async () => {
+    harness = await startHarness({ renameLimit: { count: 2, windowMs: 1_000 } });
+    const { emulator } = harness;
+    const channel = channelOf(harness, 'general');
+    const started = Date.now();
+    await channel.setName('members-1');
+    await channel.setName('members-2');
+    await channel.setName('members-3');
+    const elapsed = Date.now() - started;
+    expect(channel.name).toBe('members-3');
+    expect(emulator.world.channel(channel.id).name).toBe('members-3');
+    const limited = emulator.requests.find((r) => r.status === 429);
+    expect(limited?.response).toMatchObject({ message: 'You are being rate limited.', global: false });
+    expect(elapsed).toBeGreaterThanOrEqual(900);
+    const renames = emulator.requests.filter((r) => r.method === 'PATCH' && r.status === 200);
+    expect(renames).toHaveLength(3);
+  });
+
+  it('sends 429 headers discord.js understands', async () => {
+    harness = await startHarness({ renameLimit: { count: 1, windowMs: 60_000 } });
+    const { emulator, client, guild } = harness;
+    await client.rest.patch(`/channels/${guild.channels.general}`, { body: { name: 'a' } });
+    const response = await fetch(`${emulator.apiBase}/v10/channels/${guild.channels.general}`, {
+      method: 'PATCH',
+      headers: {
+        authorization: `Bot ${emulator.token}`,
+        'content-type': 'application/json',
+        'user-agent': 'test',
+      },
+      body: JSON.stringify({ name: 'b' }),
+    });
+    expect(response.status).toBe(429);
+    expect(Number(response.headers.get('retry-after'))).toBe(60);
+    expect(response.headers.get('x-ratelimit-scope')).toBe('user');
+    expect(Number(response.headers.get('x-ratelimit-remaining'))).toBeGreaterThan(0);
+    expect(response.headers.get('x-ratelimit-bucket')).toBeTruthy();
+    expect(await response.json()).toMatchObject({ retry_after: expect.any(Number), global: false });
+  });
+
+  it('has discord.js retry a burst of 502s', async () => {
+    harness = await startHarness();
+    const { emulator } = harness;
+    emulator.rest.faults.fail({ method: 'POST', path: '/channels/:id/messages' }, { status: 502, times: 2 });
+    const sent = await channelOf(harness, 'general').send('survived');
+    expect(sent.content).toBe('survived');
+    const statuses = emulator.requests.filter((r) => r.method === 'POST').map((r) => r.status);
+    expect(statuses).toEqual([502, 502, 200]);
+  });
+
+  it('waits out an injected 429 and delays or hangs requests', async () => {
+    harness = await startHarness({ restRetries: 0, restTimeoutMs: 300 });
+    const { emulator } = harness;
+    const channel = channelOf(harness, 'general');
+    emulator.rest.faults.fail({ path: /\/messages$/ }, { status: 429, retryAfterSeconds: 0.2 });
+    const started = Date.now();
+    await channel.send('after a 429');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(200);
+    emulator.rest.faults.delay({ method: 'GET', path: '/channels/:id/messages' }, { ms: 150 });
+    const slowStart = Date.now();
+    await channel.messages.fetch({ limit: 1 });
+    expect(Date.now() - slowStart).toBeGreaterThanOrEqual(150);
+    emulator.rest.faults.hang({ method: 'POST', path: '/channels/:id/messages' });
+    await expect(channel.send('into the void')).rejects.toThrow(/abort/i);
+  });
+
+  it('fails strict mode on an unknown route', async () => {
+    harness = await startHarness();
+    const { client, emulator } = harness;
+    await expect(client.rest.get('/guilds/1/not-a-route')).rejects.toMatchObject({ status: 404, code: 0 });
+    expect(() => emulator.assertNoUnexpectedRequests()).toThrow(/not-a-route/);
+    emulator.clearUnexpected();
+  });
+
+  it('applies the global limit of 50 requests per second', async () => {
+    harness = await startHarness();
+    const { emulator } = harness;
+    // discord.js spaces its own requests to stay under 50/s; a client that does not is stopped.
+    const raw = await Promise.all(
+      Array.from({ length: 60 }, () =>
+        fetch(`${emulator.apiBase}/v10/users/@me`, {
+          headers: { authorization: `Bot ${emulator.token}`, 'user-agent': 'raw' },
+        }),
+      ),
+    );
+    const limited = raw.filter((r) => r.status === 429);
+    expect(limited.length).toBeGreaterThan(0);
+    expect(limited[0]?.headers.get('x-ratelimit-global')).toBe('true');
+    expect(limited[0]?.headers.get('x-ratelimit-scope')).toBe('global');
+  });
+});
