@@ -19,7 +19,7 @@ export interface Harness {
  * role) and a logged-in discord.js client using short REST timeouts.
  */
 export async function startHarness(
-  options: EmulatorOptions & { restRetries?: number } = {},
+  options: EmulatorOptions & { restRetries?: number; restTimeoutMs?: number } = {},
 ): Promise<Harness> {
   const emulator = await startEmulator(options);
   const guild = emulator.world.createGuild({
