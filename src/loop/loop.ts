@@ -258,20 +258,25 @@ export class Loop<A extends unknown[] = []> {
       }
       const dueMs = firstDue !== undefined ? +firstDue : firstDueAt(this.#schedule, Date.now());
       run.anchorMs = dueMs;
-      this.#park(run, dueMs);
+      this.#park(run, dueMs, true);
     } catch (error) {
       await this.#end(run, 'failed', error);
     }
   }
 
-  /** Between iterations: end if the count is reached or stop/cancel was asked, else wait for `dueMs`. */
-  #park(run: Run<A>, dueMs: number): void {
+  /**
+   * Between iterations: end if the count is reached or stop/cancel was asked, else wait for `dueMs`. Only
+   * the first slot may run at once when already due; later ones always pass through the timer queue, so a
+   * back-to-back or overrunning loop yields to the event loop between iterations.
+   */
+  #park(run: Run<A>, dueMs: number, first = false): void {
     if (this.#count !== null && this.#currentLoop >= this.#count) return void this.#end(run, 'completed');
     if (run.cancelRequested) return void this.#end(run, 'cancelled');
     if (run.stopRequested) return void this.#end(run, 'stopped');
     run.nextDueMs = dueMs;
     run.parked = true;
-    sharedTimerQueue.schedule(run, dueMs);
+    if (first && dueMs <= Date.now()) void this.#onDue(run);
+    else sharedTimerQueue.schedule(run, dueMs);
   }
 
   #onTimer(run: Run<A>): void {

@@ -1,0 +1,222 @@
+// Pure schedule arithmetic: no timers, no clock, just (schedule, now) → next due instant.
+import { describe, expect, it } from 'vitest';
+import {
+  firstDueAt,
+  nextDueAfter,
+  normalizeSchedule,
+  type Schedule,
+  slotAtOrAfter,
+  wallTimeToInstant,
+} from '../../src/loop/schedule.js';
+
+const at = (iso: string) => Date.parse(iso);
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** The first `n` slots strictly after `fromIso`, as a loop with zero-length iterations would see them. */
+function slots(schedule: Schedule, fromIso: string, n: number): string[] {
+  const out: string[] = [];
+  let last = Number.NEGATIVE_INFINITY;
+  let now = at(fromIso);
+  for (let i = 0; i < n; i++) {
+    const due =
+      i === 0
+        ? firstDueAt(schedule, now)
+        : nextDueAfter(schedule, { anchorMs: 0, lastDueMs: last, nowMs: now });
+    out.push(iso(due));
+    last = due;
+    now = due;
+  }
+  return out;
+}
+
+describe('normalizeSchedule', () => {
+  it('sums seconds, minutes and hours into one interval', () => {
+    expect(normalizeSchedule({ seconds: 30, minutes: 2, hours: 1 })).toEqual({
+      kind: 'relative',
+      intervalMs: 3_600_000 + 120_000 + 30_000,
+    });
+    expect(normalizeSchedule({})).toEqual({ kind: 'relative', intervalMs: 0 });
+  });
+
+  it('sorts and de-duplicates times of day, accepting strings and objects', () => {
+    const schedule = normalizeSchedule({
+      time: ['21:30', '09:00', { hour: 9 }, '9:00:00', { hour: 0, minute: 5, second: 7 }],
+    });
+    expect(schedule).toEqual({
+      kind: 'time',
+      timeZone: 'UTC',
+      times: [
+        { hour: 0, minute: 5, second: 7 },
+        { hour: 9, minute: 0, second: 0 },
+        { hour: 21, minute: 30, second: 0 },
+      ],
+    });
+  });
+
+  it('accepts a single time and canonicalises the zone name', () => {
+    expect(normalizeSchedule({ time: '12:00', timeZone: 'europe/paris' })).toMatchObject({
+      timeZone: 'Europe/Paris',
+    });
+  });
+
+  it.each([
+    [{ seconds: -1 }, RangeError, /"seconds".*-1/],
+    [{ minutes: Number.NaN }, RangeError, /"minutes".*NaN/],
+    [{ hours: Number.POSITIVE_INFINITY }, RangeError, /"hours"/],
+    [{ seconds: '5' as unknown as number }, TypeError, /"seconds" must be a number/],
+    [{ seconds: 5, time: '09:00' }, TypeError, /"time" and "seconds\/minutes\/hours"/],
+    [{ minutes: 5, cron: '* * * * *' }, TypeError, /"cron" and "seconds\/minutes\/hours"/],
+    [{ time: '09:00', cron: '* * * * *' }, TypeError, /"time" and "cron"/],
+    [{ time: [] }, RangeError, /"time" must list at least one/],
+    [{ time: '25:00' }, RangeError, /"time".*"25:00"/],
+    [{ time: '9am' }, RangeError, /"time" has "9am"/],
+    [{ time: { hour: 12, minute: 60 } }, RangeError, /"time"/],
+    [{ time: '09:00', timeZone: 'Mars/Olympus' }, RangeError, /"timeZone".*Mars\/Olympus/],
+    [{ cron: 'not a cron' }, RangeError, /"cron".*not a cron/],
+    [{ seconds: 5, timeZone: 'UTC' }, TypeError, /"timeZone" only applies/],
+  ])('rejects %j', (options, type, message) => {
+    expect(() => normalizeSchedule(options)).toThrow(type);
+    expect(() => normalizeSchedule(options)).toThrow(message);
+  });
+});
+
+describe('relative schedules', () => {
+  const every10s: Schedule = { kind: 'relative', intervalMs: 10_000 };
+
+  it('starts now and keeps to the grid anchor + k × interval', () => {
+    expect(firstDueAt(every10s, 1_000)).toBe(1_000);
+    expect(nextDueAfter(every10s, { anchorMs: 1_000, lastDueMs: 1_000, nowMs: 1_000 })).toBe(11_000);
+    // A slow iteration that still ends before its next slot does not shift it.
+    expect(nextDueAfter(every10s, { anchorMs: 1_000, lastDueMs: 11_000, nowMs: 19_999 })).toBe(21_000);
+  });
+
+  it('skips the slots an overrunning iteration missed instead of bunching them', () => {
+    expect(nextDueAfter(every10s, { anchorMs: 0, lastDueMs: 0, nowMs: 25_000 })).toBe(30_000);
+    // Finishing exactly on a slot runs that slot now.
+    expect(nextDueAfter(every10s, { anchorMs: 0, lastDueMs: 0, nowMs: 20_000 })).toBe(20_000);
+  });
+
+  it('never repeats the last slot and never goes before the anchor', () => {
+    expect(nextDueAfter(every10s, { anchorMs: 50_000, lastDueMs: Number.NEGATIVE_INFINITY, nowMs: 0 })).toBe(
+      50_000,
+    );
+    expect(nextDueAfter(every10s, { anchorMs: 0, lastDueMs: 30_000, nowMs: 29_000 })).toBe(40_000);
+  });
+
+  it('accumulates no rounding drift over 10,000 slots of a fractional interval', () => {
+    const third: Schedule = { kind: 'relative', intervalMs: 1000 / 3 };
+    let due = 0;
+    for (let i = 0; i < 10_000; i++) due = nextDueAfter(third, { anchorMs: 0, lastDueMs: due, nowMs: due });
+    expect(due).toBeCloseTo(10_000_000 / 3, 6);
+  });
+
+  it('runs back-to-back (interval 0) as soon as possible but one millisecond apart at least', () => {
+    const b2b: Schedule = { kind: 'relative', intervalMs: 0 };
+    expect(nextDueAfter(b2b, { anchorMs: 0, lastDueMs: 500, nowMs: 500 })).toBe(501);
+    expect(nextDueAfter(b2b, { anchorMs: 0, lastDueMs: 500, nowMs: 900 })).toBe(900);
+  });
+});
+
+describe('times of day', () => {
+  it('runs a time equal to now now, and otherwise the next listed time', () => {
+    const s = normalizeSchedule({ time: ['09:00', '17:00'] });
+    expect(iso(firstDueAt(s, at('2025-01-01T09:00:00Z')))).toBe('2025-01-01T09:00:00.000Z');
+    expect(iso(firstDueAt(s, at('2025-01-01T09:00:01Z')))).toBe('2025-01-01T17:00:00.000Z');
+  });
+
+  it('wraps a time list across midnight', () => {
+    const s = normalizeSchedule({ time: ['23:59', '00:01'] });
+    expect(slots(s, '2025-01-01T23:00:00Z', 4)).toEqual([
+      '2025-01-01T23:59:00.000Z',
+      '2025-01-02T00:01:00.000Z',
+      '2025-01-02T23:59:00.000Z',
+      '2025-01-03T00:01:00.000Z',
+    ]);
+  });
+
+  it('crosses the year and a leap day', () => {
+    const s = normalizeSchedule({ time: '12:00' });
+    expect(slots(s, '2024-02-28T13:00:00Z', 2)).toEqual([
+      '2024-02-29T12:00:00.000Z',
+      '2024-03-01T12:00:00.000Z',
+    ]);
+    expect(slots(s, '2024-12-31T13:00:00Z', 1)).toEqual(['2025-01-01T12:00:00.000Z']);
+  });
+
+  it('follows the wall clock of its zone', () => {
+    const s = normalizeSchedule({ time: '09:00', timeZone: 'Asia/Kolkata' });
+    expect(slots(s, '2025-06-01T00:00:00Z', 1)).toEqual(['2025-06-01T03:30:00.000Z']);
+  });
+
+  // Each case: a spring-forward day (the listed gap time runs once, at the first instant after the gap) and
+  // a fall-back day (the listed repeated time runs once, at its first occurrence).
+  describe.each([
+    {
+      zone: 'America/New_York',
+      springGap: '02:30',
+      spring: ['2025-03-08T12:00:00Z', ['2025-03-09T07:00:00.000Z', '2025-03-10T06:30:00.000Z']],
+      fallOverlap: '01:30',
+      fall: ['2025-11-01T12:00:00Z', ['2025-11-02T05:30:00.000Z', '2025-11-03T06:30:00.000Z']],
+    },
+    {
+      zone: 'Europe/London',
+      springGap: '01:30',
+      spring: ['2025-03-29T12:00:00Z', ['2025-03-30T01:00:00.000Z', '2025-03-31T00:30:00.000Z']],
+      fallOverlap: '01:30',
+      fall: ['2025-10-25T12:00:00Z', ['2025-10-26T00:30:00.000Z', '2025-10-27T01:30:00.000Z']],
+    },
+    {
+      // A 30-minute shift: 02:00 → 02:30 in October, 02:00 → 01:30 in April.
+      zone: 'Australia/Lord_Howe',
+      springGap: '02:15',
+      spring: ['2025-10-04T00:00:00Z', ['2025-10-04T15:30:00.000Z', '2025-10-05T15:15:00.000Z']],
+      fallOverlap: '01:45',
+      fall: ['2025-04-05T00:00:00Z', ['2025-04-05T14:45:00.000Z', '2025-04-06T15:15:00.000Z']],
+    },
+  ] as const)('DST in $zone', ({ zone, springGap, spring, fallOverlap, fall }) => {
+    it(`runs ${springGap} once on spring-forward day, at the end of the gap`, () => {
+      const s = normalizeSchedule({ time: springGap, timeZone: zone });
+      expect(slots(s, spring[0], 2)).toEqual(spring[1]);
+    });
+
+    it(`runs ${fallOverlap} once on fall-back day, at its first occurrence`, () => {
+      const s = normalizeSchedule({ time: fallOverlap, timeZone: zone });
+      expect(slots(s, fall[0], 2)).toEqual(fall[1]);
+    });
+  });
+
+  it('runs two listed times inside one gap once, not twice', () => {
+    const s = normalizeSchedule({ time: ['02:10', '02:40'], timeZone: 'America/New_York' });
+    expect(slots(s, '2025-03-09T00:00:00Z', 3)).toEqual([
+      '2025-03-09T07:00:00.000Z',
+      '2025-03-10T06:10:00.000Z',
+      '2025-03-10T06:40:00.000Z',
+    ]);
+  });
+
+  it('resolves wall times to instants outside DST changes unambiguously', () => {
+    const wall = { year: 2025, month: 7, day: 1, hour: 12, minute: 0, second: 0 };
+    expect(iso(wallTimeToInstant(wall, 'America/New_York'))).toBe('2025-07-01T16:00:00.000Z');
+    expect(iso(wallTimeToInstant(wall, 'Australia/Lord_Howe'))).toBe('2025-07-01T01:30:00.000Z');
+  });
+});
+
+describe('cron', () => {
+  it('evaluates the expression in its time zone, DST included', () => {
+    const s = normalizeSchedule({ cron: '0 9 * * *', timeZone: 'Europe/Paris' });
+    expect(slots(s, '2025-03-29T00:00:00Z', 3)).toEqual([
+      '2025-03-29T08:00:00.000Z',
+      '2025-03-30T07:00:00.000Z',
+      '2025-03-31T07:00:00.000Z',
+    ]);
+  });
+
+  it('includes a slot equal to now and supports 6-field (seconds) expressions', () => {
+    const s = normalizeSchedule({ cron: '*/15 * * * * *' });
+    expect(iso(firstDueAt(s, at('2025-01-01T00:00:15Z')))).toBe('2025-01-01T00:00:15.000Z');
+    expect(iso(firstDueAt(s, at('2025-01-01T00:00:15.001Z')))).toBe('2025-01-01T00:00:30.000Z');
+    expect(slotAtOrAfter(s as Exclude<Schedule, { kind: 'relative' }>, at('2025-01-01T00:00:31Z'))).toBe(
+      at('2025-01-01T00:00:45Z'),
+    );
+  });
+});
