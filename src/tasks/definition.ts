@@ -1,0 +1,79 @@
+import { type Task, type TaskSchedule, taskScheduleSchema } from '../db/index.js';
+import { firstDueAt, type LoopOptions, loop, nextDueAfter, type Schedule } from '../loop/index.js';
+import { TaskError } from './errors.js';
+
+// Pure rules about a task's definition: its name, its schedule as loop options, and where a resumed task
+// picks up. No database, no timers.
+
+export const TASK_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+
+export function checkTaskName(name: string): void {
+  if (!TASK_NAME_PATTERN.test(name)) {
+    throw new TaskError(
+      'invalid_name',
+      `"${name}" is not a valid task name: use 1 to 32 lowercase letters, digits, "-" or "_", ` +
+        'starting with a letter or digit.',
+    );
+  }
+}
+
+/** The loop options a stored schedule stands for. */
+export function toLoopOptions(schedule: TaskSchedule): LoopOptions {
+  switch (schedule.kind) {
+    case 'interval':
+      return { seconds: schedule.seconds };
+    case 'times':
+      return { time: schedule.times, timeZone: schedule.timeZone };
+    case 'cron':
+      return { cron: schedule.cron, timeZone: schedule.timeZone };
+  }
+}
+
+/**
+ * Checks a schedule the way the loop engine will (shape by zod, then the engine's own validation: cron
+ * syntax, a cron with no future run…) and returns it parsed, or throws a TaskError with the reason.
+ */
+export function parseTaskSchedule(input: unknown): TaskSchedule {
+  const parsed = taskScheduleSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.length ? `${issue.path.join('.')}: ` : '';
+    throw new TaskError('invalid_schedule', `That schedule is not valid (${where}${issue?.message}).`);
+  }
+  engineSchedule(parsed.data);
+  return parsed.data;
+}
+
+/** The engine's normalized form of a stored schedule; throws a TaskError if the engine rejects it. */
+export function engineSchedule(schedule: TaskSchedule): Schedule {
+  try {
+    return loop(toLoopOptions(schedule), () => {}).schedule;
+  } catch (error) {
+    throw new TaskError('invalid_schedule', `That schedule is not valid (${(error as Error).message}).`);
+  }
+}
+
+/**
+ * When a task resumed at `nowMs` next runs, from what is stored: its slot grid (anchored on the last slot it
+ * ran, or on its first slot if it never ran) and its catch-up policy.
+ * - No slot missed: the next slot.
+ * - Slots missed while down, policy `skip`: the next future slot.
+ * - Slots missed, policy `once`: the first missed slot, which is in the past, so the engine runs it at once
+ *   and then returns to the grid. Using the first missed slot (not the last) matters: it is the one a
+ *   crash may have interrupted mid-post, and re-running it carries the same nonce.
+ */
+export function resumeDueAt(
+  schedule: Schedule,
+  task: Pick<Task, 'lastRunAt' | 'nextRunAt' | 'catchUp'>,
+  nowMs: number,
+): number {
+  const anchorMs = task.lastRunAt ?? task.nextRunAt;
+  if (anchorMs === null) return firstDueAt(schedule, nowMs);
+  const lastDueMs = task.lastRunAt ?? Number.NEGATIVE_INFINITY;
+  const owedMs =
+    task.lastRunAt === null
+      ? anchorMs
+      : nextDueAfter(schedule, { anchorMs, lastDueMs, nowMs: task.lastRunAt + 1 });
+  if (owedMs >= nowMs || task.catchUp === 'once') return owedMs;
+  return nextDueAfter(schedule, { anchorMs, lastDueMs, nowMs });
+}

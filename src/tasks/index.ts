@@ -1,0 +1,12 @@
+export type { CatchUpPolicy, Task, TaskRun, TaskSchedule, TaskState } from '../db/index.js';
+export { taskScheduleSchema } from '../db/index.js';
+export {
+  checkTaskName,
+  parseTaskSchedule,
+  resumeDueAt,
+  TASK_NAME_PATTERN,
+  toLoopOptions,
+} from './definition.js';
+export { TaskError, type TaskErrorCode, TaskTimeoutError } from './errors.js';
+export { MAX_NONCE_LENGTH, runNonce } from './nonce.js';
+export * from './runtime.js';

@@ -1,0 +1,571 @@
+import { pino } from 'pino';
+import {
+  type CatchUpPolicy,
+  type Db,
+  deleteTask,
+  getTask,
+  getTaskById,
+  type IterationRecord,
+  insertTask,
+  inTransaction,
+  lastRuns,
+  listRunningTasks,
+  listTasks,
+  recordIterations,
+  type Task,
+  type TaskRun,
+  type TaskSchedule,
+  type TaskState,
+  updateTask,
+} from '../db/index.js';
+import type { Logger } from '../log.js';
+import {
+  firstDueAt,
+  type IterationEndInfo,
+  type Loop,
+  type LoopContext,
+  type LoopEndReason,
+  type LoopObserver,
+  loop,
+} from '../loop/index.js';
+import {
+  checkTaskName,
+  engineSchedule,
+  parseTaskSchedule,
+  resumeDueAt,
+  toLoopOptions,
+} from './definition.js';
+import { TaskError, TaskTimeoutError } from './errors.js';
+import { runNonce } from './nonce.js';
+
+// The TaskRuntime turns stored task definitions into running Loops and keeps the rows in step with them.
+// The rule that makes restarts safe: a state change is committed before the Loop is touched, and the Loop's
+// events (each iteration, the end of a run) are written back as they happen, so the row always says what
+// to resume. Iteration records are batched: all the iterations that finish in one tick share a commit.
+
+export const DEFAULT_TIMEOUT_MS = 60_000;
+const MAX_TIMEOUT_MS = 15 * 60_000;
+/** How long shutdown() waits for iterations in flight before aborting them. */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
+
+/** What the handler layer receives for each iteration. */
+export interface ExecuteContext {
+  /** Aborted when the task is cancelled, deleted, times out, or shutdown's grace period ends. */
+  signal: AbortSignal;
+  /** The slot this iteration is due at (the same across retries of the iteration). */
+  scheduledAt: Date;
+  /** Zero-based; continues across restarts of the bot. */
+  iteration: number;
+  /** runNonce(task.id, scheduledAt): pass it with enforce_nonce when posting. */
+  nonce: string;
+  log: Logger;
+}
+
+export type TaskExecutor = (task: Readonly<Task>, ctx: ExecuteContext) => Promise<void>;
+
+export interface TaskRuntimeOptions {
+  db: Db;
+  execute: TaskExecutor;
+  log?: Logger;
+}
+
+/** What `/task create` supplies. The handler layer validates `kind` and `options` before calling create. */
+export interface TaskDefinition {
+  name: string;
+  kind: string;
+  options?: Record<string, unknown>;
+  schedule: TaskSchedule;
+  /** Iterations to run, then the task completes; null or omitted = forever. */
+  count?: number | null;
+  catchUp?: CatchUpPolicy;
+  /** Per-iteration timeout; default 60 s, at most 15 min. */
+  timeoutMs?: number;
+  channelId: string;
+  createdBy: string;
+  /** Start running at once (default true). */
+  start?: boolean;
+}
+
+export interface TaskInfo {
+  task: Task;
+  /** Newest first. */
+  runs: TaskRun[];
+}
+
+export interface ResumeSummary {
+  /** Tasks running again. */
+  resumed: number;
+  /** Of those, tasks running one late iteration now (catch-up `once`). */
+  caughtUp: number;
+  /** Tasks whose stored schedule the engine no longer accepts; marked failed. */
+  failed: number;
+}
+
+/** One run of one task's Loop. A new one per start, so events of a replaced run cannot touch the next. */
+class Activation implements LoopObserver {
+  readonly loop: Loop<[Activation]>;
+  done: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly task: Task,
+    readonly runtime: RuntimeCallbacks,
+  ) {
+    this.loop = loop<[Activation]>(
+      { ...toLoopOptions(task.schedule), count: task.count, name: task.name },
+      runtime.iterate,
+    );
+    this.loop.observe(this);
+    // The end observer records and logs the error; the engine's default would print it to stderr.
+    this.loop.onError(ignoreError);
+  }
+
+  iterationEnd(info: IterationEndInfo): void {
+    this.runtime.iterationEnded(this, info);
+  }
+
+  end(reason: LoopEndReason, error?: unknown): void {
+    this.runtime.ended(this, reason, error);
+  }
+}
+
+interface RuntimeCallbacks {
+  iterate(activation: Activation, ctx: LoopContext): Promise<void>;
+  iterationEnded(activation: Activation, info: IterationEndInfo): void;
+  ended(activation: Activation, reason: LoopEndReason, error: unknown): void;
+}
+
+const END_STATES: Record<LoopEndReason, TaskState> = {
+  stopped: 'stopped',
+  cancelled: 'cancelled',
+  completed: 'completed',
+  failed: 'failed',
+};
+
+export class TaskRuntime {
+  readonly #db: Db;
+  readonly #execute: TaskExecutor;
+  readonly #log: Logger;
+  /** The live Loop of each running (or still ending) task, by task id. */
+  readonly #active = new Map<number, Activation>();
+  /** Serializes commands on one task: (guild, name) → the tail of its queue. */
+  readonly #locks = new Map<string, Promise<unknown>>();
+  #pending: IterationRecord[] = [];
+  #flushQueued = false;
+  #closing = false;
+  readonly #callbacks: RuntimeCallbacks;
+
+  constructor(options: TaskRuntimeOptions) {
+    this.#db = options.db;
+    this.#execute = options.execute;
+    this.#log = options.log ?? pino({ level: 'silent' });
+    this.#callbacks = {
+      iterate: (activation, ctx) => this.#iterate(activation, ctx),
+      iterationEnded: (activation, info) => this.#iterationEnded(activation, info),
+      ended: (activation, reason, error) => this.#ended(activation, reason, error),
+    };
+  }
+
+  // ------------------------------------------------------------------------------------------------------
+  // Commands (all guild-scoped)
+
+  /** Creates a task (running unless `def.start === false`) and returns its row. */
+  create(guildId: string, def: TaskDefinition): Promise<Task> {
+    return this.#exclusive(guildId, def.name, () => {
+      checkTaskName(def.name);
+      const schedule = parseTaskSchedule(def.schedule);
+      const count = checkCount(def.count ?? null);
+      const timeoutMs = checkTimeout(def.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+      const start = def.start ?? true;
+      const now = Date.now();
+      const task = inTransaction(this.#db, () => {
+        if (getTask(this.#db, guildId, def.name)) {
+          throw new TaskError('name_taken', `This server already has a task named "${def.name}".`);
+        }
+        return insertTask(this.#db, {
+          guildId,
+          name: def.name,
+          kind: def.kind,
+          options: def.options ?? {},
+          schedule,
+          count,
+          catchUp: def.catchUp ?? 'skip',
+          timeoutMs,
+          channelId: def.channelId,
+          createdBy: def.createdBy,
+          state: start ? 'running' : 'stopped',
+          nextRunAt: start ? firstDueAt(engineSchedule(schedule), now) : null,
+          createdAt: now,
+          updatedAt: now,
+        });
+      });
+      if (start) this.#activate(new Activation({ ...task }, this.#callbacks), task.nextRunAt!);
+      this.#log.info({ guildId, task: task.name, kind: task.kind, start }, 'task created');
+      return task;
+    });
+  }
+
+  /** Starts a stopped, cancelled or failed task; its count continues from where it stopped. */
+  start(guildId: string, name: string): Promise<Task> {
+    return this.#exclusive(guildId, name, async () => {
+      const task = this.#require(guildId, name);
+      if (task.state === 'running')
+        throw new TaskError('already_running', `Task "${name}" is already running.`);
+      if (task.state === 'completed') {
+        throw new TaskError(
+          'completed',
+          `Task "${name}" has completed its ${task.count} runs; use restart to run it again from zero.`,
+        );
+      }
+      return this.#launch(task, 'continue');
+    });
+  }
+
+  /** Cancels the current run if any, then starts again from iteration zero. Works in every state. */
+  restart(guildId: string, name: string): Promise<Task> {
+    return this.#exclusive(guildId, name, async () => {
+      const task = this.#require(guildId, name);
+      this.#active.get(task.id)?.loop.cancel();
+      return this.#launch(task, 'from-zero');
+    });
+  }
+
+  /** Graceful: an iteration in flight finishes; no new one starts. */
+  stop(guildId: string, name: string): Promise<Task> {
+    return this.#exclusive(guildId, name, () => this.#halt(guildId, name, 'stopped'));
+  }
+
+  /** Immediate: an iteration in flight is aborted through its signal. */
+  cancel(guildId: string, name: string): Promise<Task> {
+    return this.#exclusive(guildId, name, () => this.#halt(guildId, name, 'cancelled'));
+  }
+
+  /** Deletes the task, its runs and its handler state; a run in flight is aborted. */
+  delete(guildId: string, name: string): Promise<void> {
+    return this.#exclusive(guildId, name, () => {
+      const task = this.#require(guildId, name);
+      deleteTask(this.#db, guildId, name);
+      const activation = this.#active.get(task.id);
+      this.#active.delete(task.id);
+      activation?.loop.cancel();
+      this.#log.info({ guildId, task: name }, 'task deleted');
+    });
+  }
+
+  /** Replaces the schedule. A running task follows it from its next iteration. */
+  updateSchedule(guildId: string, name: string, schedule: TaskSchedule): Promise<Task> {
+    return this.#exclusive(guildId, name, () => {
+      const task = this.#require(guildId, name);
+      const parsed = parseTaskSchedule(schedule);
+      let updated = updateTask(this.#db, task.id, { schedule: parsed, updatedAt: Date.now() })!;
+      const activation = this.#active.get(task.id);
+      if (activation && task.state === 'running') {
+        activation.task.schedule = parsed;
+        activation.loop.changeInterval(toLoopOptions(parsed));
+        const nextRunAt = activation.loop.nextIteration?.getTime() ?? null;
+        activation.task.nextRunAt = nextRunAt;
+        updated = updateTask(this.#db, task.id, { nextRunAt, updatedAt: Date.now() })!;
+      }
+      return updated;
+    });
+  }
+
+  /** The guild's tasks, by name. */
+  list(guildId: string): Task[] {
+    this.#flush();
+    return listTasks(this.#db, guildId);
+  }
+
+  /** One task with its newest runs (at most 100 are kept). */
+  info(guildId: string, name: string, runLimit = 10): TaskInfo {
+    this.#flush();
+    const task = this.#require(guildId, name);
+    return { task, runs: lastRuns(this.#db, task.id, runLimit) };
+  }
+
+  // ------------------------------------------------------------------------------------------------------
+  // Start-up and shutdown
+
+  /** Brings back every task stored as running, applying each one's catch-up policy to slots missed while down. */
+  resumeAll(): ResumeSummary {
+    const nowMs = Date.now();
+    const plans: { activation: Activation; dueMs: number }[] = [];
+    const broken: { task: Task; error: string }[] = [];
+    for (const task of listRunningTasks(this.#db)) {
+      if (this.#active.has(task.id)) continue;
+      try {
+        const activation = new Activation(task, this.#callbacks);
+        plans.push({ activation, dueMs: resumeDueAt(activation.loop.schedule, task, nowMs) });
+      } catch (error) {
+        broken.push({ task, error: errorText(error) });
+      }
+    }
+    inTransaction(this.#db, () => {
+      for (const { activation, dueMs } of plans) {
+        const { task } = activation;
+        if (task.nextRunAt === dueMs) continue;
+        task.nextRunAt = dueMs;
+        updateTask(this.#db, task.id, { nextRunAt: dueMs, updatedAt: nowMs });
+      }
+      for (const { task, error } of broken) {
+        updateTask(this.#db, task.id, {
+          state: 'failed',
+          lastError: error,
+          nextRunAt: null,
+          updatedAt: nowMs,
+        });
+      }
+    });
+    let caughtUp = 0;
+    for (const { activation, dueMs } of plans) {
+      this.#activate(activation, dueMs);
+      if (dueMs < nowMs) caughtUp++;
+    }
+    for (const { task, error } of broken) {
+      this.#log.error({ guildId: task.guildId, task: task.name, error }, 'task not resumed');
+    }
+    const summary = { resumed: plans.length, caughtUp, failed: broken.length };
+    this.#log.info(summary, 'tasks resumed');
+    return summary;
+  }
+
+  /**
+   * Stops every loop gracefully, waiting up to `graceMs` for iterations in flight (then aborting them), and
+   * records what ran. Rows stay `running`, so the next resumeAll() picks them up.
+   */
+  async shutdown(graceMs = DEFAULT_SHUTDOWN_GRACE_MS): Promise<void> {
+    this.#closing = true;
+    const activations = [...this.#active.values()];
+    for (const activation of activations) activation.loop.stop();
+    const allDone = Promise.all(activations.map((a) => a.done));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const graceOver = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), graceMs);
+    });
+    if ((await Promise.race([allDone, graceOver])) === 'late') {
+      for (const activation of activations) activation.loop.cancel();
+      await allDone;
+    }
+    clearTimeout(timer);
+    this.#active.clear();
+    this.#flush();
+  }
+
+  /** Writes the iterations recorded so far (they are otherwise written at the end of the current tick). */
+  flush(): void {
+    this.#flush();
+  }
+
+  /** How many tasks have a live Loop in this process. */
+  get activeCount(): number {
+    return this.#active.size;
+  }
+
+  // ------------------------------------------------------------------------------------------------------
+  // Internals
+
+  #require(guildId: string, name: string): Task {
+    if (this.#closing)
+      throw new TaskError('shutting_down', 'Metronome is shutting down; try again in a moment.');
+    const task = getTask(this.#db, guildId, name);
+    if (!task) throw new TaskError('not_found', `This server has no task named "${name}".`);
+    return task;
+  }
+
+  /** One command at a time per task, so two quick clicks cannot start two Loops. */
+  #exclusive<T>(guildId: string, name: string, fn: () => T | Promise<T>): Promise<T> {
+    const key = `${guildId}\u0000${name}`;
+    const previous = this.#locks.get(key) ?? Promise.resolve();
+    const result = previous.then(fn);
+    const tail = result.then(
+      () => {},
+      () => {},
+    );
+    this.#locks.set(key, tail);
+    void tail.then(() => {
+      if (this.#locks.get(key) === tail) this.#locks.delete(key);
+    });
+    return result;
+  }
+
+  async #halt(guildId: string, name: string, state: 'stopped' | 'cancelled'): Promise<Task> {
+    const task = this.#require(guildId, name);
+    if (task.state !== 'running') {
+      throw new TaskError('not_running', `Task "${name}" is not running (it is ${task.state}).`);
+    }
+    const updated = updateTask(this.#db, task.id, { state, nextRunAt: null, updatedAt: Date.now() })!;
+    const activation = this.#active.get(task.id);
+    if (state === 'stopped') activation?.loop.stop();
+    else activation?.loop.cancel();
+    return updated;
+  }
+
+  /**
+   * Commits `running` with the first slot, then starts a fresh Loop once the previous run (a graceful stop
+   * finishing its iteration, or a cancelled run) has fully ended and its last iteration is recorded.
+   */
+  async #launch(task: Task, count: 'continue' | 'from-zero'): Promise<Task> {
+    const previous = this.#active.get(task.id);
+    if (previous) await previous.done;
+    this.#flush();
+    const current = getTaskById(this.#db, task.id);
+    if (!current) throw new TaskError('not_found', `This server has no task named "${task.name}".`);
+    const activation = new Activation({ ...current }, this.#callbacks);
+    const nowMs = Date.now();
+    const updated = updateTask(this.#db, task.id, {
+      state: 'running',
+      currentLoop: count === 'from-zero' ? 0 : current.currentLoop,
+      lastError: null,
+      nextRunAt: firstDueAt(activation.loop.schedule, nowMs),
+      updatedAt: nowMs,
+    })!;
+    Object.assign(activation.task, updated);
+    this.#activate(activation, updated.nextRunAt!);
+    return updated;
+  }
+
+  #activate(activation: Activation, firstDueMs: number): void {
+    const { task } = activation;
+    this.#active.set(task.id, activation);
+    activation.done = activation.loop.resume(
+      { currentLoop: task.currentLoop, firstDueAt: firstDueMs },
+      activation,
+    );
+  }
+
+  /** The loop callback of every task: the executor, bounded by the task's timeout and linked to cancel. */
+  async #iterate(activation: Activation, ctx: LoopContext): Promise<void> {
+    const { task } = activation;
+    // The handler's signal, made only if it reads it: aborted by cancel (through the loop's) or the timeout.
+    let controller: AbortController | undefined;
+    let unlink: (() => void) | undefined;
+    let timeoutError: TaskTimeoutError | undefined;
+    const signal = (): AbortSignal => {
+      if (controller === undefined) {
+        const own = new AbortController();
+        if (timeoutError) own.abort(timeoutError);
+        const loopSignal = ctx.signal;
+        const abort = () => own.abort(loopSignal.reason);
+        if (loopSignal.aborted) abort();
+        loopSignal.addEventListener('abort', abort);
+        unlink = () => loopSignal.removeEventListener('abort', abort);
+        controller = own;
+      }
+      return controller.signal;
+    };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    // A handler that ignores its signal is abandoned at the timeout, so it cannot hold up its own loop; other
+    // loops never wait on it, since every iteration is its own promise.
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        timeoutError = new TaskTimeoutError(task.timeoutMs);
+        controller?.abort(timeoutError);
+        reject(timeoutError);
+      }, task.timeoutMs);
+    });
+    const { scheduledAt, iteration } = ctx;
+    const log = this.#log;
+    const context: ExecuteContext = {
+      get signal() {
+        return signal();
+      },
+      scheduledAt,
+      iteration,
+      nonce: runNonce(task.id, scheduledAt.getTime()),
+      get log() {
+        return log.child({ guildId: task.guildId, task: task.name, iteration });
+      },
+    };
+    try {
+      await Promise.race([this.#execute(task, context), timedOut]);
+    } finally {
+      clearTimeout(timer);
+      unlink?.();
+    }
+  }
+
+  #iterationEnded(activation: Activation, info: IterationEndInfo): void {
+    const { task } = activation;
+    if (info.outcome === 'ok') {
+      task.currentLoop = info.iteration + 1;
+      task.lastRunAt = info.scheduledAt.getTime();
+    } else if (info.outcome !== 'cancelled') {
+      task.lastError = errorText(info.error);
+    }
+    task.nextRunAt = info.nextIteration?.getTime() ?? null;
+    task.updatedAt = info.finishedAt.getTime();
+    this.#pending.push({
+      taskId: task.id,
+      run: {
+        scheduledAt: info.scheduledAt.getTime(),
+        startedAt: info.startedAt.getTime(),
+        finishedAt: task.updatedAt,
+        outcome: info.outcome,
+        error: info.outcome === 'ok' || info.outcome === 'cancelled' ? null : task.lastError,
+      },
+      progress: {
+        currentLoop: task.currentLoop,
+        lastRunAt: task.lastRunAt,
+        nextRunAt: task.nextRunAt,
+        lastError: task.lastError,
+        updatedAt: task.updatedAt,
+      },
+    });
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(this.#flushCallback);
+    }
+  }
+
+  #ended(activation: Activation, reason: LoopEndReason, error: unknown): void {
+    // At shutdown rows stay `running`; a replaced or deleted run no longer speaks for its task.
+    if (this.#closing || this.#active.get(activation.task.id) !== activation) return;
+    this.#active.delete(activation.task.id);
+    this.#flush();
+    const { task } = activation;
+    const patch = { state: END_STATES[reason], nextRunAt: null, updatedAt: Date.now() };
+    if (reason === 'failed') {
+      updateTask(this.#db, task.id, { ...patch, lastError: errorText(error) });
+      this.#log.warn({ guildId: task.guildId, task: task.name, error: errorText(error) }, 'task failed');
+    } else {
+      updateTask(this.#db, task.id, patch);
+    }
+  }
+
+  readonly #flushCallback = (): void => this.#flush();
+
+  #flush(): void {
+    this.#flushQueued = false;
+    if (this.#pending.length === 0) return;
+    const batch = this.#pending;
+    this.#pending = [];
+    try {
+      recordIterations(this.#db, batch);
+    } catch (error) {
+      this.#log.error({ err: error, runs: batch.length }, 'could not record task runs');
+    }
+  }
+}
+
+function ignoreError(): void {}
+
+function checkCount(count: number | null): number | null {
+  if (count !== null && (!Number.isSafeInteger(count) || count < 1)) {
+    throw new TaskError(
+      'invalid_definition',
+      'The count must be a whole number of at least 1, or empty for forever.',
+    );
+  }
+  return count;
+}
+
+function checkTimeout(timeoutMs: number): number {
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS) {
+    throw new TaskError('invalid_definition', 'The timeout must be between 1 ms and 15 minutes.');
+  }
+  return timeoutMs;
+}
+
+function errorText(error: unknown): string {
+  if (error instanceof Error) return error.message || error.name;
+  return String(error);
+}

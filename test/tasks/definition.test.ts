@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { loop } from '../../src/loop/index.js';
+import {
+  checkTaskName,
+  parseTaskSchedule,
+  resumeDueAt,
+  type TaskSchedule,
+  toLoopOptions,
+} from '../../src/tasks/index.js';
+
+const T0 = Date.UTC(2025, 5, 2, 12, 0, 0);
+const schedule = (s: TaskSchedule) => loop(toLoopOptions(s), () => {}).schedule;
+const everyMinute = schedule({ kind: 'interval', seconds: 60 });
+
+describe('task names', () => {
+  it.each(['a', 'daily-reminder', 'x_1', '0', 'a'.repeat(32)])('accepts %s', (name) => {
+    expect(() => checkTaskName(name)).not.toThrow();
+  });
+  it.each(['', 'Daily', '-a', '_a', 'a b', 'a'.repeat(33), 'é'])('rejects %j', (name) => {
+    expect(() => checkTaskName(name)).toThrow(expect.objectContaining({ code: 'invalid_name' }));
+  });
+});
+
+describe('parseTaskSchedule', () => {
+  it('accepts the three kinds', () => {
+    expect(parseTaskSchedule({ kind: 'interval', seconds: 90 })).toEqual({ kind: 'interval', seconds: 90 });
+    expect(parseTaskSchedule({ kind: 'times', times: ['09:00'], timeZone: 'Europe/Paris' }).kind).toBe(
+      'times',
+    );
+    expect(parseTaskSchedule({ kind: 'cron', cron: '0 9 * * 1', timeZone: 'UTC' }).kind).toBe('cron');
+  });
+
+  it.each([
+    [{ kind: 'interval', seconds: 0 }],
+    [{ kind: 'interval', seconds: -5 }],
+    [{ kind: 'times', times: [], timeZone: 'UTC' }],
+    [{ kind: 'times', times: ['25:00'], timeZone: 'UTC' }],
+    [{ kind: 'times', times: ['09:00'], timeZone: 'Mars/Olympus' }],
+    [{ kind: 'cron', cron: 'not a cron', timeZone: 'UTC' }],
+    [{ kind: 'weekly' }],
+  ])('rejects %j with a sentence', (input) => {
+    expect(() => parseTaskSchedule(input)).toThrow(
+      expect.objectContaining({ code: 'invalid_schedule', message: expect.stringMatching(/^That schedule/) }),
+    );
+  });
+});
+
+describe('resumeDueAt', () => {
+  const ranAt = T0;
+
+  it('returns the next slot when nothing was missed, whatever the policy', () => {
+    for (const catchUp of ['skip', 'once'] as const) {
+      const task = { lastRunAt: ranAt, nextRunAt: ranAt + 60_000, catchUp };
+      expect(resumeDueAt(everyMinute, task, ranAt + 10_000)).toBe(ranAt + 60_000);
+    }
+  });
+
+  it('skip: jumps to the next future slot on the same grid', () => {
+    const task = { lastRunAt: ranAt, nextRunAt: ranAt + 60_000, catchUp: 'skip' as const };
+    expect(resumeDueAt(everyMinute, task, ranAt + 5.5 * 60_000)).toBe(ranAt + 6 * 60_000);
+  });
+
+  it('once: the first missed slot, so it runs at once with that slot (and its nonce)', () => {
+    const task = { lastRunAt: ranAt, nextRunAt: ranAt + 60_000, catchUp: 'once' as const };
+    expect(resumeDueAt(everyMinute, task, ranAt + 5.5 * 60_000)).toBe(ranAt + 60_000);
+  });
+
+  it('a task that never ran resumes from its stored first slot', () => {
+    const skip = { lastRunAt: null, nextRunAt: ranAt, catchUp: 'skip' as const };
+    expect(resumeDueAt(everyMinute, skip, ranAt + 90_000)).toBe(ranAt + 120_000);
+    expect(resumeDueAt(everyMinute, { ...skip, catchUp: 'once' }, ranAt + 90_000)).toBe(ranAt);
+  });
+
+  it('times of day: skip goes to the next listed time, once runs the first missed one', () => {
+    const daily = schedule({ kind: 'times', times: ['09:00', '18:00'], timeZone: 'UTC' });
+    const lastRunAt = Date.UTC(2025, 5, 2, 9);
+    const now = Date.UTC(2025, 5, 3, 10); // missed 18:00 and 09:00
+    expect(resumeDueAt(daily, { lastRunAt, nextRunAt: null, catchUp: 'skip' }, now)).toBe(
+      Date.UTC(2025, 5, 3, 18),
+    );
+    expect(resumeDueAt(daily, { lastRunAt, nextRunAt: null, catchUp: 'once' }, now)).toBe(
+      Date.UTC(2025, 5, 2, 18),
+    );
+  });
+});

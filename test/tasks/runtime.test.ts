@@ -1,0 +1,267 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { countRuns, type DatabaseConnection, openDatabase } from '../../src/db/index.js';
+import { runNonce, type TaskErrorCode, TaskRuntime } from '../../src/tasks/index.js';
+import { useTempDir } from '../db/helpers.js';
+import { definition, MINUTE, recordingExecutor } from './helpers.js';
+
+const T0 = Date.UTC(2025, 5, 2, 12, 0, 0);
+
+function expectTaskError(promise: Promise<unknown>, code: TaskErrorCode, message: RegExp) {
+  return expect(promise).rejects.toMatchObject({
+    name: 'TaskError',
+    code,
+    message: expect.stringMatching(message),
+  });
+}
+
+describe('TaskRuntime', () => {
+  const tempDbPath = useTempDir();
+  let conn: DatabaseConnection;
+  let runtime: TaskRuntime | undefined;
+
+  beforeEach(() => {
+    vi.useFakeTimers({ now: T0 });
+    conn = openDatabase(tempDbPath());
+  });
+  afterEach(async () => {
+    const shutdown = runtime?.shutdown(0);
+    await vi.advanceTimersByTimeAsync(0); // the zero grace period ends; anything still in flight is aborted
+    await shutdown;
+    runtime = undefined;
+    conn.close();
+    vi.useRealTimers();
+  });
+
+  function start(execute = recordingExecutor()) {
+    runtime = new TaskRuntime({ db: conn.db, execute });
+    return { runtime, execute };
+  }
+
+  it('creates a running task that fires on its grid and records every run with its nonce', async () => {
+    const { runtime, execute } = start();
+    const task = await runtime.create('g1', definition());
+    expect(task).toMatchObject({ state: 'running', currentLoop: 0, nextRunAt: T0 });
+
+    await vi.advanceTimersByTimeAsync(2 * MINUTE + 1_000);
+    expect(execute.calls.map((c) => [c.iteration, c.scheduledAt - T0])).toEqual([
+      [0, 0],
+      [1, MINUTE],
+      [2, 2 * MINUTE],
+    ]);
+    expect(execute.calls[1]?.nonce).toBe(runNonce(task.id, T0 + MINUTE));
+
+    const info = runtime.info('g1', 'ping');
+    expect(info.task).toMatchObject({
+      currentLoop: 3,
+      lastRunAt: T0 + 2 * MINUTE,
+      nextRunAt: T0 + 3 * MINUTE,
+    });
+    expect(info.runs.map((r) => [r.outcome, r.scheduledAt - T0])).toEqual([
+      ['ok', 2 * MINUTE],
+      ['ok', MINUTE],
+      ['ok', 0],
+    ]);
+  });
+
+  it('keeps guilds apart: same names allowed, and no call reaches another guild', async () => {
+    const { runtime, execute } = start();
+    await runtime.create('g1', definition());
+    await runtime.create('g2', definition({ options: { text: 'other' } }));
+    expect(runtime.list('g1')).toHaveLength(1);
+    expect(runtime.list('g3')).toEqual([]);
+
+    await expectTaskError(runtime.stop('g3', 'ping'), 'not_found', /no task named "ping"/);
+    expect(() => runtime.info('g3', 'ping')).toThrow(/no task named/);
+    await expectTaskError(runtime.delete('g3', 'ping'), 'not_found', /no task/);
+
+    await runtime.stop('g2', 'ping');
+    expect(runtime.info('g1', 'ping').task.state).toBe('running');
+    await runtime.delete('g2', 'ping');
+    expect(runtime.list('g1').map((t) => t.guildId)).toEqual(['g1']);
+
+    await vi.advanceTimersByTimeAsync(MINUTE);
+    expect(new Set(execute.calls.map((c) => c.taskName))).toEqual(new Set(['ping']));
+    expect(execute.calls.filter((c) => c.calledAt > T0)).toHaveLength(1); // only g1's task kept running
+  });
+
+  it('answers user mistakes with a TaskError sentence, not a crash', async () => {
+    const { runtime } = start();
+    await expectTaskError(
+      runtime.create('g1', definition({ name: 'Bad Name' })),
+      'invalid_name',
+      /not a valid task name/,
+    );
+    await expectTaskError(
+      runtime.create('g1', definition({ schedule: { kind: 'interval', seconds: -1 } })),
+      'invalid_schedule',
+      /schedule is not valid/,
+    );
+    await expectTaskError(runtime.create('g1', definition({ count: 0 })), 'invalid_definition', /count/);
+    await runtime.create('g1', definition({ count: 2 }));
+    await expectTaskError(
+      runtime.create('g1', definition()),
+      'name_taken',
+      /already has a task named "ping"/,
+    );
+    await expectTaskError(runtime.start('g1', 'ping'), 'already_running', /already running/);
+    await expectTaskError(runtime.start('g1', 'nope'), 'not_found', /no task named "nope"/);
+
+    await vi.advanceTimersByTimeAsync(MINUTE); // the second run completes the task
+    expect(runtime.info('g1', 'ping').task.state).toBe('completed');
+    await expectTaskError(runtime.start('g1', 'ping'), 'completed', /restart/);
+    await expectTaskError(runtime.stop('g1', 'ping'), 'not_running', /not running \(it is completed\)/);
+
+    await runtime.create('g1', definition({ name: 'idle', start: false }));
+    await expectTaskError(runtime.stop('g1', 'idle'), 'not_running', /it is stopped/);
+    await expectTaskError(runtime.cancel('g1', 'idle'), 'not_running', /not running/);
+  });
+
+  it('stop is graceful: the iteration in flight finishes and is recorded, then nothing more runs', async () => {
+    const execute = recordingExecutor(() => new Promise((resolve) => setTimeout(resolve, 5_000)));
+    const { runtime } = start(execute);
+    await runtime.create('g1', definition());
+    await vi.advanceTimersByTimeAsync(1_000);
+    const stopped = await runtime.stop('g1', 'ping');
+    expect(stopped).toMatchObject({ state: 'stopped', nextRunAt: null });
+
+    await vi.advanceTimersByTimeAsync(10 * MINUTE);
+    expect(execute.calls).toHaveLength(1);
+    expect(execute.calls[0]?.signal.aborted).toBe(false);
+    const { task, runs } = runtime.info('g1', 'ping');
+    expect(task).toMatchObject({ state: 'stopped', currentLoop: 1 });
+    expect(runs.map((r) => r.outcome)).toEqual(['ok']);
+  });
+
+  it('cancel is immediate: the handler is aborted and the run recorded as cancelled', async () => {
+    const execute = recordingExecutor(() => new Promise(() => {}));
+    const { runtime } = start(execute);
+    await runtime.create('g1', definition());
+    await vi.advanceTimersByTimeAsync(1_000);
+    await runtime.cancel('g1', 'ping');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(execute.calls[0]?.signal.aborted).toBe(true);
+    const { task, runs } = runtime.info('g1', 'ping');
+    expect(task).toMatchObject({ state: 'cancelled', currentLoop: 0, nextRunAt: null });
+    expect(runs.map((r) => r.outcome)).toEqual(['cancelled']);
+  });
+
+  it('start continues the count; restart begins again from zero', async () => {
+    const { runtime, execute } = start();
+    await runtime.create('g1', definition({ count: 5 }));
+    await vi.advanceTimersByTimeAsync(MINUTE + 1); // iterations 0 and 1
+    await runtime.stop('g1', 'ping');
+    await vi.advanceTimersByTimeAsync(10 * MINUTE);
+    expect((await runtime.start('g1', 'ping')).currentLoop).toBe(2);
+    await vi.advanceTimersByTimeAsync(10 * MINUTE);
+    expect(execute.calls.map((c) => c.iteration)).toEqual([0, 1, 2, 3, 4]);
+    expect(runtime.info('g1', 'ping').task).toMatchObject({
+      state: 'completed',
+      currentLoop: 5,
+      nextRunAt: null,
+    });
+
+    expect(await runtime.restart('g1', 'ping')).toMatchObject({ state: 'running', currentLoop: 0 });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(execute.calls.at(-1)?.iteration).toBe(0);
+  });
+
+  it('restart of a running task cancels its run before starting the next', async () => {
+    const execute = recordingExecutor(() => new Promise((resolve) => setTimeout(resolve, 30_000)));
+    const { runtime } = start(execute);
+    await runtime.create('g1', definition());
+    await vi.advanceTimersByTimeAsync(1_000);
+    await runtime.restart('g1', 'ping');
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(execute.calls.map((c) => [c.iteration, c.signal.aborted])).toEqual([
+      [0, true],
+      [0, false],
+    ]);
+    expect(runtime.activeCount).toBe(1);
+    expect(runtime.info('g1', 'ping').runs.map((r) => r.outcome)).toEqual(['cancelled']);
+  });
+
+  it('a handler error fails the task and keeps the error', async () => {
+    const execute = recordingExecutor(async () => {
+      throw new Error('Missing Access');
+    });
+    const { runtime } = start(execute);
+    await runtime.create('g1', definition());
+    await vi.advanceTimersByTimeAsync(0);
+    const { task, runs } = runtime.info('g1', 'ping');
+    expect(task).toMatchObject({ state: 'failed', lastError: 'Missing Access', nextRunAt: null });
+    expect(runs).toMatchObject([{ outcome: 'error', error: 'Missing Access' }]);
+    expect(runtime.activeCount).toBe(0);
+  });
+
+  it('a hanging task times out as an error and never delays another task', async () => {
+    const execute = recordingExecutor((task, ctx) =>
+      task.name === 'hang' ? new Promise<void>(() => {}) : Promise.resolve(void ctx),
+    );
+    const { runtime } = start(execute);
+    await runtime.create('g1', definition({ name: 'hang', timeoutMs: 5_000 }));
+    await runtime.create('g1', definition({ name: 'tick', schedule: { kind: 'interval', seconds: 1 } }));
+    await vi.advanceTimersByTimeAsync(10_000);
+
+    const ticks = execute.callsOf('tick');
+    expect(ticks).toHaveLength(11);
+    ticks.forEach((call, i) => {
+      expect(call.calledAt).toBe(T0 + i * 1_000);
+    });
+    const hang = runtime.info('g1', 'hang');
+    expect(execute.callsOf('hang')[0]?.signal.aborted).toBe(true);
+    expect(hang.task).toMatchObject({ state: 'failed', lastError: expect.stringMatching(/longer than 5 s/) });
+    expect(hang.runs).toMatchObject([{ outcome: 'error', finishedAt: T0 + 5_000 }]);
+    expect(runtime.info('g1', 'tick').task.state).toBe('running');
+  });
+
+  it('updateSchedule moves a running task to the new schedule', async () => {
+    const { runtime, execute } = start();
+    await runtime.create('g1', definition());
+    await vi.advanceTimersByTimeAsync(1_000);
+    const updated = await runtime.updateSchedule('g1', 'ping', {
+      kind: 'times',
+      times: ['13:30'],
+      timeZone: 'UTC',
+    });
+    expect(updated).toMatchObject({ schedule: { kind: 'times' }, nextRunAt: Date.UTC(2025, 5, 2, 13, 30) });
+    await vi.advanceTimersByTimeAsync(2 * 60 * MINUTE);
+    expect(execute.calls.map((c) => c.scheduledAt)).toEqual([T0, Date.UTC(2025, 5, 2, 13, 30)]);
+    await expectTaskError(
+      runtime.updateSchedule('g1', 'ping', { kind: 'cron', cron: 'every day', timeZone: 'UTC' }),
+      'invalid_schedule',
+      /not valid/,
+    );
+  });
+
+  it('delete aborts the run and removes the task with its history', async () => {
+    const execute = recordingExecutor(() => new Promise(() => {}));
+    const { runtime } = start(execute);
+    const task = await runtime.create('g1', definition());
+    await vi.advanceTimersByTimeAsync(1_000);
+    await runtime.delete('g1', 'ping');
+    await vi.advanceTimersByTimeAsync(MINUTE);
+    expect(execute.calls[0]?.signal.aborted).toBe(true);
+    expect(runtime.list('g1')).toEqual([]);
+    expect(countRuns(conn.db, task.id)).toBe(0);
+    expect(runtime.activeCount).toBe(0);
+  });
+
+  it('keeps only the last 100 runs of a busy task', async () => {
+    const { runtime } = start();
+    const task = await runtime.create('g1', definition({ schedule: { kind: 'interval', seconds: 1 } }));
+    await vi.advanceTimersByTimeAsync(149_500);
+    expect(runtime.info('g1', 'ping').task.currentLoop).toBe(150);
+    expect(countRuns(conn.db, task.id)).toBe(100);
+    expect(runtime.info('g1', 'ping', 100).runs.at(-1)?.scheduledAt).toBe(T0 + 50_000);
+  });
+
+  it('serializes commands on one task: two quick starts cannot start two loops', async () => {
+    const { runtime, execute } = start();
+    await runtime.create('g1', definition({ start: false }));
+    const results = await Promise.allSettled([runtime.start('g1', 'ping'), runtime.start('g1', 'ping')]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected']);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(execute.calls).toHaveLength(1);
+    expect(runtime.activeCount).toBe(1);
+  });
+});
