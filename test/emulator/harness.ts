@@ -1,4 +1,4 @@
-import type { Client } from 'discord.js';
+import { type Client, Events } from 'discord.js';
 import {
   type Emulator,
   type EmulatorOptions,
@@ -52,4 +52,22 @@ export async function startHarness(
       await emulator.close();
     },
   };
+}
+
+/**
+ * Resolves when the client has processed its next READY (and guilds) or RESUMED. Wait for this, not for
+ * the emulator having sent the frame: destroying a client mid-identify makes discord.js reconnect.
+ */
+export function nextClientSession(client: Client): Promise<'ready' | 'resumed'> {
+  return new Promise((resolve) => {
+    const onReady = () => settle('ready');
+    const onResume = () => settle('resumed');
+    const settle = (how: 'ready' | 'resumed') => {
+      client.off(Events.ShardReady, onReady);
+      client.off(Events.ShardResume, onResume);
+      resolve(how);
+    };
+    client.on(Events.ShardReady, onReady);
+    client.on(Events.ShardResume, onResume);
+  });
 }

@@ -1,0 +1,71 @@
+import { ChannelType, Events, type GuildMember } from 'discord.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Harness, startHarness } from './harness.js';
+
+describe('world changes reach the client cache', () => {
+  let harness: Harness | undefined;
+  afterEach(async () => {
+    await harness?.close();
+    harness = undefined;
+  });
+
+  it('adds and removes members', async () => {
+    harness = await startHarness();
+    const { emulator, client, guild } = harness;
+    const cached = client.guilds.cache.get(guild.id)!;
+    const before = cached.memberCount;
+    const joined = new Promise<GuildMember>((resolve) => client.once(Events.GuildMemberAdd, resolve));
+    const carol = emulator.world.addMember(guild.id, {
+      user: { username: 'carol' },
+      roles: [guild.roles.Mods!],
+    });
+    expect((await joined).id).toBe(carol);
+    expect(cached.memberCount).toBe(before + 1);
+    expect(cached.members.cache.get(carol)?.roles.cache.has(guild.roles.Mods!)).toBe(true);
+    const left = new Promise((resolve) => client.once(Events.GuildMemberRemove, resolve));
+    emulator.world.removeMember(guild.id, carol);
+    await left;
+    expect(cached.members.cache.has(carol)).toBe(false);
+    expect(cached.memberCount).toBe(before);
+  });
+
+  it('applies a channel rename made by someone else, new channels and roles', async () => {
+    harness = await startHarness();
+    const { emulator, client, guild } = harness;
+    const updated = new Promise((resolve) => client.once(Events.ChannelUpdate, resolve));
+    emulator.world.updateChannel(guild.channels.general!, { name: 'renamed-by-admin' });
+    await updated;
+    expect(client.channels.cache.get(guild.channels.general!)).toMatchObject({ name: 'renamed-by-admin' });
+    const created = new Promise((resolve) => client.once(Events.ChannelCreate, resolve));
+    const id = emulator.world.createChannel(guild.id, { name: 'stats', type: 'voice' });
+    await created;
+    expect(client.channels.cache.get(id)?.type).toBe(ChannelType.GuildVoice);
+    const roleCreated = new Promise((resolve) => client.once(Events.GuildRoleCreate, resolve));
+    const role = emulator.world.createRole(guild.id, { name: 'Helpers', permissions: ['ManageMessages'] });
+    await roleCreated;
+    expect(client.guilds.cache.get(guild.id)?.roles.cache.get(role)?.permissions.has('ManageMessages')).toBe(
+      true,
+    );
+  });
+
+  it('announces a guild created after login', async () => {
+    harness = await startHarness();
+    const { emulator, client } = harness;
+    const joined = new Promise((resolve) => client.once(Events.GuildCreate, resolve));
+    const second = emulator.world.createGuild({ name: 'Second', channels: [{ name: 'lobby' }] });
+    await joined;
+    expect(client.guilds.cache.get(second.id)?.channels.cache.size).toBe(1);
+  });
+
+  it('fetches members over the gateway (op 8)', async () => {
+    harness = await startHarness();
+    const { client, guild } = harness;
+    const members = await client.guilds.cache.get(guild.id)!.members.fetch();
+    expect(members.map((m) => m.user.username).sort()).toEqual([
+      'Metronome',
+      'Test Guild-owner',
+      'alice',
+      'bob',
+    ]);
+  });
+});
