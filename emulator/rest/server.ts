@@ -78,6 +78,8 @@ export class RestServer {
 
     const fault = this.faults.take(method, decodedPath);
     if (fault?.kind === 'hang') {
+      // Recorded with status 0: it was received but will never be answered.
+      record({ status: 0 });
       this.#hanging.add(res);
       res.on('close', () => this.#hanging.delete(res));
       return;
