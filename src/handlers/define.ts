@@ -1,0 +1,80 @@
+// The handler contract: what a task kind is. Built-in and custom handlers are both plain modules that
+// default-export `defineHandler({...})`; the registry loads them the same way and knows nothing else.
+import type { SlashCommandSubcommandBuilder } from '@discordjs/builders';
+import type { Client, Guild, GuildBasedChannel, Message, MessageCreateOptions } from 'discord.js';
+import type { ZodType } from 'zod';
+import type { Db } from '../db/index.js';
+import type { Logger } from '../log.js';
+
+/** The stored task a run belongs to, as a handler sees it. */
+export interface HandlerTask<Options> {
+  id: number;
+  guildId: string;
+  name: string;
+  kind: string;
+  channelId: string;
+  options: Options;
+  /** Iterations completed before this one. */
+  currentLoop: number;
+  /** Total iterations wanted, or null for forever. */
+  count: number | null;
+}
+
+/** Per-task key/value state for a handler, stored in the database and deleted with the task. */
+export interface HandlerStore {
+  get<T = unknown>(key: string): T | undefined;
+  set(key: string, value: unknown): void;
+  delete(key: string): void;
+}
+
+export interface HandlerContext<Options> {
+  task: HandlerTask<Options>;
+  options: Options;
+  client: Client<true>;
+  guild: Guild;
+  /** The task's channel from the cache, or null if it was deleted or the bot cannot see it. */
+  channel: GuildBasedChannel | null;
+  store: HandlerStore;
+  /** Aborted when the task is cancelled or the iteration times out: pass it to anything that waits. */
+  signal: AbortSignal;
+  /** The slot this run belongs to (not when it started). */
+  scheduledAt: Date;
+  iteration: number;
+  /** Deterministic per task and slot: the same run retried or replayed after a crash posts once. */
+  nonce: string;
+  log: Logger;
+  /**
+   * Posts to the task's channel with the run's nonce (`enforce_nonce`) and no pings unless
+   * `allowedMentions` says so.
+   */
+  send(message: string | MessageCreateOptions): Promise<Message>;
+}
+
+/** What a handler can do outside runs (listen to gateway events, say); returns a clean-up function. */
+export interface HandlerSetupContext {
+  client: Client;
+  /** The database, for built-ins that keep data outside runs (message counts); custom handlers use `store`. */
+  db: Db;
+  log: Logger;
+}
+
+export interface Handler<Options = unknown> {
+  /** Lower-case, becomes `/task create <kind>`. */
+  kind: string;
+  /** Shown as the subcommand's description (≤ 100 characters). */
+  description: string;
+  /** Validates the kind's options as collected from the slash command (and as stored). */
+  options: ZodType<Options>;
+  /** Declares the kind's slash options; their names must match the keys of `options`. */
+  slashOptions?: (builder: SlashCommandSubcommandBuilder) => SlashCommandSubcommandBuilder;
+  run(ctx: HandlerContext<Options>): Promise<void>;
+  /** Optional: called once when the bot starts, e.g. to count messages for a leaderboard. */
+  setup?(ctx: HandlerSetupContext): undefined | (() => void) | Promise<undefined | (() => void)>;
+  /** Optional: one line for `/task info` about the task's handler state (e.g. an update held back). */
+  status?(task: HandlerTask<Options>, store: HandlerStore): string | undefined;
+}
+
+/** Identity at run time; gives a module its types. A plain object of the same shape is accepted too. */
+export function defineHandler<Options>(handler: Handler<Options>): Handler<Options> {
+  return handler;
+}

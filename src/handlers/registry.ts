@@ -1,0 +1,154 @@
+// The handler registry: loads every module in a folder that default-exports a handler and maps kinds to
+// them. Built-in handlers come through the same loader as custom ones (src/handlers/builtin is just the
+// first folder), so the custom-module door is exercised on every start. A broken module is skipped with its
+// path and the reason; it never stops the bot.
+import { readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { SlashCommandSubcommandBuilder } from '@discordjs/builders';
+import type { Logger } from '../log.js';
+import type { Handler } from './define.js';
+
+export const BUILTIN_HANDLERS_DIR = fileURLToPath(new URL('./builtin', import.meta.url));
+
+/** Options every `/task create <kind>` subcommand has; a handler may not declare these. */
+export const COMMON_CREATE_OPTIONS = [
+  'name',
+  'channel',
+  'every',
+  'at',
+  'timezone',
+  'cron',
+  'count',
+  'catchup',
+] as const;
+
+/** Discord allows 25 options on a subcommand. */
+const MAX_HANDLER_OPTIONS = 25 - COMMON_CREATE_OPTIONS.length;
+const KIND_PATTERN = /^[a-z][a-z0-9_-]{0,31}$/;
+const MODULE_FILE = /\.(?:[cm]?js|[cm]?ts)$/;
+const NOT_A_MODULE = /\.d\.[cm]?ts$|\.(?:test|spec)\.[cm]?[jt]s$/;
+
+export interface SkippedModule {
+  path: string;
+  reason: string;
+}
+
+export class HandlerRegistry {
+  readonly #handlers = new Map<string, Handler>();
+  /** Modules that were found but not loaded, with why. */
+  readonly skipped: SkippedModule[] = [];
+
+  get(kind: string): Handler | undefined {
+    return this.#handlers.get(kind);
+  }
+
+  /** Every handler, in the order they were loaded (built-ins first, then each folder by file name). */
+  all(): Handler[] {
+    return [...this.#handlers.values()];
+  }
+
+  get kinds(): string[] {
+    return [...this.#handlers.keys()];
+  }
+
+  /** Adds a handler after checking its shape; returns the reason it was refused, if it was. */
+  add(candidate: unknown): string | undefined {
+    const problem = shapeProblem(candidate);
+    if (problem) return problem;
+    const handler = candidate as Handler;
+    if (this.#handlers.has(handler.kind)) return `a handler of kind "${handler.kind}" is already loaded`;
+    this.#handlers.set(handler.kind, handler);
+    return undefined;
+  }
+}
+
+export interface LoadHandlersOptions {
+  /** Folders to load, in order; a later module of an existing kind is skipped as a duplicate. */
+  dirs: readonly string[];
+  log: Logger;
+}
+
+/** Loads the built-in handlers, then every folder in `dirs`. */
+export async function loadHandlers(options: LoadHandlersOptions): Promise<HandlerRegistry> {
+  const registry = new HandlerRegistry();
+  for (const dir of [BUILTIN_HANDLERS_DIR, ...options.dirs]) {
+    await loadFolder(registry, resolve(dir), options.log);
+  }
+  options.log.info({ kinds: registry.kinds, skipped: registry.skipped.length }, 'handlers loaded');
+  return registry;
+}
+
+async function loadFolder(registry: HandlerRegistry, dir: string, log: Logger): Promise<void> {
+  let files: string[];
+  try {
+    files = readdirSync(dir, { withFileTypes: true })
+      .filter((entry) => entry.isFile() && MODULE_FILE.test(entry.name) && !NOT_A_MODULE.test(entry.name))
+      .map((entry) => join(dir, entry.name))
+      .sort();
+  } catch (error) {
+    log.error({ dir, err: error }, 'cannot read the handlers folder; no handlers loaded from it');
+    return;
+  }
+  for (const path of files) {
+    const reason = await loadModule(registry, path);
+    if (reason) {
+      registry.skipped.push({ path, reason });
+      log.error({ path, reason }, 'handler module skipped');
+    }
+  }
+}
+
+async function loadModule(registry: HandlerRegistry, path: string): Promise<string | undefined> {
+  let module: { default?: unknown };
+  try {
+    module = (await import(pathToFileURL(path).href)) as { default?: unknown };
+  } catch (error) {
+    return `it threw while loading: ${error instanceof Error ? error.message : String(error)}`;
+  }
+  if (module.default === undefined) return 'it has no default export (export default defineHandler({...}))';
+  return registry.add(module.default);
+}
+
+/** Why a value is not a usable handler, in words for the log; undefined if it is one. */
+function shapeProblem(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return 'its default export is not a handler object';
+  const handler = value as Partial<Record<keyof Handler, unknown>>;
+  if (typeof handler.kind !== 'string' || !KIND_PATTERN.test(handler.kind)) {
+    return 'kind must be 1 to 32 lowercase letters, digits, "-" or "_", starting with a letter';
+  }
+  if (typeof handler.description !== 'string' || handler.description.length < 1) {
+    return 'description must be a non-empty string';
+  }
+  if (handler.description.length > 100) return 'description must be at most 100 characters';
+  const options = handler.options as { safeParse?: unknown } | undefined;
+  if (typeof options?.safeParse !== 'function') return 'options must be a zod schema';
+  if (typeof handler.run !== 'function') return 'run must be a function';
+  for (const hook of ['slashOptions', 'setup', 'status'] as const) {
+    if (handler[hook] !== undefined && typeof handler[hook] !== 'function')
+      return `${hook} must be a function`;
+  }
+  return slashOptionsProblem(handler as Handler);
+}
+
+/** Builds the kind's subcommand once, so a module whose options Discord would refuse never loads. */
+function slashOptionsProblem(handler: Handler): string | undefined {
+  try {
+    const builder = new SlashCommandSubcommandBuilder()
+      .setName(handler.kind)
+      .setDescription(handler.description);
+    const options = (handler.slashOptions?.(builder) ?? builder).toJSON().options ?? [];
+    const taken = options.map((option) => option.name).filter((name) => isCommonOption(name));
+    if (taken.length > 0) return `slash option "${taken[0]}" is reserved for every task`;
+    if (options.length > MAX_HANDLER_OPTIONS) {
+      return `it declares ${options.length} slash options; at most ${MAX_HANDLER_OPTIONS} fit beside the common ones`;
+    }
+    return undefined;
+  } catch (error) {
+    return `its slash options are invalid: ${error instanceof Error ? error.message : String(error)}`;
+  }
+}
+
+function isCommonOption(name: string): boolean {
+  return (COMMON_CREATE_OPTIONS as readonly string[]).includes(name);
+}

@@ -1,0 +1,10 @@
+// The package entry: what a custom handler module or another program imports from 'metronome'.
+export type {
+  Handler,
+  HandlerContext,
+  HandlerSetupContext,
+  HandlerStore,
+  HandlerTask,
+} from './handlers/define.js';
+export { defineHandler } from './handlers/define.js';
+export * from './loop/index.js';
