@@ -59,9 +59,13 @@ export function isTransientError(error: unknown): boolean {
  */
 export class TransientError extends Error {
   static override [Symbol.hasInstance](value: unknown): boolean {
-    // Subclasses get ordinary instanceof; only TransientError itself widens to duck typing.
-    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
-    return this === TransientError && isTransientError(value);
+    // `this` is the class instanceof was asked about: subclasses get ordinary instanceof, and only
+    // TransientError itself widens to duck typing.
+    // biome-ignore lint/complexity/noUselessThisAlias: named for what it is, the class instanceof was asked about.
+    // biome-ignore lint/complexity/noThisInStatic: the receiver differs for subclasses, which is the point.
+    const asked: unknown = this;
+    if (Function.prototype[Symbol.hasInstance].call(asked, value)) return true;
+    return asked === TransientError && isTransientError(value);
   }
 
   constructor(message?: string, options?: ErrorOptions) {
