@@ -265,9 +265,11 @@ export class Loop<A extends unknown[] = []> {
   }
 
   /**
-   * Between iterations: end if the count is reached or stop/cancel was asked, else wait for `dueMs`. Only
-   * the first slot may run at once when already due; later ones always pass through the timer queue, so a
-   * back-to-back or overrunning loop yields to the event loop between iterations.
+   * Between iterations: end if the count is reached or stop/cancel was asked, else wait for `dueMs`.
+   * A first slot that is already due runs in a microtask rather than a timer turn (which costs ~1 ms), yet
+   * after start() has returned, so code right after start() (observe(), say) still sees the first iteration.
+   * Later slots always pass through the timer queue, so a back-to-back or overrunning loop yields to the
+   * event loop between iterations.
    */
   #park(run: Run<A>, dueMs: number, first = false): void {
     if (this.#count !== null && this.#currentLoop >= this.#count) return void this.#end(run, 'completed');
@@ -275,8 +277,14 @@ export class Loop<A extends unknown[] = []> {
     if (run.stopRequested) return void this.#end(run, 'stopped');
     run.nextDueMs = dueMs;
     run.parked = true;
-    if (first && dueMs <= Date.now()) void this.#onDue(run);
-    else sharedTimerQueue.schedule(run, dueMs);
+    if (!first || dueMs > Date.now()) {
+      sharedTimerQueue.schedule(run, dueMs);
+      return;
+    }
+    queueMicrotask(() => {
+      // Still parked and not moved into the queue by changeInterval() meanwhile.
+      if (run.parked && run.heapIndex === -1) void this.#onDue(run);
+    });
   }
 
   #onTimer(run: Run<A>): void {

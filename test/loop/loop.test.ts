@@ -82,6 +82,32 @@ describe('running on a relative schedule', () => {
     expect(l.currentLoop).toBe(0);
   });
 
+  it('runs the first iteration right after start() returns, not inside it', async () => {
+    const fn = vi.fn();
+    const l = make({ seconds: 10 }, fn);
+    void l.start();
+    expect(fn).not.toHaveBeenCalled();
+    const starts: number[] = [];
+    l.observe({ iterationStart: (info) => starts.push(info.iteration) });
+    await Promise.resolve();
+    expect(fn).toHaveBeenCalledOnce();
+    expect(starts).toEqual([0]);
+    expect(sinceStart()).toBe(0);
+  });
+
+  it('lets changeInterval() right after start() move the first slot', async () => {
+    vi.setSystemTime(Date.parse('2025-01-06T08:00:00Z'));
+    const runs: string[] = [];
+    const l = make({ seconds: 10 }, () => {
+      runs.push(new Date().toISOString());
+    });
+    void l.start();
+    l.changeInterval({ time: '09:00' });
+    expect(l.nextIteration?.toISOString()).toBe('2025-01-06T09:00:00.000Z');
+    await tick(3_600_000);
+    expect(runs).toEqual(['2025-01-06T09:00:00.000Z']);
+  });
+
   it('throws when started twice', () => {
     const l = make({ seconds: 1 }, () => {});
     void l.start();
@@ -768,5 +794,22 @@ describe('the shared timer queue', () => {
     for (const l of loops) l.stop();
     await tick(0);
     expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe('types', () => {
+  it('infers the start arguments from the callback (checked by tsc)', async () => {
+    const typed = make({ seconds: 1, count: 1 }, (channel: string, n: number, ctx: LoopContext) => {
+      expect([channel, n, ctx.iteration]).toEqual(['x', 1, 0]);
+    });
+    await typed.start('x', 1);
+    // @ts-expect-error wrong argument types
+    expect(() => typed.start(1, 'x')).not.toThrow();
+    typed.cancel();
+    const bare = make({ seconds: 1 }, () => {});
+    // @ts-expect-error no arguments expected
+    void bare.start('x');
+    const ctxOnly = make({ seconds: 1, count: 1 }, (ctx) => ctx.signal.aborted);
+    await ctxOnly.resume({ currentLoop: 0 });
   });
 });
