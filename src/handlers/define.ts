@@ -35,6 +35,8 @@ export interface HandlerContext<Options> {
   /** The task's channel from the cache, or null if it was deleted or the bot cannot see it. */
   channel: GuildBasedChannel | null;
   store: HandlerStore;
+  /** The database, for built-ins that keep their own tables (counter, leaderboard); custom handlers use `store`. */
+  db: Db;
   /** Aborted when the task is cancelled or the iteration times out: pass it to anything that waits. */
   signal: AbortSignal;
   /** The slot this run belongs to (not when it started). */

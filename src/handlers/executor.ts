@@ -1,0 +1,180 @@
+// The bridge between the TaskRuntime and the handlers: for each iteration it finds the task's handler,
+// validates the stored options, resolves the guild and channel from the gateway cache and hands the handler
+// a HandlerContext. Errors thrown here fail the run with a sentence `/task info` can show as is.
+import {
+  type Client,
+  DiscordAPIError,
+  type Guild,
+  type Message,
+  type MessageCreateOptions,
+} from 'discord.js';
+import type { ZodError } from 'zod';
+import { type Db, deleteHandlerState, getHandlerState, setHandlerState, type Task } from '../db/index.js';
+import type { Logger } from '../log.js';
+import { TransientError } from '../loop/index.js';
+import { MAX_NONCE_LENGTH, type TaskExecutor } from '../tasks/index.js';
+import type { Handler, HandlerContext, HandlerStore, HandlerTask } from './define.js';
+import type { HandlerRegistry } from './registry.js';
+
+export interface ExecutorDeps {
+  client: Client;
+  db: Db;
+  registry: HandlerRegistry;
+  log: Logger;
+}
+
+/** The TaskRuntime's `execute`: runs the handler of `task.kind` for one iteration. */
+export function createExecutor({ client, db, registry, log }: ExecutorDeps): TaskExecutor {
+  return async (task, run) => {
+    const handler = registry.get(task.kind);
+    if (!handler) {
+      throw new Error(`no handler of kind "${task.kind}" is loaded (was its module removed or broken?)`);
+    }
+    const options = parseOptions(handler, task.options);
+    // Not connected yet (or reconnecting from scratch): a transient state, so the loop retries with backoff.
+    if (!client.isReady()) throw new TransientError('the bot is not connected to Discord yet');
+    const guild = client.guilds.cache.get(task.guildId);
+    if (!guild) throw new Error('the bot is no longer in that server');
+    if (!guild.available) throw new TransientError('that server is unavailable (a Discord outage)');
+    const channel = guild.channels.cache.get(task.channelId) ?? null;
+    const handlerLog = log.child({
+      guildId: task.guildId,
+      taskId: task.id,
+      task: task.name,
+      kind: task.kind,
+      iteration: run.iteration,
+    });
+    let sends = 0;
+    const ctx: HandlerContext<unknown> = {
+      task: taskView(task, options),
+      options,
+      client,
+      guild,
+      channel,
+      store: createHandlerStore(db, task.id),
+      db,
+      get signal() {
+        return run.signal;
+      },
+      scheduledAt: run.scheduledAt,
+      iteration: run.iteration,
+      nonce: run.nonce,
+      log: handlerLog,
+      send: (message) => sendToTaskChannel(guild, task.channelId, message, sendNonce(run.nonce, sends++)),
+    };
+    await handler.run(ctx);
+  };
+}
+
+/** The handler's parsed options, or an error that says what is wrong with the stored ones. */
+export function parseOptions(handler: Handler, options: unknown): unknown {
+  const parsed = handler.options.safeParse(options);
+  if (!parsed.success) {
+    throw new Error(
+      `the task's options are not valid for "${handler.kind}": ${describeZodError(parsed.error)}`,
+    );
+  }
+  return parsed.data;
+}
+
+/** "field: problem; other: problem", for a log line or `/task info`. */
+export function describeZodError(error: ZodError): string {
+  return error.issues
+    .map((issue) => (issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message))
+    .join('; ');
+}
+
+function taskView(task: Readonly<Task>, options: unknown): HandlerTask<unknown> {
+  return Object.freeze({
+    id: task.id,
+    guildId: task.guildId,
+    name: task.name,
+    kind: task.kind,
+    channelId: task.channelId,
+    options,
+    currentLoop: task.currentLoop,
+    count: task.count,
+  });
+}
+
+/** Key/value state of one task in the handler_state table (deleted with the task). */
+export function createHandlerStore(db: Db, taskId: number): HandlerStore {
+  return {
+    get: <T>(key: string) => getHandlerState(db, taskId, key) as T | undefined,
+    set: (key, value) => setHandlerState(db, taskId, key, value),
+    delete: (key) => deleteHandlerState(db, taskId, key),
+  };
+}
+
+/**
+ * The nonce of the n-th post of a run: the run's own for the first, then with a suffix, so a handler that
+ * posts twice in one run is not deduplicated into one message. Undefined when it would be too long.
+ */
+function sendNonce(runNonce: string, index: number): string | undefined {
+  const nonce = index === 0 ? runNonce : `${runNonce}~${index.toString(36)}`;
+  return nonce.length <= MAX_NONCE_LENGTH ? nonce : undefined;
+}
+
+async function sendToTaskChannel(
+  guild: Guild,
+  channelId: string,
+  message: string | MessageCreateOptions,
+  nonce: string | undefined,
+): Promise<Message> {
+  const channel = guild.channels.cache.get(channelId);
+  if (!channel) throw new Error(`the channel ${channelId} no longer exists or the bot cannot see it`);
+  if (!channel.isSendable())
+    throw new Error(`the channel ${channelId} (#${channel.name}) cannot take messages`);
+  const body = typeof message === 'string' ? { content: message } : message;
+  try {
+    return await channel.send({
+      allowedMentions: { parse: [] },
+      ...body,
+      ...(nonce !== undefined ? { nonce, enforceNonce: true } : {}),
+    });
+  } catch (error) {
+    // Say where: "Missing Permissions" alone does not tell an admin which channel to fix. The cause keeps
+    // the original, so transient failures are still recognised and retried.
+    if (error instanceof DiscordAPIError && error.status < 500) {
+      throw new Error(`Discord refused the post in #${channel.name} (${channelId}): ${error.message}`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}
+
+export interface SetupDeps {
+  client: Client;
+  db: Db;
+  log: Logger;
+}
+
+/**
+ * Calls every handler's `setup` once (at start-up, before tasks resume) and returns one clean-up for all.
+ * A setup that throws is logged and skipped: its handler still runs, without what setup would have added.
+ */
+export async function setupHandlers(
+  registry: HandlerRegistry,
+  { client, db, log }: SetupDeps,
+): Promise<() => void> {
+  const cleanups: { kind: string; cleanup: () => void }[] = [];
+  for (const handler of registry.all()) {
+    if (!handler.setup) continue;
+    try {
+      const cleanup = await handler.setup({ client, db, log: log.child({ kind: handler.kind }) });
+      if (typeof cleanup === 'function') cleanups.push({ kind: handler.kind, cleanup });
+    } catch (error) {
+      log.error({ kind: handler.kind, err: error }, 'handler setup failed; its handler runs without it');
+    }
+  }
+  return () => {
+    for (const { kind, cleanup } of cleanups.splice(0).reverse()) {
+      try {
+        cleanup();
+      } catch (error) {
+        log.error({ kind, err: error }, 'handler clean-up failed');
+      }
+    }
+  };
+}

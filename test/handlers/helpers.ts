@@ -1,0 +1,136 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import type { Client } from 'discord.js';
+import { vi } from 'vitest';
+import { type Emulator, type EmulatorOptions, type GuildSpec, startEmulator } from '../../emulator/index.js';
+import { type DatabaseConnection, openDatabase } from '../../src/db/index.js';
+import { createClient } from '../../src/discord/client.js';
+import { createExecutor, setupHandlers } from '../../src/handlers/executor.js';
+import { type HandlerRegistry, loadHandlers } from '../../src/handlers/registry.js';
+import { createLogger, type Logger } from '../../src/log.js';
+import { type TaskDefinition, TaskRuntime } from '../../src/tasks/index.js';
+
+export const MINUTE = 60_000;
+
+/** Captured pino lines, parsed. */
+export interface LogCapture {
+  log: Logger;
+  lines: Record<string, unknown>[];
+}
+
+export function captureLog(): LogCapture {
+  const stream = new PassThrough();
+  const lines: Record<string, unknown>[] = [];
+  stream.on('data', (chunk: Buffer) => {
+    for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) lines.push(JSON.parse(line));
+  });
+  return { log: createLogger({ level: 'debug', destination: stream }), lines };
+}
+
+export interface Bot {
+  emulator: Emulator;
+  client: Client;
+  guild: ReturnType<Emulator['world']['createGuild']>;
+  connection: DatabaseConnection;
+  registry: HandlerRegistry;
+  runtime: TaskRuntime;
+  logs: LogCapture;
+  /** Creates a running task in the guild, posting to `channel` (a channel name of the guild spec). */
+  create(
+    def: Partial<TaskDefinition> & Pick<TaskDefinition, 'name' | 'kind'>,
+    channel?: string,
+  ): ReturnType<TaskRuntime['create']>;
+  close(): Promise<void>;
+}
+
+export interface BotOptions {
+  guild?: Partial<GuildSpec>;
+  emulator?: EmulatorOptions;
+  handlerDirs?: string[];
+  /** Start fake timers (setTimeout, clearTimeout, Date) once the client is ready. Default true. */
+  fakeTime?: boolean;
+  now?: number;
+}
+
+/**
+ * A logged-in client against the emulator, a fresh SQLite file, the handlers (built-ins + `handlerDirs`),
+ * their setup, and a TaskRuntime running them through createExecutor: the bot minus its commands.
+ */
+export async function startBot(options: BotOptions = {}): Promise<Bot> {
+  const emulator = await startEmulator(options.emulator);
+  const guild = emulator.world.createGuild({
+    name: 'Test Guild',
+    roles: [
+      { name: 'Mods', mentionable: true },
+      { name: 'Quiet', mentionable: true },
+    ],
+    channels: [{ name: 'general' }, { name: 'stats' }, { name: 'Lounge', type: 'voice' }],
+    members: [
+      { user: { username: 'alice' }, roles: ['Mods'] },
+      { user: { username: 'bob' } },
+      { user: { username: 'helper-bot', bot: true } },
+    ],
+    ...options.guild,
+  });
+  const client = createClient({
+    token: emulator.token,
+    apiBase: emulator.apiBase,
+    restTimeoutMs: 2_000,
+    restRetries: 1,
+    testing: true,
+  });
+  const ready = new Promise<void>((resolve) => client.once('clientReady', () => resolve()));
+  await client.login();
+  await ready;
+  if (options.fakeTime ?? true) {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'], now: options.now ?? Date.now() });
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'metronome-handlers-'));
+  const connection = openDatabase(join(dir, 'test.db'));
+  const logs = captureLog();
+  const registry = await loadHandlers({ dirs: options.handlerDirs ?? [], log: logs.log });
+  const cleanup = await setupHandlers(registry, { client, db: connection.db, log: logs.log });
+  const runtime = new TaskRuntime({
+    db: connection.db,
+    execute: createExecutor({ client, db: connection.db, registry, log: logs.log }),
+    log: logs.log,
+  });
+  return {
+    emulator,
+    client,
+    guild,
+    connection,
+    registry,
+    runtime,
+    logs,
+    create(def, channel = 'general') {
+      return runtime.create(guild.id, {
+        schedule: { kind: 'interval', seconds: 60 },
+        channelId: guild.channels[channel]!,
+        createdBy: guild.ownerId,
+        ...def,
+      });
+    },
+    async close() {
+      await runtime.shutdown(0);
+      cleanup();
+      vi.useRealTimers();
+      await client.destroy();
+      await emulator.close();
+      connection.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Lets the loop fire what is due `ms` from now, then gives real I/O (REST, gateway) a moment to finish. */
+export async function advance(ms: number): Promise<void> {
+  await vi.advanceTimersByTimeAsync(ms);
+}
+
+/** Polls `check` on real time (vi.waitFor is not driven by the fake clock). */
+export function eventually<T>(check: () => T, timeoutMs = 3_000): Promise<T> {
+  return vi.waitFor(check, { timeout: timeoutMs, interval: 10 });
+}
