@@ -380,7 +380,9 @@ export class Loop<A extends unknown[] = []> {
       }
       // Handled error: the same iteration runs again later; currentLoop does not move.
       backoff ??= new ExponentialBackoff();
-      run.nextDueMs = finishedMs + backoff.nextDelayMs();
+      // A loop asked to stop during the failed attempt will not retry: report no next time.
+      run.nextDueMs =
+        run.stopRequested || run.cancelRequested ? Number.NaN : finishedMs + backoff.nextDelayMs();
       report('retried', error);
       if (!(await this.#waitForRetry(run))) return run.cancelRequested ? 'cancelled' : 'stopped';
     }

@@ -462,6 +462,22 @@ describe('handled errors and backoff', () => {
     expect(l.failed()).toBe(false);
   });
 
+  it('does not retry when stop() came during the failed attempt', async () => {
+    const l = make({ seconds: 1 }, async () => {
+      await new Promise((r) => setTimeout(r, 100));
+      throw networkError();
+    });
+    const ends: IterationEndInfo[] = [];
+    l.observe({ iterationEnd: (info) => ends.push(info) });
+    const done = l.start();
+    await tick(50);
+    l.stop();
+    await tick(100);
+    await done;
+    expect(ends.map((e) => [e.outcome, e.nextIteration])).toEqual([['retried', null]]);
+    expect(l.failed()).toBe(false);
+  });
+
   it('manages exception types like discord.py, and only accepts Error classes', async () => {
     class QuotaError extends Error {}
     const l = make({ seconds: 1 }, () => {});
