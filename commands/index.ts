@@ -1,0 +1,91 @@
+// The /task command: every module in commands/task/ is one subcommand (or group). Adding a subcommand is
+// adding a file there that exports `data`, `execute` and optionally `autocomplete`.
+import { readdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import {
+  SlashCommandBuilder,
+  SlashCommandSubcommandBuilder,
+  SlashCommandSubcommandGroupBuilder,
+} from '@discordjs/builders';
+import {
+  type APIApplicationCommandOption,
+  InteractionContextType,
+  PermissionFlagsBits,
+  type RESTPostAPIChatInputApplicationCommandsJSONBody,
+} from 'discord-api-types/v10';
+import type { SubcommandData, TaskSubcommand } from '../src/discord/task-command.js';
+import type { HandlerRegistry } from '../src/handlers/registry.js';
+
+export const TASK_COMMAND_NAME = 'task';
+const SUBCOMMANDS_DIR = fileURLToPath(new URL('./task', import.meta.url));
+const MODULE_FILE = /\.(?:[cm]?js|[cm]?ts)$/;
+const NOT_A_MODULE = /\.d\.[cm]?ts$|\.(?:test|spec)\.[cm]?[jt]s$/;
+
+export interface TaskCommand {
+  /** What is registered with Discord. */
+  json: RESTPostAPIChatInputApplicationCommandsJSONBody;
+  /** By top-level name: a subcommand (`list`) or a group (`create`). */
+  subcommands: ReadonlyMap<string, TaskSubcommand>;
+}
+
+let modulesLoaded: Promise<TaskSubcommand[]> | undefined;
+
+/** Imports every subcommand module once per process. */
+function subcommandModules(): Promise<TaskSubcommand[]> {
+  modulesLoaded ??= (async () => {
+    const files = readdirSync(SUBCOMMANDS_DIR)
+      .filter((file) => MODULE_FILE.test(file) && !NOT_A_MODULE.test(file))
+      .sort();
+    const modules: TaskSubcommand[] = [];
+    for (const file of files) {
+      const module = (await import(
+        pathToFileURL(join(SUBCOMMANDS_DIR, file)).href
+      )) as Partial<TaskSubcommand>;
+      if (module.data === undefined || typeof module.execute !== 'function') {
+        throw new Error(`commands/task/${basename(file)} must export data and execute`);
+      }
+      modules.push(module as TaskSubcommand);
+    }
+    return modules;
+  })();
+  return modulesLoaded;
+}
+
+/** Builds `/task` for these handlers (the `create` group has one subcommand per kind). */
+export async function loadTaskCommand(registry: HandlerRegistry): Promise<TaskCommand> {
+  const builder = new SlashCommandBuilder()
+    .setName(TASK_COMMAND_NAME)
+    .setDescription("Manage this server's scheduled tasks")
+    .setDefaultMemberPermissions(PermissionFlagsBits.ManageGuild)
+    .setContexts(InteractionContextType.Guild);
+  const subcommands = new Map<string, TaskSubcommand>();
+  for (const module of await subcommandModules()) {
+    const piece: SubcommandData | undefined =
+      typeof module.data === 'function' ? module.data(registry) : module.data;
+    if (piece === undefined) continue;
+    if (piece instanceof SlashCommandSubcommandGroupBuilder) builder.addSubcommandGroup(piece);
+    else if (piece instanceof SlashCommandSubcommandBuilder) builder.addSubcommand(piece);
+    subcommands.set(piece.name, module);
+  }
+  const json = builder.toJSON();
+  return { json: { ...json, options: requiredFirst(json.options ?? []) }, subcommands };
+}
+
+/**
+ * Discord refuses an optional option before a required one. Handlers add their (possibly required) options
+ * after the common optional ones, so required options move to the front, keeping their order otherwise.
+ */
+function requiredFirst(options: APIApplicationCommandOption[]): APIApplicationCommandOption[] {
+  const nested = options.map((option) =>
+    'options' in option && Array.isArray(option.options)
+      ? ({
+          ...option,
+          options: requiredFirst(option.options as APIApplicationCommandOption[]),
+        } as APIApplicationCommandOption)
+      : option,
+  );
+  const isRequired = (option: APIApplicationCommandOption) =>
+    'required' in option && option.required === true;
+  return [...nested.filter(isRequired), ...nested.filter((option) => !isRequired(option))];
+}

@@ -1,0 +1,96 @@
+// /task create <kind> name channel [every|at|cron] [timezone] [count] [catchup] …the kind's own options
+import { SlashCommandSubcommandBuilder, SlashCommandSubcommandGroupBuilder } from '@discordjs/builders';
+import { ChannelType } from 'discord.js';
+import { missingChannelPermission, neededChannelPermissions } from '../../src/discord/channel-permissions.js';
+import { describeSchedule, nextRunLine } from '../../src/discord/format.js';
+import { collectHandlerOptions, validateHandlerOptions } from '../../src/discord/handler-options.js';
+import { scheduleFromOptions } from '../../src/discord/schedule-input.js';
+import type { TaskSubcommand } from '../../src/discord/task-command.js';
+import type { Handler } from '../../src/handlers/define.js';
+import type { HandlerRegistry } from '../../src/handlers/registry.js';
+import { addScheduleOptions, autocompleteShared, MAX_NAME_LENGTH, scheduleOptionsOf } from '../options.js';
+
+const MAX_COUNT = 1_000_000;
+
+/** One subcommand per handler kind: the options every task has, then the handler's own. */
+export function data(registry: HandlerRegistry): SlashCommandSubcommandGroupBuilder | undefined {
+  const handlers = registry.all();
+  if (handlers.length === 0) return undefined;
+  const group = new SlashCommandSubcommandGroupBuilder().setName('create').setDescription('Create a task');
+  for (const handler of handlers) group.addSubcommand(kindSubcommand(handler));
+  return group;
+}
+
+function kindSubcommand(handler: Handler): SlashCommandSubcommandBuilder {
+  const builder = new SlashCommandSubcommandBuilder()
+    .setName(handler.kind)
+    .setDescription(handler.description)
+    .addStringOption((o) =>
+      o
+        .setName('name')
+        .setDescription('A name for the task: lowercase letters, digits, - and _')
+        .setRequired(true)
+        .setMaxLength(MAX_NAME_LENGTH),
+    )
+    .addChannelOption((o) =>
+      o
+        .setName('channel')
+        .setDescription('Where the task posts (or which channel it renames)')
+        .setRequired(true)
+        .addChannelTypes(ChannelType.GuildText, ChannelType.GuildAnnouncement, ChannelType.GuildVoice),
+    );
+  addScheduleOptions(builder)
+    .addIntegerOption((o) =>
+      o
+        .setName('count')
+        .setDescription('Stop after this many runs (default: run forever)')
+        .setMinValue(1)
+        .setMaxValue(MAX_COUNT),
+    )
+    .addStringOption((o) =>
+      o
+        .setName('catchup')
+        .setDescription('After downtime: skip missed runs (default) or run one late')
+        .addChoices({ name: 'skip missed runs', value: 'skip' }, { name: 'run once late', value: 'once' }),
+    );
+  // Required kind options land after the optional common ones here; the loader moves required ones first.
+  return handler.slashOptions?.(builder) ?? builder;
+}
+
+export const execute: TaskSubcommand['execute'] = async (interaction, ctx) => {
+  const kind = interaction.options.getSubcommand(true);
+  const handler = ctx.registry.get(kind);
+  if (!handler) return `There is no task kind "${kind}" on this bot any more.`;
+
+  const schedule = scheduleFromOptions(scheduleOptionsOf(interaction));
+  if (!schedule.ok) return schedule.error;
+  const options = validateHandlerOptions(handler, collectHandlerOptions(interaction, handler));
+  if (!options.ok) return options.error;
+
+  const channelId = interaction.options.getChannel('channel', true).id;
+  const missing = await missingChannelPermission(
+    interaction.guild,
+    channelId,
+    neededChannelPermissions(kind, options.value),
+  );
+  if (missing) return missing;
+
+  const catchUp = interaction.options.getString('catchup') === 'once' ? 'once' : 'skip';
+  const task = await ctx.runtime.create(interaction.guildId, {
+    name: interaction.options.getString('name', true).trim(),
+    kind,
+    options: options.value,
+    schedule: schedule.value,
+    count: interaction.options.getInteger('count'),
+    catchUp,
+    channelId,
+    createdBy: interaction.user.id,
+  });
+  const times = task.count === null ? '' : `, ${task.count} time${task.count === 1 ? '' : 's'}`;
+  return (
+    `Created **${task.name}**, a ${kind} task in <#${channelId}> running ${describeSchedule(task.schedule)}${times}. ` +
+    nextRunLine(task)
+  );
+};
+
+export const autocomplete: TaskSubcommand['autocomplete'] = autocompleteShared;

@@ -1,0 +1,59 @@
+// /task info name: the definition, state, progress, next run, recent runs and the handler's status.
+import { SlashCommandSubcommandBuilder } from '@discordjs/builders';
+import type { Task, TaskRun } from '../../src/db/index.js';
+import {
+  describeSchedule,
+  fitLines,
+  nextRunLine,
+  progress,
+  quote,
+  shortTime,
+} from '../../src/discord/format.js';
+import { handlerStatus } from '../../src/discord/handler-status.js';
+import type { TaskSubcommand } from '../../src/discord/task-command.js';
+import { addTaskNameOption, autocompleteShared } from '../options.js';
+
+const RUNS_SHOWN = 5;
+
+export const data = addTaskNameOption(
+  new SlashCommandSubcommandBuilder().setName('info').setDescription('Show a task in detail'),
+);
+
+export const execute: TaskSubcommand['execute'] = async (interaction, ctx) => {
+  const { task, runs } = ctx.runtime.info(
+    interaction.guildId,
+    interaction.options.getString('name', true),
+    RUNS_SHOWN,
+  );
+  const lines = [
+    `Kind: ${task.kind} in <#${task.channelId}>, ${task.state}`,
+    `Schedule: ${describeSchedule(task.schedule)}${task.count === null ? '' : `, ${task.count} times`}; catch-up ${task.catchUp}`,
+    `Progress: ${progress(task)}`,
+    nextRunLine(task),
+    ...optionLines(task),
+  ];
+  if (task.lastError) lines.push(`Last error: ${quote(task.lastError, 300)}`);
+  const status = handlerStatus(ctx, task);
+  if (status) lines.push(`Status: ${quote(status, 300)}`);
+  lines.push(runs.length === 0 ? 'No runs yet.' : `Last ${runs.length} run${runs.length === 1 ? '' : 's'}:`);
+  lines.push(...runs.map(runLine));
+  lines.push(`Created by <@${task.createdBy}> ${shortTime(task.createdAt)}.`);
+  return fitLines(`**${task.name}**`, lines);
+};
+
+function optionLines(task: Task): string[] {
+  const entries = Object.entries(task.options);
+  if (entries.length === 0) return [];
+  const shown = entries.map(
+    ([key, value]) =>
+      `${key}: ${quote(typeof value === 'string' ? `"${value}"` : JSON.stringify(value), 120)}`,
+  );
+  return [`Options: ${shown.join(', ')}`];
+}
+
+function runLine(run: TaskRun): string {
+  const outcome = run.error ? `${run.outcome}: ${quote(run.error, 150)}` : run.outcome;
+  return `• ${shortTime(run.scheduledAt)} ${outcome} (${Math.max(0, run.finishedAt - run.startedAt)} ms)`;
+}
+
+export const autocomplete: TaskSubcommand['autocomplete'] = autocompleteShared;

@@ -1,0 +1,23 @@
+// /task interval name [every|at|cron] [timezone]: change when a task runs.
+import { SlashCommandSubcommandBuilder } from '@discordjs/builders';
+import { describeSchedule, nextRunLine } from '../../src/discord/format.js';
+import { scheduleFromOptions } from '../../src/discord/schedule-input.js';
+import type { TaskSubcommand } from '../../src/discord/task-command.js';
+import { addScheduleOptions, addTaskNameOption, autocompleteShared, scheduleOptionsOf } from '../options.js';
+
+export const data = addScheduleOptions(
+  addTaskNameOption(
+    new SlashCommandSubcommandBuilder().setName('interval').setDescription("Change a task's schedule"),
+  ),
+);
+
+export const execute: TaskSubcommand['execute'] = async (interaction, ctx) => {
+  const name = interaction.options.getString('name', true);
+  const { task: current } = ctx.runtime.info(interaction.guildId, name, 0);
+  const schedule = scheduleFromOptions(scheduleOptionsOf(interaction), current.schedule);
+  if (!schedule.ok) return schedule.error;
+  const task = await ctx.runtime.updateSchedule(interaction.guildId, name, schedule.value);
+  return `**${task.name}** now runs ${describeSchedule(task.schedule)}. ${nextRunLine(task)}`;
+};
+
+export const autocomplete: TaskSubcommand['autocomplete'] = autocompleteShared;

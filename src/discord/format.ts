@@ -1,0 +1,68 @@
+// How tasks read back to admins: schedules in words, times as Discord timestamps, lists that fit a message.
+import type { Task, TaskSchedule } from '../db/index.js';
+import { formatEvery } from './input.js';
+
+/** Discord refuses message content over 2000 characters. */
+export const MAX_MESSAGE_LENGTH = 2000;
+
+/** `every 1h30m`, `daily at 09:00, 18:30 (Europe/Paris)`, `cron 0 9 * * 1 (UTC)`. */
+export function describeSchedule(schedule: TaskSchedule): string {
+  switch (schedule.kind) {
+    case 'interval':
+      return `every ${formatEvery(schedule.seconds)}`;
+    case 'times':
+      return `daily at ${schedule.times.join(', ')} (${schedule.timeZone})`;
+    case 'cron':
+      return `cron \`${schedule.cron}\` (${schedule.timeZone})`;
+  }
+}
+
+const unix = (ms: number): number => Math.floor(ms / 1000);
+
+/** `<t:…:F> (<t:…:R>)`: the full date in the reader's own time zone, then "in 5 minutes". */
+export function fullAndRelative(ms: number): string {
+  return `<t:${unix(ms)}:F> (<t:${unix(ms)}:R>)`;
+}
+
+export function relative(ms: number): string {
+  return `<t:${unix(ms)}:R>`;
+}
+
+export function shortTime(ms: number): string {
+  return `<t:${unix(ms)}:f>`;
+}
+
+/** "Next run: …" for a task, or why there is none. */
+export function nextRunLine(task: Pick<Task, 'state' | 'nextRunAt' | 'count' | 'currentLoop'>): string {
+  if (task.state === 'running' && task.nextRunAt !== null)
+    return `Next run: ${fullAndRelative(task.nextRunAt)}.`;
+  if (task.state === 'completed') return `It has completed all ${task.count} runs.`;
+  return `It is ${task.state}, so nothing is scheduled.`;
+}
+
+/** `3 of 10 runs done` or `3 runs done`. */
+export function progress(task: Pick<Task, 'currentLoop' | 'count'>): string {
+  const runs = task.currentLoop === 1 ? 'run' : 'runs';
+  return task.count === null
+    ? `${task.currentLoop} ${runs} done`
+    : `${task.currentLoop} of ${task.count} ${runs} done`;
+}
+
+/** Joins lines, dropping the tail (with a note of how many) so the message stays under Discord's limit. */
+export function fitLines(header: string, lines: readonly string[], max = MAX_MESSAGE_LENGTH): string {
+  const roomForNote = 24; // "\n…and 12345 more."
+  let text = header;
+  for (let index = 0; index < lines.length; index++) {
+    const next = `${text}\n${lines[index]}`;
+    const isLast = index === lines.length - 1;
+    if (next.length > max - (isLast ? 0 : roomForNote)) return `${text}\n…and ${lines.length - index} more.`;
+    text = next;
+  }
+  return text;
+}
+
+/** Quotes user text inside a reply, shortened and on one line. */
+export function quote(text: string, max = 100): string {
+  const single = text.replace(/\s+/g, ' ').trim();
+  return single.length > max ? `${single.slice(0, max - 1)}…` : single;
+}

@@ -1,0 +1,96 @@
+// The kind options of `/task create <kind>`: read from the interaction by the names and types the handler
+// declared in slashOptions, then validated by the handler's zod schema.
+import { SlashCommandSubcommandBuilder } from '@discordjs/builders';
+import type { ChatInputCommandInteraction } from 'discord.js';
+import { type APIApplicationCommandBasicOption, ApplicationCommandOptionType } from 'discord-api-types/v10';
+import type { Handler } from '../handlers/define.js';
+import type { Parsed } from './input.js';
+
+const declared = new WeakMap<Handler, APIApplicationCommandBasicOption[]>();
+
+/** The slash options a handler declares (its own, without the common ones), built once per handler. */
+export function handlerSlashOptions(handler: Handler): APIApplicationCommandBasicOption[] {
+  let options = declared.get(handler);
+  if (!options) {
+    const builder = new SlashCommandSubcommandBuilder()
+      .setName(handler.kind)
+      .setDescription(handler.description);
+    options = ((handler.slashOptions?.(builder) ?? builder).toJSON().options ??
+      []) as APIApplicationCommandBasicOption[];
+    declared.set(handler, options);
+  }
+  return options;
+}
+
+/** The values given for the handler's options; users, roles, channels and mentionables become ids. */
+export function collectHandlerOptions(
+  interaction: ChatInputCommandInteraction,
+  handler: Handler,
+): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  const { options } = interaction;
+  for (const option of handlerSlashOptions(handler)) {
+    const name = option.name;
+    let value: unknown;
+    switch (option.type) {
+      case ApplicationCommandOptionType.String:
+        value = options.getString(name);
+        break;
+      case ApplicationCommandOptionType.Integer:
+        value = options.getInteger(name);
+        break;
+      case ApplicationCommandOptionType.Number:
+        value = options.getNumber(name);
+        break;
+      case ApplicationCommandOptionType.Boolean:
+        value = options.getBoolean(name);
+        break;
+      case ApplicationCommandOptionType.User:
+        value = options.getUser(name)?.id;
+        break;
+      case ApplicationCommandOptionType.Role:
+        value = options.getRole(name)?.id;
+        break;
+      case ApplicationCommandOptionType.Channel:
+        value = options.getChannel(name)?.id;
+        break;
+      case ApplicationCommandOptionType.Mentionable:
+        value = options.get(name)?.value;
+        break;
+      default:
+        value = options.get(name)?.value;
+    }
+    if (value !== null && value !== undefined) values[name] = value;
+  }
+  return values;
+}
+
+/** Validates with the handler's schema; the first problem becomes one sentence naming the option. */
+export function validateHandlerOptions(
+  handler: Handler,
+  raw: Record<string, unknown>,
+): Parsed<Record<string, unknown>> {
+  const result = handler.options.safeParse(raw);
+  if (result.success) {
+    const value = result.data;
+    return {
+      ok: true,
+      value: typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {},
+    };
+  }
+  const issue = result.error.issues[0];
+  const option = issue?.path.length ? String(issue.path[0]) : undefined;
+  const why = sentenceCase(issue?.message ?? 'is not valid');
+  return {
+    ok: false,
+    error: option
+      ? `The \`${option}\` option is not valid for a ${handler.kind} task: ${why}`
+      : `Those options are not valid for a ${handler.kind} task: ${why}`,
+  };
+}
+
+function sentenceCase(message: string): string {
+  const text = message.trim();
+  const first = text.charAt(0).toLowerCase() + text.slice(1);
+  return /[.!?]$/.test(first) ? first : `${first}.`;
+}

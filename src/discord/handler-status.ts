@@ -1,0 +1,12 @@
+// The one line a handler may add to `/task info` (its status hook), read from its stored state.
+import type { Task } from '../db/index.js';
+import { createHandlerStore } from '../handlers/executor.js';
+import type { CommandContext } from './task-command.js';
+
+export function handlerStatus(ctx: Pick<CommandContext, 'registry' | 'db'>, task: Task): string | undefined {
+  const handler = ctx.registry.get(task.kind);
+  if (!handler?.status) return undefined;
+  const { id, guildId, name, kind, channelId, options, currentLoop, count } = task;
+  const view = { id, guildId, name, kind, channelId, options, currentLoop, count };
+  return handler.status(view, createHandlerStore(ctx.db, task.id));
+}

@@ -1,0 +1,154 @@
+// Routes `/task` interactions to their subcommand modules, with the guard every one of them shares: server
+// only, Manage Server only (checked again here, whatever Discord's defaults hid), every reply ephemeral,
+// and every interaction answered, even when the command throws.
+import {
+  type AutocompleteInteraction,
+  type ChatInputCommandInteraction,
+  type Client,
+  Events,
+  type Interaction,
+  MessageFlags,
+  PermissionFlagsBits,
+} from 'discord.js';
+import { censorToken } from '../log.js';
+import { TaskError } from '../tasks/index.js';
+import type { CommandContext, TaskSubcommand } from './task-command.js';
+
+export const NOT_IN_SERVER = '`/task` only works in a server, not in direct messages.';
+export const SERVER_NOT_READY = "I can't see this server yet; try again in a moment.";
+export const NEEDS_MANAGE_SERVER = 'You need the **Manage Server** permission to use `/task`.';
+export const SOMETHING_WENT_WRONG =
+  'Something went wrong while running that command. It has been logged; please try again.';
+
+/** Past this, the reply is deferred (Discord allows 3 s for the first answer) and edited in later. */
+export const DEFAULT_DEFER_AFTER_MS = 1_500;
+
+export interface RouterOptions {
+  commandName: string;
+  /** By top-level name: a subcommand or a subcommand group. */
+  subcommands: ReadonlyMap<string, TaskSubcommand>;
+  ctx: CommandContext;
+  deferAfterMs?: number;
+}
+
+/** Listens for interactions on the client; returns a function that stops listening. */
+export function routeInteractions(client: Client, options: RouterOptions): () => void {
+  const listener = (interaction: Interaction): void => {
+    if (!('commandName' in interaction) || interaction.commandName !== options.commandName) return;
+    if (interaction.isChatInputCommand()) {
+      void answerCommand(interaction, options).catch((error) => logFailure(options, interaction, error));
+    } else if (interaction.isAutocomplete()) {
+      void answerAutocomplete(interaction, options).catch((error) => logFailure(options, interaction, error));
+    }
+  };
+  client.on(Events.InteractionCreate, listener);
+  return () => client.off(Events.InteractionCreate, listener);
+}
+
+/** `create reminder`, `list`: the path the member typed, for logs. */
+function pathOf(interaction: ChatInputCommandInteraction | AutocompleteInteraction): string {
+  const group = interaction.options.getSubcommandGroup(false);
+  const subcommand = interaction.options.getSubcommand(false);
+  return [group, subcommand].filter(Boolean).join(' ');
+}
+
+function moduleFor(
+  interaction: ChatInputCommandInteraction | AutocompleteInteraction,
+  options: RouterOptions,
+): TaskSubcommand | undefined {
+  const key = interaction.options.getSubcommandGroup(false) ?? interaction.options.getSubcommand(false);
+  return key === null ? undefined : options.subcommands.get(key);
+}
+
+/** Why this member may not run /task here, as the sentence to show; undefined when they may. */
+function refusal(interaction: ChatInputCommandInteraction | AutocompleteInteraction): string | undefined {
+  if (!interaction.inGuild()) return NOT_IN_SERVER;
+  if (!interaction.inCachedGuild()) return SERVER_NOT_READY;
+  if (!interaction.memberPermissions.has(PermissionFlagsBits.ManageGuild)) return NEEDS_MANAGE_SERVER;
+  return undefined;
+}
+
+async function answerCommand(
+  interaction: ChatInputCommandInteraction,
+  options: RouterOptions,
+): Promise<void> {
+  let deferral: Promise<unknown> | undefined;
+  const timer = setTimeout(() => {
+    deferral = interaction
+      .deferReply({ flags: MessageFlags.Ephemeral })
+      .catch((error) => logFailure(options, interaction, error, 'could not defer the reply'));
+  }, options.deferAfterMs ?? DEFAULT_DEFER_AFTER_MS);
+  let content: string;
+  try {
+    content = await runCommand(interaction, options);
+  } catch (error) {
+    if (error instanceof TaskError) {
+      content = error.message;
+    } else {
+      logFailure(options, interaction, error);
+      content = SOMETHING_WENT_WRONG;
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  await deferral;
+  try {
+    await send(interaction, content);
+  } catch (error) {
+    logFailure(options, interaction, error, 'could not send the reply');
+    // The reply itself was refused (too long, say): still tell the member something.
+    if (content !== SOMETHING_WENT_WRONG) await send(interaction, SOMETHING_WENT_WRONG);
+  }
+}
+
+async function runCommand(interaction: ChatInputCommandInteraction, options: RouterOptions): Promise<string> {
+  const refused = refusal(interaction);
+  if (refused) return refused;
+  const module = moduleFor(interaction, options);
+  if (!module || !interaction.inCachedGuild()) {
+    return 'That `/task` subcommand is not available any more; Discord may still be updating its command list.';
+  }
+  return module.execute(interaction, options.ctx);
+}
+
+function send(interaction: ChatInputCommandInteraction, content: string): Promise<unknown> {
+  const allowedMentions = { parse: [] };
+  if (interaction.deferred || interaction.replied) return interaction.editReply({ content, allowedMentions });
+  return interaction.reply({ content, flags: MessageFlags.Ephemeral, allowedMentions });
+}
+
+async function answerAutocomplete(
+  interaction: AutocompleteInteraction,
+  options: RouterOptions,
+): Promise<void> {
+  let choices: Awaited<ReturnType<NonNullable<TaskSubcommand['autocomplete']>>> = [];
+  try {
+    const module = moduleFor(interaction, options);
+    // A member who may not use /task learns nothing from it, not even task names.
+    if (refusal(interaction) === undefined && module?.autocomplete && interaction.inCachedGuild()) {
+      choices = await module.autocomplete(interaction, options.ctx);
+    }
+  } catch (error) {
+    logFailure(options, interaction, error, 'autocomplete failed');
+  }
+  await interaction.respond(choices.slice(0, 25));
+}
+
+function logFailure(
+  options: RouterOptions,
+  interaction: ChatInputCommandInteraction | AutocompleteInteraction,
+  error: unknown,
+  message = 'command failed',
+): void {
+  options.ctx.log.error(
+    {
+      err: error,
+      error: censorToken(error instanceof Error ? error.message : String(error)),
+      interaction: interaction.id,
+      guildId: interaction.guildId,
+      userId: interaction.user.id,
+      command: `/${interaction.commandName} ${pathOf(interaction)}`.trim(),
+    },
+    message,
+  );
+}

@@ -1,0 +1,74 @@
+// Turns the schedule options of `/task create` and `/task interval` (every / at / timezone / cron) into a
+// stored schedule, or one sentence saying what to fix. Pure: no Discord, no database.
+import type { TaskSchedule } from '../db/index.js';
+import { parseTaskSchedule, TaskError } from '../tasks/index.js';
+import { type Parsed, parseAt, parseEvery, parseTimeZone } from './input.js';
+
+export interface ScheduleOptions {
+  every?: string | null;
+  at?: string | null;
+  timezone?: string | null;
+  cron?: string | null;
+}
+
+export const MISSING_SCHEDULE =
+  'Give the task a schedule: `every` (like 15m), `at` (like 09:00) or `cron` (like 0 9 * * 1).';
+
+const given = (value: string | null | undefined): value is string => value != null && value.trim() !== '';
+
+/**
+ * Exactly one of every / at / cron; a time zone only with at or cron (UTC when left out). With `current`
+ * (for `/task interval`), a time zone alone moves the task's own times or cron to that zone.
+ */
+export function scheduleFromOptions(options: ScheduleOptions, current?: TaskSchedule): Parsed<TaskSchedule> {
+  const kinds = (['every', 'at', 'cron'] as const).filter((key) => given(options[key]));
+  if (kinds.length > 1) {
+    return fail(
+      `Give only one of \`every\`, \`at\` or \`cron\`, not ${kinds.map((k) => `\`${k}\``).join(' and ')}.`,
+    );
+  }
+  let timeZone = 'UTC';
+  if (given(options.timezone)) {
+    if (kinds[0] === 'every' || (kinds.length === 0 && current?.kind === 'interval')) {
+      return fail(
+        'A time zone only applies to `at` and `cron` schedules; `every` counts from when the task starts.',
+      );
+    }
+    const zone = parseTimeZone(options.timezone);
+    if (!zone.ok) return zone;
+    timeZone = zone.value;
+  } else if (current && current.kind !== 'interval') {
+    timeZone = current.timeZone;
+  }
+  if (kinds.length === 0) {
+    if (current && current.kind !== 'interval' && given(options.timezone))
+      return checked({ ...current, timeZone });
+    return fail(MISSING_SCHEDULE);
+  }
+  switch (kinds[0]) {
+    case 'every': {
+      const seconds = parseEvery(options.every!);
+      return seconds.ok ? checked({ kind: 'interval', seconds: seconds.value }) : seconds;
+    }
+    case 'at': {
+      const times = parseAt(options.at!);
+      return times.ok ? checked({ kind: 'times', times: times.value, timeZone }) : times;
+    }
+    default:
+      return checked({ kind: 'cron', cron: options.cron!.trim(), timeZone });
+  }
+}
+
+/** The engine's own check (cron syntax, a cron that never fires…), as a sentence. */
+function checked(schedule: TaskSchedule): Parsed<TaskSchedule> {
+  try {
+    return { ok: true, value: parseTaskSchedule(schedule) };
+  } catch (error) {
+    if (error instanceof TaskError) return fail(error.message);
+    throw error;
+  }
+}
+
+function fail<T>(error: string): Parsed<T> {
+  return { ok: false, error };
+}
