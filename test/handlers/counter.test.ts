@@ -1,0 +1,184 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { getCounterState } from '../../src/db/index.js';
+import { advance, type Bot, eventually, MINUTE, startBot } from './helpers.js';
+
+let bot: Bot;
+
+afterEach(async () => {
+  await bot?.close();
+});
+
+function renameRequests(channelId: string) {
+  return bot.emulator.requests.filter((r) => r.method === 'PATCH' && r.path === `/channels/${channelId}`);
+}
+
+/** Adds a member in the emulator and waits until the client's cache counts them. */
+async function join(username: string): Promise<number> {
+  const guild = bot.client.guilds.cache.get(bot.guild.id)!;
+  const before = guild.memberCount;
+  bot.emulator.world.addMember(bot.guild.id, { user: { username } });
+  await eventually(() => expect(guild.memberCount).toBe(before + 1));
+  return guild.memberCount;
+}
+
+function statusOf(name: string): string | undefined {
+  const { task } = bot.runtime.info(bot.guild.id, name);
+  const counter = bot.registry.get('counter')!;
+  const store = {
+    get: <T>(key: string) => {
+      const row = bot.connection.sqlite
+        .prepare('SELECT value FROM handler_state WHERE task_id = ? AND key = ?')
+        .get(task.id, key) as { value: string } | undefined;
+      return row ? (JSON.parse(row.value) as T) : undefined;
+    },
+    set: () => {},
+    delete: () => {},
+  };
+  return counter.status?.({ ...task, options: task.options }, store);
+}
+
+describe('counter', () => {
+  it('renames on change, holds the third change within 10 minutes, then catches up with the latest value', async () => {
+    bot = await startBot();
+    const lounge = bot.guild.channels.Lounge!;
+    const channelName = () => bot.emulator.world.channel(lounge).name;
+    const guild = bot.client.guilds.cache.get(bot.guild.id)!;
+    const start = guild.memberCount;
+    await bot.create(
+      { name: 'members', kind: 'counter', options: { template: 'Members: {members}' } },
+      'Lounge',
+    );
+    await advance(0);
+    await eventually(() => expect(channelName()).toBe(`Members: ${start}`));
+
+    // Unchanged count: no request at all.
+    await advance(MINUTE);
+    await eventually(() => expect(bot.runtime.info(bot.guild.id, 'members').runs).toHaveLength(2));
+    expect(renameRequests(lounge)).toHaveLength(1);
+
+    const second = await join('carol');
+    await advance(MINUTE);
+    await eventually(() => expect(channelName()).toBe(`Members: ${second}`));
+
+    // The window (2 per 10 minutes) is full: the third change is held, not sent.
+    const third = await join('dave');
+    await advance(MINUTE);
+    await eventually(() => expect(bot.runtime.info(bot.guild.id, 'members').runs).toHaveLength(4));
+    expect(channelName()).toBe(`Members: ${second}`);
+    expect(statusOf('members')).toMatch(
+      new RegExp(
+        `^A rename to “Members: ${third}” is waiting for Discord's limit \\(2 per 10 minutes\\) until <t:\\d+:T>\\.$`,
+      ),
+    );
+    // Latest value wins while held.
+    const latest = await join('erin');
+    await advance(MINUTE);
+    await eventually(() => expect(bot.runtime.info(bot.guild.id, 'members').runs).toHaveLength(5));
+    expect(statusOf('members')).toContain(`“Members: ${latest}”`);
+    expect(renameRequests(lounge)).toHaveLength(2);
+
+    // The window opens 10 minutes (plus a second's margin) after the first rename.
+    for (let minute = 5; minute <= 10; minute++) await advance(MINUTE);
+    await advance(1_000);
+    await eventually(() => expect(channelName()).toBe(`Members: ${latest}`));
+    expect(renameRequests(lounge)).toHaveLength(3);
+    expect(bot.emulator.requests.filter((r) => r.status === 429)).toEqual([]);
+    expect(statusOf('members')).toBeUndefined();
+    expect(
+      getCounterState(bot.connection.db, bot.runtime.info(bot.guild.id, 'members').task.id),
+    ).toMatchObject({
+      renderedText: `Members: ${latest}`,
+      pendingText: null,
+    });
+  });
+
+  it('drops a held rename when the task is cancelled', async () => {
+    bot = await startBot();
+    const lounge = bot.guild.channels.Lounge!;
+    await bot.create(
+      {
+        name: 'humans',
+        kind: 'counter',
+        options: { template: 'Humans: {humans}' },
+        schedule: { kind: 'interval', seconds: 60 },
+      },
+      'Lounge',
+    );
+    await advance(0);
+    await eventually(() => expect(renameRequests(lounge)).toHaveLength(1));
+    await join('carol');
+    await advance(MINUTE);
+    await eventually(() => expect(renameRequests(lounge)).toHaveLength(2));
+    await join('dave');
+    await advance(MINUTE);
+    await eventually(() => expect(statusOf('humans')).toBeDefined());
+    await bot.runtime.cancel(bot.guild.id, 'humans');
+    await advance(10 * MINUTE);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(renameRequests(lounge)).toHaveLength(2);
+  });
+
+  it('keeps one message up to date in place, and re-posts it after it is deleted', async () => {
+    bot = await startBot();
+    const stats = bot.guild.channels.stats!;
+    await bot.create(
+      {
+        name: 'census',
+        kind: 'counter',
+        options: {
+          template: 'Humans: {humans}, bots: {bots}, Mods: {role:' + bot.guild.roles.Mods + '}',
+          target: 'message',
+        },
+      },
+      'stats',
+    );
+    const guild = bot.client.guilds.cache.get(bot.guild.id)!;
+    const humans = () => guild.members.cache.filter((m) => !m.user.bot).size;
+    const bots = () => guild.members.cache.filter((m) => m.user.bot).size;
+    await advance(0);
+    await eventually(() => expect(bot.emulator.world.messages(stats)).toHaveLength(1));
+    const first = bot.emulator.world.messages(stats)[0]!;
+    expect(first.message.content).toBe(`Humans: ${humans()}, bots: ${bots()}, Mods: 1`);
+
+    await join('carol');
+    bot.emulator.world.updateMember(bot.guild.id, bot.guild.members.bob!, { roles: [bot.guild.roles.Mods!] });
+    await eventually(() => expect(guild.roles.cache.get(bot.guild.roles.Mods!)!.members.size).toBe(2));
+    await advance(MINUTE);
+    await eventually(() =>
+      expect(bot.emulator.world.message(first.message.id).message.content).toContain('Mods: 2'),
+    );
+    expect(bot.emulator.world.messages(stats)).toHaveLength(1);
+    expect(bot.emulator.world.message(first.message.id).message.content).toBe(
+      `Humans: ${humans()}, bots: ${bots()}, Mods: 2`,
+    );
+
+    // Unchanged: no edit.
+    const edits = () => bot.emulator.world.transcript(stats).filter((e) => e.kind === 'update').length;
+    await advance(MINUTE);
+    await eventually(() => expect(bot.runtime.info(bot.guild.id, 'census').runs).toHaveLength(3));
+    expect(edits()).toBe(1);
+
+    bot.emulator.world.deleteMessage(first.message.id);
+    const channel = guild.channels.cache.get(stats);
+    await eventually(() =>
+      expect(channel?.isTextBased() && channel.messages.cache.has(first.message.id)).toBe(false),
+    );
+    await advance(MINUTE);
+    await eventually(() => expect(bot.emulator.world.messages(stats)).toHaveLength(1));
+    const second = bot.emulator.world.messages(stats)[0]!;
+    expect(second.message.id).not.toBe(first.message.id);
+    expect(second.message.content).toBe(`Humans: ${humans()}, bots: ${bots()}, Mods: 2`);
+    expect(bot.runtime.info(bot.guild.id, 'census').runs.every((r) => r.outcome === 'ok')).toBe(true);
+  });
+
+  it('refuses an unknown placeholder, naming the valid ones', async () => {
+    bot = await startBot({ fakeTime: false });
+    const result = bot.registry
+      .get('counter')!
+      .options.safeParse({ template: 'Online: {online} of {members}' });
+    expect(result.success).toBe(false);
+    expect(result.error?.issues[0]?.message).toBe(
+      'unknown placeholder {online}; use {members}, {humans}, {bots}, {boosts}, {channels}, {roles} or {role:<role id>}',
+    );
+  });
+});
