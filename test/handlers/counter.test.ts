@@ -126,7 +126,7 @@ describe('counter', () => {
         name: 'census',
         kind: 'counter',
         options: {
-          template: 'Humans: {humans}, bots: {bots}, Mods: {role:' + bot.guild.roles.Mods + '}',
+          template: `Humans: {humans}, bots: {bots}, Mods: {role:${bot.guild.roles.Mods}}`,
           target: 'message',
         },
       },
