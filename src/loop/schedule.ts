@@ -218,10 +218,15 @@ function formatterFor(timeZone: string): Intl.DateTimeFormat {
   return formatter;
 }
 
+/** A croner Cron holds ~80 KB of precomputed state, so keep only the most recently used expressions. */
+const CRON_CACHE_LIMIT = 256;
+
 function cronFor(expression: string, timeZone: string): Cron {
   const key = `${timeZone} ${expression}`;
   let cron = crons.get(key);
-  if (cron === undefined) {
+  if (cron !== undefined) {
+    crons.delete(key); // re-inserted below, so Map order is least recently used first
+  } else {
     if (typeof expression !== 'string') throw new TypeError('loop option "cron" must be a string');
     try {
       cron = new Cron(expression, { timezone: timeZone, paused: true });
@@ -230,8 +235,9 @@ function cronFor(expression: string, timeZone: string): Cron {
         `loop option "cron" is not a valid cron expression: "${expression}" (${(error as Error).message})`,
       );
     }
-    crons.set(key, cron);
+    if (crons.size >= CRON_CACHE_LIMIT) crons.delete(crons.keys().next().value!);
   }
+  crons.set(key, cron);
   return cron;
 }
 

@@ -211,6 +211,15 @@ describe('cron', () => {
     ]);
   });
 
+  it('stays correct past its cache of parsed expressions', () => {
+    const expressions = Array.from({ length: 300 }, (_, i) => `${i % 60} ${Math.floor(i / 60)} * * *`);
+    for (const cron of [...expressions, ...expressions.slice(0, 5)]) {
+      const [minute, hour] = cron.split(' ').map(Number) as [number, number];
+      const due = firstDueAt(normalizeSchedule({ cron }), at('2025-01-01T00:00:00Z'));
+      expect(due).toBe(Date.UTC(2025, 0, 1, hour, minute));
+    }
+  });
+
   it('includes a slot equal to now and supports 6-field (seconds) expressions', () => {
     const s = normalizeSchedule({ cron: '*/15 * * * * *' });
     expect(iso(firstDueAt(s, at('2025-01-01T00:00:15Z')))).toBe('2025-01-01T00:00:15.000Z');
