@@ -1,1 +1,56 @@
-console.log('The bot entry point is not here yet: it lands with the Discord surface issue (#5).');
+// `npm start`: read the configuration (from .env if there is one), start the bot, stop it gracefully on
+// SIGINT/SIGTERM. A configuration problem is printed as its own lines, never a stack trace.
+import { existsSync } from 'node:fs';
+import { type Bot, startBot } from './bot.js';
+import { type Config, ConfigError, loadConfig } from './config.js';
+import { createLogger } from './log.js';
+
+function loadDotEnv(): void {
+  // process.loadEnvFile exists from Node 20.12; variables already set in the environment win.
+  const loadEnvFile = (process as { loadEnvFile?: (path: string) => void }).loadEnvFile;
+  if (existsSync('.env') && typeof loadEnvFile === 'function') loadEnvFile('.env');
+}
+
+function readConfig(): Config {
+  try {
+    loadDotEnv();
+    return loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
+  }
+}
+
+const config = readConfig();
+const log = createLogger({ level: config.logLevel, token: config.discordToken });
+
+let bot: Bot;
+try {
+  bot = await startBot({ config, log });
+} catch (error) {
+  log.fatal({ err: error }, 'Metronome could not start');
+  process.exit(1);
+}
+
+let stopping = false;
+const shutdown = (signal: NodeJS.Signals): void => {
+  if (stopping) {
+    log.warn({ signal }, 'second signal: exiting without waiting');
+    process.exit(1);
+  }
+  stopping = true;
+  log.info({ signal }, 'shutting down: letting running iterations finish');
+  bot.stop().then(
+    () => {
+      log.info('stopped');
+      process.exit(0);
+    },
+    (error: unknown) => {
+      log.error({ err: error }, 'error while stopping');
+      process.exit(1);
+    },
+  );
+};
+process.on('SIGINT', shutdown);
+process.on('SIGTERM', shutdown);

@@ -1,0 +1,85 @@
+// startBot as a whole: command sync only when definitions change, tasks surviving a restart, clean stop.
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RecordedRequest } from '../../emulator/index.js';
+import { startTestBot, type TestBot } from '../commands/helpers.js';
+
+const MORE_HANDLERS = fileURLToPath(new URL('./fixtures/more-handlers', import.meta.url));
+
+const isCommandPut = (request: RecordedRequest) =>
+  request.method === 'PUT' && /^\/applications\/\d+(\/guilds\/\d+)?\/commands$/.test(request.path);
+
+let t: TestBot | undefined;
+afterEach(async () => {
+  await t?.close();
+  t = undefined;
+});
+
+describe('command sync', () => {
+  it('registers once, skips an unchanged restart, and re-registers when a handler kind is added', async () => {
+    t = await startTestBot();
+    expect(t.bot.started.commands).toBe('updated');
+    expect(t.emulator.requests.filter(isCommandPut)).toHaveLength(1);
+
+    const again = await t.restart();
+    expect(again.started.commands).toBe('unchanged');
+    expect(t.emulator.requests.filter(isCommandPut)).toHaveLength(1);
+
+    const more = await t.restart(MORE_HANDLERS);
+    expect(more.started.commands).toBe('updated');
+    const puts = t.emulator.requests.filter(isCommandPut);
+    expect(puts).toHaveLength(2);
+    const create = t.emulator.commands.list(null)[0]?.options?.find((o) => o.name === 'create');
+    expect(create && 'options' in create ? create.options?.map((o) => o.name) : []).toContain('extra');
+    expect(
+      await t.run('create extra', { name: 'added', channel: t.a.channels.general!, every: '1h' }),
+    ).toContain('Created **added**');
+  });
+
+  it('registers to DEV_GUILD_ID only, with a guild-scoped PUT', async () => {
+    t = await startTestBot({ devGuild: true });
+    const [put] = t.emulator.requests.filter(isCommandPut);
+    expect(put?.path).toMatch(new RegExp(`/guilds/${t.a.id}/commands$`));
+    expect(t.emulator.commands.list(null)).toEqual([]);
+    expect(t.emulator.commands.list(t.a.id).map((c) => c.name)).toEqual(['task']);
+    expect(await t.run('list')).toContain('no tasks yet');
+  });
+
+  it('puts required options first, as Discord demands', () => {
+    return startTestBot().then((started) => {
+      t = started;
+      const create = t.emulator.commands.list(null)[0]?.options?.find((o) => o.name === 'create');
+      const slow = create && 'options' in create ? create.options?.find((o) => o.name === 'slow') : undefined;
+      const options = (slow && 'options' in slow ? slow.options : []) as {
+        name: string;
+        required?: boolean;
+      }[];
+      expect(options.map((o) => [o.name, o.required ?? false])).toEqual([
+        ['name', true],
+        ['channel', true],
+        ['ms', true],
+        ['every', false],
+        ['at', false],
+        ['timezone', false],
+        ['cron', false],
+        ['count', false],
+        ['catchup', false],
+      ]);
+    });
+  });
+});
+
+describe('restart', () => {
+  it('resumes running tasks and keeps stopped ones stopped', async () => {
+    t = await startTestBot();
+    await t.run('create fragile', { name: 'keeps', channel: t.a.channels.general!, every: '1h' });
+    await t.run('create fragile', { name: 'rests', channel: t.a.channels.general!, every: '1h' });
+    await t.run('stop', { name: 'rests' });
+    const bot = await t.restart();
+    expect(bot.started.resumed.resumed).toBe(1);
+    expect(bot.runtime.activeCount).toBe(1);
+    const list = await t.run('list');
+    expect(list).toMatch(/\*\*keeps\*\* \(fragile\) running, next <t:\d+:R>/);
+    expect(list).toContain('**rests** (fragile) stopped, not scheduled');
+  });
+});
