@@ -1,0 +1,142 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { incrementMessageCount, topMessageCounts, utcDay } from '../../src/db/index.js';
+import { periodStartDay } from '../../src/handlers/builtin/leaderboard.js';
+import { advance, type Bot, eventually, MINUTE, startBot } from './helpers.js';
+
+let bot: Bot;
+
+afterEach(async () => {
+  await bot?.close();
+});
+
+/** Posts `n` messages as `userId` in #general and waits until they are all counted. */
+async function say(userId: string, n: number): Promise<void> {
+  const counted = () =>
+    topMessageCounts(bot.connection.db, bot.guild.id, { limit: 100 }).find((row) => row.userId === userId)
+      ?.count ?? 0;
+  const before = counted();
+  for (let i = 0; i < n; i++) {
+    bot.emulator.world.postMessage({
+      channel: bot.guild.channels.general!,
+      author: userId,
+      content: `hello ${i}`,
+    });
+  }
+  await eventually(() => expect(counted()).toBe(before + n));
+}
+
+function boardText(messageId: string): string {
+  return bot.emulator.world.message(messageId).message.embeds[0]?.description ?? '';
+}
+
+describe('leaderboard', () => {
+  it('ranks members (bots ignored, ties by user id), edits in place, re-posts after deletion, names the departed', async () => {
+    bot = await startBot();
+    const { members, channels } = bot.guild;
+    const world = bot.emulator.world;
+    const alice = members.alice!;
+    const bob = members.bob!;
+    const carol = world.addMember(bot.guild.id, { user: { username: 'carol', globalName: 'Carol C' } });
+    // Bob's id is lower than Carol's: with equal counts he ranks first.
+    expect(BigInt(bob) < BigInt(carol)).toBe(true);
+    await say(carol, 2);
+    await say(bob, 2);
+    // A bot's messages and a webhook's are not counted (Alice's, sent after them, show they were seen).
+    for (let i = 0; i < 5; i++) {
+      world.postMessage({ channel: channels.general!, author: members['helper-bot']!, content: 'beep' });
+    }
+    world.createMessage({
+      channel: channels.general!,
+      author: bob,
+      content: 'hook',
+      webhookId: world.snowflakes.next(),
+    });
+    await say(alice, 3);
+
+    await bot.create(
+      { name: 'top', kind: 'leaderboard', options: { size: 3, period: 'all', title: 'Chatterboxes' } },
+      'stats',
+    );
+    await advance(0);
+    await eventually(() => expect(world.messages(channels.stats!)).toHaveLength(1));
+    const board = world.messages(channels.stats!)[0]!;
+    expect(board.message.embeds[0]?.title).toBe('Chatterboxes');
+    expect(boardText(board.message.id)).toBe(
+      [
+        `**1.** <@${alice}> — 3 messages`,
+        `**2.** <@${bob}> — 2 messages`,
+        `**3.** <@${carol}> — 2 messages`,
+      ].join('\n'),
+    );
+    expect(board.pings).toEqual({ users: [], roles: [], everyone: false });
+    const stored = bot.connection.sqlite.prepare('SELECT * FROM message_counts').all();
+    expect(JSON.stringify(stored)).not.toContain('hello');
+
+    // Carol overtakes and then leaves: the next run edits the same message and shows her last known name.
+    await say(carol, 2);
+    world.removeMember(bot.guild.id, carol);
+    const guild = bot.client.guilds.cache.get(bot.guild.id)!;
+    await eventually(() => expect(guild.members.cache.has(carol)).toBe(false));
+    await advance(MINUTE);
+    await eventually(() => expect(boardText(board.message.id)).toContain('Carol C'));
+    expect(world.messages(channels.stats!)).toHaveLength(1);
+    expect(boardText(board.message.id)).toBe(
+      [
+        `**1.** Carol C — 4 messages`,
+        `**2.** <@${alice}> — 3 messages`,
+        `**3.** <@${bob}> — 2 messages`,
+      ].join('\n'),
+    );
+
+    world.deleteMessage(board.message.id);
+    await advance(MINUTE);
+    await eventually(() => expect(world.messages(channels.stats!)).toHaveLength(1));
+    const reposted = world.messages(channels.stats!)[0]!;
+    expect(reposted.message.id).not.toBe(board.message.id);
+    expect(boardText(reposted.message.id)).toContain('**1.** Carol C — 4 messages');
+
+    // And that new message is the one edited from then on.
+    await say(bob, 1);
+    await advance(MINUTE);
+    await eventually(() => expect(boardText(reposted.message.id)).toContain(`<@${bob}> — 3 messages`));
+    expect(world.messages(channels.stats!)).toHaveLength(1);
+    expect(bot.runtime.info(bot.guild.id, 'top').runs.map((r) => r.outcome)).toEqual([
+      'ok',
+      'ok',
+      'ok',
+      'ok',
+    ]);
+  });
+
+  it('counts only the period: rolling UTC days ending with the run day', async () => {
+    const now = Date.UTC(2025, 4, 20, 12, 0);
+    bot = await startBot({ now });
+    const { members, channels } = bot.guild;
+    const db = bot.connection.db;
+    incrementMessageCount(db, bot.guild.id, members.alice!, utcDay(now - 10 * 86_400_000), 50);
+    incrementMessageCount(db, bot.guild.id, members.bob!, utcDay(now - 3 * 86_400_000), 5);
+    incrementMessageCount(db, bot.guild.id, members.alice!, utcDay(now), 1);
+    await bot.create({ name: 'week', kind: 'leaderboard', options: { period: 'week' } }, 'stats');
+    await bot.create({ name: 'today', kind: 'leaderboard', options: { period: 'day' } }, 'general');
+    await advance(0);
+    await eventually(() => {
+      expect(bot.emulator.world.messages(channels.stats!)).toHaveLength(1);
+      expect(bot.emulator.world.messages(channels.general!)).toHaveLength(1);
+    });
+    const week = bot.emulator.world.messages(channels.stats!)[0]!.message.embeds[0]!;
+    expect(week.description).toBe(
+      `**1.** <@${members.bob}> — 5 messages\n**2.** <@${members.alice}> — 1 message`,
+    );
+    expect(week.footer?.text).toBe('Last 7 days (UTC days) · top 10');
+    const today = bot.emulator.world.messages(channels.general!)[0]!.message.embeds[0]!;
+    expect(today.description).toBe(`**1.** <@${members.alice}> — 1 message`);
+  });
+
+  it('defines periods as whole UTC days including the run day', () => {
+    const at = Date.UTC(2025, 0, 31, 23, 59);
+    expect(periodStartDay('day', at)).toBe('2025-01-31');
+    expect(periodStartDay('week', at)).toBe('2025-01-25');
+    expect(periodStartDay('month', at)).toBe('2025-01-02');
+    expect(periodStartDay('all', at)).toBeUndefined();
+  });
+});
