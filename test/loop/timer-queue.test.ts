@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { MAX_TIMER_DELAY_MS, TimerEntry, TimerQueue } from '../../src/loop/timer-queue.js';
+import { EARLY_MARGIN_MS, MAX_TIMER_DELAY_MS, TimerEntry, TimerQueue } from '../../src/loop/timer-queue.js';
 
 class Recorder extends TimerEntry {
   constructor(
@@ -53,6 +53,16 @@ describe('TimerQueue', () => {
     expect(queue.cancel(b)).toBe(false);
     await vi.advanceTimersByTimeAsync(1_000);
     expect(log).toEqual(['c@50', 'a@500']);
+  });
+
+  it('fires entries due within EARLY_MARGIN_MS with the earliest, since libuv wakes up to 1 ms early', async () => {
+    const queue = new TimerQueue();
+    const log: string[] = [];
+    queue.schedule(new Recorder('a', log), 100);
+    queue.schedule(new Recorder('b', log), 100 + EARLY_MARGIN_MS);
+    queue.schedule(new Recorder('c', log), 102 + EARLY_MARGIN_MS);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(log).toEqual(['a@100', 'b@100']);
   });
 
   it('clears its timer when the last entry is cancelled', () => {
