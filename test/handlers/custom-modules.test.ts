@@ -1,0 +1,133 @@
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createExecutor, setupHandlers } from '../../src/handlers/executor.js';
+import { loadHandlers } from '../../src/handlers/registry.js';
+import { advance, type Bot, captureLog, eventually, MINUTE, startBot } from './helpers.js';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const EXAMPLE = join(REPO, 'examples/handlers/question-of-the-day.ts');
+
+let bot: Bot | undefined;
+const dirs: string[] = [];
+
+afterEach(async () => {
+  await bot?.close();
+  bot = undefined;
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/**
+ * A HANDLERS_DIR outside the checkout, as an admin would have it: modules import 'metronome' and 'zod',
+ * which resolve through its node_modules (here links to this checkout and its zod).
+ */
+function handlersDir(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'metronome-custom-'));
+  dirs.push(dir);
+  mkdirSync(join(dir, 'node_modules'));
+  symlinkSync(REPO, join(dir, 'node_modules', 'metronome'), 'dir');
+  symlinkSync(join(REPO, 'node_modules', 'zod'), join(dir, 'node_modules', 'zod'), 'dir');
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return dir;
+}
+
+const VALID_SHAPE = `
+import { z } from 'zod';
+export default { kind: 'KIND', description: 'd', options: z.object({}), async run() {} };
+`;
+
+describe('custom handler modules', () => {
+  it('loads the example from HANDLERS_DIR and runs it through the runtime: every question once per round', async () => {
+    const dir = handlersDir({});
+    copyFileSync(EXAMPLE, join(dir, 'question-of-the-day.ts'));
+    bot = await startBot({ handlerDirs: [dir] });
+    expect(bot.registry.kinds).toEqual(['counter', 'leaderboard', 'reminder', 'qotd']);
+    expect(bot.registry.skipped).toEqual([]);
+    const questions = ['Tea or coffee?', 'Best book this year?', 'Tabs or spaces?'];
+    await bot.create({ name: 'qotd', kind: 'qotd', options: { questions: questions.join(' | ') }, count: 4 });
+    const general = bot.guild.channels.general!;
+    await advance(0);
+    for (let n = 1; n <= 3; n++) {
+      await eventually(() => expect(bot!.emulator.world.messages(general)).toHaveLength(n));
+      await advance(MINUTE);
+    }
+    await eventually(() => expect(bot!.runtime.info(bot!.guild.id, 'qotd').task.state).toBe('completed'));
+    const posted = bot.emulator.world.messages(general).map((r) => r.message.content);
+    expect(posted.map((text) => text.split('\n')[0])).toEqual([
+      '**Question of the day #1**',
+      '**Question of the day #2**',
+      '**Question of the day #3**',
+      '**Question of the day #4**',
+    ]);
+    const firstRound = posted.slice(0, 3).map((text) => text.split('\n')[1]);
+    expect([...firstRound].sort()).toEqual([...questions].sort());
+  });
+
+  it('skips broken modules with a logged reason and keeps the rest', async () => {
+    const dir = handlersDir({
+      'a-throws.ts': `throw new Error('boom while importing');\n`,
+      'b-bad-kind.ts': VALID_SHAPE.replace('KIND', 'Not A Kind'),
+      'c-duplicate.ts': VALID_SHAPE.replace('KIND', 'reminder'),
+      'd-no-default.ts': 'export const handler = 1;\n',
+      'e-reserved.ts': `
+import { z } from 'zod';
+export default {
+  kind: 'clash', description: 'd', options: z.object({ every: z.string() }), async run() {},
+  slashOptions: (b) => b.addStringOption((o) => o.setName('every').setDescription('x')),
+};
+`,
+      'f-good.ts': VALID_SHAPE.replace('KIND', 'fine'),
+      'notes.md': 'not a module',
+    });
+    const { log, lines } = captureLog();
+    const registry = await loadHandlers({ dirs: [dir], log });
+    expect(registry.kinds).toEqual(['counter', 'leaderboard', 'reminder', 'fine']);
+    const reasons = Object.fromEntries(
+      registry.skipped.map((s) => [s.path.slice(dir.length + 1), s.reason] as const),
+    );
+    expect(reasons).toEqual({
+      'a-throws.ts': 'it threw while loading: boom while importing',
+      'b-bad-kind.ts': 'kind must be 1 to 32 lowercase letters, digits, "-" or "_", starting with a letter',
+      'c-duplicate.ts': 'a handler of kind "reminder" is already loaded',
+      'd-no-default.ts': 'it has no default export (export default defineHandler({...}))',
+      'e-reserved.ts': 'slash option "every" is reserved for every task',
+    });
+    const skippedLines = lines.filter((line) => line.msg === 'handler module skipped');
+    expect(skippedLines.map((line) => [line.path, line.reason])).toEqual(
+      registry.skipped.map((s) => [s.path, s.reason]),
+    );
+    expect(lines.find((line) => line.msg === 'handlers loaded')).toMatchObject({ skipped: 5 });
+  });
+
+  it('logs a setup that throws and still runs the other handlers', async () => {
+    const dir = handlersDir({
+      'bad-setup.ts': `
+import { z } from 'zod';
+export default {
+  kind: 'fragile', description: 'd', options: z.object({}), async run() {},
+  setup() { throw new Error('no listener for you'); },
+};
+`,
+    });
+    const { log, lines } = captureLog();
+    const registry = await loadHandlers({ dirs: [dir], log });
+    bot = await startBot({ fakeTime: false });
+    const cleanup = await setupHandlers(registry, { client: bot.client, db: bot.connection.db, log });
+    expect(
+      lines.find((line) => line.msg === 'handler setup failed; its handler runs without it'),
+    ).toMatchObject({
+      kind: 'fragile',
+      err: expect.objectContaining({ message: 'no listener for you' }),
+    });
+    // The leaderboard's listener was still installed (and the clean-up removes it).
+    const listeners = bot.client.listenerCount('messageCreate');
+    expect(listeners).toBeGreaterThanOrEqual(2);
+    cleanup();
+    expect(bot.client.listenerCount('messageCreate')).toBe(listeners - 1);
+    expect(typeof createExecutor({ client: bot.client, db: bot.connection.db, registry, log })).toBe(
+      'function',
+    );
+  });
+});
