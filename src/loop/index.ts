@@ -1,4 +1,10 @@
 // The loop engine's public API: `import { loop } from 'metronome/loop'`. No Discord, no database.
+//
+//   const ticker = loop({ minutes: 1, count: null }, async (channelId: string, { signal, iteration }) => …);
+//   ticker.beforeLoop(…).afterLoop(…).onError(…);
+//   const unsubscribe = ticker.observe({ iterationEnd: (info) => …, end: (reason) => … });
+//   const ended = ticker.start('123');                              // or, for a persisted task:
+//   ticker.resume({ currentLoop: 41, firstDueAt: savedNextRunAt }, '123');
 export { BACKOFF_BASE_MS, BACKOFF_CAP_MS, ExponentialBackoff } from './backoff.js';
 export { type ErrorClass, isTransientError, TransientError } from './errors.js';
 export {
