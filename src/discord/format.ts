@@ -42,7 +42,8 @@ export function nextRunLine(task: Pick<Task, 'state' | 'nextRunAt' | 'count' | '
 
 /** `3 of 10 runs done` or `3 runs done`. */
 export function progress(task: Pick<Task, 'currentLoop' | 'count'>): string {
-  const runs = task.currentLoop === 1 ? 'run' : 'runs';
+  const total = task.count ?? task.currentLoop;
+  const runs = total === 1 ? 'run' : 'runs';
   return task.count === null
     ? `${task.currentLoop} ${runs} done`
     : `${task.currentLoop} of ${task.count} ${runs} done`;

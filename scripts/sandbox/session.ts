@@ -1,0 +1,167 @@
+// A sandbox session: the emulator with a demo server, the real bot on a temporary database, and a way to
+// type /task commands as the server's admin and watch what the bot does in the channels.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type APIChannel, type APIMessage, GatewayDispatchEvents } from 'discord-api-types/v10';
+import { type Emulator, type GuildHandle, InvocationError, startEmulator } from '../../emulator/index.js';
+import { type Bot, startBot } from '../../src/bot.js';
+import { createLogger } from '../../src/log.js';
+import { parseCommandLine } from './parse.js';
+import { render } from './render.js';
+
+export const DEMO_ADMIN = 'demo-admin';
+
+export interface SessionOptions {
+  verbose?: boolean;
+  /** Where the session prints what happens (defaults to console.log). */
+  print?: (line: string) => void;
+}
+
+export interface Session {
+  emulator: Emulator;
+  bot: Bot;
+  guild: GuildHandle;
+  /** Runs one /task line as demo-admin; resolves true if the bot answered. */
+  run(line: string): Promise<boolean>;
+  help(): string;
+  close(): Promise<void>;
+}
+
+export async function startSession(options: SessionOptions = {}): Promise<Session> {
+  const print = options.print ?? ((line: string) => console.log(line));
+  const emulator = await startEmulator({ strict: false });
+  const guild = emulator.world.createGuild({
+    name: 'Demo Server',
+    roles: [
+      { name: 'Admins', permissions: ['ManageGuild'] },
+      { name: 'Crew', mentionable: true },
+    ],
+    channels: [{ name: 'general' }, { name: 'announcements' }, { name: 'stats', type: 'voice' }],
+    members: [
+      { user: { username: DEMO_ADMIN, globalName: 'Demo Admin' }, roles: ['Admins'] },
+      { user: { username: 'alice' }, roles: ['Crew'] },
+      { user: { username: 'bob' } },
+    ],
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'metronome-sandbox-'));
+  const log = createLogger({
+    level: options.verbose ? 'info' : 'warn',
+    token: emulator.token,
+    destination: process.stderr,
+  });
+  watchChannels(emulator, guild, print);
+  let bot: Bot;
+  try {
+    bot = await startBot({
+      config: {
+        discordToken: emulator.token,
+        discordApiBase: emulator.apiBase,
+        databasePath: join(dir, 'sandbox.db'),
+        handlersDir: undefined,
+        devGuildId: undefined,
+      },
+      log,
+      clientOptions: { testing: true },
+    });
+  } catch (error) {
+    await emulator.close();
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  const admin = guild.members[DEMO_ADMIN]!;
+  const definition = () => emulator.commands.resolveChatInput(guild.id, 'task');
+
+  return {
+    emulator,
+    bot,
+    guild,
+    async run(line) {
+      const parsed = parseCommandLine(line, definition(), guild);
+      if (!parsed.ok) {
+        print(`${stamp()} ✗ ${parsed.error}`);
+        return false;
+      }
+      try {
+        const handle = emulator.invokeSlash({
+          ...parsed.value,
+          user: admin,
+          guild: guild.id,
+          channel: guild.channels.general!,
+        });
+        const reply = await handle.waitForReply(undefined, { timeoutMs: 6_000 });
+        print(`${stamp()} (only you) ${render(reply.content, emulator.world)}`);
+        return true;
+      } catch (error) {
+        const why =
+          error instanceof InvocationError ? `Discord would refuse that: ${error.message}` : String(error);
+        print(`${stamp()} ✗ ${why}`);
+        return false;
+      }
+    },
+    help: () => helpText(definition()?.options ?? []),
+    async close() {
+      await bot.stop();
+      await emulator.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function stamp(): string {
+  return `[${new Date().toTimeString().slice(0, 8)}]`;
+}
+
+/** Prints posts, edits, deletions and renames in the demo server's channels as they happen. */
+function watchChannels(emulator: Emulator, guild: GuildHandle, print: (line: string) => void): void {
+  const { world } = emulator;
+  const names = new Map(Object.entries(guild.channels).map(([name, id]) => [id, name]));
+  world.onDispatch((event, data, guildId) => {
+    if (guildId !== guild.id) return;
+    if (event === GatewayDispatchEvents.MessageCreate || event === GatewayDispatchEvents.MessageUpdate) {
+      const message = data as APIMessage;
+      const channel = names.get(message.channel_id) ?? message.channel_id;
+      const edited = event === GatewayDispatchEvents.MessageUpdate ? ' (edited)' : '';
+      const embeds = (message.embeds ?? []).map((embed) =>
+        [embed.title && `[${embed.title}]`, embed.description].filter(Boolean).join(' '),
+      );
+      const text = [message.content, ...embeds].filter(Boolean).join(' ');
+      print(`${stamp()} #${channel} ${message.author.username}${edited}: ${render(text, world)}`);
+    } else if (event === GatewayDispatchEvents.ChannelUpdate) {
+      const channel = data as APIChannel & { name?: string };
+      const before = names.get(channel.id);
+      if (channel.name && before !== channel.name) {
+        print(`${stamp()} channel #${before ?? channel.id} renamed to "${channel.name}"`);
+        names.set(channel.id, channel.name);
+      }
+    }
+  });
+}
+
+interface OptionLike {
+  name: string;
+  type: number;
+  required?: boolean;
+  options?: OptionLike[];
+}
+
+function helpText(options: readonly OptionLike[]): string {
+  const lines = [
+    'Type /task commands as demo-admin (Manage Server) in #general. Options are name:value; quote values with spaces.',
+    'Channels are #general, #announcements, #stats; roles @Crew, @Admins; members @alice, @bob.',
+    '',
+  ];
+  const usage = (path: string, leaf: readonly OptionLike[] = []) =>
+    `  /task ${path}${leaf.map((o) => (o.required ? ` ${o.name}:…` : ` [${o.name}:…]`)).join('')}`;
+  for (const option of options) {
+    if (option.type === 2)
+      for (const sub of option.options ?? []) lines.push(usage(`${option.name} ${sub.name}`, sub.options));
+    else lines.push(usage(option.name, option.options));
+  }
+  lines.push(
+    '',
+    'Example: /task create reminder name:standup channel:#general every:10s message:"Stand-up time!"',
+  );
+  lines.push('Also: wait 12s (let time pass), help, exit.');
+  return lines.join('\n');
+}
