@@ -7,7 +7,8 @@ export function clock(at: Date = new Date()): string {
 
 function relativeText(ms: number, nowMs: number): string {
   const seconds = Math.round((ms - nowMs) / 1000);
-  if (Math.abs(seconds) < 1) return 'now';
+  // Timestamps are whole seconds, so anything within a second or so of now reads as now.
+  if (Math.abs(seconds) <= 1) return 'now';
   const size = Math.abs(seconds);
   const text =
     size < 90
