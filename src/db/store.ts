@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, gte, lt, lte, sql } from 'drizzle-orm';
 import type { Db } from './connection.js';
+import type { TaskSchedule } from './schedule.js';
 import {
   type CounterState,
   counterState,
@@ -11,6 +12,7 @@ import {
   meta,
   type NewTask,
   type NewTaskRun,
+  type RunOutcome,
   type Task,
   type TaskRun,
   taskRuns,
@@ -35,15 +37,6 @@ export type TaskPatch = Partial<Omit<NewTask, 'id' | 'guildId' | 'createdAt' | '
   updatedAt: number;
 };
 
-/** Progress written after every iteration (the hot path of a running task). */
-export interface TaskProgress {
-  currentLoop: number;
-  lastRunAt: number | null;
-  nextRunAt: number | null;
-  lastError: string | null;
-  updatedAt: number;
-}
-
 /** Inserts a task. Throws on a duplicate (guild, name): check with getTask first to tell the user. */
 export function insertTask(db: Db, values: NewTask): Task {
   return db.insert(tasks).values(values).returning().get();
@@ -57,8 +50,9 @@ export function getTask(db: Db, guildId: string, name: string): Task | undefined
     .get();
 }
 
+/** The task with this id (any guild): for the runtime, which holds ids it got from guild-scoped calls. */
 export function getTaskById(db: Db, id: number): Task | undefined {
-  return db.select().from(tasks).where(eq(tasks.id, id)).get();
+  return hot(db).taskById.get({ id });
 }
 
 /** The guild's tasks, by name. */
@@ -66,9 +60,75 @@ export function listTasks(db: Db, guildId: string): Task[] {
   return db.select().from(tasks).where(eq(tasks.guildId, guildId)).orderBy(asc(tasks.name)).all();
 }
 
-/** Every task in state `running`, across guilds: what start-up resumes. */
+/** Every task in state `running`, across guilds. */
 export function listRunningTasks(db: Db): Task[] {
   return db.select().from(tasks).where(eq(tasks.state, 'running')).all();
+}
+
+/** The columns that decide when a task runs and what its progress is: all the runtime keeps in memory. */
+export type TaskTiming = Pick<
+  Task,
+  | 'id'
+  | 'schedule'
+  | 'count'
+  | 'catchUp'
+  | 'currentLoop'
+  | 'lastRunAt'
+  | 'nextRunAt'
+  | 'lastError'
+  | 'timeoutMs'
+>;
+
+const timingColumns = {
+  id: tasks.id,
+  schedule: tasks.schedule,
+  count: tasks.count,
+  catchUp: tasks.catchUp,
+  currentLoop: tasks.currentLoop,
+  lastRunAt: tasks.lastRunAt,
+  nextRunAt: tasks.nextRunAt,
+  lastError: tasks.lastError,
+  timeoutMs: tasks.timeoutMs,
+};
+
+type TimingRow = [
+  number,
+  string,
+  number | null,
+  Task['catchUp'],
+  number,
+  number | null,
+  number | null,
+  string | null,
+  number,
+];
+
+/**
+ * The timing of every running task: what start-up resumes. drizzle writes the SQL from the schema, but the
+ * rows are read as arrays and mapped here: at 100,000 rows drizzle's per-column mapping costs as much as
+ * SQLite itself, and parsing each distinct schedule once lets tasks share it (frozen).
+ */
+export function listRunningTaskTimings(db: Db): TaskTiming[] {
+  const query = db.select(timingColumns).from(tasks).where(eq(tasks.state, 'running')).toSQL();
+  const rows = db.$client
+    .prepare(query.sql)
+    .raw()
+    .all(...query.params) as TimingRow[];
+  const schedules = new Map<string, TaskSchedule>();
+  return rows.map(([id, json, count, catchUp, currentLoop, lastRunAt, nextRunAt, lastError, timeoutMs]) => {
+    let schedule = schedules.get(json);
+    if (schedule === undefined) {
+      schedule = Object.freeze(JSON.parse(json) as TaskSchedule);
+      schedules.set(json, schedule);
+    }
+    return { id, schedule, count, catchUp, currentLoop, lastRunAt, nextRunAt, lastError, timeoutMs };
+  });
+}
+
+/** The timing columns of a task row. */
+export function timingOf(task: Task): TaskTiming {
+  const { id, schedule, count, catchUp, currentLoop, lastRunAt, nextRunAt, lastError, timeoutMs } = task;
+  return { id, schedule, count, catchUp, currentLoop, lastRunAt, nextRunAt, lastError, timeoutMs };
 }
 
 export function countTasks(db: Db, guildId: string): number {
@@ -93,10 +153,20 @@ export function deleteTask(db: Db, guildId: string, name: string): boolean {
 // ---------------------------------------------------------------- runs
 
 interface HotStatements {
+  taskById: ReturnType<typeof prepareTaskById>;
   insertRun: ReturnType<typeof prepareInsertRun>;
   pruneRuns: ReturnType<typeof preparePruneRuns>;
   saveProgress: ReturnType<typeof prepareSaveProgress>;
+  setNextRun: ReturnType<typeof prepareSetNextRun>;
   incrementCount: ReturnType<typeof prepareIncrementCount>;
+}
+
+function prepareTaskById(db: Db) {
+  return db
+    .select()
+    .from(tasks)
+    .where(eq(tasks.id, sql.placeholder('id')))
+    .prepare();
 }
 
 function prepareInsertRun(db: Db) {
@@ -136,6 +206,18 @@ function prepareSaveProgress(db: Db) {
       lastRunAt: sql`${sql.placeholder('lastRunAt')}`,
       nextRunAt: sql`${sql.placeholder('nextRunAt')}`,
       lastError: sql`${sql.placeholder('lastError')}`,
+      // The record's own field names, so a record is passed as is: no object per write.
+      updatedAt: sql`${sql.placeholder('finishedAt')}`,
+    })
+    .where(eq(tasks.id, sql.placeholder('taskId')))
+    .prepare();
+}
+
+function prepareSetNextRun(db: Db) {
+  return db
+    .update(tasks)
+    .set({
+      nextRunAt: sql`${sql.placeholder('nextRunAt')}`,
       updatedAt: sql`${sql.placeholder('updatedAt')}`,
     })
     .where(eq(tasks.id, sql.placeholder('id')))
@@ -164,9 +246,11 @@ function hot(db: Db): HotStatements {
   let statements = hotStatements.get(db);
   if (!statements) {
     statements = {
+      taskById: prepareTaskById(db),
       insertRun: prepareInsertRun(db),
       pruneRuns: preparePruneRuns(db),
       saveProgress: prepareSaveProgress(db),
+      setNextRun: prepareSetNextRun(db),
       incrementCount: prepareIncrementCount(db),
     };
     hotStatements.set(db, statements);
@@ -181,26 +265,46 @@ export function appendRun(db: Db, run: NewTaskRun): void {
   pruneRuns.run({ taskId: run.taskId });
 }
 
-/** One finished iteration: its run row and the task's progress. */
-export interface IterationRecord {
+/** One finished iteration: its run row and the task's progress after it, flat (one object per run). */
+// A type, not an interface, so it is assignable to the prepared statements' parameter record.
+export type IterationRecord = {
   taskId: number;
-  run: Omit<NewTaskRun, 'taskId' | 'id'>;
-  progress: TaskProgress;
-}
+  scheduledAt: number;
+  startedAt: number;
+  finishedAt: number;
+  outcome: RunOutcome;
+  error: string | null;
+  currentLoop: number;
+  lastRunAt: number | null;
+  nextRunAt: number | null;
+  lastError: string | null;
+};
 
 /**
- * Records a batch of finished iterations in one transaction: the runtime gathers those of one timer tick,
- * so thousands of fires cost one commit. Records for tasks deleted meanwhile are skipped.
+ * Records a batch of finished iterations in one transaction: the runtime gathers those of one tick, so
+ * thousands of fires cost one commit. Each record writes its run, prunes the task's history and saves its
+ * progress (updated_at = finishedAt). Records of tasks deleted meanwhile are skipped.
  */
 export function recordIterations(db: Db, records: readonly IterationRecord[]): void {
   const { insertRun, pruneRuns, saveProgress } = hot(db);
   inTransaction(db, () => {
-    for (const { taskId, run, progress } of records) {
-      const saved = saveProgress.run({ id: taskId, ...progress });
-      if (saved.changes === 0) continue;
-      insertRun.run({ taskId, ...run, error: run.error ?? null });
-      pruneRuns.run({ taskId });
+    for (const record of records) {
+      if (saveProgress.run(record).changes === 0) continue;
+      insertRun.run(record);
+      pruneRuns.run(record);
     }
+  });
+}
+
+/** Sets the next run instant of many tasks in one transaction (start-up writes one per resumed task). */
+export function setNextRuns(
+  db: Db,
+  entries: readonly { id: number; nextRunAt: number | null }[],
+  updatedAt: number,
+): void {
+  const { setNextRun } = hot(db);
+  inTransaction(db, () => {
+    for (const { id, nextRunAt } of entries) setNextRun.run({ id, nextRunAt, updatedAt });
   });
 }
 

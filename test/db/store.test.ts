@@ -10,11 +10,13 @@ import {
   getLeaderboardState,
   getMeta,
   getTask,
+  getTaskById,
   incrementMessageCount,
   insertTask,
   inTransaction,
   lastRuns,
   listRunningTasks,
+  listRunningTaskTimings,
   listTasks,
   openDatabase,
   RUNS_KEPT_PER_TASK,
@@ -24,6 +26,8 @@ import {
   saveLeaderboardState,
   setHandlerState,
   setMeta,
+  setNextRuns,
+  timingOf,
   topMessageCounts,
   updateTask,
   utcDay,
@@ -103,14 +107,28 @@ describe('store', () => {
       recordIterations(conn.db, [
         {
           taskId: a,
-          run: { scheduledAt: i, startedAt: i, finishedAt: i + 1, outcome: 'ok' },
-          progress: { currentLoop: i + 1, lastRunAt: i, nextRunAt: i + 60, lastError: null, updatedAt: i },
+          scheduledAt: i,
+          startedAt: i,
+          finishedAt: i + 1,
+          outcome: 'ok',
+          error: null,
+          currentLoop: i + 1,
+          lastRunAt: i,
+          nextRunAt: i + 60,
+          lastError: null,
         },
         // A task deleted meanwhile is skipped, not a foreign-key failure.
         {
           taskId: 9999,
-          run: { scheduledAt: i, startedAt: i, finishedAt: i, outcome: 'ok' },
-          progress: { currentLoop: 1, lastRunAt: i, nextRunAt: null, lastError: null, updatedAt: i },
+          scheduledAt: i,
+          startedAt: i,
+          finishedAt: i,
+          outcome: 'ok',
+          error: null,
+          currentLoop: 1,
+          lastRunAt: i,
+          nextRunAt: null,
+          lastError: null,
         },
       ]);
     }
@@ -121,6 +139,35 @@ describe('store', () => {
       lastRunAt: 119,
       nextRunAt: 179,
     });
+  });
+
+  it('lists running tasks timings, the same columns as the whole row, with schedules parsed once', () => {
+    const a = insertTask(conn.db, taskValues({ state: 'running', lastRunAt: 5, nextRunAt: 65, count: 3 }));
+    const b = insertTask(
+      conn.db,
+      taskValues({ name: 'b', state: 'running', catchUp: 'once', lastError: 'x' }),
+    );
+    insertTask(conn.db, taskValues({ name: 'c', state: 'stopped' }));
+    const timings = listRunningTaskTimings(conn.db);
+    expect(timings).toEqual([timingOf(a), timingOf(b)]);
+    expect(timings[0]?.schedule).toBe(timings[1]?.schedule);
+    expect(Object.isFrozen(timings[0]?.schedule)).toBe(true);
+  });
+
+  it('sets next run instants in bulk', () => {
+    const a = insertTask(conn.db, taskValues()).id;
+    const b = insertTask(conn.db, taskValues({ name: 'b' })).id;
+    setNextRuns(
+      conn.db,
+      [
+        { id: a, nextRunAt: 10 },
+        { id: b, nextRunAt: null },
+        { id: 999, nextRunAt: 1 },
+      ],
+      7,
+    );
+    expect(getTaskById(conn.db, a)).toMatchObject({ nextRunAt: 10, updatedAt: 7 });
+    expect(getTaskById(conn.db, b)).toMatchObject({ nextRunAt: null, updatedAt: 7 });
   });
 
   it('rolls a transaction back as a whole', () => {
