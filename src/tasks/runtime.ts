@@ -9,13 +9,15 @@ import {
   insertTask,
   inTransaction,
   lastRuns,
-  listRunningTasks,
+  listRunningTaskTimings,
   listTasks,
   recordIterations,
+  setNextRuns,
   type Task,
   type TaskRun,
   type TaskSchedule,
   type TaskState,
+  type TaskTiming,
   updateTask,
 } from '../db/index.js';
 import type { Logger } from '../log.js';
@@ -27,6 +29,7 @@ import {
   type LoopEndReason,
   type LoopObserver,
   loop,
+  type Schedule,
 } from '../loop/index.js';
 import {
   checkTaskName,
@@ -105,26 +108,102 @@ export interface ResumeSummary {
 class Activation implements LoopObserver {
   readonly loop: Loop<[Activation]>;
   done: Promise<void> = Promise.resolve();
+  /**
+   * The task as this run knows it; the runtime (the only writer of task rows) keeps it in step. Resumed
+   * tasks start with the timing columns only, which is all start-up loads for 100,000 tasks; the first
+   * iteration reads the whole row once and it takes their place.
+   */
+  task: TaskTiming | Task;
+  #whole: boolean;
+  readonly #runtime: RuntimeCallbacks;
 
-  constructor(
-    readonly task: Task,
-    readonly runtime: RuntimeCallbacks,
-  ) {
-    this.loop = loop<[Activation]>(
-      { ...toLoopOptions(task.schedule), count: task.count, name: task.name },
-      runtime.iterate,
-    );
+  constructor(task: TaskTiming | Task, whole: boolean, runtime: RuntimeCallbacks) {
+    this.task = task;
+    this.#whole = whole;
+    this.#runtime = runtime;
+    this.loop = loop<[Activation]>({ ...toLoopOptions(task.schedule), count: task.count }, runtime.iterate);
     this.loop.observe(this);
     // The end observer records and logs the error; the engine's default would print it to stderr.
     this.loop.onError(ignoreError);
   }
 
+  /** The whole row, read on first use; undefined if the task was deleted meanwhile. */
+  wholeTask(db: Db): Task | undefined {
+    if (this.#whole) return this.task as Task;
+    const row = getTaskById(db, this.task.id);
+    if (row === undefined) return undefined;
+    // The timing in memory is newer than the stored one (the last iterations may not be flushed yet).
+    this.task = Object.assign(row, this.task);
+    this.#whole = true;
+    return row;
+  }
+
   iterationEnd(info: IterationEndInfo): void {
-    this.runtime.iterationEnded(this, info);
+    this.#runtime.iterationEnded(this, info);
   }
 
   end(reason: LoopEndReason, error?: unknown): void {
-    this.runtime.ended(this, reason, error);
+    this.#runtime.ended(this, reason, error);
+  }
+}
+
+/** What the executor gets: built per iteration, with the signal and the child logger made only on use. */
+class IterationContext implements ExecuteContext {
+  readonly #task: Task;
+  readonly #loopContext: LoopContext;
+  readonly #baseLog: Logger;
+  #controller: AbortController | undefined;
+  #abortReason: unknown;
+  #unlink: (() => void) | undefined;
+
+  constructor(task: Task, loopContext: LoopContext, baseLog: Logger) {
+    this.#task = task;
+    this.#loopContext = loopContext;
+    this.#baseLog = baseLog;
+  }
+
+  get scheduledAt(): Date {
+    return this.#loopContext.scheduledAt;
+  }
+
+  get iteration(): number {
+    return this.#loopContext.iteration;
+  }
+
+  get nonce(): string {
+    return runNonce(this.#task.id, this.#loopContext.scheduledAt.getTime());
+  }
+
+  get log(): Logger {
+    return this.#baseLog.child({
+      guildId: this.#task.guildId,
+      task: this.#task.name,
+      iteration: this.iteration,
+    });
+  }
+
+  /** Aborted by cancel (through the loop's signal) or by the timeout. */
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      const controller = new AbortController();
+      this.#controller = controller;
+      if (this.#abortReason !== undefined) controller.abort(this.#abortReason);
+      const loopSignal = this.#loopContext.signal;
+      const follow = () => controller.abort(loopSignal.reason);
+      if (loopSignal.aborted) follow();
+      loopSignal.addEventListener('abort', follow);
+      this.#unlink = () => loopSignal.removeEventListener('abort', follow);
+    }
+    return this.#controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    this.#abortReason = reason;
+    this.#controller?.abort(reason);
+  }
+
+  dispose(): void {
+    this.#unlink?.();
   }
 }
 
@@ -198,7 +277,7 @@ export class TaskRuntime {
           updatedAt: now,
         });
       });
-      if (start) this.#activate(new Activation({ ...task }, this.#callbacks), task.nextRunAt!);
+      if (start) this.#activate(new Activation({ ...task }, true, this.#callbacks), task.nextRunAt!);
       this.#log.info({ guildId, task: task.name, kind: task.kind, start }, 'task created');
       return task;
     });
@@ -288,24 +367,41 @@ export class TaskRuntime {
   /** Brings back every task stored as running, applying each one's catch-up policy to slots missed while down. */
   resumeAll(): ResumeSummary {
     const nowMs = Date.now();
-    const plans: { activation: Activation; dueMs: number }[] = [];
-    const broken: { task: Task; error: string }[] = [];
-    for (const task of listRunningTasks(this.#db)) {
+    const due: TaskTiming[] = [];
+    const moved: { id: number; nextRunAt: number }[] = [];
+    const broken: { task: TaskTiming; error: string }[] = [];
+    const schedules = new Map<TaskSchedule, Schedule>(); // tasks share their parsed schedules; normalize each once
+    for (const task of listRunningTaskTimings(this.#db)) {
       if (this.#active.has(task.id)) continue;
       try {
-        const activation = new Activation(task, this.#callbacks);
-        plans.push({ activation, dueMs: resumeDueAt(activation.loop.schedule, task, nowMs) });
+        let schedule = schedules.get(task.schedule);
+        if (schedule === undefined) {
+          schedule = engineSchedule(task.schedule);
+          schedules.set(task.schedule, schedule);
+        }
+        const dueMs = resumeDueAt(schedule, task, nowMs);
+        if (dueMs !== task.nextRunAt) moved.push({ id: task.id, nextRunAt: dueMs });
+        task.nextRunAt = dueMs;
+        due.push(task);
       } catch (error) {
         broken.push({ task, error: errorText(error) });
       }
     }
-    inTransaction(this.#db, () => {
-      for (const { activation, dueMs } of plans) {
-        const { task } = activation;
-        if (task.nextRunAt === dueMs) continue;
-        task.nextRunAt = dueMs;
-        updateTask(this.#db, task.id, { nextRunAt: dueMs, updatedAt: nowMs });
+    setNextRuns(this.#db, moved, nowMs);
+    let resumed = 0;
+    let caughtUp = 0;
+    for (const task of due) {
+      const dueMs = task.nextRunAt!;
+      try {
+        this.#activate(new Activation(task, false, this.#callbacks), dueMs);
+      } catch (error) {
+        broken.push({ task, error: errorText(error) }); // e.g. a stored count the engine refuses
+        continue;
       }
+      resumed++;
+      if (dueMs < nowMs) caughtUp++;
+    }
+    inTransaction(this.#db, () => {
       for (const { task, error } of broken) {
         updateTask(this.#db, task.id, {
           state: 'failed',
@@ -313,17 +409,10 @@ export class TaskRuntime {
           nextRunAt: null,
           updatedAt: nowMs,
         });
+        this.#log.error({ taskId: task.id, error }, 'task not resumed');
       }
     });
-    let caughtUp = 0;
-    for (const { activation, dueMs } of plans) {
-      this.#activate(activation, dueMs);
-      if (dueMs < nowMs) caughtUp++;
-    }
-    for (const { task, error } of broken) {
-      this.#log.error({ guildId: task.guildId, task: task.name, error }, 'task not resumed');
-    }
-    const summary = { resumed: plans.length, caughtUp, failed: broken.length };
+    const summary = { resumed, caughtUp, failed: broken.length };
     this.#log.info(summary, 'tasks resumed');
     return summary;
   }
@@ -364,8 +453,6 @@ export class TaskRuntime {
   // Internals
 
   #require(guildId: string, name: string): Task {
-    if (this.#closing)
-      throw new TaskError('shutting_down', 'Metronome is shutting down; try again in a moment.');
     const task = getTask(this.#db, guildId, name);
     if (!task) throw new TaskError('not_found', `This server has no task named "${name}".`);
     return task;
@@ -373,6 +460,11 @@ export class TaskRuntime {
 
   /** One command at a time per task, so two quick clicks cannot start two Loops. */
   #exclusive<T>(guildId: string, name: string, fn: () => T | Promise<T>): Promise<T> {
+    if (this.#closing) {
+      return Promise.reject(
+        new TaskError('shutting_down', 'Metronome is shutting down; try again in a moment.'),
+      );
+    }
     const key = `${guildId}\u0000${name}`;
     const previous = this.#locks.get(key) ?? Promise.resolve();
     const result = previous.then(fn);
@@ -409,7 +501,7 @@ export class TaskRuntime {
     this.#flush();
     const current = getTaskById(this.#db, task.id);
     if (!current) throw new TaskError('not_found', `This server has no task named "${task.name}".`);
-    const activation = new Activation({ ...current }, this.#callbacks);
+    const activation = new Activation(current, true, this.#callbacks);
     const nowMs = Date.now();
     const updated = updateTask(this.#db, task.id, {
       state: 'running',
@@ -432,55 +524,41 @@ export class TaskRuntime {
     );
   }
 
-  /** The loop callback of every task: the executor, bounded by the task's timeout and linked to cancel. */
-  async #iterate(activation: Activation, ctx: LoopContext): Promise<void> {
-    const { task } = activation;
-    // The handler's signal, made only if it reads it: aborted by cancel (through the loop's) or the timeout.
-    let controller: AbortController | undefined;
-    let unlink: (() => void) | undefined;
-    let timeoutError: TaskTimeoutError | undefined;
-    const signal = (): AbortSignal => {
-      if (controller === undefined) {
-        const own = new AbortController();
-        if (timeoutError) own.abort(timeoutError);
-        const loopSignal = ctx.signal;
-        const abort = () => own.abort(loopSignal.reason);
-        if (loopSignal.aborted) abort();
-        loopSignal.addEventListener('abort', abort);
-        unlink = () => loopSignal.removeEventListener('abort', abort);
-        controller = own;
+  /**
+   * The loop callback of every task: the executor, bounded by the task's timeout. A handler that ignores
+   * its signal is abandoned at the timeout, so it cannot hold up its own loop; other loops never wait on it,
+   * since every iteration is its own promise.
+   */
+  #iterate(activation: Activation, loopContext: LoopContext): Promise<void> {
+    const task = activation.wholeTask(this.#db);
+    if (task === undefined) return Promise.resolve();
+    const context = new IterationContext(task, loopContext, this.#log);
+    const { timeoutMs } = task;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const error = new TaskTimeoutError(timeoutMs);
+        context.abort(error);
+        reject(error);
+      }, timeoutMs);
+      let running: Promise<void>;
+      try {
+        running = this.#execute(task, context);
+      } catch (error) {
+        running = Promise.reject(error);
       }
-      return controller.signal;
-    };
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    // A handler that ignores its signal is abandoned at the timeout, so it cannot hold up its own loop; other
-    // loops never wait on it, since every iteration is its own promise.
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        timeoutError = new TaskTimeoutError(task.timeoutMs);
-        controller?.abort(timeoutError);
-        reject(timeoutError);
-      }, task.timeoutMs);
+      running.then(
+        () => {
+          clearTimeout(timer);
+          context.dispose();
+          resolve();
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          context.dispose();
+          reject(error);
+        },
+      );
     });
-    const { scheduledAt, iteration } = ctx;
-    const log = this.#log;
-    const context: ExecuteContext = {
-      get signal() {
-        return signal();
-      },
-      scheduledAt,
-      iteration,
-      nonce: runNonce(task.id, scheduledAt.getTime()),
-      get log() {
-        return log.child({ guildId: task.guildId, task: task.name, iteration });
-      },
-    };
-    try {
-      await Promise.race([this.#execute(task, context), timedOut]);
-    } finally {
-      clearTimeout(timer);
-      unlink?.();
-    }
   }
 
   #iterationEnded(activation: Activation, info: IterationEndInfo): void {
@@ -491,24 +569,20 @@ export class TaskRuntime {
     } else if (info.outcome !== 'cancelled') {
       task.lastError = errorText(info.error);
     }
-    task.nextRunAt = info.nextIteration?.getTime() ?? null;
-    task.updatedAt = info.finishedAt.getTime();
+    // An iteration that did not finish (cancelled at shutdown, say) leaves its slot owed, for resumeAll.
+    task.nextRunAt =
+      info.nextIteration?.getTime() ?? (info.outcome === 'ok' ? null : info.scheduledAt.getTime());
     this.#pending.push({
       taskId: task.id,
-      run: {
-        scheduledAt: info.scheduledAt.getTime(),
-        startedAt: info.startedAt.getTime(),
-        finishedAt: task.updatedAt,
-        outcome: info.outcome,
-        error: info.outcome === 'ok' || info.outcome === 'cancelled' ? null : task.lastError,
-      },
-      progress: {
-        currentLoop: task.currentLoop,
-        lastRunAt: task.lastRunAt,
-        nextRunAt: task.nextRunAt,
-        lastError: task.lastError,
-        updatedAt: task.updatedAt,
-      },
+      scheduledAt: info.scheduledAt.getTime(),
+      startedAt: info.startedAt.getTime(),
+      finishedAt: info.finishedAt.getTime(),
+      outcome: info.outcome,
+      error: info.outcome === 'ok' || info.outcome === 'cancelled' ? null : task.lastError,
+      currentLoop: task.currentLoop,
+      lastRunAt: task.lastRunAt,
+      nextRunAt: task.nextRunAt,
+      lastError: task.lastError,
     });
     if (!this.#flushQueued) {
       this.#flushQueued = true;
@@ -524,8 +598,8 @@ export class TaskRuntime {
     const { task } = activation;
     const patch = { state: END_STATES[reason], nextRunAt: null, updatedAt: Date.now() };
     if (reason === 'failed') {
-      updateTask(this.#db, task.id, { ...patch, lastError: errorText(error) });
-      this.#log.warn({ guildId: task.guildId, task: task.name, error: errorText(error) }, 'task failed');
+      const row = updateTask(this.#db, task.id, { ...patch, lastError: errorText(error) });
+      this.#log.warn({ guildId: row?.guildId, task: row?.name, error: errorText(error) }, 'task failed');
     } else {
       updateTask(this.#db, task.id, patch);
     }
