@@ -1,5 +1,6 @@
 // /task info name: the definition, state, progress, next run, recent runs and the handler's status.
 import { SlashCommandSubcommandBuilder } from '@discordjs/builders';
+import { ApplicationCommandOptionType } from 'discord-api-types/v10';
 import type { Task, TaskRun } from '../../src/db/index.js';
 import {
   describeSchedule,
@@ -9,8 +10,10 @@ import {
   quote,
   shortTime,
 } from '../../src/discord/format.js';
+import { handlerSlashOptions } from '../../src/discord/handler-options.js';
 import { handlerStatus } from '../../src/discord/handler-status.js';
 import type { TaskSubcommand } from '../../src/discord/task-command.js';
+import type { Handler } from '../../src/handlers/define.js';
 import { addTaskNameOption, autocompleteShared } from '../options.js';
 
 const RUNS_SHOWN = 5;
@@ -30,7 +33,7 @@ export const execute: TaskSubcommand['execute'] = async (interaction, ctx) => {
     `Schedule: ${describeSchedule(task.schedule)}${task.count === null ? '' : `, ${task.count} times`}; catch-up ${task.catchUp}`,
     `Progress: ${progress(task)}`,
     nextRunLine(task),
-    ...optionLines(task),
+    ...optionLines(task, ctx.registry.get(task.kind)),
   ];
   if (task.lastError) lines.push(`Last error: ${quote(task.lastError, 300)}`);
   const status = handlerStatus(ctx, task);
@@ -41,13 +44,22 @@ export const execute: TaskSubcommand['execute'] = async (interaction, ctx) => {
   return fitLines(`**${task.name}**`, lines);
 };
 
-function optionLines(task: Task): string[] {
+/** The kind's options, with role, channel and user ids shown as mentions. */
+function optionLines(task: Task, handler: Handler | undefined): string[] {
   const entries = Object.entries(task.options);
   if (entries.length === 0) return [];
-  const shown = entries.map(
-    ([key, value]) =>
-      `${key}: ${quote(typeof value === 'string' ? `"${value}"` : JSON.stringify(value), 120)}`,
+  const types = new Map(
+    handler ? handlerSlashOptions(handler).map((option) => [option.name, option.type]) : [],
   );
+  const shown = entries.map(([key, value]) => {
+    const type = types.get(key);
+    if (typeof value === 'string' && type === ApplicationCommandOptionType.Role)
+      return `${key}: <@&${value}>`;
+    if (typeof value === 'string' && type === ApplicationCommandOptionType.Channel)
+      return `${key}: <#${value}>`;
+    if (typeof value === 'string' && type === ApplicationCommandOptionType.User) return `${key}: <@${value}>`;
+    return `${key}: ${quote(typeof value === 'string' ? `"${value}"` : JSON.stringify(value), 120)}`;
+  });
   return [`Options: ${shown.join(', ')}`];
 }
 

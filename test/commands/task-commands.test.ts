@@ -117,6 +117,10 @@ describe('/task list and /task info', () => {
     expect(info).toContain('Status: each run takes 1 ms');
     expect(info).toMatch(/• <t:\d+:f> ok \(\d+ ms\)/);
     expect(await t.run('info', { name: 'nothing' })).toBe('This server has no task named "nothing".');
+    await reminder('pinger', { role: t.a.roles.Crew! });
+    expect(await t.run('info', { name: 'pinger' })).toContain(
+      `Options: message: "hello from pinger", role: <@&${t.a.roles.Crew}>`,
+    );
   });
 });
 
