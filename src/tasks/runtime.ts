@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import {
   type CatchUpPolicy,
+  catchUpPolicies,
   type Db,
   deleteTask,
   getTask,
@@ -254,6 +255,7 @@ export class TaskRuntime {
       const schedule = parseTaskSchedule(def.schedule);
       const count = checkCount(def.count ?? null);
       const timeoutMs = checkTimeout(def.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+      const catchUp = checkCatchUp(def.catchUp ?? 'skip');
       const start = def.start ?? true;
       const now = Date.now();
       const task = inTransaction(this.#db, () => {
@@ -267,7 +269,7 @@ export class TaskRuntime {
           options: def.options ?? {},
           schedule,
           count,
-          catchUp: def.catchUp ?? 'skip',
+          catchUp,
           timeoutMs,
           channelId: def.channelId,
           createdBy: def.createdBy,
@@ -630,6 +632,13 @@ function checkCount(count: number | null): number | null {
     );
   }
   return count;
+}
+
+function checkCatchUp(catchUp: string): CatchUpPolicy {
+  if (!(catchUpPolicies as readonly string[]).includes(catchUp)) {
+    throw new TaskError('invalid_definition', 'The catch-up policy must be "skip" or "once".');
+  }
+  return catchUp as CatchUpPolicy;
 }
 
 function checkTimeout(timeoutMs: number): number {

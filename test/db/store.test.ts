@@ -170,6 +170,28 @@ describe('store', () => {
     expect(getTaskById(conn.db, b)).toMatchObject({ nextRunAt: null, updatedAt: 7 });
   });
 
+  it('records a batch all or nothing: a failing run leaves no progress behind', () => {
+    const a = insertTask(conn.db, taskValues()).id;
+    const progress = { currentLoop: 1, lastRunAt: 1, nextRunAt: 61, lastError: null };
+    const good = {
+      taskId: a,
+      scheduledAt: 1,
+      startedAt: 1,
+      finishedAt: 2,
+      outcome: 'ok' as const,
+      error: null,
+    };
+    const broken = { ...good, scheduledAt: null as unknown as number }; // NOT NULL fails after the progress write
+    expect(() =>
+      recordIterations(conn.db, [
+        { ...good, ...progress },
+        { ...broken, ...progress, currentLoop: 2 },
+      ]),
+    ).toThrow(/NOT NULL/);
+    expect(getTaskById(conn.db, a)).toMatchObject({ currentLoop: 0, lastRunAt: null });
+    expect(countRuns(conn.db, a)).toBe(0);
+  });
+
   it('rolls a transaction back as a whole', () => {
     expect(() =>
       inTransaction(conn.db, () => {

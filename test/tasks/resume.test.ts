@@ -102,7 +102,10 @@ describe('restart recovery', () => {
     await runtime.create('g1', definition({ name: 'skip', schedule }));
     await runtime.create('g1', definition({ name: 'once', schedule, catchUp: 'once' }));
     await vi.advanceTimersByTimeAsync(6 * 60 * MINUTE); // 18:00 Paris = 16:00 UTC runs once for each
-    expect(execute.calls.map((c) => c.scheduledAt)).toEqual([Date.UTC(2025, 5, 2, 16), Date.UTC(2025, 5, 2, 16)]);
+    expect(execute.calls.map((c) => c.scheduledAt)).toEqual([
+      Date.UTC(2025, 5, 2, 16),
+      Date.UTC(2025, 5, 2, 16),
+    ]);
 
     // Down from 18:00 UTC to 10:00 UTC next day: 09:00 Paris (07:00 UTC) was missed.
     const summary = await restartAfter(16 * 60 * MINUTE - Date.now() + T0 + 6 * 60 * MINUTE);

@@ -97,6 +97,17 @@ describe('TaskRuntime', () => {
       /schedule is not valid/,
     );
     await expectTaskError(runtime.create('g1', definition({ count: 0 })), 'invalid_definition', /count/);
+    await expectTaskError(
+      runtime.create('g1', definition({ timeoutMs: 0 })),
+      'invalid_definition',
+      /timeout/,
+    );
+    const later = 'later' as 'skip';
+    await expectTaskError(
+      runtime.create('g1', definition({ catchUp: later })),
+      'invalid_definition',
+      /catch-up/,
+    );
     await runtime.create('g1', definition({ count: 2 }));
     await expectTaskError(
       runtime.create('g1', definition()),
