@@ -71,7 +71,7 @@ export const execute: TaskSubcommand['execute'] = async (interaction, ctx) => {
   const missing = await missingChannelPermission(
     interaction.guild,
     channelId,
-    neededChannelPermissions(kind, options.value),
+    neededChannelPermissions(handler, options.value),
   );
   if (missing) return missing;
 

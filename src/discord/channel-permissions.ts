@@ -1,39 +1,36 @@
 // Before creating a task, check the bot can do its job in the chosen channel, so the admin hears about a
-// missing permission now rather than from a failed run later.
+// missing permission now rather than from a failed run later. Each handler declares what it needs.
+import { type Guild, PermissionFlagsBits, type PermissionsString } from 'discord.js';
+import type { Handler } from '../handlers/define.js';
 
-import type { Guild } from 'discord.js';
-import { PermissionFlagsBits, type PermissionResolvable } from 'discord.js';
+const DEFAULT_NEEDS: readonly PermissionsString[] = ['ViewChannel', 'SendMessages'];
 
-interface Needed {
-  flag: bigint;
-  label: string;
+/** What a task of this handler needs in its channel: View Channel always, then what the handler declares. */
+export function neededChannelPermissions<Options>(
+  handler: Handler<Options>,
+  options: Options,
+): PermissionsString[] {
+  const declared = handler.channelPermissions?.(options) ?? DEFAULT_NEEDS;
+  return [...new Set<PermissionsString>(['ViewChannel', ...declared])];
 }
 
-const VIEW: Needed = { flag: PermissionFlagsBits.ViewChannel, label: 'View Channel' };
-const SEND: Needed = { flag: PermissionFlagsBits.SendMessages, label: 'Send Messages' };
-const MANAGE: Needed = { flag: PermissionFlagsBits.ManageChannels, label: 'Manage Channels' };
-
-/**
- * What a task of this kind needs in its channel. Handlers cannot declare this yet, so the one exception is
- * known here: a counter that renames its channel (target "name") needs Manage Channels instead of posting.
- */
-export function neededChannelPermissions(kind: string, options: Record<string, unknown>): Needed[] {
-  if (kind === 'counter' && options.target === 'name') return [VIEW, MANAGE];
-  return [VIEW, SEND];
+/** `ManageChannels` → `Manage Channels`, as Discord's settings name it. */
+export function permissionLabel(permission: PermissionsString): string {
+  return permission.replace(/(?<=[a-z])(?=[A-Z])/g, ' ');
 }
 
-/** One sentence naming the first missing permission, or undefined when the bot has them all. */
+/** One sentence naming every missing permission, or undefined when the bot has them all. */
 export async function missingChannelPermission(
   guild: Guild,
   channelId: string,
-  needed: readonly Needed[],
+  needed: readonly PermissionsString[],
 ): Promise<string | undefined> {
   const channel = guild.channels.cache.get(channelId);
   if (!channel) return `I can't see <#${channelId}>; pick a channel I can view.`;
   const me = guild.members.me ?? (await guild.members.fetchMe());
   const permissions = channel.permissionsFor(me);
-  const missing = needed.filter((need) => !permissions.has(need.flag as PermissionResolvable));
+  const missing = needed.filter((need) => !permissions.has(PermissionFlagsBits[need]));
   if (missing.length === 0) return undefined;
-  const names = missing.map((need) => `**${need.label}**`).join(' and ');
+  const names = missing.map((need) => `**${permissionLabel(need)}**`).join(' and ');
   return `I can't work in <#${channelId}>: I need the ${names} permission${missing.length > 1 ? 's' : ''} there.`;
 }

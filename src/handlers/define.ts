@@ -1,7 +1,14 @@
 // The handler contract: what a task kind is. Built-in and custom handlers are both plain modules that
 // default-export `defineHandler({...})`; the registry loads them the same way and knows nothing else.
 import type { SlashCommandSubcommandBuilder } from '@discordjs/builders';
-import type { Client, Guild, GuildBasedChannel, Message, MessageCreateOptions } from 'discord.js';
+import type {
+  Client,
+  Guild,
+  GuildBasedChannel,
+  Message,
+  MessageCreateOptions,
+  PermissionsString,
+} from 'discord.js';
 import type { ZodType } from 'zod';
 import type { Db } from '../db/index.js';
 import type { Logger } from '../log.js';
@@ -72,6 +79,11 @@ export interface Handler<Options = unknown> {
   run(ctx: HandlerContext<Options>): Promise<void>;
   /** Optional: called once when the bot starts, e.g. to count messages for a leaderboard. */
   setup?(ctx: HandlerSetupContext): undefined | (() => void) | Promise<undefined | (() => void)>;
+  /**
+   * Optional: the permissions the bot needs in the task's channel, checked when the task is created so the
+   * admin hears about a missing one at once. Default: View Channel and Send Messages.
+   */
+  channelPermissions?(options: Options): readonly PermissionsString[];
   /** Optional: one line for `/task info` about the task's handler state (e.g. an update held back). */
   status?(task: HandlerTask<Options>, store: HandlerStore): string | undefined;
 }

@@ -124,7 +124,7 @@ function shapeProblem(value: unknown): string | undefined {
   const options = handler.options as { safeParse?: unknown } | undefined;
   if (typeof options?.safeParse !== 'function') return 'options must be a zod schema';
   if (typeof handler.run !== 'function') return 'run must be a function';
-  for (const hook of ['slashOptions', 'setup', 'status'] as const) {
+  for (const hook of ['slashOptions', 'setup', 'status', 'channelPermissions'] as const) {
     if (handler[hook] !== undefined && typeof handler[hook] !== 'function')
       return `${hook} must be a function`;
   }

@@ -188,6 +188,8 @@ export default defineHandler<CounterOptions>({
           .setDescription('Rename the channel (default) or keep one message up to date')
           .addChoices({ name: 'channel name', value: 'name' }, { name: 'message', value: 'message' }),
       ),
+  // Renaming needs Manage Channels, not Send Messages; the message target posts and edits its own message.
+  channelPermissions: ({ target }) => (target === 'name' ? ['ManageChannels'] : ['SendMessages']),
   async run(ctx) {
     const { task, guild, db } = ctx;
     const rendered = renderCounter(ctx.options.template, guild);

@@ -123,6 +123,7 @@ export default defineHandler<LeaderboardOptions>({
       client.off(Events.MessageCreate, onMessage);
     };
   },
+  channelPermissions: () => ['SendMessages', 'EmbedLinks'],
   async run(ctx) {
     const { task, guild, db, options: opts } = ctx;
     const fromDay = periodStartDay(opts.period, ctx.scheduledAt.getTime());

@@ -58,6 +58,8 @@ export default defineHandler<ReminderOptions>({
       .addStringOption((o) =>
         o.setName('color').setDescription('Embed colour, e.g. #5865f2').setMinLength(7).setMaxLength(7),
       ),
+  channelPermissions: ({ title, color }) =>
+    title === undefined && color === undefined ? ['SendMessages'] : ['SendMessages', 'EmbedLinks'],
   async run(ctx) {
     const { message, role, title, color } = ctx.options;
     const everyone = role !== undefined && role === ctx.guild.id;
