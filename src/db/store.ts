@@ -432,7 +432,8 @@ export function topMessageCounts(db: Db, guildId: string, period: CountPeriod): 
     )
     .where(and(...conditions))
     .groupBy(messageCounts.userId)
-    .orderBy(desc(total), asc(messageCounts.userId))
+    // Ties rank by user id as a number: snowflakes have no leading zeros, so shorter means smaller.
+    .orderBy(desc(total), asc(sql`length(${messageCounts.userId})`), asc(messageCounts.userId))
     .limit(period.limit)
     .all();
 }

@@ -258,6 +258,19 @@ describe('store', () => {
     ]);
   });
 
+  it('breaks ties by user id in numeric order, not text order', () => {
+    const day = '2024-01-01';
+    // As text, '1000…' (19 digits) sorts before '99…' (17 digits); as snowflakes it is the other way round.
+    for (const userId of ['1000000000000000000', '99999999999999999', '123456789012345678']) {
+      incrementMessageCount(conn.db, 'g1', userId, day, 3);
+    }
+    expect(topMessageCounts(conn.db, 'g1', { limit: 10 }).map((r) => r.userId)).toEqual([
+      '99999999999999999',
+      '123456789012345678',
+      '1000000000000000000',
+    ]);
+  });
+
   it('stores meta values', () => {
     expect(getMeta(conn.db, 'commands-hash')).toBeUndefined();
     setMeta(conn.db, 'commands-hash', 'abc');
