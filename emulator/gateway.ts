@@ -7,6 +7,7 @@ import {
   GatewayCloseCodes,
   GatewayDispatchEvents,
   type GatewayGuildMembersChunkDispatchData,
+  GatewayIntentBits,
   GatewayOpcodes,
   type GatewayReadyDispatchData,
   type GatewayRequestGuildMembersData,
@@ -70,8 +71,14 @@ export interface GatewayOptions {
   world: World;
   token: string;
   heartbeatIntervalMs: number;
+  /** Privileged intents enabled for the bot in the (emulated) Developer Portal, as an intents bitfield. */
+  enabledPrivilegedIntents: number;
   reportUnexpected: (description: string) => void;
 }
+
+/** Intents Discord refuses (close 4014) unless they are enabled for the application. */
+export const PRIVILEGED_INTENTS =
+  GatewayIntentBits.GuildMembers | GatewayIntentBits.GuildPresences | GatewayIntentBits.MessageContent;
 
 /**
  * The gateway: HELLO, heartbeats, IDENTIFY → READY → GUILD_CREATE, RESUME with replay, and every world
@@ -273,6 +280,10 @@ export class Gateway {
     }
     if (typeof identify.intents !== 'number') {
       connection.socket.close(GatewayCloseCodes.InvalidIntents, 'Invalid intent(s)');
+      return;
+    }
+    if (identify.intents & PRIVILEGED_INTENTS & ~this.options.enabledPrivilegedIntents) {
+      connection.socket.close(GatewayCloseCodes.DisallowedIntents, 'Disallowed intent(s)');
       return;
     }
     const session: Session = {

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIApplicationCommandOptionChoice, APIMessage } from 'discord-api-types/v10';
 import { CommandRegistry } from './commands.js';
-import { GATEWAY_PATH, Gateway } from './gateway.js';
+import { GATEWAY_PATH, Gateway, PRIVILEGED_INTENTS } from './gateway.js';
 import {
   type AutocompleteInvocation,
   type InteractionCallback,
@@ -60,6 +60,11 @@ export interface EmulatorOptions {
   interactionDeadlineMs?: number;
   /** HELLO's heartbeat_interval. Default 41250 ms, as on Discord. */
   heartbeatIntervalMs?: number;
+  /**
+   * Privileged intents (GuildMembers, GuildPresences, MessageContent bits) enabled for the bot, as in the
+   * Developer Portal. IDENTIFY asking for one that is not enabled is closed with 4014. Default: all.
+   */
+  enabledPrivilegedIntents?: number;
   /** Channel name/topic changes allowed per window. Default 2 per 10 minutes, as on Discord. */
   renameLimit?: { count: number; windowMs: number };
   /** Default 50, as on Discord. */
@@ -93,6 +98,7 @@ export class Emulator {
       world: this.world,
       token: this.token,
       heartbeatIntervalMs: options.heartbeatIntervalMs ?? 41_250,
+      enabledPrivilegedIntents: options.enabledPrivilegedIntents ?? PRIVILEGED_INTENTS,
       reportUnexpected,
     });
     this.interactions = new InteractionManager(

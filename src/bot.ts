@@ -1,6 +1,6 @@
 // startBot composes Metronome: database → handlers → client → runtime → commands → resumed tasks. The
 // entry point (src/main.ts), the sandbox and the end-to-end tests all start the bot through here.
-import { type Client, Events } from 'discord.js';
+import { type Client, Events, GatewayCloseCodes } from 'discord.js';
 import { loadTaskCommand, TASK_COMMAND_NAME } from '../commands/index.js';
 import type { Config } from './config.js';
 import { type DatabaseConnection, openDatabase } from './db/index.js';
@@ -17,6 +17,35 @@ export interface StartBotOptions {
   log: Logger;
   /** Extra client settings (the emulator's tests pass `testing` and short REST timeouts). */
   clientOptions?: Partial<Omit<CreateClientOptions, 'token' | 'apiBase'>>;
+  /**
+   * Called once if Discord closes the connection for good after start-up (token reset, intent revoked):
+   * discord.js does not reconnect then, so the process should stop and say why. Default: log it.
+   */
+  onFatal?: (error: StartupError) => void;
+}
+
+/** Discord refused the bot in a way no retry fixes; the message says what the owner must change. */
+export class StartupError extends Error {
+  override readonly name = 'StartupError';
+}
+
+const TOKEN_REFUSED =
+  'Discord refused the bot token (DISCORD_TOKEN): it is wrong or was reset. Copy the current one from the ' +
+  'Developer Portal (your app → Bot → Reset Token) into .env.';
+
+/** The sentence for a gateway close code discord.js will not recover from. */
+export function unrecoverableCloseMessage(code: number): string {
+  switch (code) {
+    case GatewayCloseCodes.AuthenticationFailed:
+      return TOKEN_REFUSED;
+    case GatewayCloseCodes.DisallowedIntents:
+      return (
+        'Discord refused the Server Members intent. Enable it in the Developer Portal (your app → Bot → ' +
+        'Privileged Gateway Intents → Server Members Intent), then start Metronome again.'
+      );
+    default:
+      return `Discord closed the gateway connection for good (close code ${code}); Metronome cannot go on.`;
+  }
 }
 
 export interface Bot {
@@ -30,7 +59,7 @@ export interface Bot {
   stop(): Promise<void>;
 }
 
-export async function startBot({ config, log, clientOptions }: StartBotOptions): Promise<Bot> {
+export async function startBot({ config, log, clientOptions, onFatal }: StartBotOptions): Promise<Bot> {
   const db = openDatabase(config.databasePath);
   const cleanups: (() => unknown)[] = [() => db.close()];
   const cleanUp = async () => {
@@ -67,9 +96,15 @@ export async function startBot({ config, log, clientOptions }: StartBotOptions):
       }),
     );
 
-    const ready = new Promise<Client<true>>((resolve) => client.once(Events.ClientReady, resolve));
-    await client.login();
-    const readyClient = await ready;
+    const readyClient = await connect(client);
+    const onDisconnect = (event: { code: number }) => {
+      const error = new StartupError(unrecoverableCloseMessage(event.code));
+      log.fatal({ code: event.code }, error.message);
+      onFatal?.(error);
+    };
+    // discord.js emits shardDisconnect only for closes it will not reconnect after.
+    readyClient.on(Events.ShardDisconnect, onDisconnect);
+    cleanups.push(() => readyClient.off(Events.ShardDisconnect, onDisconnect));
     log.info({ user: readyClient.user.tag, guilds: readyClient.guilds.cache.size }, 'connected to Discord');
 
     const commands = await syncCommands({
@@ -92,4 +127,30 @@ export async function startBot({ config, log, clientOptions }: StartBotOptions):
     await cleanUp();
     throw error;
   }
+}
+
+/**
+ * Logs in and waits for READY. discord.js neither rejects login() nor emits ready when the gateway closes
+ * for good (bad token on the gateway, a privileged intent not enabled): it emits shardDisconnect and stays
+ * silent, so without this the bot would wait forever.
+ */
+function connect(client: Client): Promise<Client<true>> {
+  return new Promise<Client<true>>((resolve, reject) => {
+    const onDisconnect = (event: { code: number }) => {
+      client.off(Events.ClientReady, onReady);
+      reject(new StartupError(unrecoverableCloseMessage(event.code)));
+    };
+    const onReady = (ready: Client<true>) => {
+      client.off(Events.ShardDisconnect, onDisconnect);
+      resolve(ready);
+    };
+    client.once(Events.ClientReady, onReady);
+    client.once(Events.ShardDisconnect, onDisconnect);
+    client.login().catch((error: unknown) => {
+      client.off(Events.ClientReady, onReady);
+      client.off(Events.ShardDisconnect, onDisconnect);
+      const code = (error as { code?: unknown }).code;
+      reject(code === 'TokenInvalid' ? new StartupError(TOKEN_REFUSED, { cause: error }) : error);
+    });
+  });
 }

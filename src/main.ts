@@ -1,7 +1,7 @@
 // `npm start`: read the configuration (from .env if there is one), start the bot, stop it gracefully on
 // SIGINT/SIGTERM. A configuration problem is printed as its own lines, never a stack trace.
 import { existsSync } from 'node:fs';
-import { type Bot, startBot } from './bot.js';
+import { type Bot, StartupError, startBot } from './bot.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { createLogger } from './log.js';
 
@@ -26,14 +26,31 @@ const config = readConfig();
 const log = createLogger({ level: config.logLevel, token: config.discordToken });
 
 let bot: Bot;
+let stopping = false;
 try {
-  bot = await startBot({ config, log });
+  bot = await startBot({
+    config,
+    log,
+    // Discord closed the connection for good (token reset, intent revoked): stop so a supervisor notices.
+    onFatal: (error) => {
+      process.stderr.write(`${error.message}\n`);
+      if (!stopping) {
+        stopping = true;
+        bot.stop().finally(() => process.exit(1));
+      }
+    },
+  });
 } catch (error) {
-  log.fatal({ err: error }, 'Metronome could not start');
+  if (error instanceof StartupError) {
+    // Something only the owner can fix: say it in one plain line, as for configuration errors.
+    log.fatal(error.message);
+    process.stderr.write(`${error.message}\n`);
+  } else {
+    log.fatal({ err: error }, 'Metronome could not start');
+  }
   process.exit(1);
 }
 
-let stopping = false;
 const shutdown = (signal: NodeJS.Signals): void => {
   if (stopping) {
     log.warn({ signal }, 'second signal: exiting without waiting');

@@ -77,3 +77,23 @@ it('starts from .env, logs structured lines without the token, and stops gracefu
     await emulator.close();
   }
 }, 20_000);
+
+it('exits 1 with one plain sentence when Discord refuses the Server Members intent', async () => {
+  const emulator = await startEmulator({ enabledPrivilegedIntents: 0, strict: false });
+  try {
+    emulator.world.createGuild({ name: 'Main Guild' });
+    const started = run(tempDir(), {
+      DISCORD_TOKEN: emulator.token,
+      DISCORD_API_BASE: emulator.apiBase,
+      DATABASE_PATH: './bot.db',
+      LOG_LEVEL: 'silent',
+    });
+    expect(await started.exit).toBe(1);
+    expect(started.output()).toBe(
+      'Discord refused the Server Members intent. Enable it in the Developer Portal (your app → Bot → ' +
+        'Privileged Gateway Intents → Server Members Intent), then start Metronome again.\n',
+    );
+  } finally {
+    await emulator.close();
+  }
+}, 20_000);
