@@ -25,21 +25,27 @@ function readConfig(): Config {
 const config = readConfig();
 const log = createLogger({ level: config.logLevel, token: config.discordToken });
 
-let bot: Bot;
+let bot: Bot | undefined;
 let stopping = false;
+let fatalBeforeStarted = false;
+/** Discord closed the connection for good (token reset, intent revoked): stop so a supervisor notices. */
+const stopOnFatal = (): void => {
+  if (stopping) return;
+  stopping = true;
+  void (bot?.stop() ?? Promise.resolve()).finally(() => process.exit(1));
+};
 try {
   bot = await startBot({
     config,
     log,
-    // Discord closed the connection for good (token reset, intent revoked): stop so a supervisor notices.
     onFatal: (error) => {
       process.stderr.write(`${error.message}\n`);
-      if (!stopping) {
-        stopping = true;
-        bot.stop().finally(() => process.exit(1));
-      }
+      // During start-up (command sync, resuming tasks) the bot object does not exist yet.
+      if (bot === undefined) fatalBeforeStarted = true;
+      else stopOnFatal();
     },
   });
+  if (fatalBeforeStarted) stopOnFatal();
 } catch (error) {
   if (error instanceof StartupError) {
     // Something only the owner can fix: say it in one plain line, as for configuration errors.
@@ -58,7 +64,7 @@ const shutdown = (signal: NodeJS.Signals): void => {
   }
   stopping = true;
   log.info({ signal }, 'shutting down: letting running iterations finish');
-  bot.stop().then(
+  (bot?.stop() ?? Promise.resolve()).then(
     () => {
       log.info('stopped');
       process.exit(0);

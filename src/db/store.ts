@@ -423,19 +423,21 @@ export function topMessageCounts(db: Db, guildId: string, period: CountPeriod): 
   const conditions = [eq(messageCounts.guildId, guildId)];
   if (period.fromDay) conditions.push(gte(messageCounts.day, period.fromDay));
   if (period.toDay) conditions.push(lte(messageCounts.day, period.toDay));
-  return db
-    .select({ userId: messageCounts.userId, displayName: membersSeen.displayName, count: total })
-    .from(messageCounts)
-    .leftJoin(
-      membersSeen,
-      and(eq(membersSeen.guildId, messageCounts.guildId), eq(membersSeen.userId, messageCounts.userId)),
-    )
-    .where(and(...conditions))
-    .groupBy(messageCounts.userId)
-    // Ties rank by user id as a number: snowflakes have no leading zeros, so shorter means smaller.
-    .orderBy(desc(total), asc(sql`length(${messageCounts.userId})`), asc(messageCounts.userId))
-    .limit(period.limit)
-    .all();
+  return (
+    db
+      .select({ userId: messageCounts.userId, displayName: membersSeen.displayName, count: total })
+      .from(messageCounts)
+      .leftJoin(
+        membersSeen,
+        and(eq(membersSeen.guildId, messageCounts.guildId), eq(membersSeen.userId, messageCounts.userId)),
+      )
+      .where(and(...conditions))
+      .groupBy(messageCounts.userId)
+      // Ties rank by user id as a number: snowflakes have no leading zeros, so shorter means smaller.
+      .orderBy(desc(total), asc(sql`length(${messageCounts.userId})`), asc(messageCounts.userId))
+      .limit(period.limit)
+      .all()
+  );
 }
 
 /** Drops counts older than `beforeDay` (exclusive); returns how many rows went. */
