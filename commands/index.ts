@@ -15,12 +15,10 @@ import {
   type RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord-api-types/v10';
 import type { SubcommandData, TaskSubcommand } from '../src/discord/task-command.js';
-import type { HandlerRegistry } from '../src/handlers/registry.js';
+import { type HandlerRegistry, isModuleFile } from '../src/handlers/registry.js';
 
 export const TASK_COMMAND_NAME = 'task';
 const SUBCOMMANDS_DIR = fileURLToPath(new URL('./task', import.meta.url));
-const MODULE_FILE = /\.(?:[cm]?js|[cm]?ts)$/;
-const NOT_A_MODULE = /\.d\.[cm]?ts$|\.(?:test|spec)\.[cm]?[jt]s$/;
 
 export interface TaskCommand {
   /** What is registered with Discord. */
@@ -35,7 +33,7 @@ let modulesLoaded: Promise<TaskSubcommand[]> | undefined;
 function subcommandModules(): Promise<TaskSubcommand[]> {
   modulesLoaded ??= (async () => {
     const files = readdirSync(SUBCOMMANDS_DIR)
-      .filter((file) => MODULE_FILE.test(file) && !NOT_A_MODULE.test(file))
+      .filter((file) => isModuleFile(file))
       .sort();
     const modules: TaskSubcommand[] = [];
     for (const file of files) {

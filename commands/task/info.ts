@@ -2,16 +2,10 @@
 import { SlashCommandSubcommandBuilder } from '@discordjs/builders';
 import { ApplicationCommandOptionType } from 'discord-api-types/v10';
 import type { Task, TaskRun } from '../../src/db/index.js';
-import {
-  describeSchedule,
-  fitLines,
-  nextRunLine,
-  progress,
-  quote,
-  shortTime,
-} from '../../src/discord/format.js';
+import { describeSchedule, fitLines, nextRunLine, progress, shortTime } from '../../src/discord/format.js';
 import { handlerSlashOptions } from '../../src/discord/handler-options.js';
 import { handlerStatus } from '../../src/discord/handler-status.js';
+import { quote } from '../../src/discord/input.js';
 import type { TaskSubcommand } from '../../src/discord/task-command.js';
 import type { Handler } from '../../src/handlers/define.js';
 import { addTaskNameOption, autocompleteShared } from '../options.js';

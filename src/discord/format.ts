@@ -61,9 +61,3 @@ export function fitLines(header: string, lines: readonly string[], max = MAX_MES
   }
   return text;
 }
-
-/** Quotes user text inside a reply, shortened and on one line. */
-export function quote(text: string, max = 100): string {
-  const single = text.replace(/\s+/g, ' ').trim();
-  return single.length > max ? `${single.slice(0, max - 1)}…` : single;
-}

@@ -16,7 +16,7 @@ export function parseEvery(input: string): Parsed<number> {
   const text = input.trim().toLowerCase().replace(/\s+/g, '');
   const match = DURATION_PATTERN.exec(text);
   if (text === '' || !match) {
-    return fail(`"${clip(input)}" is not a duration: write it like 90s, 15m, 1h30m or 2d.`);
+    return fail(`"${quote(input)}" is not a duration: write it like 90s, 15m, 1h30m or 2d.`);
   }
   const [, d, h, m, s] = match;
   const seconds = [d, h, m, s].reduce(
@@ -25,11 +25,11 @@ export function parseEvery(input: string): Parsed<number> {
   );
   if (seconds < MIN_INTERVAL_SECONDS) {
     return fail(
-      `Tasks can run at most every ${MIN_INTERVAL_SECONDS} seconds; "${clip(input)}" is too short.`,
+      `Tasks can run at most every ${MIN_INTERVAL_SECONDS} seconds; "${quote(input)}" is too short.`,
     );
   }
   if (seconds > MAX_INTERVAL_SECONDS) {
-    return fail(`"${clip(input)}" is longer than a year; use \`at\` or \`cron\` for rare tasks.`);
+    return fail(`"${quote(input)}" is longer than a year; use \`at\` or \`cron\` for rare tasks.`);
   }
   return ok(seconds);
 }
@@ -62,7 +62,7 @@ export function parseAt(input: string): Parsed<string[]> {
     const [hour, minute, second] = match ? [match[1], match[2], match[3] ?? '0'].map(Number) : [];
     if (!match || hour! > 23 || minute! > 59 || second! > 59) {
       return fail(
-        `"${clip(part)}" is not a time of day: write it as HH:MM in 24-hour time, like 09:00 or 18:30.`,
+        `"${quote(part)}" is not a time of day: write it as HH:MM in 24-hour time, like 09:00 or 18:30.`,
       );
     }
     const pad = (n: number) => String(n).padStart(2, '0');
@@ -89,7 +89,7 @@ export function parseTimeZone(input: string): Parsed<string> {
     return ok(new Intl.DateTimeFormat('en-US', { timeZone: wanted }).resolvedOptions().timeZone);
   } catch {
     return fail(
-      `"${clip(input)}" is not a time zone I know: pick an IANA name such as Europe/Paris or America/New_York.`,
+      `"${quote(input)}" is not a time zone I know: pick an IANA name such as Europe/Paris or America/New_York.`,
     );
   }
 }
@@ -118,8 +118,8 @@ export function suggestTimeZones(query: string, limit = 25): string[] {
     .map((entry) => entry.zone);
 }
 
-/** Quote user text in a reply without letting a huge string flood it. */
-function clip(text: string, max = 40): string {
+/** Quotes user text inside a reply, shortened and on one line, so a huge string cannot flood it. */
+export function quote(text: string, max = 40): string {
   const single = text.replace(/\s+/g, ' ').trim();
   return single.length > max ? `${single.slice(0, max - 1)}…` : single;
 }

@@ -29,6 +29,11 @@ const KIND_PATTERN = /^[a-z][a-z0-9_-]{0,31}$/;
 const MODULE_FILE = /\.(?:[cm]?js|[cm]?ts)$/;
 const NOT_A_MODULE = /\.d\.[cm]?ts$|\.(?:test|spec)\.[cm]?[jt]s$/;
 
+/** Whether a file in a folder of modules is one to import: `.js`/`.ts` (and c/m variants), not types or tests. */
+export function isModuleFile(fileName: string): boolean {
+  return MODULE_FILE.test(fileName) && !NOT_A_MODULE.test(fileName);
+}
+
 export interface SkippedModule {
   path: string;
   reason: string;
@@ -83,7 +88,7 @@ async function loadFolder(registry: HandlerRegistry, dir: string, log: Logger): 
   let files: string[];
   try {
     files = readdirSync(dir, { withFileTypes: true })
-      .filter((entry) => entry.isFile() && MODULE_FILE.test(entry.name) && !NOT_A_MODULE.test(entry.name))
+      .filter((entry) => entry.isFile() && isModuleFile(entry.name))
       .map((entry) => join(dir, entry.name))
       .sort();
   } catch (error) {
