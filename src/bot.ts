@@ -22,6 +22,8 @@ export interface StartBotOptions {
    * discord.js does not reconnect then, so the process should stop and say why. Default: log it.
    */
   onFatal?: (error: StartupError) => void;
+  /** How long a command may take before its reply is deferred (default DEFAULT_DEFER_AFTER_MS); for tests. */
+  deferAfterMs?: number;
 }
 
 /** Discord refused the bot in a way no retry fixes; the message says what the owner must change. */
@@ -59,7 +61,13 @@ export interface Bot {
   stop(): Promise<void>;
 }
 
-export async function startBot({ config, log, clientOptions, onFatal }: StartBotOptions): Promise<Bot> {
+export async function startBot({
+  config,
+  log,
+  clientOptions,
+  onFatal,
+  deferAfterMs,
+}: StartBotOptions): Promise<Bot> {
   const db = openDatabase(config.databasePath);
   const cleanups: (() => unknown)[] = [() => db.close()];
   const cleanUp = async () => {
@@ -93,6 +101,7 @@ export async function startBot({ config, log, clientOptions, onFatal }: StartBot
         commandName: TASK_COMMAND_NAME,
         subcommands: command.subcommands,
         ctx: { runtime, registry, db: db.db, client, log },
+        deferAfterMs,
       }),
     );
 

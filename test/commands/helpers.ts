@@ -73,6 +73,8 @@ export interface StartOptions {
   handlersDir?: string;
   emulator?: EmulatorOptions;
   devGuild?: boolean;
+  /** Defer replies sooner than the router's default, so the deferred path can be tested quickly. */
+  deferAfterMs?: number;
 }
 
 export async function startTestBot(options: StartOptions = {}): Promise<TestBot> {
@@ -100,6 +102,7 @@ export async function startTestBot(options: StartOptions = {}): Promise<TestBot>
       },
       log,
       clientOptions: { testing: true, restTimeoutMs: 2_000, restRetries: 1 },
+      deferAfterMs: options.deferAfterMs,
     });
   let bot = await launch();
   const testBot: TestBot = {

@@ -154,23 +154,33 @@ describe('lifecycle', () => {
   });
 
   it('defers the reply when a command has to wait, then edits the answer in', async () => {
-    await t.run('create slow', { name: 'sloth', channel: general, every: '1h', ms: 2_500 });
-    await waitFor(() => t.bot.runtime.info(t.a.id, 'sloth').runs.length === 0 && isRunning('sloth'));
-    expect(await t.run('stop', { name: 'sloth' })).toContain('Stopped **sloth**');
-    // start waits for the graceful stop to let the run in flight finish (about 2.5 s).
-    const handle = t.emulator.invokeSlash({
-      command: 'task',
-      ...splitPath('start'),
-      options: { name: 'sloth' },
-      user: t.a.admin,
-      guild: t.a.id,
-      channel: general,
-    });
-    const ack = await handle.waitForAck({ timeoutMs: 3_000 });
-    expect(ack.type).toBe(InteractionResponseType.DeferredChannelMessageWithSource);
-    const reply = await handle.waitForReply(undefined, { timeoutMs: 6_000 });
-    expect(reply.content).toContain('Started **sloth**');
-    await t.run('delete', { name: 'sloth' });
+    // A bot of its own that defers after 50 ms, so a run of 600 ms is enough to force the deferred path.
+    const quick = await startTestBot({ deferAfterMs: 50 });
+    try {
+      const channel = quick.a.channels.general!;
+      await quick.run('create slow', { name: 'sloth', channel, every: '1h', ms: 600 });
+      await waitFor(
+        () =>
+          quick.bot.runtime.info(quick.a.id, 'sloth').runs.length === 0 &&
+          quick.bot.runtime.info(quick.a.id, 'sloth').task.state === 'running',
+      );
+      expect(await quick.run('stop', { name: 'sloth' })).toContain('Stopped **sloth**');
+      // start waits for the graceful stop to let the run in flight finish (about 600 ms).
+      const handle = quick.emulator.invokeSlash({
+        command: 'task',
+        ...splitPath('start'),
+        options: { name: 'sloth' },
+        user: quick.a.admin,
+        guild: quick.a.id,
+        channel,
+      });
+      const ack = await handle.waitForAck({ timeoutMs: 3_000 });
+      expect(ack.type).toBe(InteractionResponseType.DeferredChannelMessageWithSource);
+      const reply = await handle.waitForReply(undefined, { timeoutMs: 3_000 });
+      expect(reply.content).toContain('Started **sloth**');
+    } finally {
+      await quick.close();
+    }
   });
 });
 
@@ -202,10 +212,6 @@ describe('/task interval', () => {
     expect(await t.run('info', { name: 'fixed' })).toContain('every 1h');
   });
 });
-
-function isRunning(name: string): boolean {
-  return t.bot.runtime.info(t.a.id, name).task.state === 'running';
-}
 
 async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 4_000): Promise<void> {
   const until = Date.now() + timeoutMs;
