@@ -45,6 +45,57 @@ describe('command sync', () => {
     expect(await t.run('list')).toContain('no tasks yet');
   });
 
+  it('empties the old dev guild when DEV_GUILD_ID is unset, once, and leaves no duplicate', async () => {
+    t = await startTestBot({ devGuild: true });
+    const guildA = t.a.id;
+    expect(t.emulator.commands.list(guildA).map((c) => c.name)).toEqual(['task']);
+
+    await t.restart(undefined, { devGuildId: undefined });
+    expect(t.emulator.commands.list(null).map((c) => c.name)).toEqual(['task']);
+    expect(t.emulator.commands.list(guildA)).toEqual([]);
+    const cleared = t.emulator.requests.filter(
+      (r) => isCommandPut(r) && r.path.endsWith(`/guilds/${guildA}/commands`) && r.status === 200,
+    );
+    expect(cleared.at(-1)?.body).toEqual([]);
+
+    // The old scope is forgotten: the next start touches nothing.
+    const before = t.emulator.requests.filter(isCommandPut).length;
+    expect((await t.restart()).started.commands).toBe('unchanged');
+    expect(t.emulator.requests.filter(isCommandPut)).toHaveLength(before);
+  });
+
+  it('moves the commands from one dev guild to another', async () => {
+    t = await startTestBot({ devGuild: true });
+    await t.restart(undefined, { devGuildId: t.b.id });
+    expect(t.emulator.commands.list(t.a.id)).toEqual([]);
+    expect(t.emulator.commands.list(t.b.id).map((c) => c.name)).toEqual(['task']);
+    expect(t.emulator.commands.list(null)).toEqual([]);
+    expect(await t.run('list', {}, { guild: t.b })).toContain('no tasks yet');
+  });
+
+  it('starts anyway when the old guild cannot be emptied, and retries on the next start', async () => {
+    t = await startTestBot({ devGuild: true });
+    const oldScope = { method: 'PUT', path: new RegExp(`/guilds/${t.a.id}/commands$`) };
+    t.emulator.rest.faults.fail(oldScope, { status: 500, times: 10 });
+    await t.restart(undefined, { devGuildId: undefined });
+    expect(t.emulator.commands.list(t.a.id).map((c) => c.name)).toEqual(['task']);
+    t.emulator.rest.faults.clear();
+    await t.restart();
+    expect(t.emulator.commands.list(t.a.id)).toEqual([]);
+  });
+
+  it('forgets an old guild it can no longer reach (403) instead of retrying forever', async () => {
+    t = await startTestBot({ devGuild: true });
+    const oldScope = { method: 'PUT', path: new RegExp(`/guilds/${t.a.id}/commands$`) };
+    t.emulator.rest.faults.fail(oldScope, { status: 403, times: 1 });
+    await t.restart(undefined, { devGuildId: undefined });
+    const tries = () => t!.emulator.requests.filter((r) => isCommandPut(r) && oldScope.path.test(r.path));
+    const afterFirst = tries().length;
+    expect(afterFirst).toBeGreaterThan(0);
+    await t.restart();
+    expect(tries()).toHaveLength(afterFirst);
+  });
+
   it('puts required options first, as Discord demands', () => {
     return startTestBot().then((started) => {
       t = started;

@@ -33,8 +33,11 @@ export interface TestBot {
   logs: Record<string, unknown>[];
   /** Runs a /task command as the guild's admin and resolves with its (ephemeral) reply. */
   run(path: string, options?: Record<string, OptionValue>, as?: Partial<Invoker>): Promise<string>;
-  /** Starts another bot on the same database and emulator (the first one stopped). */
-  restart(handlersDir?: string): Promise<Bot>;
+  /**
+   * Starts another bot on the same database and emulator (the first one stopped); `devGuildId` in `change`
+   * switches the command scope (undefined: global).
+   */
+  restart(handlersDir?: string, change?: { devGuildId?: string | undefined }): Promise<Bot>;
   close(): Promise<void>;
 }
 
@@ -91,13 +94,14 @@ export async function startTestBot(options: StartOptions = {}): Promise<TestBot>
     },
   });
   const log = createLogger({ level: 'warn', destination, token: emulator.token });
+  let devGuildId = options.devGuild ? a.id : undefined;
   const launch = (handlersDir = options.handlersDir ?? FIXTURE_HANDLERS) =>
     startBot({
       config: {
         discordToken: emulator.token,
         databasePath,
         handlersDir,
-        devGuildId: options.devGuild ? a.id : undefined,
+        devGuildId,
         discordApiBase: emulator.apiBase,
       },
       log,
@@ -119,8 +123,9 @@ export async function startTestBot(options: StartOptions = {}): Promise<TestBot>
       const reply = await invoke(emulator, path, values, { guild: a, ...as });
       return reply.content;
     },
-    async restart(handlersDir) {
+    async restart(handlersDir, change) {
       await bot.stop();
+      if (change && 'devGuildId' in change) devGuildId = change.devGuildId;
       bot = await launch(handlersDir);
       return bot;
     },
