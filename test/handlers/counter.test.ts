@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { getCounterState } from '../../src/db/index.js';
+import { rejectsOnRateLimit } from '../../src/discord/client.js';
+import { HELD_HALT_CHECK_MS } from '../../src/handlers/builtin/counter.js';
 import { advance, type Bot, eventually, MINUTE, startBot } from './helpers.js';
 
 let bot: Bot;
@@ -113,6 +115,93 @@ describe('counter', () => {
     await advance(MINUTE);
     await eventually(() => expect(statusOf('humans')).toBeDefined());
     await bot.runtime.cancel(bot.guild.id, 'humans');
+    expect(statusOf('humans')).toBeUndefined();
+    await advance(10 * MINUTE);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(renameRequests(lounge)).toHaveLength(2);
+    const taskId = bot.runtime.info(bot.guild.id, 'humans').task.id;
+    expect(getCounterState(bot.connection.db, taskId)?.pendingText).toBeNull();
+  });
+
+  it('holds a rename Discord refuses with 429 (someone else spent the budget) instead of waiting in the run', async () => {
+    bot = await startBot();
+    const lounge = bot.guild.channels.Lounge!;
+    const channelName = () => bot.emulator.world.channel(lounge).name;
+    const guild = bot.client.guilds.cache.get(bot.guild.id)!;
+    bot.emulator.rest.faults.fail(
+      { method: 'PATCH', path: '/channels/:id' },
+      { status: 429, retryAfterSeconds: 300, times: 1 },
+    );
+    await bot.create(
+      { name: 'members', kind: 'counter', options: { template: 'Members: {members}' } },
+      'Lounge',
+    );
+    const startedAt = Date.now();
+    await advance(0);
+    // The run ends at once (it does not sit out the 5 minutes until its timeout), and the task runs on.
+    await eventually(() => expect(bot.runtime.info(bot.guild.id, 'members').runs).toHaveLength(1));
+    const { task, runs } = bot.runtime.info(bot.guild.id, 'members');
+    expect(runs[0]).toMatchObject({ outcome: 'ok', error: null });
+    expect(runs[0]!.finishedAt - runs[0]!.startedAt).toBeLessThan(1_000);
+    expect(task.state).toBe('running');
+    expect(renameRequests(lounge).map((r) => r.status)).toEqual([429]);
+    const status = statusOf('members');
+    expect(status).toMatch(
+      /^A rename to “Members: \d+” is waiting for Discord's limit .* until <t:(\d+):T>\.$/,
+    );
+    const untilSeconds = Number(/<t:(\d+):T>/.exec(status!)![1]);
+    expect(untilSeconds * 1_000).toBeGreaterThanOrEqual(startedAt + 300_000);
+    expect(untilSeconds * 1_000).toBeLessThan(startedAt + 303_000);
+
+    // Runs inside Discord's retry-after send nothing; a change meanwhile replaces the held text.
+    const latest = await join('carol');
+    for (let minute = 1; minute <= 4; minute++) await advance(MINUTE);
+    await eventually(() => expect(bot.runtime.info(bot.guild.id, 'members').runs).toHaveLength(5));
+    expect(renameRequests(lounge)).toHaveLength(1);
+    expect(statusOf('members')).toContain(`“Members: ${latest}”`);
+    expect(channelName()).toBe('Lounge');
+
+    // After the window (plus the margin): the held rename's timer applies it, once. Small steps, so the fake
+    // clock does not jump past the REST timeout while the request is in flight.
+    await advance(MINUTE);
+    await eventually(() => expect(bot.runtime.info(bot.guild.id, 'members').runs).toHaveLength(6));
+    expect(renameRequests(lounge)).toHaveLength(1);
+    await advance(1_500);
+    await eventually(() => expect(channelName()).toBe(`Members: ${guild.memberCount}`));
+    await eventually(() => expect(statusOf('members')).toBeUndefined());
+    expect(renameRequests(lounge).map((r) => r.status)).toEqual([429, 200]);
+    expect(bot.runtime.info(bot.guild.id, 'members').task.state).toBe('running');
+    expect(bot.runtime.info(bot.guild.id, 'members').runs.every((r) => r.outcome === 'ok')).toBe(true);
+  });
+
+  it('forgets a held rename when the task is stopped: no stale status, no pending text, no rename', async () => {
+    bot = await startBot();
+    const lounge = bot.guild.channels.Lounge!;
+    await bot.create(
+      { name: 'humans', kind: 'counter', options: { template: 'Humans: {humans}' } },
+      'Lounge',
+    );
+    await advance(0);
+    await eventually(() => expect(renameRequests(lounge)).toHaveLength(1));
+    await join('carol');
+    await advance(MINUTE);
+    await eventually(() => expect(renameRequests(lounge)).toHaveLength(2));
+    await join('dave');
+    await advance(MINUTE);
+    await eventually(() => expect(statusOf('humans')).toBeDefined());
+    const taskId = bot.runtime.info(bot.guild.id, 'humans').task.id;
+    expect(getCounterState(bot.connection.db, taskId)?.pendingText).toMatch(/^Humans: /);
+
+    await bot.runtime.stop(bot.guild.id, 'humans');
+    // /task info right after the stop no longer says a rename is waiting…
+    expect(statusOf('humans')).toBeUndefined();
+    // …and the held rename itself is gone soon after (nothing tells a handler of a stop between runs).
+    await advance(HELD_HALT_CHECK_MS);
+    await eventually(() => expect(getCounterState(bot.connection.db, taskId)?.pendingText).toBeNull());
+    const mirrored = bot.connection.sqlite
+      .prepare("SELECT count(*) AS n FROM handler_state WHERE task_id = ? AND key = 'heldRename'")
+      .get(taskId) as { n: number };
+    expect(mirrored.n).toBe(0);
     await advance(10 * MINUTE);
     await new Promise((resolve) => setImmediate(resolve));
     expect(renameRequests(lounge)).toHaveLength(2);
@@ -180,5 +269,32 @@ describe('counter', () => {
     expect(result.error?.issues[0]?.message).toBe(
       'unknown placeholder {online}; use {members}, {humans}, {bots}, {boosts}, {channels}, {roles} or {role:<role id>}',
     );
+  });
+});
+
+describe('rate limits the client rejects instead of waiting', () => {
+  const limit = {
+    global: false,
+    hash: 'h',
+    limit: 1,
+    majorParameter: '123',
+    retryAfter: 300_000,
+    scope: 'user' as const,
+    sublimitTimeout: 300_000,
+    timeToReset: 0,
+    url: 'https://discord.com/api/v10/channels/123',
+  };
+
+  it('rejects only a channel edit (PATCH /channels/:id); every other route and a global limit wait', () => {
+    expect(rejectsOnRateLimit({ ...limit, method: 'PATCH', route: '/channels/:id' })).toBe(true);
+    expect(rejectsOnRateLimit({ ...limit, method: 'patch', route: '/channels/:id' })).toBe(true);
+    expect(rejectsOnRateLimit({ ...limit, method: 'PATCH', route: '/channels/:id', global: true })).toBe(
+      false,
+    );
+    expect(rejectsOnRateLimit({ ...limit, method: 'POST', route: '/channels/:id/messages' })).toBe(false);
+    expect(rejectsOnRateLimit({ ...limit, method: 'PATCH', route: '/channels/:id/messages/:id' })).toBe(
+      false,
+    );
+    expect(rejectsOnRateLimit({ ...limit, method: 'GET', route: '/channels/:id' })).toBe(false);
   });
 });

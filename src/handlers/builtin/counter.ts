@@ -5,10 +5,21 @@
 // hold the request for minutes. So the counter keeps its own record of recent renames (counter_state)
 // and never sends a rename the window would refuse: a change that arrives with the window full is held
 // (latest value wins) and applied by a timer when the window opens, or by the next run if that is sooner.
+// Anyone renaming the channel spends the same budget, so Discord may still answer 429: the client rejects
+// a channel edit's rate limit instead of waiting out its retry-after inside the run (see createClient), and
+// the counter holds the rename the same way until the time Discord gave. A held rename is dropped once its
+// task stops, is cancelled or deleted; `/task info` mentions it only while something will apply it.
 //
 // Exact counts need the GuildMembers privileged intent: {members} is Discord's member count either way, but
 // {humans}, {bots} and {role:<id>} count the member cache, which is complete only with that intent.
-import { ChannelType, type Client, DiscordAPIError, type Guild, RESTJSONErrorCodes } from 'discord.js';
+import {
+  ChannelType,
+  type Client,
+  DiscordAPIError,
+  type Guild,
+  RateLimitError,
+  RESTJSONErrorCodes,
+} from 'discord.js';
 import { z } from 'zod';
 import { type Db, getCounterState, getTaskById, saveCounterState } from '../../db/index.js';
 import type { Logger } from '../../log.js';
@@ -56,6 +67,8 @@ interface HeldRename {
   opensAt: number;
 }
 const HELD_KEY = 'heldRename';
+/** Until when (ms) Discord refused renames with a 429: others' renames spent the channel's budget. */
+const BLOCKED_KEY = 'renameBlockedUntil';
 
 /** The template with its placeholders replaced by counts from the gateway cache. */
 export function renderCounter(template: string, guild: Guild): string {
@@ -78,9 +91,15 @@ export function renderCounter(template: string, guild: Guild): string {
   });
 }
 
-// One rename at a time per task (a run and a held-rename timer may meet), and the timers to clear.
+// One rename at a time per task (a run and a held-rename timer may meet), and the held renames' timers.
 const locks = new Map<number, Promise<unknown>>();
-const heldTimers = new Map<number, ReturnType<typeof setTimeout>>();
+const heldTimers = new Map<number, HeldTimer>();
+
+interface HeldTimer {
+  timer: ReturnType<typeof setTimeout>;
+  /** What the timer renames with; `status()` reads the task's state through its database. */
+  deps: RenameDeps;
+}
 
 function exclusive<T>(taskId: number, fn: () => Promise<T>): Promise<T> {
   const result = (locks.get(taskId) ?? Promise.resolve()).then(fn);
@@ -93,7 +112,7 @@ function exclusive<T>(taskId: number, fn: () => Promise<T>): Promise<T> {
 }
 
 function clearHeldTimer(taskId: number): void {
-  clearTimeout(heldTimers.get(taskId));
+  clearTimeout(heldTimers.get(taskId)?.timer);
   heldTimers.delete(taskId);
 }
 
@@ -104,11 +123,22 @@ interface RenameDeps {
   log: Logger;
   taskId: number;
   channelId: string;
+  /** The run's signal on the run path; the held timer has none. */
+  signal?: AbortSignal;
+}
+
+/** When the next rename may go: our own window of recent renames, or later if Discord said so with a 429. */
+function renameOpensAt(recent: readonly number[], blockedUntil: number | null, now: number): number {
+  const windowOpensAt =
+    recent.length >= RENAME_LIMIT
+      ? recent[recent.length - RENAME_LIMIT]! + RENAME_WINDOW_MS + RENAME_MARGIN_MS
+      : now;
+  return Math.max(windowOpensAt, blockedUntil ?? now);
 }
 
 /** Renames the channel to `text` if it changed and the window allows; otherwise holds it for later. */
 async function renameWithinLimit(deps: RenameDeps, text: string): Promise<void> {
-  const { db, client, store, log, taskId, channelId } = deps;
+  const { db, client, store, taskId, channelId } = deps;
   const state = getCounterState(db, taskId);
   const now = Date.now();
   // A rename counts for the window plus the margin, on the run path as on the timer's.
@@ -124,22 +154,29 @@ async function renameWithinLimit(deps: RenameDeps, text: string): Promise<void> 
     }
     return;
   }
-  if (recent.length >= RENAME_LIMIT) {
-    const opensAt = recent[recent.length - RENAME_LIMIT]! + RENAME_WINDOW_MS + RENAME_MARGIN_MS;
-    saveCounterState(db, { taskId, pendingText: text, renameTimes: recent });
-    store.set(HELD_KEY, { text, opensAt } satisfies HeldRename);
-    clearHeldTimer(taskId);
-    const timer = setTimeout(() => void applyHeld(deps), opensAt - now);
-    timer.unref?.();
-    heldTimers.set(taskId, timer);
-    log.info({ text, opensAt: new Date(opensAt).toISOString() }, 'counter rename held by the rate limit');
+  const opensAt = renameOpensAt(recent, store.get<number>(BLOCKED_KEY) ?? null, now);
+  if (opensAt > now) {
+    holdRename(deps, text, recent, opensAt);
     return;
   }
   const channel = client.channels.cache.get(channelId);
   if (!channel || channel.isDMBased() || channel.isThread()) {
     throw new Error(`the channel ${channelId} no longer exists or the bot cannot see it`);
   }
-  await channel.setName(text, 'Metronome counter');
+  // Discord's rename has no abort; a cancelled run at least sends nothing new.
+  deps.signal?.throwIfAborted();
+  try {
+    await channel.setName(text, 'Metronome counter');
+  } catch (error) {
+    // The client rejects a channel edit's 429 instead of waiting minutes in the run (createClient): someone
+    // else's renames spent the channel's budget. Hold the rename until Discord says the budget is back.
+    if (!(error instanceof RateLimitError)) throw error;
+    const retryAfterMs = Number.isFinite(error.retryAfter) ? Math.max(error.retryAfter, 0) : RENAME_WINDOW_MS;
+    const blockedUntil = Date.now() + retryAfterMs + RENAME_MARGIN_MS;
+    store.set(BLOCKED_KEY, blockedUntil);
+    holdRename(deps, text, recent, blockedUntil, 'Discord answered 429');
+    return;
+  }
   // Dated after Discord answered: later than Discord's own record, so our window never opens early.
   saveCounterState(db, {
     taskId,
@@ -148,23 +185,95 @@ async function renameWithinLimit(deps: RenameDeps, text: string): Promise<void> 
     renameTimes: [...recent, Date.now()],
   });
   store.delete(HELD_KEY);
+  store.delete(BLOCKED_KEY);
   clearHeldTimer(taskId);
 }
 
-/** The timer of a held rename: applies the latest held text if the task still runs. */
-async function applyHeld(deps: RenameDeps): Promise<void> {
-  heldTimers.delete(deps.taskId);
+/** Records `text` as the held rename (latest value wins) and arms the timer that applies it at `opensAt`. */
+function holdRename(
+  deps: RenameDeps,
+  text: string,
+  recent: number[],
+  opensAt: number,
+  reason = 'our record of recent renames',
+): void {
+  saveCounterState(deps.db, { taskId: deps.taskId, pendingText: text, renameTimes: recent });
+  deps.store.set(HELD_KEY, { text, opensAt } satisfies HeldRename);
+  armHeldTimer(deps, opensAt);
+  deps.log.info(
+    { text, opensAt: new Date(opensAt).toISOString(), reason },
+    'counter rename held by the rate limit',
+  );
+}
+
+/**
+ * Nothing tells a handler that its task was stopped or cancelled between runs, so a held rename wakes at
+ * least this often to check, and drops itself once its task no longer runs.
+ */
+export const HELD_HALT_CHECK_MS = 15_000;
+
+function armHeldTimer(deps: RenameDeps, opensAt: number): void {
+  const { taskId } = deps;
+  clearHeldTimer(taskId);
+  const waitMs = Math.min(Math.max(opensAt - Date.now(), 0), HELD_HALT_CHECK_MS);
+  const timer = setTimeout(() => void onHeldTimer({ ...deps, signal: undefined }, opensAt, timer), waitMs);
+  timer.unref?.();
+  heldTimers.set(taskId, { timer, deps });
+}
+
+/** The held rename's timer: drops it if the task halted, waits on if the window is still shut, else applies it. */
+async function onHeldTimer(
+  deps: RenameDeps,
+  opensAt: number,
+  timer: ReturnType<typeof setTimeout>,
+): Promise<void> {
+  const ours = () => heldTimers.get(deps.taskId)?.timer === timer;
   try {
     await exclusive(deps.taskId, async () => {
+      // A run re-held (or applied) the rename meanwhile: its timer speaks for it now.
+      if (!ours()) return;
       const task = getTaskById(deps.db, deps.taskId);
       const pending = getCounterState(deps.db, deps.taskId)?.pendingText ?? null;
       // Stopped, cancelled or deleted since: the next run (if any) renders afresh.
-      if (task?.state !== 'running' || pending === null) return;
+      if (task?.state !== 'running' || pending === null) {
+        dropHeldRename(deps);
+        return;
+      }
+      if (Date.now() < opensAt) {
+        armHeldTimer(deps, opensAt);
+        return;
+      }
       await renameWithinLimit(deps, pending);
     });
   } catch (error) {
     deps.log.warn({ err: error, taskId: deps.taskId }, 'held counter rename failed; the next run retries');
+  } finally {
+    if (ours()) heldTimers.delete(deps.taskId);
   }
+}
+
+/** Forgets a held rename: its timer, counter_state.pendingText and the mirror `status()` reads. */
+function dropHeldRename(deps: RenameDeps): void {
+  clearHeldTimer(deps.taskId);
+  // A deleted task's rows went with it (and a new row would break its foreign key).
+  if (getCounterState(deps.db, deps.taskId)?.pendingText != null) {
+    saveCounterState(deps.db, { taskId: deps.taskId, pendingText: null });
+  }
+  deps.store.delete(HELD_KEY);
+}
+
+/** A run aborted by cancel or delete drops its task's held rename now rather than at the next check. */
+function dropHeldRenameOnHalt(deps: RenameDeps): void {
+  if (getTaskById(deps.db, deps.taskId)?.state === 'running') return; // a timeout: the task runs on
+  void exclusive(deps.taskId, async () => dropHeldRename(deps)).catch((error: unknown) =>
+    deps.log.warn({ err: error, taskId: deps.taskId }, 'could not drop a held counter rename'),
+  );
+}
+
+/** Whether anything will apply a held rename: this process's timer for it, with its task still running. */
+function heldRenameIsLive(taskId: number): boolean {
+  const held = heldTimers.get(taskId);
+  return held !== undefined && getTaskById(held.deps.db, taskId)?.state === 'running';
 }
 
 export default defineHandler<CounterOptions>({
@@ -195,15 +304,22 @@ export default defineHandler<CounterOptions>({
     const rendered = renderCounter(ctx.options.template, guild);
     if (ctx.options.target === 'name') {
       const text = rendered.slice(0, MAX_CHANNEL_NAME);
-      const deps = {
+      const deps: RenameDeps = {
         db,
         client: ctx.client,
         store: ctx.store,
         log: ctx.log,
         taskId: task.id,
         channelId: task.channelId,
+        signal: ctx.signal,
       };
-      await exclusive(task.id, () => renameWithinLimit(deps, text));
+      const onAbort = () => dropHeldRenameOnHalt(deps);
+      ctx.signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        await exclusive(task.id, () => renameWithinLimit(deps, text));
+      } finally {
+        ctx.signal.removeEventListener('abort', onAbort);
+      }
       return;
     }
     const text = rendered.slice(0, MAX_CONTENT);
@@ -235,9 +351,10 @@ export default defineHandler<CounterOptions>({
       for (const taskId of [...heldTimers.keys()]) clearHeldTimer(taskId);
     };
   },
-  status(_task, store) {
+  status(task, store) {
     const held = store.get<HeldRename>(HELD_KEY);
-    if (!held) return undefined;
+    // Stopped, cancelled, or a restart since: no timer will apply it, and the next run renders afresh.
+    if (!held || !heldRenameIsLive(task.id)) return undefined;
     return (
       `A rename to “${held.text}” is waiting for Discord's limit (${RENAME_LIMIT} per 10 minutes) ` +
       `until <t:${Math.ceil(held.opensAt / 1_000)}:T>.`
