@@ -89,6 +89,18 @@ export const messageCounts = sqliteTable(
   ],
 );
 
+// All-time messages per member, kept beside the daily rows (incremented with them, in one transaction) so
+// daily rows older than the longest rolling period can be pruned without losing the all-time board.
+export const messageTotals = sqliteTable(
+  'message_totals',
+  {
+    guildId: text('guild_id').notNull(),
+    userId: text('user_id').notNull(),
+    count: integer('count').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.guildId, t.userId] })],
+);
+
 export const membersSeen = sqliteTable(
   'members_seen',
   {

@@ -1,6 +1,19 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { incrementMessageCount, topMessageCounts, utcDay } from '../../src/db/index.js';
-import { periodStartDay } from '../../src/handlers/builtin/leaderboard.js';
+import { incrementMessageCount, openDatabase, topMessageCounts, utcDay } from '../../src/db/index.js';
+import {
+  backfillMessageTotals,
+  countMemberMessages,
+  topMessageTotals,
+} from '../../src/db/leaderboard-store.js';
+import {
+  COUNTING_RECHECK_MS,
+  NOT_COUNTING_RECHECK_MS,
+  periodStartDay,
+  pruneOldDailyCounts,
+} from '../../src/handlers/builtin/leaderboard.js';
 import { advance, type Bot, eventually, MINUTE, startBot } from './helpers.js';
 
 let bot: Bot;
@@ -25,6 +38,37 @@ async function say(userId: string, n: number): Promise<void> {
   await eventually(() => expect(counted()).toBe(before + n));
 }
 
+function totalsByUser(): Record<string, number> {
+  const rows = bot.connection.sqlite
+    .prepare('SELECT user_id AS userId, count FROM message_totals WHERE guild_id = ?')
+    .all(bot.guild.id) as { userId: string; count: number }[];
+  return Object.fromEntries(rows.map((row) => [row.userId, row.count]));
+}
+
+function dailySumsByUser(): Record<string, number> {
+  const rows = bot.connection.sqlite
+    .prepare(
+      'SELECT user_id AS userId, sum(count) AS count FROM message_counts WHERE guild_id = ? GROUP BY user_id',
+    )
+    .all(bot.guild.id) as { userId: string; count: number }[];
+  return Object.fromEntries(rows.map((row) => [row.userId, row.count]));
+}
+
+function days(): string[] {
+  const rows = bot.connection.sqlite
+    .prepare('SELECT DISTINCT day FROM message_counts ORDER BY day')
+    .all() as {
+    day: string;
+  }[];
+  return rows.map((row) => row.day);
+}
+
+/** Waits until the client has handled (cached, so also emitted) `n` messages in the channel. */
+async function handled(channelId: string, n: number): Promise<void> {
+  const channel = bot.client.channels.cache.get(channelId);
+  await eventually(() => expect(channel?.isTextBased() && channel.messages.cache.size).toBe(n));
+}
+
 function boardText(messageId: string): string {
   return bot.emulator.world.message(messageId).message.embeds[0]?.description ?? '';
 }
@@ -37,6 +81,16 @@ describe('leaderboard', () => {
     const alice = members.alice!;
     const bob = members.bob!;
     const carol = world.addMember(bot.guild.id, { user: { username: 'carol', globalName: 'Carol C' } });
+    // Messages count only where a leaderboard exists: create it first, start it once they are counted.
+    await bot.create(
+      {
+        name: 'top',
+        kind: 'leaderboard',
+        options: { size: 3, period: 'all', title: 'Chatterboxes' },
+        start: false,
+      },
+      'stats',
+    );
     // Bob's id is lower than Carol's: with equal counts he ranks first.
     expect(BigInt(bob) < BigInt(carol)).toBe(true);
     await say(carol, 2);
@@ -53,10 +107,7 @@ describe('leaderboard', () => {
     });
     await say(alice, 3);
 
-    await bot.create(
-      { name: 'top', kind: 'leaderboard', options: { size: 3, period: 'all', title: 'Chatterboxes' } },
-      'stats',
-    );
+    await bot.runtime.start(bot.guild.id, 'top');
     await advance(0);
     await eventually(() => expect(world.messages(channels.stats!)).toHaveLength(1));
     const board = world.messages(channels.stats!)[0]!;
@@ -106,6 +157,104 @@ describe('leaderboard', () => {
       'ok',
       'ok',
     ]);
+    // The all-time totals and the daily rows agree (nothing has been pruned yet).
+    expect(totalsByUser()).toEqual(dailySumsByUser());
+    expect(totalsByUser()).toEqual({ [alice]: 3, [bob]: 3, [carol]: 4 });
+  });
+
+  it('counts nothing in a server without a leaderboard task, and starts soon after one is created', async () => {
+    bot = await startBot();
+    const { members, channels } = bot.guild;
+    const world = bot.emulator.world;
+    for (let i = 0; i < 5; i++) {
+      world.postMessage({ channel: channels.general!, author: members.alice!, content: `early ${i}` });
+    }
+    await handled(channels.general!, 5);
+    await bot.create(
+      { name: 'board', kind: 'leaderboard', options: { period: 'all' }, start: false },
+      'stats',
+    );
+    await advance(NOT_COUNTING_RECHECK_MS);
+    await say(members.alice!, 1);
+    expect(dailySumsByUser()).toEqual({ [members.alice!]: 1 });
+    expect(totalsByUser()).toEqual({ [members.alice!]: 1 });
+    const seen = bot.connection.sqlite.prepare('SELECT count(*) AS n FROM members_seen').get() as {
+      n: number;
+    };
+    expect(seen.n).toBe(1);
+
+    // Deleting the last board stops counting (after the recheck).
+    await bot.runtime.delete(bot.guild.id, 'board');
+    await advance(COUNTING_RECHECK_MS);
+    for (let i = 0; i < 3; i++) {
+      world.postMessage({ channel: channels.general!, author: members.bob!, content: `late ${i}` });
+    }
+    await handled(channels.general!, 9);
+    await bot.create({ name: 'again', kind: 'leaderboard', options: {}, start: false }, 'stats');
+    await advance(NOT_COUNTING_RECHECK_MS);
+    await say(members.alice!, 1);
+    expect(dailySumsByUser()).toEqual({ [members.alice!]: 2 });
+  });
+
+  it('keeps daily rows for 35 days, pruned at start-up and daily; the all-time board keeps every message', async () => {
+    const now = Date.UTC(2025, 4, 20, 12, 0);
+    bot = await startBot({ now });
+    const { members, channels } = bot.guild;
+    const db = bot.connection.db;
+    const alice = members.alice!;
+    const bob = members.bob!;
+    const daysAgo = (n: number) => utcDay(now - n * 86_400_000);
+    countMemberMessages(db, bot.guild.id, alice, daysAgo(200), 40);
+    countMemberMessages(db, bot.guild.id, alice, daysAgo(34), 2);
+    countMemberMessages(db, bot.guild.id, bob, daysAgo(3), 5);
+    expect(pruneOldDailyCounts(db, now)).toBe(1);
+    expect(days()).toEqual([daysAgo(34), daysAgo(3)]);
+    expect(totalsByUser()).toEqual({ [alice]: 42, [bob]: 5 });
+
+    await bot.create({ name: 'ever', kind: 'leaderboard', options: { period: 'all' }, count: 1 }, 'stats');
+    await bot.create(
+      { name: 'month', kind: 'leaderboard', options: { period: 'month' }, count: 1 },
+      'general',
+    );
+    await advance(0);
+    await eventually(() => {
+      expect(bot.emulator.world.messages(channels.stats!)).toHaveLength(1);
+      expect(bot.emulator.world.messages(channels.general!)).toHaveLength(1);
+    });
+    expect(bot.emulator.world.messages(channels.stats!)[0]!.message.embeds[0]!.description).toBe(
+      `**1.** <@${alice}> — 42 messages\n**2.** <@${bob}> — 5 messages`,
+    );
+    expect(bot.emulator.world.messages(channels.general!)[0]!.message.embeds[0]!.description).toBe(
+      `**1.** <@${bob}> — 5 messages`,
+    );
+
+    // A day later the daily timer drops the day that aged out; the totals do not change.
+    await advance(86_400_000);
+    expect(days()).toEqual([daysAgo(3)]);
+    expect(totalsByUser()).toEqual({ [alice]: 42, [bob]: 5 });
+  });
+
+  it('fills the all-time totals from the daily rows once, for counts made before the totals existed', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'metronome-totals-'));
+    const connection = openDatabase(join(dir, 'test.db'));
+    try {
+      const { db } = connection;
+      incrementMessageCount(db, 'g1', '100000000000000001', '2024-01-01', 7);
+      incrementMessageCount(db, 'g1', '100000000000000001', '2025-01-01', 3);
+      incrementMessageCount(db, 'g2', '100000000000000002', '2025-01-01', 1);
+      expect(backfillMessageTotals(db)).toBe(true);
+      expect(topMessageTotals(db, 'g1', 10)).toEqual([
+        { userId: '100000000000000001', displayName: null, count: 10 },
+      ]);
+      countMemberMessages(db, 'g2', '100000000000000002', '2025-01-02');
+      expect(backfillMessageTotals(db)).toBe(false);
+      expect(topMessageTotals(db, 'g2', 10)).toEqual([
+        { userId: '100000000000000002', displayName: null, count: 2 },
+      ]);
+    } finally {
+      connection.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('counts only the period: rolling UTC days ending with the run day', async () => {
