@@ -71,7 +71,7 @@ export const execute: TaskSubcommand['execute'] = async (interaction, ctx) => {
   const missing = await missingChannelPermission(
     interaction.guild,
     channelId,
-    neededChannelPermissions(handler, options.value),
+    neededChannelPermissions(handler, options.value, interaction.guild),
   );
   if (missing) return missing;
 

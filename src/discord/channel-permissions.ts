@@ -9,8 +9,9 @@ const DEFAULT_NEEDS: readonly PermissionsString[] = ['ViewChannel', 'SendMessage
 export function neededChannelPermissions<Options>(
   handler: Handler<Options>,
   options: Options,
+  guild: Guild,
 ): PermissionsString[] {
-  const declared = handler.channelPermissions?.(options) ?? DEFAULT_NEEDS;
+  const declared = handler.channelPermissions?.(options, guild) ?? DEFAULT_NEEDS;
   return [...new Set<PermissionsString>(['ViewChannel', ...declared])];
 }
 

@@ -81,9 +81,10 @@ export interface Handler<Options = unknown> {
   setup?(ctx: HandlerSetupContext): undefined | (() => void) | Promise<undefined | (() => void)>;
   /**
    * Optional: the permissions the bot needs in the task's channel, checked when the task is created so the
-   * admin hears about a missing one at once. Default: View Channel and Send Messages.
+   * admin hears about a missing one at once. `guild` is the task's server, for needs that depend on it (a
+   * role that only pings with Mention Everyone, say). Default: View Channel and Send Messages.
    */
-  channelPermissions?(options: Options): readonly PermissionsString[];
+  channelPermissions?(options: Options, guild: Guild): readonly PermissionsString[];
   /** Optional: one line for `/task info` about the task's handler state (e.g. an update held back). */
   status?(task: HandlerTask<Options>, store: HandlerStore): string | undefined;
 }

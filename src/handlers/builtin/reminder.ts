@@ -1,7 +1,8 @@
 // reminder: posts a message on the task's schedule, optionally mentioning one role or inside an embed.
 // Pings are exactly what the admin chose: the chosen role, or @everyone if that is the role they picked;
-// an "@everyone" or "<@&id>" typed into the text never pings.
-import type { APIEmbed, MessageCreateOptions } from 'discord.js';
+// an "@everyone" or "<@&id>" typed into the text never pings. Creating one that pings @everyone or a role
+// that is not mentionable asks for Mention Everyone, without which Discord would drop the ping.
+import type { APIEmbed, Guild, MessageCreateOptions, PermissionsString } from 'discord.js';
 import { z } from 'zod';
 import { defineHandler } from '../define.js';
 
@@ -37,6 +38,15 @@ const options = z
 
 type ReminderOptions = z.infer<typeof options>;
 
+/**
+ * Discord drops a ping of @everyone, or of a role that is not mentionable, unless the sender has Mention
+ * Everyone: without it the reminder would post and silently ping nobody.
+ */
+function pingNeedsMentionEveryone(roleId: string, guild: Guild): boolean {
+  if (roleId === guild.id) return true;
+  return guild.roles.cache.get(roleId)?.mentionable === false;
+}
+
 /** The mention text for a role; its length is the same whether or not the role is @everyone's at parse time. */
 function mentionFor(roleId: string): string {
   return `<@&${roleId}>`;
@@ -58,8 +68,12 @@ export default defineHandler<ReminderOptions>({
       .addStringOption((o) =>
         o.setName('color').setDescription('Embed colour, e.g. #5865f2').setMinLength(7).setMaxLength(7),
       ),
-  channelPermissions: ({ title, color }) =>
-    title === undefined && color === undefined ? ['SendMessages'] : ['SendMessages', 'EmbedLinks'],
+  channelPermissions: ({ role, title, color }, guild) => {
+    const needs: PermissionsString[] = ['SendMessages'];
+    if (title !== undefined || color !== undefined) needs.push('EmbedLinks');
+    if (role !== undefined && pingNeedsMentionEveryone(role, guild)) needs.push('MentionEveryone');
+    return needs;
+  },
   async run(ctx) {
     const { message, role, title, color } = ctx.options;
     const everyone = role !== undefined && role === ctx.guild.id;
