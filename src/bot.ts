@@ -4,6 +4,7 @@ import { type Client, Events, GatewayCloseCodes } from 'discord.js';
 import { loadTaskCommand, TASK_COMMAND_NAME } from '../commands/index.js';
 import type { Config } from './config.js';
 import { type DatabaseConnection, openDatabase } from './db/index.js';
+import { acquireDatabaseLock, type DatabaseLock, DatabaseLockedError } from './db/lock.js';
 import { type CreateClientOptions, createClient } from './discord/client.js';
 import { routeInteractions } from './discord/router.js';
 import { type SyncResult, syncCommands } from './discord/sync.js';
@@ -68,8 +69,16 @@ export async function startBot({
   onFatal,
   deferAfterMs,
 }: StartBotOptions): Promise<Bot> {
-  const db = openDatabase(config.databasePath);
-  const cleanups: (() => unknown)[] = [() => db.close()];
+  const lock = lockDatabase(config.databasePath);
+  let db: DatabaseConnection;
+  try {
+    db = openDatabase(config.databasePath);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+  // Run in reverse: the lock goes last, once nothing touches the database any more.
+  const cleanups: (() => unknown)[] = [() => lock.release(), () => db.close()];
   const cleanUp = async () => {
     for (const cleanup of cleanups.splice(0).reverse()) {
       try {
@@ -135,6 +144,20 @@ export async function startBot({
   } catch (error) {
     await cleanUp();
     throw error;
+  }
+}
+
+/** One bot per database file, or both would run every task. */
+function lockDatabase(databasePath: string): DatabaseLock {
+  try {
+    return acquireDatabaseLock(databasePath);
+  } catch (error) {
+    if (!(error instanceof DatabaseLockedError)) throw error;
+    throw new StartupError(
+      `Another Metronome is already running on ${error.databasePath} (pid ${error.pid}). Stop it first, ` +
+        'or point DATABASE_PATH at another file.',
+      { cause: error },
+    );
   }
 }
 
