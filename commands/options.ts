@@ -28,10 +28,7 @@ export function addTaskNameOption(builder: SlashCommandSubcommandBuilder): Slash
 export function addScheduleOptions(builder: SlashCommandSubcommandBuilder): SlashCommandSubcommandBuilder {
   return builder
     .addStringOption((o) =>
-      o
-        .setName('every')
-        .setDescription('Run every… like 90s, 15m, 1h30m or 2d (at least 10s)')
-        .setMaxLength(100),
+      o.setName('every').setDescription('Run every… like 90s, 15m, 1h30m or 2d (min 10s)').setMaxLength(100),
     )
     .addStringOption((o) =>
       o.setName('at').setDescription('Run daily at… like 09:00 or 09:00, 18:30').setMaxLength(200),
@@ -39,12 +36,12 @@ export function addScheduleOptions(builder: SlashCommandSubcommandBuilder): Slas
     .addStringOption((o) =>
       o
         .setName('timezone')
-        .setDescription('Time zone for at/cron, like Europe/Paris (default UTC)')
+        .setDescription('For at/cron, like Europe/Paris (default UTC)')
         .setMaxLength(100)
         .setAutocomplete(true),
     )
     .addStringOption((o) =>
-      o.setName('cron').setDescription('A cron expression, like 0 9 * * 1 (Mondays 09:00)').setMaxLength(200),
+      o.setName('cron').setDescription('Cron expression, like 0 9 * * 1 (Mondays 09:00)').setMaxLength(200),
     );
 }
 

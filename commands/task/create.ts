@@ -1,9 +1,10 @@
-// /task create <kind> name channel [every|at|cron] [timezone] [count] [catchup] …the kind's own options
+// /task create <kind> name channel [every|at|cron] [timezone] [count] [catchup] [timeout] …the kind's own options
 import { SlashCommandSubcommandBuilder, SlashCommandSubcommandGroupBuilder } from '@discordjs/builders';
 import { ChannelType } from 'discord.js';
 import { missingChannelPermission, neededChannelPermissions } from '../../src/discord/channel-permissions.js';
 import { describeSchedule, nextRunLine } from '../../src/discord/format.js';
 import { collectHandlerOptions, validateHandlerOptions } from '../../src/discord/handler-options.js';
+import { parseTimeout } from '../../src/discord/input.js';
 import { scheduleFromOptions } from '../../src/discord/schedule-input.js';
 import type { TaskSubcommand } from '../../src/discord/task-command.js';
 import type { Handler } from '../../src/handlers/define.js';
@@ -28,14 +29,14 @@ function kindSubcommand(handler: Handler): SlashCommandSubcommandBuilder {
     .addStringOption((o) =>
       o
         .setName('name')
-        .setDescription('A name for the task: lowercase letters, digits, - and _')
+        .setDescription('Lowercase letters, digits, - and _')
         .setRequired(true)
         .setMaxLength(MAX_NAME_LENGTH),
     )
     .addChannelOption((o) =>
       o
         .setName('channel')
-        .setDescription('Where the task posts (or which channel it renames)')
+        .setDescription('Where it posts (or which channel it renames)')
         .setRequired(true)
         .addChannelTypes(ChannelType.GuildText, ChannelType.GuildAnnouncement, ChannelType.GuildVoice),
     );
@@ -43,15 +44,21 @@ function kindSubcommand(handler: Handler): SlashCommandSubcommandBuilder {
     .addIntegerOption((o) =>
       o
         .setName('count')
-        .setDescription('Stop after this many runs (default: run forever)')
+        .setDescription('Stop after this many runs (default: forever)')
         .setMinValue(1)
         .setMaxValue(MAX_COUNT),
     )
     .addStringOption((o) =>
       o
         .setName('catchup')
-        .setDescription('After downtime: skip missed runs (default) or run one late')
+        .setDescription('Runs missed while offline: skip them (default) or run one late')
         .addChoices({ name: 'skip missed runs', value: 'skip' }, { name: 'run once late', value: 'once' }),
+    )
+    .addStringOption((o) =>
+      o
+        .setName('timeout')
+        .setDescription('Abort a run after… like 30s or 5m (default 1m, at most 15m)')
+        .setMaxLength(20),
     );
   // Required kind options land after the optional common ones here; the loader moves required ones first.
   return handler.slashOptions?.(builder) ?? builder;
@@ -66,6 +73,9 @@ export const execute: TaskSubcommand['execute'] = async (interaction, ctx) => {
   if (!schedule.ok) return schedule.error;
   const options = validateHandlerOptions(handler, collectHandlerOptions(interaction, handler));
   if (!options.ok) return options.error;
+  const timeoutText = interaction.options.getString('timeout');
+  const timeout = timeoutText === null ? undefined : parseTimeout(timeoutText);
+  if (timeout && !timeout.ok) return timeout.error;
 
   const channelId = interaction.options.getChannel('channel', true).id;
   const missing = await missingChannelPermission(
@@ -83,6 +93,7 @@ export const execute: TaskSubcommand['execute'] = async (interaction, ctx) => {
     schedule: schedule.value,
     count: interaction.options.getInteger('count'),
     catchUp,
+    ...(timeout ? { timeoutMs: timeout.value * 1000 } : {}),
     channelId,
     createdBy: interaction.user.id,
   });

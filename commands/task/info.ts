@@ -5,7 +5,7 @@ import type { Task, TaskRun } from '../../src/db/index.js';
 import { describeSchedule, fitLines, nextRunLine, progress, shortTime } from '../../src/discord/format.js';
 import { handlerSlashOptions } from '../../src/discord/handler-options.js';
 import { handlerStatus } from '../../src/discord/handler-status.js';
-import { quote } from '../../src/discord/input.js';
+import { formatEvery, quote } from '../../src/discord/input.js';
 import type { TaskSubcommand } from '../../src/discord/task-command.js';
 import type { Handler } from '../../src/handlers/define.js';
 import { addTaskNameOption, autocompleteShared } from '../options.js';
@@ -24,7 +24,7 @@ export const execute: TaskSubcommand['execute'] = async (interaction, ctx) => {
   );
   const lines = [
     `Kind: ${task.kind} in <#${task.channelId}>, ${task.state}`,
-    `Schedule: ${describeSchedule(task.schedule)}${task.count === null ? '' : `, ${task.count} times`}; catch-up ${task.catchUp}`,
+    `Schedule: ${describeSchedule(task.schedule)}${task.count === null ? '' : `, ${task.count} times`}; catch-up ${task.catchUp}; timeout ${describeTimeout(task.timeoutMs)}`,
     `Progress: ${progress(task)}`,
     nextRunLine(task),
     ...optionLines(task, ctx.registry.get(task.kind)),
@@ -55,6 +55,11 @@ function optionLines(task: Task, handler: Handler | undefined): string[] {
     return `${key}: ${quote(typeof value === 'string' ? `"${value}"` : JSON.stringify(value), 120)}`;
   });
   return [`Options: ${shown.join(', ')}`];
+}
+
+/** `1m`, `30s`; a timeout set in code to a fraction of a second shows in ms. */
+function describeTimeout(timeoutMs: number): string {
+  return timeoutMs % 1000 === 0 ? formatEvery(timeoutMs / 1000) : `${timeoutMs} ms`;
 }
 
 function runLine(run: TaskRun): string {

@@ -11,18 +11,24 @@ const MAX_INTERVAL_SECONDS = 366 * 24 * 3600;
 const UNIT_SECONDS: Record<string, number> = { d: 86_400, h: 3_600, m: 60, s: 1 };
 const DURATION_PATTERN = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
 
-/** `90s`, `15m`, `1h30m`, `2d` → seconds. Units go largest first, each at most once. */
-export function parseEvery(input: string): Parsed<number> {
+/** `90s`, `15m`, `1h30m`, `2d` → seconds, or undefined when the text is not a duration. */
+function durationSeconds(input: string): number | undefined {
   const text = input.trim().toLowerCase().replace(/\s+/g, '');
   const match = DURATION_PATTERN.exec(text);
-  if (text === '' || !match) {
-    return fail(`"${quote(input)}" is not a duration: write it like 90s, 15m, 1h30m or 2d.`);
-  }
+  if (text === '' || !match) return undefined;
   const [, d, h, m, s] = match;
-  const seconds = [d, h, m, s].reduce(
+  return [d, h, m, s].reduce(
     (sum, part, index) => sum + (part ? Number(part) * UNIT_SECONDS['dhms'[index] as string]! : 0),
     0,
   );
+}
+
+/** `90s`, `15m`, `1h30m`, `2d` → seconds. Units go largest first, each at most once. */
+export function parseEvery(input: string): Parsed<number> {
+  const seconds = durationSeconds(input);
+  if (seconds === undefined) {
+    return fail(`"${quote(input)}" is not a duration: write it like 90s, 15m, 1h30m or 2d.`);
+  }
   if (seconds < MIN_INTERVAL_SECONDS) {
     return fail(
       `Tasks can run at most every ${MIN_INTERVAL_SECONDS} seconds; "${quote(input)}" is too short.`,
@@ -30,6 +36,22 @@ export function parseEvery(input: string): Parsed<number> {
   }
   if (seconds > MAX_INTERVAL_SECONDS) {
     return fail(`"${quote(input)}" is longer than a year; use \`at\` or \`cron\` for rare tasks.`);
+  }
+  return ok(seconds);
+}
+
+/** The longest a run may take (the task runtime's own limit). */
+export const MAX_TIMEOUT_SECONDS = 15 * 60;
+
+/** A run's time limit, written like `every` (`30s`, `5m`, `1m30s`) → seconds, from 1 s to 15 min. */
+export function parseTimeout(input: string): Parsed<number> {
+  const seconds = durationSeconds(input);
+  if (seconds === undefined) {
+    return fail(`"${quote(input)}" is not a duration: write the timeout like 30s, 5m or 1m30s.`);
+  }
+  if (seconds < 1) return fail('A timeout must be at least 1 second.');
+  if (seconds > MAX_TIMEOUT_SECONDS) {
+    return fail(`"${quote(input)}" is too long: a run may take at most 15 minutes (15m).`);
   }
   return ok(seconds);
 }

@@ -21,6 +21,7 @@ export const COMMON_CREATE_OPTIONS = [
   'cron',
   'count',
   'catchup',
+  'timeout',
 ] as const;
 
 /** Discord allows 25 options on a subcommand. */

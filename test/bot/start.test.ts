@@ -115,6 +115,7 @@ describe('command sync', () => {
         ['cron', false],
         ['count', false],
         ['catchup', false],
+        ['timeout', false],
       ]);
     });
   });

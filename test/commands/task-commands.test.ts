@@ -76,6 +76,9 @@ describe('/task create', () => {
         /The `color` option is not valid for a reminder task: color must look like #5865f2\./,
       ],
       [{ name: 'x10', channel: t.a.channels.locked! }, /I need the \*\*Send Messages\*\* permission there/],
+      [{ name: 'x11', timeout: 'soon' }, /"soon" is not a duration: write the timeout like 30s/],
+      [{ name: 'x12', timeout: '20m' }, /a run may take at most 15 minutes/],
+      [{ name: 'x13', timeout: '0s' }, /A timeout must be at least 1 second\./],
     ];
     for (const [options, expected] of cases) {
       const values = { name: 'x', channel: general, every: '1h', message: 'hi', ...options };
@@ -97,6 +100,20 @@ describe('/task create', () => {
 });
 
 describe('/task list and /task info', () => {
+  it('takes a per-run timeout, shows it in info, and aborts a run that overruns it', async () => {
+    await reminder('patient', { timeout: '1m30s' });
+    expect(t.bot.runtime.info(t.a.id, 'patient').task.timeoutMs).toBe(90_000);
+    expect(await t.run('info', { name: 'patient' })).toContain('; timeout 1m30s');
+    await reminder('default-timeout');
+    expect(await t.run('info', { name: 'default-timeout' })).toContain('; catch-up skip; timeout 1m');
+
+    await t.run('create slow', { name: 'overrun', channel: general, every: '1h', ms: 1_500, timeout: '1s' });
+    await waitFor(() => t.bot.runtime.info(t.a.id, 'overrun').runs.length > 0);
+    const [run] = t.bot.runtime.info(t.a.id, 'overrun').runs;
+    expect(run?.error).toMatch(/took longer than 1(\.0)? ?s/);
+    await t.run('delete', { name: 'overrun' });
+  });
+
   it("lists this server's tasks with their state, next run and schedule", async () => {
     await reminder('listed');
     const list = await t.run('list');
