@@ -1,5 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { EARLY_MARGIN_MS, MAX_TIMER_DELAY_MS, TimerEntry, TimerQueue } from '../../src/loop/timer-queue.js';
+import {
+  EARLY_MARGIN_MS,
+  MAX_FIRES_PER_TURN,
+  MAX_TIMER_DELAY_MS,
+  TimerEntry,
+  TimerQueue,
+} from '../../src/loop/timer-queue.js';
 
 class Recorder extends TimerEntry {
   constructor(
@@ -103,6 +109,40 @@ describe('TimerQueue', () => {
     // Like Node, fake timers give a zero delay armed inside a timer callback 1 ms.
     await vi.advanceTimersByTimeAsync(1);
     expect(log).toEqual(['chain@10', 'queued 1', 'late@11']);
+  });
+
+  it('splits a large due batch across turns of the event loop, still in due order', async () => {
+    const queue = new TimerQueue();
+    const fired: number[] = [];
+    const turns: number[] = []; // entries fired by the end of each turn (a microtask runs after each turn)
+    class Numbered extends TimerEntry {
+      constructor(readonly n: number) {
+        super();
+      }
+      fire(): void {
+        if (fired.length % MAX_FIRES_PER_TURN === 0) queueMicrotask(() => turns.push(fired.length));
+        fired.push(this.n);
+      }
+    }
+    const total = 2 * MAX_FIRES_PER_TURN + 500;
+    const half = total / 2;
+    // Numbered in firing order: the first half due at 100, the second at 101 (within the early margin, so
+    // the first turn could take both). Queued alternately, so the heap, not the insertion order, decides.
+    const entries = Array.from({ length: total }, (_, n) => new Numbered(n));
+    for (let i = 0; i < half; i++) {
+      queue.schedule(entries[half + i]!, 100 + EARLY_MARGIN_MS);
+      queue.schedule(entries[i]!, 100);
+    }
+
+    await vi.advanceTimersByTimeAsync(100);
+    expect(fired.length).toBe(MAX_FIRES_PER_TURN); // the first turn stops at the cap
+    expect(queue.size).toBe(total - MAX_FIRES_PER_TURN);
+    expect(vi.getTimerCount()).toBe(1); // one timer armed for the rest
+    await vi.advanceTimersByTimeAsync(10);
+    expect(fired).toEqual(entries.map((e) => e.n));
+    expect(turns).toEqual([MAX_FIRES_PER_TURN, 2 * MAX_FIRES_PER_TURN, total]);
+    expect(queue.size).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
   });
 
   it('keeps going when a callback throws', async () => {
