@@ -25,6 +25,7 @@ export {
 export {
   firstDueAt,
   nextDueAfter,
+  normalizeSchedule,
   type Schedule,
   type ScheduleOptions,
   type TimeOfDay,

@@ -1,5 +1,11 @@
 import { type Task, type TaskSchedule, taskScheduleSchema } from '../db/index.js';
-import { firstDueAt, type LoopOptions, loop, nextDueAfter, type Schedule } from '../loop/index.js';
+import {
+  firstDueAt,
+  nextDueAfter,
+  normalizeSchedule,
+  type Schedule,
+  type ScheduleOptions,
+} from '../loop/index.js';
 import { TaskError } from './errors.js';
 
 // Pure rules about a task's definition: its name, its schedule as loop options, and where a resumed task
@@ -18,7 +24,7 @@ export function checkTaskName(name: string): void {
 }
 
 /** The loop options a stored schedule stands for. */
-export function toLoopOptions(schedule: TaskSchedule): LoopOptions {
+export function toLoopOptions(schedule: TaskSchedule): ScheduleOptions {
   switch (schedule.kind) {
     case 'interval':
       return { seconds: schedule.seconds };
@@ -44,10 +50,13 @@ export function parseTaskSchedule(input: unknown): TaskSchedule {
   return parsed.data;
 }
 
-/** The engine's normalized form of a stored schedule; throws a TaskError if the engine rejects it. */
+/**
+ * The engine's normalized form of a stored schedule, checked by the engine's own validator; throws a
+ * TaskError if the engine rejects it.
+ */
 export function engineSchedule(schedule: TaskSchedule): Schedule {
   try {
-    return loop(toLoopOptions(schedule), () => {}).schedule;
+    return normalizeSchedule(toLoopOptions(schedule));
   } catch (error) {
     throw new TaskError('invalid_schedule', `That schedule is not valid (${(error as Error).message}).`);
   }
