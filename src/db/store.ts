@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gte, lt, lte, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, lt, lte, sql } from 'drizzle-orm';
 import type { Db } from './connection.js';
 import type { TaskSchedule } from './schedule.js';
 import {
@@ -103,13 +103,26 @@ type TimingRow = [
   number,
 ];
 
+/** A slice of a listing in id order: the rows after `afterId`, at most `limit` of them. */
+export interface IdPage {
+  afterId: number;
+  limit: number;
+}
+
 /**
- * The timing of every running task: what start-up resumes. drizzle writes the SQL from the schema, but the
- * rows are read as arrays and mapped here: at 100,000 rows drizzle's per-column mapping costs as much as
- * SQLite itself, and parsing each distinct schedule once lets tasks share it (frozen).
+ * The timing of every running task (or of one page of them, in id order): what start-up resumes. drizzle
+ * writes the SQL from the schema, but the rows are read as arrays and mapped here: at 100,000 rows drizzle's
+ * per-column mapping costs as much as SQLite itself, and parsing each distinct schedule once lets tasks share
+ * it (frozen). Start-up reads pages: all 100,000 rows in one array cost ~40 MB of RSS that stayed after.
  */
-export function listRunningTaskTimings(db: Db): TaskTiming[] {
-  const query = db.select(timingColumns).from(tasks).where(eq(tasks.state, 'running')).toSQL();
+export function listRunningTaskTimings(db: Db, page?: IdPage): TaskTiming[] {
+  const running = eq(tasks.state, 'running');
+  const select = db
+    .select(timingColumns)
+    .from(tasks)
+    .where(page ? and(running, gt(tasks.id, page.afterId)) : running)
+    .orderBy(asc(tasks.id));
+  const query = (page ? select.limit(page.limit) : select).toSQL();
   const rows = db.$client
     .prepare(query.sql)
     .raw()

@@ -85,6 +85,12 @@ type Settled = undefined | Failure | typeof CANCELLED;
 const LOOP_KEYS = new Set(['count', 'reconnect', 'name']);
 const NO_ARGS: unknown[] = [];
 
+const STOP_REQUESTED = 1;
+const CANCEL_REQUESTED = 2;
+const ENDING = 4;
+const PARKED = 8;
+const withFlag = (flags: number, bit: number, on: boolean): number => (on ? flags | bit : flags & ~bit);
+
 /** Lets a Run (outside the class) call Loop's private timer handler; assigned in Loop's static block. */
 let onRunTimer: (run: Run<never>) => void;
 
@@ -93,18 +99,40 @@ let onRunTimer: (run: Run<never>) => void;
  * next one. It is its own timer-queue entry: a parked loop costs this object and nothing more.
  */
 class Run<A extends unknown[]> extends TimerEntry {
-  stopRequested = false;
-  cancelRequested = false;
+  // The four flags share one field: each field is a slot in each of 100,000 parked runs.
+  #flags = 0;
+  get stopRequested(): boolean {
+    return (this.#flags & STOP_REQUESTED) !== 0;
+  }
+  set stopRequested(value: boolean) {
+    this.#flags = withFlag(this.#flags, STOP_REQUESTED, value);
+  }
+  get cancelRequested(): boolean {
+    return (this.#flags & CANCEL_REQUESTED) !== 0;
+  }
+  set cancelRequested(value: boolean) {
+    this.#flags = withFlag(this.#flags, CANCEL_REQUESTED, value);
+  }
   /** Set once #end has begun; later stop()/cancel() calls have nothing left to interrupt. */
-  ending = false;
+  get ending(): boolean {
+    return (this.#flags & ENDING) !== 0;
+  }
+  set ending(value: boolean) {
+    this.#flags = withFlag(this.#flags, ENDING, value);
+  }
+  /** True while waiting in the timer queue for the next slot. */
+  get parked(): boolean {
+    return (this.#flags & PARKED) !== 0;
+  }
+  set parked(value: boolean) {
+    this.#flags = withFlag(this.#flags, PARKED, value);
+  }
   /** Origin of the relative slot grid. */
   anchorMs = 0;
   /** Slot of the iteration running or last run; -Infinity before the first. */
   lastDueMs = Number.NEGATIVE_INFINITY;
   /** The next slot (or retry); NaN when there is none. */
   nextDueMs = Number.NaN;
-  /** True while waiting in the timer queue for the next slot. */
-  parked = false;
   /** The attempt in flight's controller, created only if its callback reads ctx.signal. */
   controller: AbortController | null = null;
   /** Wakes a backoff wait: true when due, false when stopped or cancelled. */
@@ -140,7 +168,9 @@ export class Loop<A extends unknown[] = []> {
   // Hooks live in one object made on first use: most loops set none, and 100,000 loops feel every field.
   #hooks: { before?: LoopHook; after?: LoopHook; error?: LoopErrorHook } | null = null;
   #exceptionTypes: readonly ErrorClass[] = DEFAULT_EXCEPTION_TYPES; // copied on first change
-  #observers: LoopObserver[] | null = null;
+  // Replaced, never mutated, on (un)subscribe: exact-length arrays (a push would reserve 17 slots), and
+  // #notify can walk the current one while an observer unsubscribes.
+  #observers: readonly LoopObserver[] | null = null;
 
   #run: Run<A> | null = null;
   #currentLoop = 0;
@@ -507,11 +537,11 @@ export class Loop<A extends unknown[] = []> {
 
   /** Subscribes to iteration and end events; returns the unsubscribe function. */
   observe(observer: LoopObserver): () => void {
-    this.#observers ??= [];
-    this.#observers.push(observer);
+    this.#observers = this.#observers === null ? [observer] : [...this.#observers, observer];
     return () => {
-      const index = this.#observers?.indexOf(observer) ?? -1;
-      if (index !== -1) this.#observers!.splice(index, 1);
+      const observers = this.#observers ?? [];
+      const index = observers.indexOf(observer);
+      if (index !== -1) this.#observers = observers.filter((_, i) => i !== index);
     };
   }
 
@@ -520,7 +550,7 @@ export class Loop<A extends unknown[] = []> {
     ...payload: Parameters<NonNullable<LoopObserver[K]>>
   ): void {
     if (this.#observers === null) return;
-    for (const observer of [...this.#observers]) {
+    for (const observer of this.#observers) {
       try {
         const handler = observer[event] as ((...a: unknown[]) => unknown) | undefined;
         const result = handler?.call(observer, ...payload);

@@ -154,6 +154,17 @@ describe('store', () => {
     expect(Object.isFrozen(timings[0]?.schedule)).toBe(true);
   });
 
+  it('lists running tasks timings a page at a time, in id order', () => {
+    const ids = ['a', 'b', 'c', 'd', 'e'].map(
+      (name) => insertTask(conn.db, taskValues({ name, state: name === 'c' ? 'stopped' : 'running' })).id,
+    );
+    const pageIds = (afterId: number) =>
+      listRunningTaskTimings(conn.db, { afterId, limit: 2 }).map((t) => t.id);
+    expect(pageIds(0)).toEqual([ids[0], ids[1]]);
+    expect(pageIds(ids[1]!)).toEqual([ids[3], ids[4]]);
+    expect(pageIds(ids[4]!)).toEqual([]);
+  });
+
   it('sets next run instants in bulk', () => {
     const a = insertTask(conn.db, taskValues()).id;
     const b = insertTask(conn.db, taskValues({ name: 'b' })).id;
