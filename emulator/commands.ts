@@ -225,5 +225,49 @@ type ParsedCommand = z.infer<typeof commandSchema>;
 function parseCommand(body: unknown, prefix: (string | number)[] = []): ParsedCommand {
   const result = commandSchema.safeParse(body);
   if (!result.success) throw formBodyError(result.error, prefix);
+  if (commandSize(result.data) > MAX_COMMAND_SIZE) throw tooLarge(prefix);
   return result.data;
+}
+
+/** Discord's cap on a command's combined name, description and choice name/value characters. */
+export const MAX_COMMAND_SIZE = 8_000;
+
+type Localizations = Record<string, string | null> | null | undefined;
+interface Sized {
+  name: string;
+  name_localizations?: Localizations;
+  description?: string | undefined;
+  description_localizations?: Localizations;
+  choices?: { name: string; name_localizations?: Localizations; value: string | number }[] | undefined;
+  options?: Sized[] | undefined;
+}
+
+/**
+ * The size Discord checks: name, description, and each choice's name and value, over the command and every
+ * option, subcommand and group in it; with localizations, the longest spelling of a field counts. (Written
+ * here independently of the bot's own count, so a test against the emulator checks the bot's arithmetic.)
+ */
+export function commandSize(piece: Sized): number {
+  const longest = (text: string, local: Localizations) =>
+    Math.max(text.length, ...Object.values(local ?? {}).map((value) => value?.length ?? 0));
+  let size = longest(piece.name, piece.name_localizations);
+  size += longest(piece.description ?? '', piece.description_localizations);
+  for (const choice of piece.choices ?? []) {
+    size += longest(choice.name, choice.name_localizations) + String(choice.value).length;
+  }
+  for (const option of piece.options ?? []) size += commandSize(option);
+  return size;
+}
+
+function tooLarge(prefix: (string | number)[]): HttpError {
+  let errors: Record<string, unknown> = {
+    _errors: [
+      {
+        code: 'APPLICATION_COMMAND_TOO_LARGE',
+        message: `Command exceeds maximum size (${MAX_COMMAND_SIZE})`,
+      },
+    ],
+  };
+  for (const key of [...prefix].reverse()) errors = { [String(key)]: errors };
+  return new HttpError(400, DiscordErrorCode.InvalidFormBody, 'Invalid Form Body', errors);
 }
