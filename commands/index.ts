@@ -14,7 +14,8 @@ import {
   PermissionFlagsBits,
   type RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord-api-types/v10';
-import type { SubcommandData, TaskSubcommand } from '../src/discord/task-command.js';
+import { commandCharacters, MAX_COMMAND_CHARACTERS } from '../src/discord/command-limits.js';
+import type { CommandRoom, SubcommandData, TaskSubcommand } from '../src/discord/task-command.js';
 import { type HandlerRegistry, isModuleFile } from '../src/handlers/registry.js';
 
 export const TASK_COMMAND_NAME = 'task';
@@ -25,6 +26,8 @@ export interface TaskCommand {
   json: RESTPostAPIChatInputApplicationCommandsJSONBody;
   /** By top-level name: a subcommand (`list`) or a group (`create`). */
   subcommands: ReadonlyMap<string, TaskSubcommand>;
+  /** Parts that did not fit Discord's limits (`create qotd`), with why; they are not offered. */
+  leftOut: { path: string; reason: string }[];
 }
 
 let modulesLoaded: Promise<TaskSubcommand[]> | undefined;
@@ -50,24 +53,47 @@ function subcommandModules(): Promise<TaskSubcommand[]> {
   return modulesLoaded;
 }
 
-/** Builds `/task` for these handlers (the `create` group has one subcommand per kind). */
+/**
+ * Builds `/task` for these handlers (the `create` group has one subcommand per kind). The fixed subcommands
+ * are counted first; the ones built from the handlers then get what is left of Discord's 8,000 characters,
+ * so a bot with many kinds offers those that fit (in load order) instead of being refused by Discord.
+ */
 export async function loadTaskCommand(registry: HandlerRegistry): Promise<TaskCommand> {
   const builder = new SlashCommandBuilder()
     .setName(TASK_COMMAND_NAME)
     .setDescription("Manage this server's scheduled tasks")
     .setDefaultMemberPermissions(PermissionFlagsBits.ManageGuild)
     .setContexts(InteractionContextType.Guild);
+  const modules = await subcommandModules();
+  const pieces = new Map<TaskSubcommand, SubcommandData>();
+  let used = commandCharacters(builder.toJSON());
+  for (const module of modules) {
+    if (typeof module.data === 'function') continue;
+    pieces.set(module, module.data);
+    used += commandCharacters(module.data.toJSON());
+  }
+  const leftOut: TaskCommand['leftOut'] = [];
+  for (const module of modules) {
+    if (typeof module.data !== 'function') continue;
+    const room: CommandRoom = {
+      characters: MAX_COMMAND_CHARACTERS - used,
+      leaveOut: (path, reason) => leftOut.push({ path, reason }),
+    };
+    const piece = module.data(registry, room);
+    if (piece === undefined) continue;
+    pieces.set(module, piece);
+    used += commandCharacters(piece.toJSON());
+  }
   const subcommands = new Map<string, TaskSubcommand>();
-  for (const module of await subcommandModules()) {
-    const piece: SubcommandData | undefined =
-      typeof module.data === 'function' ? module.data(registry) : module.data;
+  for (const module of modules) {
+    const piece = pieces.get(module);
     if (piece === undefined) continue;
     if (piece instanceof SlashCommandSubcommandGroupBuilder) builder.addSubcommandGroup(piece);
     else if (piece instanceof SlashCommandSubcommandBuilder) builder.addSubcommand(piece);
     subcommands.set(piece.name, module);
   }
   const json = builder.toJSON();
-  return { json: { ...json, options: requiredFirst(json.options ?? []) }, subcommands };
+  return { json: { ...json, options: requiredFirst(json.options ?? []) }, subcommands, leftOut };
 }
 
 /**

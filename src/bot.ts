@@ -1,7 +1,7 @@
 // startBot composes Metronome: database → handlers → client → runtime → commands → resumed tasks. The
 // entry point (src/main.ts), the sandbox and the end-to-end tests all start the bot through here.
 import { type Client, Events, GatewayCloseCodes } from 'discord.js';
-import { loadTaskCommand, TASK_COMMAND_NAME } from '../commands/index.js';
+import { loadTaskCommand, TASK_COMMAND_NAME, type TaskCommand } from '../commands/index.js';
 import type { Config } from './config.js';
 import { type DatabaseConnection, openDatabase } from './db/index.js';
 import { acquireDatabaseLock, type DatabaseLock, DatabaseLockedError } from './db/lock.js';
@@ -56,8 +56,11 @@ export interface Bot {
   runtime: TaskRuntime;
   db: DatabaseConnection;
   registry: HandlerRegistry;
-  /** What start-up did: whether the commands were re-registered, and how many tasks resumed. */
-  started: { commands: SyncResult; resumed: ResumeSummary };
+  /**
+   * What start-up did: whether the commands were re-registered, how many tasks resumed, and which parts of
+   * `/task` (`create <kind>`) were left out to fit Discord's limits, with why.
+   */
+  started: { commands: SyncResult; resumed: ResumeSummary; notOffered: TaskCommand['leftOut'] };
   /** Graceful: running iterations finish (within the runtime's grace period), then Discord, then the database. */
   stop(): Promise<void>;
 }
@@ -105,6 +108,9 @@ export async function startBot({
     cleanups.push(await setupHandlers(registry, { client, db: db.db, log }));
 
     const command = await loadTaskCommand(registry);
+    for (const { path, reason } of command.leftOut) {
+      log.warn({ subcommand: path, reason }, `/task ${path} is not offered: ${reason}`);
+    }
     cleanups.push(
       routeInteractions(client, {
         commandName: TASK_COMMAND_NAME,
@@ -138,7 +144,7 @@ export async function startBot({
       runtime,
       db,
       registry,
-      started: { commands, resumed },
+      started: { commands, resumed, notOffered: command.leftOut },
       stop: cleanUp,
     };
   } catch (error) {

@@ -2,24 +2,60 @@
 import { SlashCommandSubcommandBuilder, SlashCommandSubcommandGroupBuilder } from '@discordjs/builders';
 import { ChannelType } from 'discord.js';
 import { missingChannelPermission, neededChannelPermissions } from '../../src/discord/channel-permissions.js';
+import { commandCharacters, MAX_COMMAND_CHARACTERS, MAX_OPTIONS } from '../../src/discord/command-limits.js';
 import { describeSchedule, nextRunLine } from '../../src/discord/format.js';
 import { collectHandlerOptions, validateHandlerOptions } from '../../src/discord/handler-options.js';
 import { parseTimeout } from '../../src/discord/input.js';
 import { scheduleFromOptions } from '../../src/discord/schedule-input.js';
-import type { TaskSubcommand } from '../../src/discord/task-command.js';
+import type { CommandRoom, TaskSubcommand } from '../../src/discord/task-command.js';
 import type { Handler } from '../../src/handlers/define.js';
 import type { HandlerRegistry } from '../../src/handlers/registry.js';
 import { addScheduleOptions, autocompleteShared, MAX_NAME_LENGTH, scheduleOptionsOf } from '../options.js';
 
 const MAX_COUNT = 1_000_000;
 
-/** One subcommand per handler kind: the options every task has, then the handler's own. */
-export function data(registry: HandlerRegistry): SlashCommandSubcommandGroupBuilder | undefined {
+/**
+ * One subcommand per handler kind: the options every task has, then the handler's own. Kinds are added in
+ * load order (built-ins first) while they fit: at most 25 in the group, and within `room`. A kind left out
+ * keeps running its existing tasks; it just cannot be created until fewer kinds are loaded.
+ */
+export function data(
+  registry: HandlerRegistry,
+  room: CommandRoom,
+): SlashCommandSubcommandGroupBuilder | undefined {
   const handlers = registry.all();
   if (handlers.length === 0) return undefined;
   const group = new SlashCommandSubcommandGroupBuilder().setName('create').setDescription('Create a task');
-  for (const handler of handlers) group.addSubcommand(kindSubcommand(handler));
-  return group;
+  let used = commandCharacters(group.toJSON());
+  for (const handler of handlers) {
+    const path = `create ${handler.kind}`;
+    if (group.options.length >= MAX_OPTIONS) {
+      room.leaveOut(path, `Discord allows at most ${MAX_OPTIONS} kinds in /task create`);
+      continue;
+    }
+    let subcommand: SlashCommandSubcommandBuilder;
+    let size: number;
+    try {
+      subcommand = kindSubcommand(handler);
+      size = commandCharacters(subcommand.toJSON());
+    } catch (error) {
+      room.leaveOut(
+        path,
+        `its options are invalid: ${error instanceof Error ? error.message : String(error)}`,
+      );
+      continue;
+    }
+    if (used + size > room.characters) {
+      room.leaveOut(
+        path,
+        `it needs ${size} of /task's ${MAX_COMMAND_CHARACTERS.toLocaleString('en-US')} characters (names, descriptions, choices) and only ${Math.max(0, room.characters - used)} are left`,
+      );
+      continue;
+    }
+    group.addSubcommand(subcommand);
+    used += size;
+  }
+  return group.options.length === 0 ? undefined : group;
 }
 
 function kindSubcommand(handler: Handler): SlashCommandSubcommandBuilder {
@@ -51,13 +87,13 @@ function kindSubcommand(handler: Handler): SlashCommandSubcommandBuilder {
     .addStringOption((o) =>
       o
         .setName('catchup')
-        .setDescription('Runs missed while offline: skip them (default) or run one late')
+        .setDescription('After downtime: skip missed runs (default) or run one late')
         .addChoices({ name: 'skip missed runs', value: 'skip' }, { name: 'run once late', value: 'once' }),
     )
     .addStringOption((o) =>
       o
         .setName('timeout')
-        .setDescription('Abort a run after… like 30s or 5m (default 1m, at most 15m)')
+        .setDescription('Abort a run after… like 30s or 5m (default 1m, max 15m)')
         .setMaxLength(20),
     );
   // Required kind options land after the optional common ones here; the loader moves required ones first.

@@ -23,12 +23,21 @@ export interface CommandContext {
 
 export type SubcommandData = SlashCommandSubcommandBuilder | SlashCommandSubcommandGroupBuilder;
 
+/** What a subcommand built from the handlers may still use of `/task`'s size, and where to say what it left out. */
+export interface CommandRoom {
+  /** Characters left under Discord's limit for the whole command (counted as commandCharacters does). */
+  characters: number;
+  /** Records a part that did not fit (`create qotd`) with the reason, for the log and `Bot.started`. */
+  leaveOut(path: string, reason: string): void;
+}
+
 export interface TaskSubcommand {
   /**
    * The subcommand (or group) this module adds to `/task`; a function when it depends on the handlers
-   * (returning undefined leaves it out).
+   * (returning undefined leaves it out). A function is called after the fixed pieces are counted, and must
+   * stay within `room`.
    */
-  data: SubcommandData | ((registry: HandlerRegistry) => SubcommandData | undefined);
+  data: SubcommandData | ((registry: HandlerRegistry, room: CommandRoom) => SubcommandData | undefined);
   /**
    * Does the work and returns the ephemeral reply: what happened, or one sentence saying what was wrong.
    * A TaskError thrown from here is shown as its sentence; anything else is logged and answered generically.
