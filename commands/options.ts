@@ -28,10 +28,10 @@ export function addTaskNameOption(builder: SlashCommandSubcommandBuilder): Slash
 export function addScheduleOptions(builder: SlashCommandSubcommandBuilder): SlashCommandSubcommandBuilder {
   return builder
     .addStringOption((o) =>
-      o.setName('every').setDescription('Run every… like 90s, 15m, 1h30m or 2d (min 10s)').setMaxLength(100),
+      o.setName('every').setDescription('Like 90s, 15m, 1h30m or 2d (at least 10s)').setMaxLength(100),
     )
     .addStringOption((o) =>
-      o.setName('at').setDescription('Run daily at… like 09:00 or 09:00, 18:30').setMaxLength(200),
+      o.setName('at').setDescription('Daily, like 09:00 or 09:00, 18:30').setMaxLength(200),
     )
     .addStringOption((o) =>
       o
@@ -41,7 +41,7 @@ export function addScheduleOptions(builder: SlashCommandSubcommandBuilder): Slas
         .setAutocomplete(true),
     )
     .addStringOption((o) =>
-      o.setName('cron').setDescription('Cron expression, like 0 9 * * 1 (Mondays 09:00)').setMaxLength(200),
+      o.setName('cron').setDescription('Like 0 9 * * 1 (Mondays at 09:00)').setMaxLength(200),
     );
 }
 
