@@ -5,9 +5,13 @@
 // 2. Cold start: times openDatabase() + resumeAll(), and reads RSS.
 // 3. Fires: lets the tasks run for a while in real time, counting executor calls and run rows written.
 // Targets: restore <= 1 s, RSS <= 150 MB, >= 20,000 fires/s with run history written.
+// RSS is printed as the bare process (node + the tsx loader + modules, before any task) plus the growth for
+// the tasks, both as first measured and after a full GC (steady state, without the restore's garbage).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import Sqlite from 'better-sqlite3';
 import { openDatabase } from '../src/db/index.js';
 import { TaskRuntime } from '../src/tasks/index.js';
@@ -21,6 +25,10 @@ const intervalMs = intervalSeconds * 1000;
 const dir = mkdtempSync(join(tmpdir(), 'metronome-bench-'));
 const path = join(dir, 'metronome.db');
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+// A gc() without re-spawning node with --expose-gc, for the steady-state figures only.
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+const rssBare = process.memoryUsage().rss;
 const ms = (t: number) => `${t.toFixed(0)} ms`;
 
 try {
@@ -70,8 +78,16 @@ try {
     `restore: openDatabase ${ms(t1 - t0)} + resumeAll ${ms(t2 - t1)} = ${ms(t2 - t0)} ` +
       `(resumed ${summary.resumed.toLocaleString()}, failed ${summary.failed})  [target <= 1000 ms]`,
   );
+  gc();
+  const { rss: rssSteady, heapUsed: heapSteady } = process.memoryUsage();
+  const perTask = (bytes: number) => `${Math.round(bytes / taskCount).toLocaleString()} B/task`;
   console.log(
     `RSS after restore: ${mb(rssRestored)} (before open: ${mb(rssBefore)}; JS heap in use ${mb(heapRestored)})  [target <= 150 MB]`,
+  );
+  console.log(
+    `  bare process ${mb(rssBare)} + seeding ${mb(rssBefore - rssBare)} + tasks ${mb(rssRestored - rssBefore)} ` +
+      `(${perTask(rssRestored - rssBefore)}); after a full GC: RSS ${mb(rssSteady)}, tasks ${mb(rssSteady - rssBefore)} ` +
+      `(${perTask(rssSteady - rssBefore)}), JS heap ${mb(heapSteady)}`,
   );
 
   // Fires: measured after a 1 s warm-up so the catch-up of the restore instant is not counted.
@@ -82,13 +98,16 @@ try {
   const rowsAtStart = runsBefore();
   // Event-loop lag: how late a 100 ms sampler runs; a bot needs this small to keep its gateway alive.
   let peakRss = process.memoryUsage().rss;
+  let peakHeap = process.memoryUsage().heapUsed;
   let maxLagMs = 0;
   let lastSample = performance.now();
   const sampler = setInterval(() => {
     const sampledAt = performance.now();
     maxLagMs = Math.max(maxLagMs, sampledAt - lastSample - 100);
     lastSample = sampledAt;
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    const { rss, heapUsed } = process.memoryUsage();
+    peakRss = Math.max(peakRss, rss);
+    peakHeap = Math.max(peakHeap, heapUsed);
   }, 100);
   const f0 = performance.now();
   await new Promise((resolve) => setTimeout(resolve, fireSeconds * 1_000));
@@ -103,7 +122,7 @@ try {
       `run rows written: ${rows.toLocaleString()} = ${Math.round(rows / seconds).toLocaleString()}/s  [target >= 20,000/s]`,
   );
   console.log(
-    `due: ${Math.round(taskCount / intervalSeconds).toLocaleString()} fires/s; peak RSS while firing: ${mb(peakRss)}; max event-loop lag: ${ms(maxLagMs)}`,
+    `due: ${Math.round(taskCount / intervalSeconds).toLocaleString()} fires/s; peak RSS while firing: ${mb(peakRss)} (JS heap ${mb(peakHeap)}); max event-loop lag: ${ms(maxLagMs)}`,
   );
 
   const s0 = performance.now();

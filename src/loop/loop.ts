@@ -17,7 +17,7 @@ import {
   type Schedule,
   type ScheduleOptions,
 } from './schedule.js';
-import { sharedTimerQueue, TimerEntry } from './timer-queue.js';
+import { MAX_FIRES_PER_TURN, sharedTimerQueue, TimerEntry } from './timer-queue.js';
 
 export interface LoopOptions extends ScheduleOptions {
   /** Iterations to run before the loop completes; null or omitted runs forever. */
@@ -90,6 +90,9 @@ const CANCEL_REQUESTED = 2;
 const ENDING = 4;
 const PARKED = 8;
 const withFlag = (flags: number, bit: number, on: boolean): number => (on ? flags | bit : flags & ~bit);
+
+/** First slots waiting in a microtask (see #park); they all run before the next turn of the event loop. */
+let firstSlotsPending = 0;
 
 /** Lets a Run (outside the class) call Loop's private timer handler; assigned in Loop's static block. */
 let onRunTimer: (run: Run<never>) => void;
@@ -300,7 +303,8 @@ export class Loop<A extends unknown[] = []> {
    * A first slot that is already due runs in a microtask rather than a timer turn (which costs ~1 ms), yet
    * after start() has returned, so code right after start() (observe(), say) still sees the first iteration.
    * Later slots always pass through the timer queue, so a back-to-back or overrunning loop yields to the
-   * event loop between iterations.
+   * event loop between iterations. So do first slots beyond MAX_FIRES_PER_TURN pending at once (100,000
+   * tasks resumed late, say), so that the queue's cap per turn bounds them too.
    */
   #park(run: Run<A>, dueMs: number, first = false): void {
     if (this.#count !== null && this.#currentLoop >= this.#count) return void this.#end(run, 'completed');
@@ -308,11 +312,13 @@ export class Loop<A extends unknown[] = []> {
     if (run.stopRequested) return void this.#end(run, 'stopped');
     run.nextDueMs = dueMs;
     run.parked = true;
-    if (!first || dueMs > Date.now()) {
+    if (!first || dueMs > Date.now() || firstSlotsPending >= MAX_FIRES_PER_TURN) {
       sharedTimerQueue.schedule(run, dueMs);
       return;
     }
+    firstSlotsPending++;
     queueMicrotask(() => {
+      firstSlotsPending--;
       // Still parked and not moved into the queue by changeInterval() meanwhile.
       if (run.parked && run.heapIndex === -1) void this.#onDue(run);
     });

@@ -8,7 +8,7 @@ import {
   loop,
   TransientError,
 } from '../../src/loop/index.js';
-import { sharedTimerQueue } from '../../src/loop/timer-queue.js';
+import { MAX_FIRES_PER_TURN, sharedTimerQueue } from '../../src/loop/timer-queue.js';
 
 const START = Date.parse('2025-01-06T12:00:00Z');
 const created: Loop<never[]>[] = [];
@@ -827,5 +827,24 @@ describe('types', () => {
     void bare.start('x');
     const ctxOnly = make({ seconds: 1, count: 1 }, (ctx) => ctx.signal.aborted);
     await ctxOnly.resume({ currentLoop: 0 });
+  });
+});
+
+describe('many loops due at once', () => {
+  it('runs at most MAX_FIRES_PER_TURN already-due first slots in microtasks; the rest wait their turn', async () => {
+    const total = MAX_FIRES_PER_TURN + 500;
+    const ran: number[] = [];
+    const loops = Array.from({ length: total }, (_, i) =>
+      make({ seconds: 60 }, () => {
+        ran.push(i);
+      }),
+    );
+    for (const l of loops) void l.start();
+    await Promise.resolve(); // microtasks only: no timer has run
+    expect(ran.length).toBe(MAX_FIRES_PER_TURN);
+    await tick(0); // the other 500 were queued, due now: the queue's next turn runs them, in order
+    expect(ran).toEqual(loops.map((_, i) => i));
+    expect(Date.now()).toBe(START);
+    expect(loops.every((l) => l.currentLoop === 1)).toBe(true);
   });
 });
