@@ -39,8 +39,15 @@ export function isScheduleKey(key: string): boolean {
 // ---------------------------------------------------------------------------------------------------------
 // Validation
 
-/** Validates schedule options; throws a TypeError/RangeError naming the offending option. */
+/**
+ * Validates schedule options; throws a TypeError/RangeError naming the offending option. Equal schedules
+ * come back as one shared frozen object: 100,000 loops on the same few schedules then hold no copy each.
+ */
 export function normalizeSchedule(options: ScheduleOptions): Schedule {
+  return shared(validateSchedule(options));
+}
+
+function validateSchedule(options: ScheduleOptions): Schedule {
   const { seconds, minutes, hours, time, cron, timeZone } = options;
   const relative = seconds !== undefined || minutes !== undefined || hours !== undefined;
   if (relative && time !== undefined)
@@ -66,6 +73,28 @@ export function normalizeSchedule(options: ScheduleOptions): Schedule {
   if (!Number.isFinite(intervalMs))
     throw new RangeError('loop interval (seconds + minutes + hours) is too large');
   return { kind: 'relative', intervalMs };
+}
+
+const sharedSchedules = new Map<string, Schedule>();
+const SHARED_SCHEDULE_LIMIT = 1_024;
+
+function shared(schedule: Schedule): Schedule {
+  const key =
+    schedule.kind === 'relative'
+      ? `r ${schedule.intervalMs}`
+      : schedule.kind === 'cron'
+        ? `c ${schedule.timeZone} ${schedule.cron}`
+        : `t ${schedule.timeZone} ${schedule.times.map((t) => `${t.hour}:${t.minute}:${t.second}`).join(' ')}`;
+  const known = sharedSchedules.get(key);
+  if (known !== undefined) return known;
+  if (sharedSchedules.size >= SHARED_SCHEDULE_LIMIT)
+    sharedSchedules.delete(sharedSchedules.keys().next().value!);
+  if (schedule.kind === 'time') {
+    for (const time of schedule.times) Object.freeze(time);
+    Object.freeze(schedule.times);
+  }
+  sharedSchedules.set(key, Object.freeze(schedule));
+  return schedule;
 }
 
 function nonNegative(option: string, value: unknown): number {
