@@ -6,7 +6,7 @@
 // Why not one `async #run` with `await sleep()` between iterations, as discord.py does: a suspended async
 // frame plus the promise it awaits measured ~700 bytes (and an eager AbortController ~770 more); built that
 // way, 100,000 waiting loops took ~200 MB. Between iterations a run is instead "parked" in the shared timer
-// queue, holding no frame and no controller: ~560 bytes per waiting loop in bench/loop.ts.
+// queue, holding no frame and no controller: ~500 bytes per waiting loop in bench/loop.ts.
 import { ExponentialBackoff } from './backoff.js';
 import { assertErrorClasses, DEFAULT_EXCEPTION_TYPES, type ErrorClass, matchesAny } from './errors.js';
 import {
