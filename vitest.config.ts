@@ -8,5 +8,6 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 10_000,
     hookTimeout: 10_000,
+    reporters: ['default', './test/support/summary-reporter.ts'],
   },
 });
