@@ -24,8 +24,12 @@ const TRANSIENT_CODES = new Set([
 ]);
 
 // discord.js / @discordjs/ws / undici error names that mean "the connection, not the request, went wrong".
+// 'AbortError' is how @discordjs/rest reports a request that hit its own timeout (it aborts the fetch with
+// no reason: "This operation was aborted"). The loop's own cancel() aborts with a LoopCancelledError, which
+// is never transient; and the engine ends a cancelled run before it looks at the error at all.
 const TRANSIENT_NAMES = new Set([
   'TimeoutError',
+  'AbortError',
   'ConnectTimeoutError',
   'HeadersTimeoutError',
   'BodyTimeoutError',
@@ -36,14 +40,23 @@ const TRANSIENT_NAMES = new Set([
   'ConnectionClosedError',
 ]);
 
+/** What a loop's signal is aborted with by cancel(): an AbortError the loop asked for, so never retried. */
+export class LoopCancelledError extends DOMException {
+  constructor() {
+    super('The loop was cancelled', 'AbortError');
+  }
+}
+
 /**
  * Whether `error` looks like a transient network or Discord-side failure: a socket error code, an HTTP
- * status >= 500 (discord.js HTTPError/DiscordAPIError), a gateway/websocket error or a timeout. Follows
- * `cause` a few levels, because fetch wraps socket errors as `TypeError('fetch failed', { cause })`.
+ * status >= 500 (discord.js HTTPError/DiscordAPIError), a gateway/websocket error, a timeout or an aborted
+ * request (not the loop's own cancellation). Follows `cause` a few levels, because fetch wraps socket
+ * errors as `TypeError('fetch failed', { cause })`.
  */
 export function isTransientError(error: unknown): boolean {
   let current: unknown = error;
   for (let depth = 0; depth < 4 && typeof current === 'object' && current !== null; depth++) {
+    if (current instanceof LoopCancelledError) return false;
     const { code, status, name } = current as { code?: unknown; status?: unknown; name?: unknown };
     if (typeof code === 'string' && TRANSIENT_CODES.has(code)) return true;
     if (typeof status === 'number' && status >= 500 && status <= 599) return true;

@@ -6,7 +6,7 @@
 //   const ended = ticker.start('123');                              // or, for a persisted task:
 //   ticker.resume({ currentLoop: 41, firstDueAt: savedNextRunAt }, '123');
 export { BACKOFF_BASE_MS, BACKOFF_CAP_MS, ExponentialBackoff } from './backoff.js';
-export { type ErrorClass, isTransientError, TransientError } from './errors.js';
+export { type ErrorClass, isTransientError, LoopCancelledError, TransientError } from './errors.js';
 export {
   type IterationEndInfo,
   type IterationOutcome,

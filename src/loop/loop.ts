@@ -8,7 +8,13 @@
 // way, 100,000 waiting loops took ~200 MB. Between iterations a run is instead "parked" in the shared timer
 // queue, holding no frame and no controller: ~500 bytes per waiting loop in bench/loop.ts.
 import { ExponentialBackoff } from './backoff.js';
-import { assertErrorClasses, DEFAULT_EXCEPTION_TYPES, type ErrorClass, matchesAny } from './errors.js';
+import {
+  assertErrorClasses,
+  DEFAULT_EXCEPTION_TYPES,
+  type ErrorClass,
+  LoopCancelledError,
+  matchesAny,
+} from './errors.js';
 import {
   firstDueAt,
   isScheduleKey,
@@ -396,7 +402,9 @@ export class Loop<A extends unknown[] = []> {
         this.#notify('iterationEnd', info);
       };
 
-      if (settled === CANCELLED) {
+      // A failure once cancel() was asked is the cancellation's own doing (a handler rethrowing the abort,
+      // which discord.js reports as a plain AbortError): it ends the run as cancelled and is never retried.
+      if (settled === CANCELLED || (settled !== undefined && run.cancelRequested)) {
         run.nextDueMs = Number.NaN;
         report('cancelled');
         return 'cancelled';
@@ -673,7 +681,7 @@ export class Loop<A extends unknown[] = []> {
 }
 
 function cancelReason(): DOMException {
-  return new DOMException('The loop was cancelled', 'AbortError');
+  return new LoopCancelledError();
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -1,6 +1,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BACKOFF_CAP_MS, ExponentialBackoff } from '../../src/loop/backoff.js';
-import { assertErrorClasses, isTransientError, TransientError } from '../../src/loop/errors.js';
+import {
+  assertErrorClasses,
+  isTransientError,
+  LoopCancelledError,
+  TransientError,
+} from '../../src/loop/errors.js';
 
 const withProps = (props: Record<string, unknown>, base = new Error('x')) => Object.assign(base, props);
 
@@ -18,6 +23,12 @@ describe('transient error detection', () => {
       new TypeError('fetch failed', { cause: withProps({ code: 'ECONNRESET' }) }),
     ],
     ['an explicit TransientError', new TransientError('retry me')],
+    // @discordjs/rest aborts a request that hit its timeout with no reason, so fetch rejects like this.
+    [
+      'a REST timeout (DOMException AbortError)',
+      new DOMException('This operation was aborted', 'AbortError'),
+    ],
+    ['an Error named AbortError', withProps({ name: 'AbortError' })],
   ])('recognises %s', (_, error) => {
     expect(isTransientError(error) || error instanceof TransientError).toBe(true);
     expect(error instanceof TransientError).toBe(true);
@@ -27,7 +38,9 @@ describe('transient error detection', () => {
     ['a plain Error', new Error('bug')],
     ['a 404', withProps({ status: 404 })],
     ['a 429 (discord.js waits those out itself)', withProps({ status: 429 })],
-    ['an abort', withProps({ name: 'AbortError' })],
+    // Was 'an abort' (any AbortError): only the loop's own cancellation is an abort not to retry now.
+    ["the loop's own cancellation", new LoopCancelledError()],
+    ["an error caused by the loop's cancellation", new Error('gave up', { cause: new LoopCancelledError() })],
     ['a string', 'ECONNRESET'],
     ['null', null],
   ])('does not treat %s as transient', (_, error) => {

@@ -438,6 +438,60 @@ describe('handled errors and backoff', () => {
     expect(l.failed()).toBe(false);
   });
 
+  it('retries an AbortError from a request that timed out (discord.js REST), and keeps running', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(1);
+    let failuresLeft = 2;
+    const l = make({ minutes: 1 }, () => {
+      if (failuresLeft-- > 0) throw new DOMException('This operation was aborted', 'AbortError');
+    });
+    const outcomes: string[] = [];
+    l.observe({ iterationEnd: (info) => outcomes.push(info.outcome) });
+    void l.start();
+    await tick(3_000);
+    expect(outcomes).toEqual(['retried', 'retried', 'ok']);
+    expect(l.isRunning()).toBe(true);
+    expect(l.failed()).toBe(false);
+    expect(l.currentLoop).toBe(1);
+  });
+
+  it('never retries the abort its own cancel() caused, even when fn rethrows it as a plain AbortError', async () => {
+    const fn = vi.fn((ctx: LoopContext) => {
+      return new Promise((_, reject) =>
+        // As discord.js does: the request is aborted, and the error says nothing of why.
+        ctx.signal.addEventListener('abort', () =>
+          reject(new DOMException('This operation was aborted', 'AbortError')),
+        ),
+      );
+    });
+    const l = make({ seconds: 10 }, fn);
+    const ends: IterationEndInfo[] = [];
+    const reasons: string[] = [];
+    l.observe({ iterationEnd: (info) => ends.push(info), end: (reason) => reasons.push(reason) });
+    const done = l.start();
+    await tick(500);
+    l.cancel();
+    await done;
+    await tick(60_000);
+    expect(fn).toHaveBeenCalledOnce();
+    expect(ends.map((e) => [e.outcome, e.nextIteration])).toEqual([['cancelled', null]]);
+    expect(reasons).toEqual(['cancelled']);
+  });
+
+  it('ends as cancelled, not retried, when fn cancels its own loop and then throws an abort', async () => {
+    const fn = vi.fn(() => {
+      l.cancel();
+      throw new DOMException('This operation was aborted', 'AbortError');
+    });
+    const l: Loop = make({ seconds: 10 }, fn);
+    const ends: IterationEndInfo[] = [];
+    l.observe({ iterationEnd: (info) => ends.push(info) });
+    await l.start();
+    await tick(60_000);
+    expect(fn).toHaveBeenCalledOnce();
+    expect(ends.map((e) => e.outcome)).toEqual(['cancelled']);
+    expect(l.failed()).toBe(false);
+  });
+
   it('fails on a handled error when reconnect is false', async () => {
     const l = make({ seconds: 1, reconnect: false }, () => {
       throw networkError();
