@@ -1,3 +1,5 @@
+import { TransientError } from '../loop/index.js';
+
 // Errors a user can cause through /task are TaskErrors: a code for programs and a sentence for people.
 // Anything else the runtime throws is a bug or an environment failure and carries its own context.
 
@@ -24,14 +26,18 @@ export class TaskError extends Error {
   }
 }
 
-/** Why an iteration was aborted when it ran past the task's timeout; it fails the iteration as an error. */
-export class TaskTimeoutError extends Error {
-  // Deliberately not 'TimeoutError': the loop engine retries errors by that name as transient network
-  // failures, and a handler that hangs is a bug to surface, not a blip to retry.
+/**
+ * Why an iteration was aborted when it ran past the task's timeout. A run that hangs is nearly always
+ * Discord being slow or rate-limiting us, so it is a handled error: the loop retries the same slot (same
+ * nonce, so a post that did land is not shown twice) with its backoff, and the run is recorded as
+ * `retried` with this text. It used to fail the task for good, which silently ended an admin's task
+ * over a slow minute. A handler that always hangs retries every 5 minutes at most, forever.
+ */
+export class TaskTimeoutError extends TransientError {
   override readonly name = 'TaskTimeoutError';
 
   constructor(readonly timeoutMs: number) {
-    super(`the iteration took longer than ${formatMs(timeoutMs)} and was aborted`);
+    super(`the iteration took longer than ${formatMs(timeoutMs)} and was aborted; it is retried`);
   }
 }
 

@@ -30,6 +30,7 @@ describe('TaskRuntime', () => {
     runtime = undefined;
     conn.close();
     vi.useRealTimers();
+    vi.restoreAllMocks();
   });
 
   function start(execute = recordingExecutor()) {
@@ -204,7 +205,7 @@ describe('TaskRuntime', () => {
     expect(runtime.activeCount).toBe(0);
   });
 
-  it('a hanging task times out as an error and never delays another task', async () => {
+  it('a hanging task times out, is retried, and never delays another task', async () => {
     const execute = recordingExecutor((task, ctx) =>
       task.name === 'hang' ? new Promise<void>(() => {}) : Promise.resolve(void ctx),
     );
@@ -220,9 +221,102 @@ describe('TaskRuntime', () => {
     });
     const hang = runtime.info('g1', 'hang');
     expect(execute.callsOf('hang')[0]?.signal.aborted).toBe(true);
-    expect(hang.task).toMatchObject({ state: 'failed', lastError: expect.stringMatching(/longer than 5 s/) });
-    expect(hang.runs).toMatchObject([{ outcome: 'error', finishedAt: T0 + 5_000 }]);
+    // Was: state failed, outcome error. A timeout is now retried with backoff (same slot, same nonce).
+    expect(hang.task).toMatchObject({
+      state: 'running',
+      lastError: expect.stringMatching(/longer than 5 s/),
+    });
+    expect(hang.runs).toMatchObject([{ outcome: 'retried', finishedAt: T0 + 5_000 }]);
     expect(runtime.info('g1', 'tick').task.state).toBe('running');
+  });
+
+  it('retries a run that hung past its timeout, same slot and nonce, until it succeeds', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(1); // backoff at its top: 1 s, then 2 s
+    let hangsLeft = 2;
+    const execute = recordingExecutor(() =>
+      hangsLeft-- > 0 ? new Promise<void>(() => {}) : Promise.resolve(),
+    );
+    const { runtime } = start(execute);
+    const task = await runtime.create('g1', definition({ timeoutMs: 5_000 }));
+    await vi.advanceTimersByTimeAsync(20_000);
+
+    expect(execute.calls.map((c) => [c.calledAt - T0, c.scheduledAt - T0, c.nonce])).toEqual([
+      [0, 0, runNonce(task.id, T0)],
+      [6_000, 0, runNonce(task.id, T0)],
+      [13_000, 0, runNonce(task.id, T0)],
+    ]);
+    const { task: row, runs } = runtime.info('g1', 'ping');
+    expect(runs.map((r) => [r.outcome, r.error]).reverse()).toEqual([
+      ['retried', expect.stringMatching(/took longer than 5 s and was aborted/)],
+      ['retried', expect.stringMatching(/took longer than 5 s and was aborted/)],
+      ['ok', null],
+    ]);
+    expect(row).toMatchObject({
+      state: 'running',
+      currentLoop: 1,
+      lastRunAt: T0,
+      nextRunAt: T0 + MINUTE,
+      lastError: expect.stringMatching(/longer than 5 s/),
+    });
+  });
+
+  it('a handler that always hangs retries forever, backoff capped at 5 min, and leaks nothing per attempt', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(1);
+    const execute = recordingExecutor(() => new Promise<void>(() => {}));
+    const { runtime } = start(execute);
+    await runtime.create('g1', definition({ timeoutMs: 1_000 }));
+    await vi.advanceTimersByTimeAsync(60 * MINUTE);
+    const timersWhileRetrying = vi.getTimerCount();
+    await vi.advanceTimersByTimeAsync(60 * MINUTE);
+
+    const calls = execute.calls;
+    expect(calls.length).toBeGreaterThan(20);
+    const gaps = calls.slice(1).map((c, i) => c.calledAt - calls[i]!.calledAt);
+    expect(Math.max(...gaps)).toBe(1_000 + 5 * MINUTE); // the timeout, then at most the 5 min cap
+    // Every abandoned attempt's signal is aborted with the timeout, so nothing the handler hung on it waits.
+    for (const call of calls.slice(0, -1)) {
+      expect(call.signal.reason).toMatchObject({ name: 'TaskTimeoutError' });
+    }
+    expect(vi.getTimerCount()).toBe(timersWhileRetrying); // no timer left behind per attempt
+    expect(runtime.info('g1', 'ping').task).toMatchObject({ state: 'running', currentLoop: 0 });
+    expect(new Set(calls.map((c) => c.scheduledAt))).toEqual(new Set([T0]));
+  });
+
+  it('retries a handler error named AbortError (a Discord request that timed out); the task keeps running', async () => {
+    let abortsLeft = 1;
+    const execute = recordingExecutor(async () => {
+      if (abortsLeft-- > 0) throw new DOMException('This operation was aborted', 'AbortError');
+    });
+    const { runtime } = start(execute);
+    await runtime.create('g1', definition());
+    await vi.advanceTimersByTimeAsync(2_000);
+    const { task, runs } = runtime.info('g1', 'ping');
+    expect(runs.map((r) => [r.outcome, r.error]).reverse()).toEqual([
+      ['retried', 'This operation was aborted'],
+      ['ok', null],
+    ]);
+    expect(task).toMatchObject({ state: 'running', currentLoop: 1 });
+  });
+
+  it('a cancel during a hung run ends it as cancelled, never retried, even though the handler rethrows an abort', async () => {
+    const execute = recordingExecutor(
+      (_task, ctx) =>
+        new Promise<void>((_, reject) =>
+          // As discord.js does: the request is aborted, and the error says nothing of why.
+          ctx.signal.addEventListener('abort', () =>
+            reject(new DOMException('This operation was aborted', 'AbortError')),
+          ),
+        ),
+    );
+    const { runtime } = start(execute);
+    await runtime.create('g1', definition({ timeoutMs: 5_000 }));
+    await vi.advanceTimersByTimeAsync(2_000);
+    await runtime.cancel('g1', 'ping');
+    await vi.advanceTimersByTimeAsync(10 * MINUTE);
+    expect(execute.calls).toHaveLength(1);
+    const { task, runs } = runtime.info('g1', 'ping');
+    expect(task).toMatchObject({ state: 'cancelled', nextRunAt: null });
+    expect(runs.map((r) => r.outcome)).toEqual(['cancelled']);
   });
 
   it('updateSchedule moves a running task to the new schedule', async () => {
