@@ -1,5 +1,6 @@
 // Schedules as plain data, and pure functions from (schedule, now) to the next due instant. Nothing here
-// reads the clock or arms a timer, so every rule below is tested with plain numbers.
+// arms a timer, and only validation reads the clock (to ask croner whether a cron ever runs), so every
+// rule below is tested with plain numbers.
 import { Cron } from 'croner';
 
 export interface TimeOfDay {
@@ -257,12 +258,25 @@ function cronFor(expression: string, timeZone: string): Cron {
     crons.delete(key); // re-inserted below, so Map order is least recently used first
   } else {
     if (typeof expression !== 'string') throw new TypeError('loop option "cron" must be a string');
+    // croner also takes a 7th (year) field and nicknames such as @daily; we promise 5 or 6 fields only.
+    const fields = expression.trim().split(/\s+/).length;
+    if (fields !== 5 && fields !== 6) {
+      throw new RangeError(
+        `loop option "cron" must have 5 fields (minute hour day month weekday) or 6 (seconds first), ` +
+          `got ${fields}: "${expression}"`,
+      );
+    }
     try {
       cron = new Cron(expression, { timezone: timeZone, paused: true });
     } catch (error) {
       throw new RangeError(
         `loop option "cron" is not a valid cron expression: "${expression}" (${(error as Error).message})`,
       );
+    }
+    // Without a year field an expression either runs again and again or never (February 30th), so asking
+    // once, from now, settles it for good; a cached expression is never asked again.
+    if (cron.nextRun() === null) {
+      throw new RangeError(`loop option "cron" "${expression}" never runs: no date matches it`);
     }
     if (crons.size >= CRON_CACHE_LIMIT) crons.delete(crons.keys().next().value!);
   }

@@ -73,6 +73,11 @@ describe('normalizeSchedule', () => {
     [{ time: { hour: 12, minute: 60 } }, RangeError, /"time"/],
     [{ time: '09:00', timeZone: 'Mars/Olympus' }, RangeError, /"timeZone".*Mars\/Olympus/],
     [{ cron: 'not a cron' }, RangeError, /"cron".*not a cron/],
+    [{ cron: '0 0 30 2 *' }, RangeError, /"cron" "0 0 30 2 \*" never runs/],
+    [{ cron: '0 0 9 31 4 *', timeZone: 'Europe/Paris' }, RangeError, /never runs/],
+    [{ cron: '0 0 0 1 1 * 2030' }, RangeError, /"cron" must have 5 fields .* or 6 .*got 7/],
+    [{ cron: '@daily' }, RangeError, /"cron" must have 5 fields .*got 1: "@daily"/],
+    [{ cron: '0 9 * *' }, RangeError, /"cron" must have 5 fields .*got 4/],
     [{ seconds: 5, timeZone: 'UTC' }, TypeError, /"timeZone" only applies/],
   ])('rejects %j', (options, type, message) => {
     expect(() => normalizeSchedule(options)).toThrow(type);

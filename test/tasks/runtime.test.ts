@@ -338,6 +338,41 @@ describe('TaskRuntime', () => {
     );
   });
 
+  it('refuses a cron that never runs or has other than 5 or 6 fields, at create and at interval', async () => {
+    const { runtime } = start();
+    const cron = (expression: string) => ({ kind: 'cron' as const, cron: expression, timeZone: 'UTC' });
+    await expectTaskError(
+      runtime.create('g1', definition({ schedule: cron('0 0 30 2 *') })),
+      'invalid_schedule',
+      /^That schedule is not valid \(.*"0 0 30 2 \*" never runs.*\)\.$/,
+    );
+    await expectTaskError(
+      runtime.create('g1', definition({ schedule: cron('0 0 0 1 1 * 2030') })),
+      'invalid_schedule',
+      /"cron" must have 5 fields .* or 6 .*got 7/,
+    );
+    await expectTaskError(
+      runtime.create('g1', definition({ schedule: cron('@hourly') })),
+      'invalid_schedule',
+      /"cron" must have 5 fields/,
+    );
+    expect(runtime.list('g1')).toEqual([]);
+
+    const task = await runtime.create('g1', definition());
+    await expectTaskError(
+      runtime.updateSchedule('g1', 'ping', cron('0 0 31 4 *')),
+      'invalid_schedule',
+      /never runs/,
+    );
+    expect(runtime.info('g1', 'ping').task).toMatchObject({
+      schedule: task.schedule,
+      nextRunAt: T0 + MINUTE,
+      state: 'running',
+    });
+    await vi.advanceTimersByTimeAsync(MINUTE);
+    expect(runtime.info('g1', 'ping').task).toMatchObject({ state: 'running', currentLoop: 2 });
+  });
+
   it('delete aborts the run and removes the task with its history', async () => {
     const execute = recordingExecutor(() => new Promise(() => {}));
     const { runtime } = start(execute);
