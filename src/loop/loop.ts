@@ -621,20 +621,27 @@ export class Loop<A extends unknown[] = []> {
     for (const key of Object.keys(options)) {
       if (!isScheduleKey(key)) throw new TypeError(`changeInterval() got unknown option "${key}"`);
     }
-    const previous = this.#schedule;
-    this.#schedule = normalizeSchedule(options);
+    // Everything is computed before anything is assigned, so a throw leaves the loop exactly as it was.
+    const schedule = normalizeSchedule(options);
     const run = this.#run;
-    if (run === null || Number.isNaN(run.nextDueMs) || run.retryWake !== null) return;
-    const nowMs = Date.now();
-    if (run.lastDueMs !== Number.NEGATIVE_INFINITY) {
-      run.anchorMs = run.lastDueMs;
-      run.nextDueMs = this.#slotAfter(run, run.lastDueMs, nowMs);
-    } else if (!(this.#schedule.kind === 'relative' && previous.kind === 'relative')) {
-      // Nothing has run yet: the new schedule's first slot (a relative-to-relative change keeps the first slot).
-      run.nextDueMs = firstDueAt(this.#schedule, nowMs);
-      run.anchorMs = run.nextDueMs;
+    if (run === null || Number.isNaN(run.nextDueMs) || run.retryWake !== null) {
+      this.#schedule = schedule;
+      return;
     }
-    if (run.parked) sharedTimerQueue.schedule(run, run.nextDueMs);
+    const nowMs = Date.now();
+    let { anchorMs, nextDueMs } = run;
+    if (run.lastDueMs !== Number.NEGATIVE_INFINITY) {
+      anchorMs = run.lastDueMs;
+      nextDueMs = nextDueAfter(schedule, { anchorMs, lastDueMs: run.lastDueMs, nowMs });
+    } else if (!(schedule.kind === 'relative' && this.#schedule.kind === 'relative')) {
+      // Nothing has run yet: the new schedule's first slot (a relative-to-relative change keeps the first slot).
+      nextDueMs = firstDueAt(schedule, nowMs);
+      anchorMs = nextDueMs;
+    }
+    this.#schedule = schedule;
+    run.anchorMs = anchorMs;
+    run.nextDueMs = nextDueMs;
+    if (run.parked) sharedTimerQueue.schedule(run, nextDueMs);
   }
 
   /** The current normalized schedule. */
