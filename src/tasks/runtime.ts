@@ -301,12 +301,30 @@ export class TaskRuntime {
     });
   }
 
-  /** Cancels the current run if any, then starts again from iteration zero. Works in every state. */
+  /**
+   * Cancels the current run if any, then starts again from iteration zero. Works in every state. The new
+   * state is committed before the old run is touched, so a crash right after still finds the task running.
+   */
   restart(guildId: string, name: string): Promise<Task> {
     return this.#exclusive(guildId, name, async () => {
       const task = this.#require(guildId, name);
-      this.#active.get(task.id)?.loop.cancel();
-      return this.#launch(task, 'from-zero');
+      const schedule = engineSchedule(task.schedule); // a stored schedule the engine now refuses: a sentence
+      this.#flush();
+      const nowMs = Date.now();
+      inTransaction(this.#db, () =>
+        updateTask(this.#db, task.id, {
+          state: 'running',
+          currentLoop: 0,
+          lastError: null,
+          nextRunAt: firstDueAt(schedule, nowMs),
+          updatedAt: nowMs,
+        }),
+      );
+      // Out of #active first, so the old run's end no longer speaks for the task (it would write cancelled).
+      const previous = this.#active.get(task.id);
+      this.#active.delete(task.id);
+      previous?.loop.cancel();
+      return this.#launch(task, 'from-zero', previous);
     });
   }
 
@@ -332,19 +350,28 @@ export class TaskRuntime {
     });
   }
 
-  /** Replaces the schedule. A running task follows it from its next iteration. */
+  /**
+   * Replaces the schedule. A running task follows it from its next iteration. The schedule is checked by
+   * the engine's own rules first (a TaskError, nothing written); the row is then written and the loop
+   * changed in one transaction, so should the engine still refuse, the row rolls back and neither changes.
+   */
   updateSchedule(guildId: string, name: string, schedule: TaskSchedule): Promise<Task> {
     return this.#exclusive(guildId, name, () => {
       const task = this.#require(guildId, name);
       const parsed = parseTaskSchedule(schedule);
-      let updated = updateTask(this.#db, task.id, { schedule: parsed, updatedAt: Date.now() })!;
+      this.#flush(); // records of the old schedule must not land after the new next run
       const activation = this.#active.get(task.id);
-      if (activation && task.state === 'running') {
-        activation.loop.changeInterval(toLoopOptions(parsed));
+      return inTransaction(this.#db, () => {
+        const updated = updateTask(this.#db, task.id, { schedule: parsed, updatedAt: Date.now() })!;
+        if (!activation || task.state !== 'running') return updated;
+        try {
+          activation.loop.changeInterval(toLoopOptions(parsed));
+        } catch (error) {
+          throw new TaskError('invalid_schedule', `That schedule is not valid (${errorText(error)}).`);
+        }
         const nextRunAt = activation.loop.nextIteration?.getTime() ?? null;
-        updated = updateTask(this.#db, task.id, { nextRunAt, updatedAt: Date.now() })!;
-      }
-      return updated;
+        return updateTask(this.#db, task.id, { nextRunAt, updatedAt: Date.now() })!;
+      });
     });
   }
 
@@ -501,12 +528,17 @@ export class TaskRuntime {
    * Commits `running` with the first slot, then starts a fresh Loop once the previous run (a graceful stop
    * finishing its iteration, or a cancelled run) has fully ended and its last iteration is recorded.
    */
-  async #launch(task: Task, count: 'continue' | 'from-zero'): Promise<Task> {
-    const previous = this.#active.get(task.id);
+  async #launch(
+    task: Task,
+    count: 'continue' | 'from-zero',
+    previous = this.#active.get(task.id),
+  ): Promise<Task> {
     if (previous) await previous.done;
     this.#flush();
     const current = getTaskById(this.#db, task.id);
     if (!current) throw new TaskError('not_found', `This server has no task named "${task.name}".`);
+    // Shutdown began while the old run ended: the row says running, so the next start-up resumes it.
+    if (this.#closing) return current;
     const activation = new Activation(current.id, current.schedule, current.count, this.#callbacks);
     const nowMs = Date.now();
     const updated = updateTask(this.#db, task.id, {

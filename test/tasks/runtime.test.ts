@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { countRuns, type DatabaseConnection, openDatabase } from '../../src/db/index.js';
+import { countRuns, type DatabaseConnection, getTaskById, openDatabase } from '../../src/db/index.js';
+import { Loop } from '../../src/loop/index.js';
 import { runNonce, type TaskErrorCode, TaskRuntime } from '../../src/tasks/index.js';
 import { useTempDir } from '../db/helpers.js';
 import { definition, MINUTE, recordingExecutor } from './helpers.js';
@@ -371,6 +372,63 @@ describe('TaskRuntime', () => {
     });
     await vi.advanceTimersByTimeAsync(MINUTE);
     expect(runtime.info('g1', 'ping').task).toMatchObject({ state: 'running', currentLoop: 2 });
+  });
+
+  it('updateSchedule writes the row before it changes the loop, and rolls both back if the engine refuses', async () => {
+    const { runtime, execute } = start();
+    const task = await runtime.create('g1', definition());
+    await vi.advanceTimersByTimeAsync(1_000);
+    const daily = { kind: 'times' as const, times: ['13:30'], timeZone: 'UTC' };
+    const seen: unknown[] = [];
+    const changeInterval = vi.spyOn(Loop.prototype, 'changeInterval');
+    changeInterval.mockImplementationOnce(() => {
+      seen.push(getTaskById(conn.db, task.id)?.schedule);
+      throw new RangeError('refused by the engine');
+    });
+    await expectTaskError(
+      runtime.updateSchedule('g1', 'ping', daily),
+      'invalid_schedule',
+      /^That schedule is not valid \(refused by the engine\)\.$/,
+    );
+    expect(seen).toEqual([daily]); // the write came first…
+    expect(runtime.info('g1', 'ping').task).toMatchObject({
+      schedule: task.schedule, // …and rolled back with the refusal
+      nextRunAt: T0 + MINUTE,
+      state: 'running',
+    });
+    await vi.advanceTimersByTimeAsync(MINUTE);
+    expect(execute.calls.map((c) => c.scheduledAt - T0)).toEqual([0, MINUTE]); // the loop kept its grid
+
+    expect(await runtime.updateSchedule('g1', 'ping', daily)).toMatchObject({
+      schedule: daily,
+      nextRunAt: Date.UTC(2025, 5, 2, 13, 30),
+    });
+  });
+
+  it('restart commits running before it cancels the old run, so a crash in between still resumes the task', async () => {
+    const execute = recordingExecutor(() => new Promise((resolve) => setTimeout(resolve, 30_000)));
+    const { runtime } = start(execute);
+    const task = await runtime.create('g1', definition());
+    await vi.advanceTimersByTimeAsync(3 * MINUTE + 1_000); // iterations 0-2 done, 3 in flight
+    const rowAt: Record<string, unknown> = {};
+    const read = () => {
+      const row = getTaskById(conn.db, task.id);
+      return { state: row?.state, currentLoop: row?.currentLoop };
+    };
+    const originalCancel = Loop.prototype.cancel;
+    vi.spyOn(Loop.prototype, 'cancel').mockImplementationOnce(function (this: Loop<never[]>) {
+      rowAt.cancel = read();
+      this.observe({
+        end: () => {
+          rowAt.oldRunEnd = read();
+        },
+      });
+      originalCancel.call(this);
+    });
+    await runtime.restart('g1', 'ping');
+    expect(rowAt.cancel).toEqual({ state: 'running', currentLoop: 0 });
+    expect(rowAt.oldRunEnd).toMatchObject({ state: 'running' });
+    expect(runtime.info('g1', 'ping').task).toMatchObject({ state: 'running', currentLoop: 0 });
   });
 
   it('delete aborts the run and removes the task with its history', async () => {
