@@ -5,6 +5,7 @@ import {
   type APIGuildMember,
   type APIMessage,
   type APIMessageInteractionMetadata,
+  type APIMessageTopLevelComponent,
   type APIRole,
   type APIUser,
   ChannelType,
@@ -198,6 +199,8 @@ export interface CreateMessageInput extends PostMessageSpec {
   interactionMetadata?: APIMessageInteractionMetadata;
   replyTo?: string;
   ephemeral?: boolean;
+  /** Action rows of buttons and selects (validated by the caller), kept and returned with the message. */
+  components?: APIMessageTopLevelComponent[];
 }
 
 const CHANNEL_TYPES: Record<NonNullable<ChannelSpec['type']>, WorldChannelType> = {
@@ -526,7 +529,7 @@ export class World {
       pinned: false,
       type: input.type ?? (replyTo ? MessageType.Reply : MessageType.Default),
       flags: input.flags ?? 0,
-      components: [],
+      components: input.components ?? [],
       ...(input.nonce !== undefined ? { nonce: input.nonce } : {}),
       ...(input.webhookId !== undefined ? { webhook_id: input.webhookId } : {}),
       ...(input.applicationId !== undefined ? { application_id: input.applicationId } : {}),
@@ -575,12 +578,19 @@ export class World {
 
   editMessage(
     messageId: string,
-    patch: { content?: string; embeds?: APIEmbed[]; flags?: number; allowedMentions?: APIAllowedMentions },
+    patch: {
+      content?: string;
+      embeds?: APIEmbed[];
+      components?: APIMessageTopLevelComponent[];
+      flags?: number;
+      allowedMentions?: APIAllowedMentions;
+    },
   ): MessageRecord {
     const record = this.message(messageId);
     const { message } = record;
     if (patch.content !== undefined) message.content = patch.content;
     if (patch.embeds !== undefined) message.embeds = patch.embeds;
+    if (patch.components !== undefined) message.components = patch.components;
     // Editing a deferred reply clears its loading state.
     message.flags =
       ((patch.flags ?? message.flags ?? 0) & ~MessageFlags.Loading) |

@@ -2,10 +2,12 @@ import {
   type APIAllowedMentions,
   type APIEmbed,
   type APIMessage,
+  type APIMessageTopLevelComponent,
   ChannelType,
   PermissionFlagsBits,
 } from 'discord-api-types/v10';
 import type { CommandRegistry } from '../commands.js';
+import { parseComponents } from '../components.js';
 import {
   DiscordErrorCode,
   HttpError,
@@ -204,7 +206,7 @@ function channelRoutes(ctx: RouteContext): RouteDefinition[] {
           const original = world.findByNonce(channel.id, world.botUser.id, input.nonce, ctx.nonceWindowMs);
           if (original) return ok(original.message);
         }
-        if (!input.content && !input.embeds?.length) {
+        if (!input.content && !input.embeds?.length && !input.components?.length) {
           throw new HttpError(400, DiscordErrorCode.CannotSendEmptyMessage, 'Cannot send an empty message');
         }
         const replyTo = input.message_reference?.message_id;
@@ -214,6 +216,7 @@ function channelRoutes(ctx: RouteContext): RouteDefinition[] {
           author: world.botUser.id,
           content: input.content ?? '',
           ...(input.embeds ? { embeds: input.embeds } : {}),
+          ...(input.components ? { components: input.components } : {}),
           ...(input.allowed_mentions ? { allowedMentions: input.allowed_mentions } : {}),
           ...(input.nonce !== undefined ? { nonce: input.nonce } : {}),
           ...(replyTo !== undefined ? { replyTo } : {}),
@@ -239,6 +242,7 @@ function channelRoutes(ctx: RouteContext): RouteDefinition[] {
         const edited = world.editMessage(record.message.id, {
           ...(input.content !== undefined ? { content: input.content } : {}),
           ...(input.embeds !== undefined ? { embeds: input.embeds } : {}),
+          ...(input.components !== undefined ? { components: input.components } : {}),
           ...(input.allowed_mentions !== undefined ? { allowedMentions: input.allowed_mentions } : {}),
           ...(input.flags !== undefined ? { flags: input.flags } : {}),
         });
@@ -435,6 +439,7 @@ function interactionRoutes({ interactions }: RouteContext): RouteDefinition[] {
 interface MessageInput {
   content?: string;
   embeds?: APIEmbed[];
+  components?: APIMessageTopLevelComponent[];
   allowed_mentions?: APIAllowedMentions;
   nonce?: string;
   enforce_nonce?: boolean;
@@ -444,7 +449,7 @@ interface MessageInput {
 
 function parseMessageBody(body: unknown): MessageInput {
   if (!isObject(body)) return {};
-  const input = body as MessageInput & { nonce?: unknown };
+  const input = body as Omit<MessageInput, 'components'> & { nonce?: unknown; components?: unknown };
   if (typeof input.content === 'string' && input.content.length > MAX_CONTENT_LENGTH) {
     throw invalidFormBody(
       'content',
@@ -459,7 +464,8 @@ function parseMessageBody(body: unknown): MessageInput {
       : typeof input.nonce === 'string'
         ? input.nonce
         : undefined;
-  return { ...input, nonce };
+  const components = parseComponents(input.components, typeof input.flags === 'number' ? input.flags : 0);
+  return { ...input, nonce, components };
 }
 
 /** GET /channels/:id/messages: newest first, honouring limit (1-100, default 50), before, after, around. */
