@@ -5,6 +5,7 @@ import { CommandRegistry } from './commands.js';
 import { GATEWAY_PATH, Gateway, PRIVILEGED_INTENTS } from './gateway.js';
 import {
   type AutocompleteInvocation,
+  type ComponentInvocation,
   type InteractionCallback,
   type InteractionHandle,
   InteractionManager,
@@ -22,6 +23,7 @@ import { World } from './world.js';
 export type { GatewayFrame } from './gateway.js';
 export type {
   AutocompleteInvocation,
+  ComponentInvocation,
   InteractionCallback,
   InteractionHandle,
   InteractionRecord,
@@ -150,6 +152,15 @@ export class Emulator {
   /** Validates against the registered commands (throws InvocationError) and sends INTERACTION_CREATE. */
   invokeSlash(invocation: SlashInvocation): InteractionHandle {
     return this.interactions.invokeSlash(invocation);
+  }
+
+  /**
+   * A user clicks a button or picks string-select values on a message the bot sent. Validates that the
+   * message exists, is the bot's, and has an enabled component with that custom_id (select values among its
+   * options) — throws InvocationError otherwise — and sends INTERACTION_CREATE type 3 (MESSAGE_COMPONENT).
+   */
+  invokeComponent(invocation: ComponentInvocation): InteractionHandle {
+    return this.interactions.invokeComponent(invocation);
   }
 
   /** Sends an autocomplete interaction; resolves with the choices the bot responded with. */

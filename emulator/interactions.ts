@@ -7,17 +7,21 @@ import {
   type APIEmbed,
   type APIInteraction,
   type APIMessage,
+  type APIMessageTopLevelComponent,
   ApplicationCommandOptionType,
   ApplicationCommandType,
   ApplicationIntegrationType,
+  ComponentType,
   InteractionContextType,
   InteractionResponseType,
   InteractionType,
   Locale,
   MessageFlags,
   MessageType,
+  PermissionFlagsBits,
 } from 'discord-api-types/v10';
 import type { CommandRegistry, OptionShape } from './commands.js';
+import { findComponent, parseComponents } from './components.js';
 import { DiscordErrorCode, HttpError, invalidFormBody, notFound } from './errors.js';
 import { WaitableLog, type WaitOptions } from './log.js';
 import { has } from './permissions.js';
@@ -47,6 +51,17 @@ export interface AutocompleteInvocation extends SlashInvocation {
   value: string;
 }
 
+/** A user clicking a button or picking from a select menu on a message the bot sent. */
+export interface ComponentInvocation {
+  user: string;
+  /** Id of the message holding the component. */
+  message: string;
+  customId: string;
+  /** For a string select: the picked option values (each one of its options, within min/max_values). */
+  values?: string[];
+  locale?: Locale;
+}
+
 /** Thrown to the test when an invocation could not happen in Discord (unknown command, bad option…). */
 export class InvocationError extends Error {
   override name = 'InvocationError';
@@ -65,10 +80,16 @@ export interface InteractionRecord {
   payload: APIInteraction;
   createdAtMs: number;
   callback: InteractionCallback | null;
-  /** Callbacks refused with 40060 or 10062, for assertions. */
+  /** Callbacks refused (40060, 10062, or 50035 for a response type invalid here), for assertions. */
   rejectedCallbacks: { status: number; code: number; type: unknown; at: number }[];
+  /**
+   * The reply message, or for a component interaction answered with an update (7) or deferred update (6),
+   * the message holding the component: what `@original` then edits.
+   */
   originalMessageId: string | null;
   followUpIds: string[];
+  /** For a component interaction, the message holding the component. */
+  sourceMessageId: string | null;
 }
 
 type InteractionEvent =
@@ -100,6 +121,8 @@ export class InteractionHandle {
   /**
    * The original response once it is a real message (after reply, or after the edit that follows a defer),
    * and satisfies the predicate. Ephemeral replies are included: check `flags & MessageFlags.Ephemeral`.
+   * For a component interaction answered with update (or deferUpdate and an edit), the source message as
+   * edited.
    */
   waitForReply(
     predicate: (message: APIMessage) => boolean = () => true,
@@ -147,6 +170,63 @@ export class InteractionManager {
 
   invokeSlash(invocation: SlashInvocation): InteractionHandle {
     const record = this.#create(InteractionType.ApplicationCommand, invocation, null);
+    return new InteractionHandle(this, record);
+  }
+
+  /**
+   * A user clicks a button or picks from a string select on one of the bot's messages: validates as
+   * Discord's client would (throws InvocationError) and sends INTERACTION_CREATE type 3.
+   */
+  invokeComponent(invocation: ComponentInvocation): InteractionHandle {
+    const { world } = this;
+    let source: MessageRecord;
+    try {
+      source = world.message(invocation.message);
+    } catch {
+      throw new InvocationError(`message ${invocation.message} does not exist`);
+    }
+    const { message } = source;
+    if (message.author.id !== world.botUser.id)
+      throw new InvocationError(`message ${message.id} was not sent by the bot`);
+    const guild = world.guild(source.guildId);
+    if (!guild.members.has(invocation.user))
+      throw new InvocationError(`user ${invocation.user} is not a member of ${guild.name}`);
+    if (!guild.members.has(world.botUser.id))
+      throw new InvocationError(`the bot is not in guild ${guild.name}`);
+    if (source.ephemeral && message.interaction_metadata?.user.id !== invocation.user)
+      throw new InvocationError(`message ${message.id} is ephemeral: only its recipient sees it`);
+    const channelId = message.channel_id;
+    if (!has(world.permissionsOf(guild.id, invocation.user, channelId), PermissionFlagsBits.ViewChannel))
+      throw new InvocationError(`user ${invocation.user} cannot see channel ${channelId}`);
+    const component = findComponent(message.components ?? [], invocation.customId);
+    if (!component)
+      throw new InvocationError(
+        `message ${message.id} has no component with custom_id "${invocation.customId}"`,
+      );
+    if (component.disabled) throw new InvocationError(`component "${invocation.customId}" is disabled`);
+    let values: string[] | undefined;
+    if (component.type === ComponentType.Button) {
+      if (invocation.values !== undefined)
+        throw new InvocationError(`component "${invocation.customId}" is a button: it takes no values`);
+    } else if (component.type === ComponentType.StringSelect) {
+      values = checkSelectValues(component, invocation);
+    } else {
+      throw new InvocationError(
+        `component "${invocation.customId}" has type ${component.type}, which the emulator cannot invoke`,
+      );
+    }
+    const { id, token, envelope } = this.#envelope(guild.id, channelId, invocation.user, invocation.locale);
+    const payload = {
+      ...envelope,
+      type: InteractionType.MessageComponent,
+      message: structuredClone(message),
+      data: {
+        custom_id: component.custom_id,
+        component_type: component.type,
+        ...(values !== undefined ? { values } : {}),
+      },
+    } as unknown as APIInteraction;
+    const record = this.#register(id, token, InteractionType.MessageComponent, payload, message.id);
     return new InteractionHandle(this, record);
   }
 
@@ -234,10 +314,12 @@ export class InteractionManager {
     }
     const type = response.type;
     if (!isAllowedResponse(record.type, type)) {
-      throw invalidFormBody(
-        'type',
-        'INTERACTION_RESPONSE_TYPE_INVALID',
-        `Response type ${String(type)} is invalid here`,
+      return reject(
+        invalidFormBody(
+          'type',
+          'INTERACTION_RESPONSE_TYPE_INVALID',
+          `Response type ${String(type)} is invalid here`,
+        ),
       );
     }
     const callback: InteractionCallback = { type, data: response.data, at: Date.now() };
@@ -247,6 +329,13 @@ export class InteractionManager {
     } else if (type === InteractionResponseType.DeferredChannelMessageWithSource) {
       const flags = messageBody(response.data).flags ?? 0;
       message = this.#createResponseMessage(record, { content: '', flags }, true).message;
+    } else if (type === InteractionResponseType.UpdateMessage) {
+      message = this.#editMessage(record.sourceMessageId!, messageBody(response.data)).message;
+      record.originalMessageId = record.sourceMessageId;
+    } else if (type === InteractionResponseType.DeferredMessageUpdate) {
+      // The source message stays as it is until `PATCH @original` edits it.
+      this.world.message(record.sourceMessageId!);
+      record.originalMessageId = record.sourceMessageId;
     }
     record.callback = callback;
     this.events.push({ kind: 'callback', interactionId: id, callback });
@@ -276,12 +365,7 @@ export class InteractionManager {
 
   editWebhookMessage(record: InteractionRecord, messageId: string, body: unknown): APIMessage {
     const target = this.webhookMessage(record, messageId);
-    const patch = messageBody(body);
-    const edited = this.world.editMessage(target.message.id, {
-      ...(patch.content !== undefined ? { content: patch.content } : {}),
-      ...(patch.embeds !== undefined ? { embeds: patch.embeds } : {}),
-      ...(patch.allowed_mentions !== undefined ? { allowedMentions: patch.allowed_mentions } : {}),
-    });
+    const edited = this.#editMessage(target.message.id, messageBody(body));
     const kind = target.message.id === record.originalMessageId ? 'original' : 'followUp';
     this.events.push({ kind, interactionId: record.id, message: structuredClone(edited.message) });
     return edited.message;
@@ -300,6 +384,78 @@ export class InteractionManager {
   }
 
   // ---- internals ---------------------------------------------------------------------------------
+
+  /** Applies a message body to an existing message; only SuppressEmbeds of its flags can change. */
+  #editMessage(messageId: string, patch: MessageBody): MessageRecord {
+    const current = this.world.message(messageId).message.flags ?? 0;
+    return this.world.editMessage(messageId, {
+      ...(patch.content !== undefined ? { content: patch.content } : {}),
+      ...(patch.embeds !== undefined ? { embeds: patch.embeds } : {}),
+      ...(patch.components !== undefined ? { components: patch.components } : {}),
+      ...(patch.allowed_mentions !== undefined ? { allowedMentions: patch.allowed_mentions } : {}),
+      ...(patch.flags !== undefined
+        ? {
+            flags: (current & ~MessageFlags.SuppressEmbeds) | (patch.flags & MessageFlags.SuppressEmbeds),
+          }
+        : {}),
+    });
+  }
+
+  /** What every guild interaction carries: ids, token, guild, channel, member and app permissions, locales. */
+  #envelope(
+    guildId: string,
+    channelId: string,
+    userId: string,
+    locale: Locale | undefined,
+  ): { id: string; token: string; envelope: Record<string, unknown> } {
+    const { world } = this;
+    const id = world.snowflakes.next();
+    const token = `aW50ZXJhY3Rpb24:${id}:${randomBytes(24).toString('base64url')}`;
+    const memberPermissions = world.permissionsOf(guildId, userId, channelId);
+    const envelope = {
+      id,
+      application_id: world.applicationId,
+      token,
+      version: 1,
+      guild_id: guildId,
+      guild: { id: guildId, locale: Locale.EnglishUS, features: [] },
+      channel_id: channelId,
+      channel: { ...world.apiChannel(channelId), permissions: memberPermissions.toString() },
+      member: { ...world.apiMember(guildId, userId), permissions: memberPermissions.toString() },
+      app_permissions: world.permissionsOf(guildId, world.botUser.id, channelId).toString(),
+      locale: locale ?? Locale.EnglishUS,
+      guild_locale: Locale.EnglishUS,
+      entitlements: [],
+      authorizing_integration_owners: { [ApplicationIntegrationType.GuildInstall]: guildId },
+      context: InteractionContextType.Guild,
+      attachment_size_limit: 10 * 1024 * 1024,
+    };
+    return { id, token, envelope };
+  }
+
+  #register(
+    id: string,
+    token: string,
+    type: InteractionType,
+    payload: APIInteraction,
+    sourceMessageId: string | null,
+  ): InteractionRecord {
+    const record: InteractionRecord = {
+      id,
+      token,
+      type,
+      payload,
+      createdAtMs: Date.now(),
+      callback: null,
+      rejectedCallbacks: [],
+      originalMessageId: null,
+      followUpIds: [],
+      sourceMessageId,
+    };
+    this.#interactions.set(id, record);
+    this.sendToGateway(payload);
+    return record;
+  }
 
   #create(
     type: InteractionType.ApplicationCommand | InteractionType.ApplicationCommandAutocomplete,
@@ -330,27 +486,10 @@ export class InteractionManager {
     }
     const resolved = new ResolvedCollector(world, guild.id, channel.id);
     const options = buildOptions(command, invocation, autocomplete, resolved);
-    const id = world.snowflakes.next();
-    const token = `aW50ZXJhY3Rpb24:${id}:${randomBytes(24).toString('base64url')}`;
-    const member = world.apiMember(guild.id, invocation.user);
+    const { id, token, envelope } = this.#envelope(guild.id, channel.id, invocation.user, invocation.locale);
     const payload = {
-      id,
-      application_id: world.applicationId,
+      ...envelope,
       type,
-      token,
-      version: 1,
-      guild_id: guild.id,
-      guild: { id: guild.id, locale: Locale.EnglishUS, features: [] },
-      channel_id: channel.id,
-      channel: { ...world.apiChannel(channel.id), permissions: memberPermissions.toString() },
-      member: { ...member, permissions: memberPermissions.toString() },
-      app_permissions: world.permissionsOf(guild.id, world.botUser.id, channel.id).toString(),
-      locale: invocation.locale ?? Locale.EnglishUS,
-      guild_locale: Locale.EnglishUS,
-      entitlements: [],
-      authorizing_integration_owners: { [ApplicationIntegrationType.GuildInstall]: guild.id },
-      context: InteractionContextType.Guild,
-      attachment_size_limit: 10 * 1024 * 1024,
       data: {
         id: command.id,
         name: command.name,
@@ -360,20 +499,7 @@ export class InteractionManager {
         ...(resolved.isEmpty() ? {} : { resolved: resolved.toJSON() }),
       },
     } as unknown as APIInteraction;
-    const record: InteractionRecord = {
-      id,
-      token,
-      type,
-      payload,
-      createdAtMs: Date.now(),
-      callback: null,
-      rejectedCallbacks: [],
-      originalMessageId: null,
-      followUpIds: [],
-    };
-    this.#interactions.set(id, record);
-    this.sendToGateway(payload);
-    return record;
+    return this.#register(id, token, type, payload, null);
   }
 
   #createResponseMessage(record: InteractionRecord, body: MessageBody, deferred: boolean): MessageRecord {
@@ -388,21 +514,26 @@ export class InteractionManager {
       author: this.world.botUser.id,
       content: body.content ?? '',
       ...(body.embeds ? { embeds: body.embeds } : {}),
+      ...(body.components ? { components: body.components } : {}),
       ...(body.allowed_mentions ? { allowedMentions: body.allowed_mentions } : {}),
       flags:
         (flags & (MessageFlags.Ephemeral | MessageFlags.SuppressEmbeds)) |
         (deferred ? MessageFlags.Loading : 0),
       ephemeral,
-      type: record.callback || record.originalMessageId ? MessageType.Default : MessageType.ChatInputCommand,
+      type:
+        record.type === InteractionType.ApplicationCommand && !record.callback && !record.originalMessageId
+          ? MessageType.ChatInputCommand
+          : MessageType.Default,
       webhookId: this.world.applicationId,
       applicationId: this.world.applicationId,
       interactionMetadata: {
         id: record.id,
-        type: InteractionType.ApplicationCommand,
+        type: record.type,
         user: this.world.apiUser(payload.member!.user.id),
         authorizing_integration_owners: {
           [ApplicationIntegrationType.GuildInstall]: record.payload.guild_id ?? '',
         },
+        ...(record.sourceMessageId ? { interacted_message_id: record.sourceMessageId } : {}),
       } as MessageRecord['message']['interaction_metadata'] & object,
     });
     if (!record.originalMessageId) record.originalMessageId = created.message.id;
@@ -413,29 +544,58 @@ export class InteractionManager {
 interface MessageBody {
   content?: string;
   embeds?: APIEmbed[];
-  components?: unknown[];
+  components?: APIMessageTopLevelComponent[];
   flags?: number;
   allowed_mentions?: APIAllowedMentions;
 }
 
 function messageBody(data: unknown): MessageBody {
   if (typeof data !== 'object' || data === null) return {};
-  const body = data as MessageBody;
+  const body = data as Omit<MessageBody, 'components'> & { components?: unknown };
   if (body.content !== undefined && body.content !== null && body.content.length > 2000) {
     throw invalidFormBody('content', 'BASE_TYPE_MAX_LENGTH', 'Must be 2000 or fewer in length.');
   }
-  return body;
+  return { ...body, components: parseComponents(body.components, body.flags ?? 0) };
 }
 
 function isAllowedResponse(interaction: InteractionType, type: unknown): type is InteractionResponseType {
   if (interaction === InteractionType.ApplicationCommandAutocomplete) {
     return type === InteractionResponseType.ApplicationCommandAutocompleteResult;
   }
+  // Updating the message in place only makes sense where there is one: a component's.
+  if (
+    interaction === InteractionType.MessageComponent &&
+    (type === InteractionResponseType.UpdateMessage || type === InteractionResponseType.DeferredMessageUpdate)
+  ) {
+    return true;
+  }
   return (
     type === InteractionResponseType.ChannelMessageWithSource ||
     type === InteractionResponseType.DeferredChannelMessageWithSource ||
     type === InteractionResponseType.Modal
   );
+}
+
+/** A string select's picked values: each one of its options, no repeats, within min/max_values. */
+function checkSelectValues(
+  component: NonNullable<ReturnType<typeof findComponent>>,
+  invocation: ComponentInvocation,
+): string[] {
+  const where = `select "${invocation.customId}"`;
+  const values = invocation.values;
+  if (values === undefined) throw new InvocationError(`${where}: values are required`);
+  const min = component.min_values ?? 1;
+  const max = component.max_values ?? 1;
+  if (values.length < min || values.length > max)
+    throw new InvocationError(`${where}: takes ${min}-${max} values, got ${values.length}`);
+  if (new Set(values).size !== values.length) throw new InvocationError(`${where}: values repeat`);
+  const allowed = new Set((component.options ?? []).map((o) => o.value));
+  const unknown = values.filter((v) => !allowed.has(v));
+  if (unknown.length > 0)
+    throw new InvocationError(
+      `${where}: ${unknown.map((v) => JSON.stringify(v)).join(', ')} not among its options (${[...allowed].join(', ')})`,
+    );
+  return [...values];
 }
 
 /** Collects the `resolved` users/members/roles/channels referenced by options, as Discord sends them. */
