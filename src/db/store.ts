@@ -216,9 +216,11 @@ function prepareSaveProgress(db: Db) {
     .update(tasks)
     .set({
       currentLoop: sql`${sql.placeholder('currentLoop')}`,
-      lastRunAt: sql`${sql.placeholder('lastRunAt')}`,
+      // null keeps what is stored: a record that is not a success leaves the last success and error as they
+      // were, without reading the row, which may be stale while earlier records wait to be written.
+      lastRunAt: sql`coalesce(${sql.placeholder('lastRunAt')}, ${tasks.lastRunAt})`,
       nextRunAt: sql`${sql.placeholder('nextRunAt')}`,
-      lastError: sql`${sql.placeholder('lastError')}`,
+      lastError: sql`coalesce(${sql.placeholder('lastError')}, ${tasks.lastError})`,
       // The record's own field names, so a record is passed as is: no object per write.
       updatedAt: sql`${sql.placeholder('finishedAt')}`,
     })
@@ -288,8 +290,10 @@ export type IterationRecord = {
   outcome: RunOutcome;
   error: string | null;
   currentLoop: number;
+  /** The slot of this run if it succeeded; null keeps the stored value. */
   lastRunAt: number | null;
   nextRunAt: number | null;
+  /** This run's error; null keeps the stored value. */
   lastError: string | null;
 };
 

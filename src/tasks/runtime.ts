@@ -53,6 +53,9 @@ const MAX_TIMEOUT_MS = 15 * 60_000;
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 /** Rows read per page by resumeAll(). */
 const RESUME_PAGE_SIZE = 1_000;
+/** Retries of a batch of run records that could not be written: 1 s doubling to 1 minute. */
+const FLUSH_RETRY_BASE_MS = 1_000;
+const FLUSH_RETRY_CAP_MS = 60_000;
 
 /** What the handler layer receives for each iteration. */
 export interface ExecuteContext {
@@ -109,15 +112,12 @@ export interface ResumeSummary {
 
 /**
  * One run of one task's Loop. A new one per start, so events of a replaced run cannot touch the next. With
- * 100,000 tasks every field counts: between iterations it holds the Loop and the task id, nothing else. The
- * row is read when an iteration starts (rows are flushed by then) and dropped when it ends.
+ * 100,000 tasks every field counts: between iterations it holds the Loop and the task id, nothing else.
  */
 class Activation implements LoopObserver {
   readonly loop: Loop<[Activation]>;
   readonly taskId: number;
   done: Promise<void> | undefined;
-  /** The task as the iteration in flight read it; undefined between iterations or if it was deleted. */
-  row: Task | undefined;
   readonly #runtime: RuntimeCallbacks;
 
   constructor(taskId: number, schedule: TaskSchedule, count: number | null, runtime: RuntimeCallbacks) {
@@ -228,6 +228,9 @@ export class TaskRuntime {
   readonly #locks = new Map<string, Promise<unknown>>();
   #pending: IterationRecord[] = [];
   #flushQueued = false;
+  /** Consecutive failed writes of #pending, and the timer of the next try (see #flush). */
+  #flushFailures = 0;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #closing = false;
   readonly #callbacks: RuntimeCallbacks;
 
@@ -469,12 +472,20 @@ export class TaskRuntime {
     }
     clearTimeout(timer);
     this.#active.clear();
-    this.#flush();
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    if (!this.#flush()) {
+      // Nothing else will write them: say exactly which progress is lost, so it can be put right by hand.
+      this.#log.fatal(this.#unsavedProgress(), 'task runs not saved at shutdown');
+    }
   }
 
-  /** Writes the iterations recorded so far (they are otherwise written at the end of the current tick). */
-  flush(): void {
-    this.#flush();
+  /**
+   * Writes the iterations recorded so far (they are otherwise written at the end of the current tick), and
+   * tries at once any that failed to be written before. Returns whether everything is saved.
+   */
+  flush(): boolean {
+    return this.#flush();
   }
 
   /** How many tasks have a live Loop in this process. */
@@ -566,9 +577,8 @@ export class TaskRuntime {
    */
   #iterate(activation: Activation, loopContext: LoopContext): Promise<void> {
     // Read per iteration rather than kept: 100,000 cached rows cost ~45 MB for ~6 µs saved per fire.
-    // The row is current: the previous iteration's record was flushed in a microtask before this timer turn.
+    // Normally current: the previous iteration's record was flushed in a microtask before this timer turn.
     const task = getTaskById(this.#db, activation.taskId);
-    activation.row = task;
     if (task === undefined) return Promise.resolve();
     const context = new IterationContext(task, loopContext, this.#log);
     const { timeoutMs } = task;
@@ -601,8 +611,6 @@ export class TaskRuntime {
   }
 
   #iterationEnded(activation: Activation, info: IterationEndInfo): void {
-    const { row } = activation;
-    activation.row = undefined;
     const ok = info.outcome === 'ok';
     const scheduledAt = info.scheduledAt.getTime();
     const error = ok || info.outcome === 'cancelled' ? null : errorText(info.error);
@@ -614,12 +622,13 @@ export class TaskRuntime {
       outcome: info.outcome,
       error,
       currentLoop: ok ? info.iteration + 1 : info.iteration,
-      lastRunAt: ok ? scheduledAt : (row?.lastRunAt ?? null),
+      lastRunAt: ok ? scheduledAt : null, // null: keep the last success (see recordIterations)
       // An iteration that did not finish (cancelled at shutdown, say) leaves its slot owed, for resumeAll.
       nextRunAt: info.nextIteration?.getTime() ?? (ok ? null : scheduledAt),
-      lastError: error ?? row?.lastError ?? null,
+      lastError: error,
     });
-    if (!this.#flushQueued) {
+    // While a failed batch waits for its retry, new records join it there instead of hammering the disk.
+    if (!this.#flushQueued && this.#retryTimer === undefined) {
       this.#flushQueued = true;
       queueMicrotask(this.#flushCallback);
     }
@@ -639,18 +648,61 @@ export class TaskRuntime {
     }
   }
 
-  readonly #flushCallback = (): void => this.#flush();
+  readonly #flushCallback = (): void => void this.#flush();
 
-  #flush(): void {
+  readonly #retryCallback = (): void => {
+    this.#retryTimer = undefined;
+    this.#flush();
+  };
+
+  /**
+   * Writes the pending iteration records; returns whether all are saved. A batch that cannot be written
+   * (disk full, SQLITE_BUSY past the busy timeout) is kept, ahead of newer records, and retried with a
+   * bounded backoff: losing it would leave progress stale, and a later restart could re-run slots after
+   * Discord's nonce window has closed (a double post).
+   */
+  #flush(): boolean {
     this.#flushQueued = false;
-    if (this.#pending.length === 0) return;
+    if (this.#pending.length === 0) return true;
     const batch = this.#pending;
     this.#pending = [];
     try {
       recordIterations(this.#db, batch);
     } catch (error) {
-      this.#log.error({ err: error, runs: batch.length }, 'could not record task runs');
+      // recordIterations is synchronous, so nothing newer arrived meanwhile: the batch is the whole backlog.
+      this.#pending = batch;
+      this.#flushFailures++;
+      const retryInMs = Math.min(FLUSH_RETRY_CAP_MS, FLUSH_RETRY_BASE_MS * 2 ** (this.#flushFailures - 1));
+      this.#log.error(
+        { err: error, runs: batch.length, attempt: this.#flushFailures, retryInMs },
+        'could not record task runs; keeping them to retry',
+      );
+      if (!this.#closing) {
+        clearTimeout(this.#retryTimer);
+        this.#retryTimer = setTimeout(this.#retryCallback, retryInMs);
+      }
+      return false;
     }
+    if (this.#flushFailures > 0) {
+      this.#log.warn(
+        { runs: batch.length, failures: this.#flushFailures },
+        'recorded task runs after retrying',
+      );
+      this.#flushFailures = 0;
+      clearTimeout(this.#retryTimer);
+      this.#retryTimer = undefined;
+    }
+    return true;
+  }
+
+  /** The last unsaved progress of each task in the backlog, for the fatal line at shutdown. */
+  #unsavedProgress(): { runs: number; tasks: Record<number, Partial<IterationRecord>> } {
+    const tasks: Record<number, Partial<IterationRecord>> = {};
+    for (const { taskId, currentLoop, lastRunAt, nextRunAt } of this.#pending) {
+      const known = tasks[taskId];
+      tasks[taskId] = { currentLoop, lastRunAt: lastRunAt ?? known?.lastRunAt ?? null, nextRunAt };
+    }
+    return { runs: this.#pending.length, tasks };
   }
 }
 

@@ -203,6 +203,33 @@ describe('store', () => {
     expect(countRuns(conn.db, a)).toBe(0);
   });
 
+  it('a record with no lastRunAt or lastError keeps the stored ones, so a stale row cannot undo a success', () => {
+    const a = insertTask(conn.db, taskValues({ lastRunAt: 5, lastError: 'earlier' })).id;
+    const run = { taskId: a, startedAt: 60, finishedAt: 61, nextRunAt: 120 };
+    recordIterations(conn.db, [
+      { ...run, scheduledAt: 60, outcome: 'ok', error: null, currentLoop: 2, lastRunAt: 60, lastError: null },
+      {
+        ...run,
+        scheduledAt: 120,
+        outcome: 'retried',
+        error: 'boom',
+        currentLoop: 2,
+        lastRunAt: null,
+        lastError: 'boom',
+      },
+      {
+        ...run,
+        scheduledAt: 120,
+        outcome: 'cancelled',
+        error: null,
+        currentLoop: 2,
+        lastRunAt: null,
+        lastError: null,
+      },
+    ]);
+    expect(getTaskById(conn.db, a)).toMatchObject({ currentLoop: 2, lastRunAt: 60, lastError: 'boom' });
+  });
+
   it('rolls a transaction back as a whole', () => {
     expect(() =>
       inTransaction(conn.db, () => {
