@@ -12,6 +12,7 @@ export type TaskErrorCode =
   | 'already_running'
   | 'not_running'
   | 'completed'
+  | 'limit_reached'
   | 'shutting_down';
 
 export class TaskError extends Error {

@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import {
   type CatchUpPolicy,
   catchUpPolicies,
+  countTasks,
   type Db,
   deleteTask,
   getTask,
@@ -76,7 +77,11 @@ export interface TaskRuntimeOptions {
   db: Db;
   execute: TaskExecutor;
   log?: Logger;
+  /** Most tasks one server may have (default 100), so one server cannot take the whole bot. */
+  maxTasksPerGuild?: number;
 }
+
+export const DEFAULT_MAX_TASKS_PER_GUILD = 100;
 
 /** What `/task create` supplies. The handler layer validates `kind` and `options` before calling create. */
 export interface TaskDefinition {
@@ -222,6 +227,7 @@ export class TaskRuntime {
   readonly #db: Db;
   readonly #execute: TaskExecutor;
   readonly #log: Logger;
+  readonly #maxTasksPerGuild: number;
   /** The live Loop of each running (or still ending) task, by task id. */
   readonly #active = new Map<number, Activation>();
   /** Serializes commands on one task: (guild, name) → the tail of its queue. */
@@ -238,6 +244,10 @@ export class TaskRuntime {
     this.#db = options.db;
     this.#execute = options.execute;
     this.#log = options.log ?? pino({ level: 'silent' });
+    this.#maxTasksPerGuild = options.maxTasksPerGuild ?? DEFAULT_MAX_TASKS_PER_GUILD;
+    if (!Number.isSafeInteger(this.#maxTasksPerGuild) || this.#maxTasksPerGuild < 1) {
+      throw new RangeError(`maxTasksPerGuild must be a positive integer, got ${this.#maxTasksPerGuild}`);
+    }
     this.#callbacks = {
       iterate: (activation, ctx) => this.#iterate(activation, ctx),
       iterationEnded: (activation, info) => this.#iterationEnded(activation, info),
@@ -261,6 +271,13 @@ export class TaskRuntime {
       const task = inTransaction(this.#db, () => {
         if (getTask(this.#db, guildId, def.name)) {
           throw new TaskError('name_taken', `This server already has a task named "${def.name}".`);
+        }
+        const max = this.#maxTasksPerGuild;
+        if (countTasks(this.#db, guildId) >= max) {
+          throw new TaskError(
+            'limit_reached',
+            `This server already has ${max} tasks, the most Metronome allows; delete one first.`,
+          );
         }
         return insertTask(this.#db, {
           guildId,

@@ -207,6 +207,9 @@ describe('TaskRuntime', () => {
   });
 
   it('a hanging task times out, is retried, and never delays another task', async () => {
+    // Backoff at its top (1 s): a retry due at a fraction of a ms would let the shared timer queue run a
+    // tick due within its early margin (1 ms) in the same turn, and calledAt below is exact.
+    vi.spyOn(Math, 'random').mockReturnValue(1);
     const execute = recordingExecutor((task, ctx) =>
       task.name === 'hang' ? new Promise<void>(() => {}) : Promise.resolve(void ctx),
     );
@@ -429,6 +432,27 @@ describe('TaskRuntime', () => {
     expect(rowAt.cancel).toEqual({ state: 'running', currentLoop: 0 });
     expect(rowAt.oldRunEnd).toMatchObject({ state: 'running' });
     expect(runtime.info('g1', 'ping').task).toMatchObject({ state: 'running', currentLoop: 0 });
+  });
+
+  it('caps the tasks of one server (default 100), with a sentence; other servers are not affected', async () => {
+    const { runtime } = start();
+    for (let i = 0; i < 100; i++) await runtime.create('g1', definition({ name: `t${i}`, start: false }));
+    await expectTaskError(
+      runtime.create('g1', definition({ name: 'one-more' })),
+      'limit_reached',
+      /^This server already has 100 tasks, the most Metronome allows; delete one first\.$/,
+    );
+    expect(runtime.list('g1')).toHaveLength(100);
+    await runtime.create('g2', definition());
+    await runtime.delete('g1', 't0');
+    await runtime.create('g1', definition({ name: 'one-more' }));
+
+    const small = new TaskRuntime({ db: conn.db, execute: recordingExecutor(), maxTasksPerGuild: 1 });
+    await expectTaskError(small.create('g2', definition({ name: 'second' })), 'limit_reached', /has 1 tasks/);
+    await small.shutdown(0);
+    expect(() => new TaskRuntime({ db: conn.db, execute: recordingExecutor(), maxTasksPerGuild: 0 })).toThrow(
+      RangeError,
+    );
   });
 
   it('delete aborts the run and removes the task with its history', async () => {
