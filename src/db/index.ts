@@ -1,4 +1,5 @@
 export * from './connection.js';
+export * from './leaderboard-store.js';
 export * from './schedule.js';
 export * from './schema.js';
 export * from './store.js';

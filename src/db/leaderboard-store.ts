@@ -1,10 +1,9 @@
-// Queries of the leaderboard's message counts beyond the daily rows in store.ts: all-time totals kept beside
-// them (pruning the daily rows is store.ts' pruneMessageCounts), the one-time backfill of those totals,
-// and which guilds count at all.
-import { and, asc, desc, eq, sql } from 'drizzle-orm';
+// The leaderboard's data: messages counted per member per UTC day (kept 35 days), all-time totals kept
+// beside them, the one-time backfill of those totals, members' last known names, and which guilds count.
+import { and, asc, desc, eq, gte, lt, lte, sql } from 'drizzle-orm';
 import type { Db } from './connection.js';
 import { membersSeen, messageCounts, messageTotals, tasks } from './schema.js';
-import { getMeta, incrementMessageCount, inTransaction, type MemberCount, setMeta } from './store.js';
+import { getMeta, inTransaction, perDb, setMeta } from './store.js';
 
 const TOTALS_BACKFILLED_KEY = 'leaderboard.totals_backfilled';
 
@@ -23,6 +22,22 @@ function prepareIncrementTotal(db: Db) {
     .prepare();
 }
 
+function prepareIncrementCount(db: Db) {
+  return db
+    .insert(messageCounts)
+    .values({
+      guildId: sql.placeholder('guildId'),
+      userId: sql.placeholder('userId'),
+      day: sql.placeholder('day'),
+      count: sql.placeholder('by'),
+    })
+    .onConflictDoUpdate({
+      target: [messageCounts.guildId, messageCounts.userId, messageCounts.day],
+      set: { count: sql`${messageCounts.count} + excluded.count` },
+    })
+    .prepare();
+}
+
 function prepareGuildHasLeaderboard(db: Db) {
   // (guild_id, name) is indexed, so this reads one guild's few tasks, not the table.
   return db
@@ -33,23 +48,79 @@ function prepareGuildHasLeaderboard(db: Db) {
     .prepare();
 }
 
-interface Statements {
-  incrementTotal: ReturnType<typeof prepareIncrementTotal>;
-  guildHasLeaderboard: ReturnType<typeof prepareGuildHasLeaderboard>;
+const prepared = perDb((db) => ({
+  incrementCount: prepareIncrementCount(db),
+  incrementTotal: prepareIncrementTotal(db),
+  guildHasLeaderboard: prepareGuildHasLeaderboard(db),
+}));
+
+/** The UTC day of an instant, as message_counts stores it: 'YYYY-MM-DD'. */
+export function utcDay(instantMs: number): string {
+  return new Date(instantMs).toISOString().slice(0, 10);
 }
 
-const statements = new WeakMap<Db, Statements>();
+/** Counts `by` messages for a member on a UTC day (called from the gateway's message events). */
+export function incrementMessageCount(db: Db, guildId: string, userId: string, day: string, by = 1): void {
+  prepared(db).incrementCount.run({ guildId, userId, day, by });
+}
 
-function prepared(db: Db): Statements {
-  let found = statements.get(db);
-  if (!found) {
-    found = {
-      incrementTotal: prepareIncrementTotal(db),
-      guildHasLeaderboard: prepareGuildHasLeaderboard(db),
-    };
-    statements.set(db, found);
-  }
-  return found;
+/** Remembers a member's display name so leaderboards can show members who have since left. */
+export function rememberMember(
+  db: Db,
+  guildId: string,
+  userId: string,
+  displayName: string,
+  now: number,
+): void {
+  db.insert(membersSeen)
+    .values({ guildId, userId, displayName, updatedAt: now })
+    .onConflictDoUpdate({
+      target: [membersSeen.guildId, membersSeen.userId],
+      set: { displayName, updatedAt: now },
+    })
+    .run();
+}
+
+export interface CountPeriod {
+  /** First UTC day included ('YYYY-MM-DD'); omit for all time. */
+  fromDay?: string;
+  /** Last UTC day included; omit for up to today. */
+  toDay?: string;
+  limit: number;
+}
+
+export interface MemberCount {
+  userId: string;
+  displayName: string | null;
+  count: number;
+}
+
+/** The guild's members with the most messages in the period, most first (ties: lower user id first). */
+export function topMessageCounts(db: Db, guildId: string, period: CountPeriod): MemberCount[] {
+  const total = sql<number>`sum(${messageCounts.count})`.mapWith(Number);
+  const conditions = [eq(messageCounts.guildId, guildId)];
+  if (period.fromDay) conditions.push(gte(messageCounts.day, period.fromDay));
+  if (period.toDay) conditions.push(lte(messageCounts.day, period.toDay));
+  return (
+    db
+      .select({ userId: messageCounts.userId, displayName: membersSeen.displayName, count: total })
+      .from(messageCounts)
+      .leftJoin(
+        membersSeen,
+        and(eq(membersSeen.guildId, messageCounts.guildId), eq(membersSeen.userId, messageCounts.userId)),
+      )
+      .where(and(...conditions))
+      .groupBy(messageCounts.userId)
+      // Ties rank by user id as a number: snowflakes have no leading zeros, so shorter means smaller.
+      .orderBy(desc(total), asc(sql`length(${messageCounts.userId})`), asc(messageCounts.userId))
+      .limit(period.limit)
+      .all()
+  );
+}
+
+/** Drops counts older than `beforeDay` (exclusive); returns how many rows went. */
+export function pruneMessageCounts(db: Db, beforeDay: string): number {
+  return db.delete(messageCounts).where(lt(messageCounts.day, beforeDay)).run().changes;
 }
 
 /** Counts `by` messages for a member on a UTC day and in their all-time total, in one transaction. */

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, gte, lt, lte, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, lt, sql } from 'drizzle-orm';
 import type { Db } from './connection.js';
 import type { TaskSchedule } from './schedule.js';
 import {
@@ -7,8 +7,6 @@ import {
   handlerState,
   type LeaderboardState,
   leaderboardState,
-  membersSeen,
-  messageCounts,
   meta,
   type NewTask,
   type NewTaskRun,
@@ -28,6 +26,19 @@ export const RUNS_KEPT_PER_TASK = 100;
 /** Runs `fn` in one SQLite transaction (a savepoint when nested). Store functions called inside join it. */
 export function inTransaction<T>(db: Db, fn: () => T): T {
   return db.$client.transaction(fn)();
+}
+
+/** Builds something from a database handle once per handle: the prepared statements of hot paths. */
+export function perDb<T>(make: (db: Db) => T): (db: Db) => T {
+  const built = new WeakMap<Db, T>();
+  return (db) => {
+    let value = built.get(db);
+    if (value === undefined) {
+      value = make(db);
+      built.set(db, value);
+    }
+    return value;
+  };
 }
 
 // ---------------------------------------------------------------- tasks
@@ -165,15 +176,6 @@ export function deleteTask(db: Db, guildId: string, name: string): boolean {
 
 // ---------------------------------------------------------------- runs
 
-interface HotStatements {
-  taskById: ReturnType<typeof prepareTaskById>;
-  insertRun: ReturnType<typeof prepareInsertRun>;
-  pruneRuns: ReturnType<typeof preparePruneRuns>;
-  saveProgress: ReturnType<typeof prepareSaveProgress>;
-  setNextRun: ReturnType<typeof prepareSetNextRun>;
-  incrementCount: ReturnType<typeof prepareIncrementCount>;
-}
-
 function prepareTaskById(db: Db) {
   return db
     .select()
@@ -239,39 +241,13 @@ function prepareSetNextRun(db: Db) {
     .prepare();
 }
 
-function prepareIncrementCount(db: Db) {
-  return db
-    .insert(messageCounts)
-    .values({
-      guildId: sql.placeholder('guildId'),
-      userId: sql.placeholder('userId'),
-      day: sql.placeholder('day'),
-      count: sql.placeholder('by'),
-    })
-    .onConflictDoUpdate({
-      target: [messageCounts.guildId, messageCounts.userId, messageCounts.day],
-      set: { count: sql`${messageCounts.count} + excluded.count` },
-    })
-    .prepare();
-}
-
-const hotStatements = new WeakMap<Db, HotStatements>();
-
-function hot(db: Db): HotStatements {
-  let statements = hotStatements.get(db);
-  if (!statements) {
-    statements = {
-      taskById: prepareTaskById(db),
-      insertRun: prepareInsertRun(db),
-      pruneRuns: preparePruneRuns(db),
-      saveProgress: prepareSaveProgress(db),
-      setNextRun: prepareSetNextRun(db),
-      incrementCount: prepareIncrementCount(db),
-    };
-    hotStatements.set(db, statements);
-  }
-  return statements;
-}
+const hot = perDb((db) => ({
+  taskById: prepareTaskById(db),
+  insertRun: prepareInsertRun(db),
+  pruneRuns: preparePruneRuns(db),
+  saveProgress: prepareSaveProgress(db),
+  setNextRun: prepareSetNextRun(db),
+}));
 
 /** Appends one run and prunes the task's history to the last RUNS_KEPT_PER_TASK. */
 export function appendRun(db: Db, run: NewTaskRun): void {
@@ -389,77 +365,6 @@ export function saveLeaderboardState(db: Db, state: Partial<LeaderboardState> & 
   const insert = db.insert(leaderboardState).values(state);
   if (Object.keys(changes).length === 0) insert.onConflictDoNothing().run();
   else insert.onConflictDoUpdate({ target: leaderboardState.taskId, set: changes }).run();
-}
-
-// ---------------------------------------------------------------- message counts (leaderboards)
-
-/** The UTC day of an instant, as message_counts stores it: 'YYYY-MM-DD'. */
-export function utcDay(instantMs: number): string {
-  return new Date(instantMs).toISOString().slice(0, 10);
-}
-
-/** Counts `by` messages for a member on a UTC day (called from the gateway's message events). */
-export function incrementMessageCount(db: Db, guildId: string, userId: string, day: string, by = 1): void {
-  hot(db).incrementCount.run({ guildId, userId, day, by });
-}
-
-/** Remembers a member's display name so leaderboards can show members who have since left. */
-export function rememberMember(
-  db: Db,
-  guildId: string,
-  userId: string,
-  displayName: string,
-  now: number,
-): void {
-  db.insert(membersSeen)
-    .values({ guildId, userId, displayName, updatedAt: now })
-    .onConflictDoUpdate({
-      target: [membersSeen.guildId, membersSeen.userId],
-      set: { displayName, updatedAt: now },
-    })
-    .run();
-}
-
-export interface CountPeriod {
-  /** First UTC day included ('YYYY-MM-DD'); omit for all time. */
-  fromDay?: string;
-  /** Last UTC day included; omit for up to today. */
-  toDay?: string;
-  limit: number;
-}
-
-export interface MemberCount {
-  userId: string;
-  displayName: string | null;
-  count: number;
-}
-
-/** The guild's members with the most messages in the period, most first (ties: lower user id first). */
-export function topMessageCounts(db: Db, guildId: string, period: CountPeriod): MemberCount[] {
-  const total = sql<number>`sum(${messageCounts.count})`.mapWith(Number);
-  const conditions = [eq(messageCounts.guildId, guildId)];
-  if (period.fromDay) conditions.push(gte(messageCounts.day, period.fromDay));
-  if (period.toDay) conditions.push(lte(messageCounts.day, period.toDay));
-  return (
-    db
-      .select({ userId: messageCounts.userId, displayName: membersSeen.displayName, count: total })
-      .from(messageCounts)
-      .leftJoin(
-        membersSeen,
-        and(eq(membersSeen.guildId, messageCounts.guildId), eq(membersSeen.userId, messageCounts.userId)),
-      )
-      .where(and(...conditions))
-      .groupBy(messageCounts.userId)
-      // Ties rank by user id as a number: snowflakes have no leading zeros, so shorter means smaller.
-      .orderBy(desc(total), asc(sql`length(${messageCounts.userId})`), asc(messageCounts.userId))
-      .limit(period.limit)
-      .all()
-  );
-}
-
-/** Drops counts older than `beforeDay` (exclusive); returns how many rows went. */
-export function pruneMessageCounts(db: Db, beforeDay: string): number {
-  return db.delete(messageCounts).where(lt(messageCounts.day, beforeDay)).run().changes;
 }
 
 // ---------------------------------------------------------------- meta
