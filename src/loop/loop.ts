@@ -144,6 +144,8 @@ class Run<A extends unknown[]> extends TimerEntry {
   nextDueMs = Number.NaN;
   /** The attempt in flight's controller, created only if its callback reads ctx.signal. */
   controller: AbortController | null = null;
+  /** The context of the attempt in flight; null between attempts. */
+  liveContext: LoopContext | null = null;
   /** Wakes a backoff wait: true when due, false when stopped or cancelled. */
   retryWake: ((due: boolean) => void) | null = null;
   /** Gives up on the hook or callback being awaited (cancel). */
@@ -387,6 +389,7 @@ export class Loop<A extends unknown[] = []> {
         callSafely(this.#fn, ...run.args, this.#context(run, iteration, scheduledAt)),
       );
       run.controller = null;
+      run.liveContext = null;
       const finishedMs = Date.now();
       const report = (outcome: IterationOutcome, error?: unknown) => {
         if (this.#observers === null) return; // the hot path of 100,000 unobserved loops allocates nothing here
@@ -435,15 +438,23 @@ export class Loop<A extends unknown[] = []> {
 
   /** The callback's context. The AbortController is made only when the callback reads ctx.signal. */
   #context(run: Run<A>, iteration: number, scheduledAt: Date): LoopContext {
-    return {
+    let controller: AbortController | null = null;
+    const context: LoopContext = {
       iteration,
       scheduledAt,
       get signal(): AbortSignal {
-        run.controller ??= new AbortController();
-        if (run.cancelRequested && !run.controller.signal.aborted) run.controller.abort(cancelReason());
-        return run.controller.signal;
+        if (controller === null) {
+          controller = new AbortController();
+          // Each attempt has its own signal: a callback that reads its context after the attempt ended (a
+          // timer it left behind) gets that attempt's signal, never the one of the retry running now.
+          if (run.liveContext === context) run.controller = controller;
+        }
+        if (run.cancelRequested && !controller.signal.aborted) controller.abort(cancelReason());
+        return controller.signal;
       },
     };
+    run.liveContext = context;
+    return context;
   }
 
   /** The next slot after `lastDueMs` on the current schedule, skipping any already missed at `nowMs`. */

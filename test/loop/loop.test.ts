@@ -187,6 +187,25 @@ describe('stop, cancel and restart', () => {
     expect(l.currentLoop).toBe(1);
   });
 
+  it('gives each attempt its own signal: a late read of a failed attempt never gets the retry in flight', async () => {
+    const contexts: { signal: AbortSignal }[] = [];
+    const l = make({ seconds: 60 }, async (ctx) => {
+      contexts.push(ctx);
+      if (contexts.length === 1) throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+      await new Promise((r) => setTimeout(r, 10_000));
+    });
+    void l.start();
+    await tick(5_000); // the first attempt failed; its retry (after at most 1 s) is in flight
+    expect(contexts).toHaveLength(2);
+    const retrySignal = contexts[1]!.signal;
+    const lateSignal = contexts[0]!.signal; // read after its attempt ended, as a timer left behind would
+    expect(lateSignal).not.toBe(retrySignal);
+    l.cancel();
+    expect(retrySignal.aborted).toBe(true);
+    await tick(60_000);
+    expect(l.isRunning()).toBe(false);
+  });
+
   it('stop() while waiting for the next slot ends at once (discord.py would run one more iteration)', async () => {
     const runs: number[] = [];
     const l = make({ minutes: 5 }, (ctx) => {
