@@ -129,6 +129,7 @@ export async function startBot({
     // discord.js emits shardDisconnect only for closes it will not reconnect after.
     readyClient.on(Events.ShardDisconnect, onDisconnect);
     cleanups.push(() => readyClient.off(Events.ShardDisconnect, onDisconnect));
+    cleanups.push(logGatewayLifecycle(readyClient, log));
     log.info({ user: readyClient.user.tag, guilds: readyClient.guilds.cache.size }, 'connected to Discord');
 
     const commands = await syncCommands({
@@ -191,4 +192,25 @@ function connect(client: Client): Promise<Client<true>> {
       reject(code === 'TokenInvalid' ? new StartupError(TOKEN_REFUSED, { cause: error }) : error);
     });
   });
+}
+
+/**
+ * Leaves a trace of the gateway's ups and downs, so an owner reading the logs can tell "the reminder was
+ * late" from "Discord was unreachable". Runs retry by themselves meanwhile (TransientError).
+ */
+function logGatewayLifecycle(client: Client, log: Logger): () => void {
+  const onReconnecting = () => log.warn('gateway connection lost; reconnecting');
+  const onResume = (_shard: number, replayed: number) => log.info({ replayed }, 'gateway connection resumed');
+  const onShardError = (error: Error) => log.warn({ err: error }, 'gateway connection error');
+  const onWarn = (message: string) => log.warn({ source: 'discord.js' }, message);
+  client.on(Events.ShardReconnecting, onReconnecting);
+  client.on(Events.ShardResume, onResume);
+  client.on(Events.ShardError, onShardError);
+  client.on(Events.Warn, onWarn);
+  return () => {
+    client.off(Events.ShardReconnecting, onReconnecting);
+    client.off(Events.ShardResume, onResume);
+    client.off(Events.ShardError, onShardError);
+    client.off(Events.Warn, onWarn);
+  };
 }

@@ -25,6 +25,14 @@ function readConfig(): Config {
 const config = readConfig();
 const log = createLogger({ level: config.logLevel, token: config.discordToken });
 
+// A promise some library or handler forgot to handle must not take down every task of every server: log
+// it and go on. An exception thrown synchronously out of an event may have left things half-done: stop.
+process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled promise rejection'));
+process.on('uncaughtException', (error) => {
+  log.fatal({ err: error }, 'uncaught exception; exiting');
+  process.exit(1);
+});
+
 let bot: Bot | undefined;
 let stopping = false;
 let fatalBeforeStarted = false;

@@ -135,3 +135,15 @@ describe('restart', () => {
     expect(list).toContain('**rests** (fragile) stopped, not scheduled');
   });
 });
+
+describe('gateway lifecycle', () => {
+  it('logs a lost connection and its resume, and commands work after it', async () => {
+    t = await startTestBot();
+    t.emulator.gateway.close(4000, 'Unknown error');
+    await expect
+      .poll(() => t!.logs.some((line) => line.msg === 'gateway connection lost; reconnecting'))
+      .toBe(true);
+    await t.emulator.gateway.waitForNextSession();
+    expect(await t.run('list')).toContain('no tasks yet');
+  });
+});
