@@ -1,8 +1,9 @@
 // Turns the schedule options of `/task create` and `/task interval` (every / at / timezone / cron) into a
 // stored schedule, or one sentence saying what to fix. Pure: no Discord, no database.
 import type { TaskSchedule } from '../db/index.js';
+import { firstDueAt, nextDueAfter, normalizeSchedule } from '../loop/index.js';
 import { parseTaskSchedule, TaskError } from '../tasks/index.js';
-import { type Parsed, parseAt, parseEvery, parseTimeZone } from './input.js';
+import { MIN_INTERVAL_SECONDS, type Parsed, parseAt, parseEvery, parseTimeZone } from './input.js';
 
 export interface ScheduleOptions {
   every?: string | null;
@@ -54,9 +55,32 @@ export function scheduleFromOptions(options: ScheduleOptions, current?: TaskSche
       const times = parseAt(options.at!);
       return times.ok ? checked({ kind: 'times', times: times.value, timeZone }) : times;
     }
-    default:
-      return checked({ kind: 'cron', cron: options.cron!.trim(), timeZone });
+    default: {
+      const schedule = checked({ kind: 'cron', cron: options.cron!.trim(), timeZone });
+      if (schedule.ok && schedule.value.kind === 'cron' && cronTooFrequent(schedule.value.cron, timeZone)) {
+        return fail(
+          `\`${schedule.value.cron}\` runs more often than every ${MIN_INTERVAL_SECONDS} seconds, ` +
+            `the most often a task may run.`,
+        );
+      }
+      return schedule;
+    }
   }
+}
+
+/** How many upcoming runs of a cron are checked for the minimum gap: tight gaps repeat within a period. */
+const CRON_RUNS_CHECKED = 60;
+
+/** Whether two consecutive runs among the next few come closer than the minimum interval `every` allows. */
+export function cronTooFrequent(cron: string, timeZone: string, nowMs = Date.now()): boolean {
+  const schedule = normalizeSchedule({ cron, timeZone });
+  let previousMs = firstDueAt(schedule, nowMs);
+  for (let run = 0; run < CRON_RUNS_CHECKED; run++) {
+    const nextMs = nextDueAfter(schedule, { anchorMs: previousMs, lastDueMs: previousMs, nowMs: previousMs });
+    if (nextMs - previousMs < MIN_INTERVAL_SECONDS * 1000) return true;
+    previousMs = nextMs;
+  }
+  return false;
 }
 
 /** The engine's own check (cron syntax, a cron that never fires…), as a sentence. */

@@ -70,6 +70,7 @@ describe('/task create', () => {
         /"Mars\/Olympus" is not a time zone/,
       ],
       [{ name: 'x7', every: '', cron: 'every day' }, /That schedule is not valid/],
+      [{ name: 'x7b', every: '', cron: '*/2 * * * * *' }, /runs more often than every 10 seconds/],
       [{ name: 'x8', every: '' }, new RegExp(MISSING_SCHEDULE.slice(0, 30).replace(/[`()]/g, '.'))],
       [
         { name: 'x9', color: '#zzzzzz' },
