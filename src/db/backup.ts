@@ -21,8 +21,10 @@ export async function backupDatabase(source: string, destination: string): Promi
   try {
     database.pragma('busy_timeout = 5000');
     const { totalPages } = await database.backup(to);
-    const copy = new Sqlite(to, { readonly: true });
+    const copy = new Sqlite(to);
     try {
+      // One self-contained file: the copy inherits WAL mode, which would leave -wal/-shm files beside it.
+      copy.pragma('journal_mode = DELETE');
       const check = copy.pragma('integrity_check', { simple: true });
       if (check !== 'ok') throw new Error(`The backup at ${to} failed its integrity check: ${String(check)}`);
     } finally {

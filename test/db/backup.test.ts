@@ -1,6 +1,6 @@
 // Backups are taken while the bot runs: the copy must hold what the live database holds, WAL included.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -22,6 +22,8 @@ describe('backupDatabase', () => {
       const copyPath = join(dirname(path), 'copies', 'backup.db');
       const result = await backupDatabase(path, copyPath);
       expect(result.destination).toBe(copyPath);
+      // A single file, ready to copy elsewhere: no -wal or -shm beside it.
+      expect(readdirSync(dirname(copyPath))).toEqual(['backup.db']);
       const copy = openDatabase(copyPath);
       try {
         expect(listTasks(copy.db, 'g1').map((t) => t.name)).toEqual(['first', 'second']);
