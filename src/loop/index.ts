@@ -21,6 +21,7 @@ export {
   type LoopOptions,
   loop,
   type ResumeState,
+  type RetryWindow,
 } from './loop.js';
 export {
   firstDueAt,

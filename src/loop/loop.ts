@@ -7,6 +7,12 @@
 // frame plus the promise it awaits measured ~700 bytes (and an eager AbortController ~770 more); built that
 // way, 100,000 waiting loops took ~200 MB. Between iterations a run is instead "parked" in the shared timer
 // queue, holding no frame and no controller: ~500 bytes per waiting loop in bench/loop.ts.
+//
+// Retries: discord.py retries a slot that hit a handled error for as long as it takes. With `retryWindow`
+// a loop gives the slot up instead once the next retry would start past the window (counted from the
+// slot's first attempt): a retry much later than its slot can do more harm than good (a post whose
+// duplicate check has expired, say). The slot is reported as an error with `gaveUp`, `currentLoop` stays
+// where it was, and the loop goes on with the next slot on its grid.
 import { ExponentialBackoff } from './backoff.js';
 import {
   assertErrorClasses,
@@ -32,6 +38,22 @@ export interface LoopOptions extends ScheduleOptions {
   reconnect?: boolean;
   /** Used in logs; defaults to the callback's name. */
   name?: string;
+  /**
+   * How long a slot that hit handled errors may keep being retried, counted from its first attempt (the
+   * units are summed, as in the schedule). Once the next retry would start later than that, the slot is
+   * given up: observers get `iterationEnd` with outcome 'error' and `gaveUp: true`, `currentLoop` is not
+   * advanced, and the loop goes on with the next slot after now (missed slots skipped, as after an
+   * overrun). The loop does not fail and onError is not called. Null or omitted: retry for as long as it
+   * takes, as discord.py does.
+   */
+  retryWindow?: RetryWindow | null;
+}
+
+/** A duration for `retryWindow`: seconds, minutes and hours, summed; zero gives up at the first error. */
+export interface RetryWindow {
+  seconds?: number;
+  minutes?: number;
+  hours?: number;
 }
 
 /** The last argument of every call of the loop callback. */
@@ -72,6 +94,11 @@ export interface IterationEndInfo extends IterationStartInfo {
   error?: unknown;
   /** When the loop next runs (the retry for 'retried'); null when it will not. */
   nextIteration: Date | null;
+  /**
+   * Set on an 'error' that did not end the loop: a handled error whose retries would have gone past the
+   * loop's `retryWindow`, so the slot was given up and the loop goes on at `nextIteration`.
+   */
+  gaveUp?: true;
 }
 
 /** Notified of every attempt and of the end of each run. Exceptions thrown here are logged and ignored. */
@@ -88,7 +115,7 @@ class Failure {
 const CANCELLED = Symbol('cancelled');
 type Settled = undefined | Failure | typeof CANCELLED;
 
-const LOOP_KEYS = new Set(['count', 'reconnect', 'name']);
+const LOOP_KEYS = new Set(['count', 'reconnect', 'name', 'retryWindow']);
 const NO_ARGS: unknown[] = [];
 
 const STOP_REQUESTED = 1;
@@ -174,6 +201,8 @@ export class Loop<A extends unknown[] = []> {
   readonly #name: string;
   readonly #count: number | null;
   readonly #reconnect: boolean;
+  /** How long a slot may be retried, from its first attempt; null: without limit. */
+  readonly #retryWindowMs: number | null;
   #schedule: Schedule;
 
   // Hooks live in one object made on first use: most loops set none, and 100,000 loops feel every field.
@@ -199,13 +228,14 @@ export class Loop<A extends unknown[] = []> {
     for (const key of Object.keys(options)) {
       if (!isScheduleKey(key) && !LOOP_KEYS.has(key)) throw new TypeError(`unknown loop option "${key}"`);
     }
-    const { count = null, reconnect = true, name, ...scheduleOptions } = options;
+    const { count = null, reconnect = true, name, retryWindow = null, ...scheduleOptions } = options;
     if (count !== null && (typeof count !== 'number' || !Number.isInteger(count) || count < 1)) {
       throw new RangeError(`loop option "count" must be a positive integer or null, got ${String(count)}`);
     }
     if (typeof reconnect !== 'boolean') throw new TypeError('loop option "reconnect" must be a boolean');
     if (name !== undefined && typeof name !== 'string')
       throw new TypeError('loop option "name" must be a string');
+    this.#retryWindowMs = retryWindow === null ? null : retryWindowMs(retryWindow);
     this.#schedule = normalizeSchedule(scheduleOptions);
     this.#fn = fn;
     this.#count = count;
@@ -370,14 +400,19 @@ export class Loop<A extends unknown[] = []> {
   }
 
   /**
-   * One iteration: attempts the callback until it succeeds, retrying handled errors with backoff. Returns
-   * undefined to go on (run.nextDueMs is then the next slot), or why the loop ends. Fatal errors throw.
+   * One iteration: attempts the callback until it succeeds, retrying handled errors with backoff (within
+   * the retry window, if any). Returns undefined to go on (run.nextDueMs is then the next slot), or why the
+   * loop ends. Fatal errors throw.
    */
   async #iterate(run: Run<A>, scheduledMs: number): Promise<LoopEndReason | undefined> {
     const iteration = this.#currentLoop;
     const scheduledAt = new Date(scheduledMs);
     run.lastDueMs = scheduledMs;
     let backoff: ExponentialBackoff | undefined;
+    // From the first attempt rather than the slot: a slot run late on purpose (a catch-up after downtime)
+    // still gets its retries.
+    const giveUpAfterMs =
+      this.#retryWindowMs === null ? Number.POSITIVE_INFINITY : Date.now() + this.#retryWindowMs;
     for (;;) {
       const startedMs = Date.now();
       // While the iteration runs, nextIteration already shows the slot after it.
@@ -391,7 +426,7 @@ export class Loop<A extends unknown[] = []> {
       run.controller = null;
       run.liveContext = null;
       const finishedMs = Date.now();
-      const report = (outcome: IterationOutcome, error?: unknown) => {
+      const report = (outcome: IterationOutcome, error?: unknown, gaveUp = false) => {
         if (this.#observers === null) return; // the hot path of 100,000 unobserved loops allocates nothing here
         const info: IterationEndInfo = {
           iteration,
@@ -402,6 +437,7 @@ export class Loop<A extends unknown[] = []> {
           nextIteration: this.nextIteration,
         };
         if (error !== undefined) info.error = error;
+        if (gaveUp) info.gaveUp = true;
         this.#notify('iterationEnd', info);
       };
 
@@ -431,6 +467,12 @@ export class Loop<A extends unknown[] = []> {
       // A loop asked to stop during the failed attempt will not retry: report no next time.
       run.nextDueMs =
         run.stopRequested || run.cancelRequested ? Number.NaN : finishedMs + backoff.nextDelayMs();
+      if (run.nextDueMs > giveUpAfterMs) {
+        // Past the retry window: give the slot up and go on with the next one after now, on the grid.
+        run.nextDueMs = this.#slotAfter(run, scheduledMs, finishedMs);
+        report('error', error, true);
+        return undefined;
+      }
       report('retried', error);
       if (!(await this.#waitForRetry(run))) return run.cancelRequested ? 'cancelled' : 'stopped';
     }
@@ -697,6 +739,32 @@ export class Loop<A extends unknown[] = []> {
     return this.#failed;
   }
 }
+
+/** The `retryWindow` option in milliseconds; throws naming the option if it is not a valid duration. */
+function retryWindowMs(window: RetryWindow): number {
+  if (typeof window !== 'object' || Array.isArray(window)) {
+    throw new TypeError('loop option "retryWindow" must be an object such as { minutes: 2 }, or null');
+  }
+  let totalMs = 0;
+  for (const [key, value] of Object.entries(window)) {
+    const unitMs = RETRY_WINDOW_UNITS_MS[key];
+    if (unitMs === undefined) throw new TypeError(`loop option "retryWindow" got unknown unit "${key}"`);
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+      throw new RangeError(
+        `loop option "retryWindow.${key}" must be a finite number >= 0, got ${String(value)}`,
+      );
+    }
+    totalMs += value * unitMs;
+  }
+  return totalMs;
+}
+
+const RETRY_WINDOW_UNITS_MS: Record<string, number | undefined> = {
+  seconds: 1_000,
+  minutes: 60_000,
+  hours: 3_600_000,
+};
 
 function cancelReason(): DOMException {
   return new LoopCancelledError();
