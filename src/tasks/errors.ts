@@ -32,13 +32,15 @@ export class TaskError extends Error {
  * Discord being slow or rate-limiting us, so it is a handled error: the loop retries the same slot (same
  * nonce, so a post that did land is not shown twice) with its backoff, and the run is recorded as
  * `retried` with this text. It used to fail the task for good, which silently ended an admin's task
- * over a slow minute. A handler that always hangs retries every 5 minutes at most, forever.
+ * over a slow minute. Retries stop after RUN_RETRY_WINDOW_MINUTES (runtime.ts): the slot is then recorded
+ * as an error and the task goes on with its next slot.
  */
 export class TaskTimeoutError extends TransientError {
   override readonly name = 'TaskTimeoutError';
 
   constructor(readonly timeoutMs: number) {
-    super(`the iteration took longer than ${formatMs(timeoutMs)} and was aborted; it is retried`);
+    // No "it is retried": the run's outcome says whether it was, and a slot given up is not.
+    super(`the iteration took longer than ${formatMs(timeoutMs)} and was aborted`);
   }
 }
 

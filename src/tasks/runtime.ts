@@ -54,6 +54,14 @@ const MAX_TIMEOUT_MS = 15 * 60_000;
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 /** Rows read per page by resumeAll(). */
 const RESUME_PAGE_SIZE = 1_000;
+/**
+ * How long one run (one slot) is retried after passing errors (its timeout, network, Discord 5xx) before
+ * it is given up and the task moves on to its next slot. Shorter than the few minutes within which
+ * Discord drops a post repeating a nonce: an attempt abandoned at its timeout may still post, and every
+ * retry posts again with the same nonce, so retries past Discord's window would show up as new messages.
+ */
+export const RUN_RETRY_WINDOW_MINUTES = 2;
+const RUN_RETRY_WINDOW = Object.freeze({ minutes: RUN_RETRY_WINDOW_MINUTES });
 /** Retries of a batch of run records that could not be written: 1 s doubling to 1 minute. */
 const FLUSH_RETRY_BASE_MS = 1_000;
 const FLUSH_RETRY_CAP_MS = 60_000;
@@ -128,7 +136,10 @@ class Activation implements LoopObserver {
   constructor(taskId: number, schedule: TaskSchedule, count: number | null, runtime: RuntimeCallbacks) {
     this.taskId = taskId;
     this.#runtime = runtime;
-    this.loop = loop<[Activation]>({ ...toLoopOptions(schedule), count }, runtime.iterate);
+    this.loop = loop<[Activation]>(
+      { ...toLoopOptions(schedule), count, retryWindow: RUN_RETRY_WINDOW },
+      runtime.iterate,
+    );
     this.loop.observe(this);
     // The end observer records and logs the error; the engine's default would print it to stderr.
     this.loop.onError(ignoreError);
@@ -630,7 +641,11 @@ export class TaskRuntime {
   #iterationEnded(activation: Activation, info: IterationEndInfo): void {
     const ok = info.outcome === 'ok';
     const scheduledAt = info.scheduledAt.getTime();
-    const error = ok || info.outcome === 'cancelled' ? null : errorText(info.error);
+    let error = ok || info.outcome === 'cancelled' ? null : errorText(info.error);
+    // Given up after RUN_RETRY_WINDOW: an error run, but the task goes on with its next slot.
+    if (info.gaveUp) {
+      error = `gave up on this run after retrying for ${RUN_RETRY_WINDOW_MINUTES} minutes: ${error}`;
+    }
     this.#pending.push({
       taskId: activation.taskId,
       scheduledAt,

@@ -1,7 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { countRuns, type DatabaseConnection, getTaskById, openDatabase } from '../../src/db/index.js';
 import { Loop } from '../../src/loop/index.js';
-import { runNonce, type TaskErrorCode, TaskRuntime } from '../../src/tasks/index.js';
+import {
+  RUN_RETRY_WINDOW_MINUTES,
+  runNonce,
+  type TaskErrorCode,
+  TaskRuntime,
+} from '../../src/tasks/index.js';
 import { useTempDir } from '../db/helpers.js';
 import { definition, MINUTE, recordingExecutor } from './helpers.js';
 
@@ -264,7 +269,9 @@ describe('TaskRuntime', () => {
     });
   });
 
-  it('a handler that always hangs retries forever, backoff capped at 5 min, and leaks nothing per attempt', async () => {
+  // Was: "retries forever, backoff capped at 5 min", all on the first slot. Each slot now gets 2 minutes of
+  // retries (RUN_RETRY_WINDOW_MINUTES), then the task moves on to its next slot.
+  it('a handler that always hangs gives each slot 2 min of retries, keeps running, and leaks nothing per attempt', async () => {
     vi.spyOn(Math, 'random').mockReturnValue(1);
     const execute = recordingExecutor(() => new Promise<void>(() => {}));
     const { runtime } = start(execute);
@@ -274,16 +281,71 @@ describe('TaskRuntime', () => {
     await vi.advanceTimersByTimeAsync(60 * MINUTE);
 
     const calls = execute.calls;
-    expect(calls.length).toBeGreaterThan(20);
-    const gaps = calls.slice(1).map((c, i) => c.calledAt - calls[i]!.calledAt);
-    expect(Math.max(...gaps)).toBe(1_000 + 5 * MINUTE); // the timeout, then at most the 5 min cap
+    const slots = [...new Set(calls.map((c) => c.scheduledAt))];
+    expect(slots.length).toBeGreaterThan(20);
+    for (const slot of slots) {
+      const attempts = calls.filter((c) => c.scheduledAt === slot);
+      expect(attempts.at(-1)!.calledAt - attempts[0]!.calledAt).toBeLessThanOrEqual(
+        RUN_RETRY_WINDOW_MINUTES * MINUTE,
+      );
+    }
     // Every abandoned attempt's signal is aborted with the timeout, so nothing the handler hung on it waits.
     for (const call of calls.slice(0, -1)) {
       expect(call.signal.reason).toMatchObject({ name: 'TaskTimeoutError' });
     }
     expect(vi.getTimerCount()).toBe(timersWhileRetrying); // no timer left behind per attempt
-    expect(runtime.info('g1', 'ping').task).toMatchObject({ state: 'running', currentLoop: 0 });
-    expect(new Set(calls.map((c) => c.scheduledAt))).toEqual(new Set([T0]));
+    const { task, runs } = runtime.info('g1', 'ping', 100);
+    expect(task).toMatchObject({
+      state: 'running',
+      currentLoop: 0,
+      lastError: expect.stringMatching(/^gave up/),
+    });
+    // The last 100 runs: each slot's retries, then its given-up error run.
+    expect(runs.some((r) => r.outcome === 'error')).toBe(true);
+    for (const run of runs) {
+      if (run.outcome === 'error')
+        expect(run.error).toMatch(/^gave up on this run after retrying for 2 minutes/);
+      else expect(run.outcome).toBe('retried');
+    }
+  });
+
+  it('gives up a slot that keeps timing out after 2 minutes, records why, and runs the next slot', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(1); // backoff at its top: 1 s, then 2 s
+    const execute = recordingExecutor((_task, ctx) =>
+      ctx.scheduledAt.getTime() === T0 ? new Promise<void>(() => {}) : Promise.resolve(),
+    );
+    const { runtime } = start(execute);
+    await runtime.create('g1', definition({ schedule: { kind: 'interval', seconds: 3_600 } })); // 60 s timeout
+    await vi.advanceTimersByTimeAsync(30 * MINUTE);
+
+    // Attempts at 0 and 61 s; the retry after the second timeout (121 s) would start at 123 s, past 2 min.
+    expect(execute.calls.map((c) => [c.calledAt - T0, c.scheduledAt - T0])).toEqual([
+      [0, 0],
+      [61_000, 0],
+    ]);
+    const given = runtime.info('g1', 'ping');
+    const gaveUp =
+      'gave up on this run after retrying for 2 minutes: the iteration took longer than 60 s and was aborted';
+    expect(given.runs.map((r) => [r.outcome, r.scheduledAt - T0, r.error]).reverse()).toEqual([
+      ['retried', 0, 'the iteration took longer than 60 s and was aborted'],
+      ['error', 0, gaveUp],
+    ]);
+    expect(given.task).toMatchObject({
+      state: 'running',
+      currentLoop: 0,
+      lastRunAt: null,
+      nextRunAt: T0 + 60 * MINUTE,
+      lastError: gaveUp,
+    });
+
+    await vi.advanceTimersByTimeAsync(30 * MINUTE);
+    expect(execute.calls.at(-1)).toMatchObject({ iteration: 0, scheduledAt: T0 + 60 * MINUTE });
+    expect(runtime.info('g1', 'ping').task).toMatchObject({
+      state: 'running',
+      currentLoop: 1,
+      lastRunAt: T0 + 60 * MINUTE,
+      nextRunAt: T0 + 120 * MINUTE,
+    });
   });
 
   it('retries a handler error named AbortError (a Discord request that timed out); the task keeps running', async () => {
