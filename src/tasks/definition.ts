@@ -63,6 +63,23 @@ export function engineSchedule(schedule: TaskSchedule): Schedule {
 }
 
 /**
+ * The engine's form of a task's stored schedule, checked before a command starts it. A schedule stored
+ * by an older Metronome that the engine now refuses throws a TaskError telling the admin how to fix it,
+ * rather than the engine's RangeError, which the command could only answer with "something went wrong".
+ */
+export function storedEngineSchedule(task: Pick<Task, 'name' | 'schedule'>): Schedule {
+  try {
+    return normalizeSchedule(toLoopOptions(task.schedule));
+  } catch (error) {
+    throw new TaskError(
+      'invalid_schedule',
+      `Task "${task.name}" has a saved schedule Metronome no longer accepts (${(error as Error).message}); ` +
+        'set a new one with /task interval, then start it again.',
+    );
+  }
+}
+
+/**
  * When a task resumed at `nowMs` next runs, from what is stored: its slot grid (anchored on the last slot it
  * ran, or on its first slot if it never ran) and its catch-up policy.
  * - No slot missed: the next slot.

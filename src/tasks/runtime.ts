@@ -38,6 +38,7 @@ import {
   engineSchedule,
   parseTaskSchedule,
   resumeDueAt,
+  storedEngineSchedule,
   toLoopOptions,
 } from './definition.js';
 import { TaskError, TaskTimeoutError } from './errors.js';
@@ -328,6 +329,7 @@ export class TaskRuntime {
           `Task "${name}" has completed its ${task.count} runs; use restart to run it again from zero.`,
         );
       }
+      storedEngineSchedule(task); // refused now, with a sentence, rather than by the engine in #launch
       return this.#launch(task, 'continue');
     });
   }
@@ -339,7 +341,7 @@ export class TaskRuntime {
   restart(guildId: string, name: string): Promise<Task> {
     return this.#exclusive(guildId, name, async () => {
       const task = this.#require(guildId, name);
-      const schedule = engineSchedule(task.schedule); // a stored schedule the engine now refuses: a sentence
+      const schedule = storedEngineSchedule(task); // one the engine now refuses: a sentence, nothing written
       this.#flush();
       const nowMs = Date.now();
       inTransaction(this.#db, () =>

@@ -1,5 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { countRuns, type DatabaseConnection, getTaskById, openDatabase } from '../../src/db/index.js';
+import {
+  countRuns,
+  type DatabaseConnection,
+  getTaskById,
+  insertTask,
+  openDatabase,
+} from '../../src/db/index.js';
 import { Loop } from '../../src/loop/index.js';
 import {
   RUN_RETRY_WINDOW_MINUTES,
@@ -402,6 +408,37 @@ describe('TaskRuntime', () => {
       'invalid_schedule',
       /not valid/,
     );
+  });
+
+  it('start and restart refuse a saved schedule the engine no longer accepts with a sentence, not a RangeError', async () => {
+    const { runtime, execute } = start();
+    // As an older Metronome might have stored it: the engine now refuses a minute of 61.
+    insertTask(conn.db, {
+      guildId: 'g1',
+      name: 'old',
+      kind: 'reminder',
+      schedule: { kind: 'cron', cron: '61 * * * *', timeZone: 'UTC' },
+      state: 'failed',
+      lastError: 'before',
+      channelId: 'c',
+      createdBy: 'u',
+      createdAt: T0,
+      updatedAt: T0,
+    });
+    const sentence = /^Task "old" has a saved schedule .*cron.*; set a new one with \/task interval/;
+    await expectTaskError(runtime.start('g1', 'old'), 'invalid_schedule', sentence);
+    await expectTaskError(runtime.restart('g1', 'old'), 'invalid_schedule', sentence);
+    expect(runtime.info('g1', 'old').task).toMatchObject({
+      state: 'failed',
+      lastError: 'before',
+      nextRunAt: null,
+    });
+    expect(runtime.activeCount).toBe(0);
+
+    await runtime.updateSchedule('g1', 'old', { kind: 'interval', seconds: 60 });
+    await expect(runtime.start('g1', 'old')).resolves.toMatchObject({ state: 'running' });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(execute.callsOf('old')).toHaveLength(1);
   });
 
   it('refuses a cron that never runs or has other than 5 or 6 fields, at create and at interval', async () => {
