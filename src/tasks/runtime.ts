@@ -344,7 +344,7 @@ export class TaskRuntime {
       const schedule = storedEngineSchedule(task); // one the engine now refuses: a sentence, nothing written
       this.#flush();
       const nowMs = Date.now();
-      inTransaction(this.#db, () =>
+      const restarted = inTransaction(this.#db, () =>
         updateTask(this.#db, task.id, {
           state: 'running',
           currentLoop: 0,
@@ -352,7 +352,12 @@ export class TaskRuntime {
           nextRunAt: firstDueAt(schedule, nowMs),
           updatedAt: nowMs,
         }),
-      );
+      )!;
+      this.#rebasePending(task.id, {
+        currentLoop: 0,
+        nextRunAt: restarted.nextRunAt,
+        lastError: null,
+      });
       // Out of #active first, so the old run's end no longer speaks for the task (it would write cancelled).
       const previous = this.#active.get(task.id);
       this.#active.delete(task.id);
@@ -394,7 +399,7 @@ export class TaskRuntime {
       const parsed = parseTaskSchedule(schedule);
       this.#flush(); // records of the old schedule must not land after the new next run
       const activation = this.#active.get(task.id);
-      return inTransaction(this.#db, () => {
+      const updated = inTransaction(this.#db, () => {
         const updated = updateTask(this.#db, task.id, { schedule: parsed, updatedAt: Date.now() })!;
         if (!activation || task.state !== 'running') return updated;
         try {
@@ -405,6 +410,10 @@ export class TaskRuntime {
         const nextRunAt = activation.loop.nextIteration?.getTime() ?? null;
         return updateTask(this.#db, task.id, { nextRunAt, updatedAt: Date.now() })!;
       });
+      if (activation && task.state === 'running') {
+        this.#rebasePending(task.id, { nextRunAt: updated.nextRunAt });
+      }
+      return updated;
     });
   }
 
@@ -559,6 +568,7 @@ export class TaskRuntime {
       throw new TaskError('not_running', `Task "${name}" is not running (it is ${task.state}).`);
     }
     const updated = updateTask(this.#db, task.id, { state, nextRunAt: null, updatedAt: Date.now() })!;
+    this.#rebasePending(task.id, { nextRunAt: null });
     const activation = this.#active.get(task.id);
     if (state === 'stopped') activation?.loop.stop();
     else activation?.loop.cancel();
@@ -584,11 +594,17 @@ export class TaskRuntime {
     const nowMs = Date.now();
     const updated = updateTask(this.#db, task.id, {
       state: 'running',
-      currentLoop: count === 'from-zero' ? 0 : current.currentLoop,
+      // The row is behind while the database refuses run records: the count goes on from the newest.
+      currentLoop: count === 'from-zero' ? 0 : (this.#pendingCurrentLoop(task.id) ?? current.currentLoop),
       lastError: null,
       nextRunAt: firstDueAt(activation.loop.schedule, nowMs),
       updatedAt: nowMs,
     })!;
+    this.#rebasePending(task.id, {
+      currentLoop: updated.currentLoop,
+      nextRunAt: updated.nextRunAt,
+      lastError: null,
+    });
     this.#activate(activation, updated.nextRunAt!, updated.currentLoop);
     return updated;
   }
@@ -680,6 +696,30 @@ export class TaskRuntime {
     } else {
       updateTask(this.#db, activation.taskId, patch);
     }
+    // The run's last records (a cancelled iteration leaves its slot owed) must not bring a next run back.
+    this.#rebasePending(activation.taskId, { nextRunAt: null });
+  }
+
+  /**
+   * Brings a task's records still waiting to be written (the database refused them) into line with a
+   * command's write: written later, they would put back the progress the command replaced (a restart's
+   * count, a stop's "no next run"). Only the fields the command set change; the run rows stay as history.
+   * Records made after the command follow on from it.
+   */
+  #rebasePending(
+    taskId: number,
+    progress: Partial<Pick<IterationRecord, 'currentLoop' | 'nextRunAt' | 'lastError'>>,
+  ): void {
+    for (const record of this.#pending) if (record.taskId === taskId) Object.assign(record, progress);
+  }
+
+  /** The task's progress in its newest record still waiting to be written, if any: ahead of its row. */
+  #pendingCurrentLoop(taskId: number): number | undefined {
+    for (let i = this.#pending.length - 1; i >= 0; i--) {
+      const record = this.#pending[i]!;
+      if (record.taskId === taskId) return record.currentLoop;
+    }
+    return undefined;
   }
 
   readonly #flushCallback = (): void => void this.#flush();

@@ -107,6 +107,89 @@ describe('run records the database refuses for a while', () => {
     await shutdown;
   });
 
+  // Records still waiting to be written carry the progress of the run that made them. Written after a
+  // command, they used to put back the currentLoop and nextRunAt the command had just replaced.
+  describe('a command is not undone by records still waiting to be written', () => {
+    const stopRuntime = async (runtime: TaskRuntime) => {
+      const shutdown = runtime.shutdown(0);
+      await vi.advanceTimersByTimeAsync(0);
+      await shutdown;
+    };
+    let current: TaskRuntime | undefined;
+    afterEach(async () => {
+      // Also after a failed assertion, so its retries cannot log into the next test.
+      if (current) await stopRuntime(current);
+      current = undefined;
+    });
+    /** A task on the minute with runs 0 and 1 written and runs 2, 3 and 4 waiting to be written. */
+    async function withBacklog() {
+      const execute = recordingExecutor();
+      const runtime = new TaskRuntime({ db: conn.db, execute, log: log() });
+      current = runtime;
+      const cron = { kind: 'cron' as const, cron: '* * * * *', timeZone: 'UTC' };
+      const task = await runtime.create('g1', definition({ schedule: cron }));
+      await vi.advanceTimersByTimeAsync(MINUTE + 30_000); // runs at 0 and 1 min written
+      failRunInserts();
+      await vi.advanceTimersByTimeAsync(3 * MINUTE); // runs at 2, 3 and 4 min waiting
+      expect(getTaskById(conn.db, task.id)).toMatchObject({ currentLoop: 2 });
+      expect(runtime.flush()).toBe(false);
+      return { runtime, execute, task };
+    }
+
+    it('restart: the count starts again from zero, and the waiting runs are kept as history', async () => {
+      const { runtime, task } = await withBacklog();
+      const restarted = await runtime.restart('g1', 'ping');
+      expect(restarted).toMatchObject({ state: 'running', currentLoop: 0, nextRunAt: T0 + 5 * MINUTE });
+      acceptRunInserts();
+      expect(runtime.flush()).toBe(true);
+      expect(getTaskById(conn.db, task.id)).toMatchObject({
+        state: 'running',
+        currentLoop: 0,
+        nextRunAt: T0 + 5 * MINUTE,
+      });
+      expect(lastRuns(conn.db, task.id, 100).map((r) => (r.scheduledAt - T0) / MINUTE)).toEqual([
+        4, 3, 2, 1, 0,
+      ]);
+      await vi.advanceTimersByTimeAsync(MINUTE);
+      expect(getTaskById(conn.db, task.id)).toMatchObject({ currentLoop: 1, lastRunAt: T0 + 5 * MINUTE });
+    });
+
+    it.each([
+      ['cancel', 'cancelled'],
+      ['stop', 'stopped'],
+    ] as const)('%s: no next run comes back, and the runs made are kept', async (command, state) => {
+      const { runtime, execute, task } = await withBacklog();
+      await runtime[command]('g1', 'ping');
+      await vi.advanceTimersByTimeAsync(0);
+      acceptRunInserts();
+      expect(runtime.flush()).toBe(true);
+      expect(getTaskById(conn.db, task.id)).toMatchObject({ state, currentLoop: 5, nextRunAt: null });
+
+      await vi.advanceTimersByTimeAsync(MINUTE);
+      expect(execute.calls).toHaveLength(5);
+      expect(await runtime.start('g1', 'ping')).toMatchObject({ state: 'running', currentLoop: 5 });
+      await vi.advanceTimersByTimeAsync(MINUTE);
+      expect(execute.calls.at(-1)?.iteration).toBe(5);
+    });
+
+    it('start: continues from the runs waiting to be written, not from the stale row', async () => {
+      const { runtime, execute, task } = await withBacklog();
+      await runtime.stop('g1', 'ping');
+      await vi.advanceTimersByTimeAsync(0);
+      const started = await runtime.start('g1', 'ping'); // the database still refuses the backlog
+      expect(started).toMatchObject({ state: 'running', currentLoop: 5, nextRunAt: T0 + 5 * MINUTE });
+      acceptRunInserts();
+      expect(runtime.flush()).toBe(true);
+      expect(getTaskById(conn.db, task.id)).toMatchObject({
+        state: 'running',
+        currentLoop: 5,
+        nextRunAt: T0 + 5 * MINUTE,
+      });
+      await vi.advanceTimersByTimeAsync(MINUTE);
+      expect(execute.calls.at(-1)).toMatchObject({ iteration: 5, scheduledAt: T0 + 5 * MINUTE });
+    });
+  });
+
   it('tries once more at shutdown, then logs at fatal level what was not saved', async () => {
     const runtime = new TaskRuntime({ db: conn.db, execute: recordingExecutor(), log: log() });
     const task = await runtime.create('g1', definition());
