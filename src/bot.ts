@@ -160,8 +160,9 @@ function lockDatabase(databasePath: string): DatabaseLock {
     return acquireDatabaseLock(databasePath);
   } catch (error) {
     if (!(error instanceof DatabaseLockedError)) throw error;
+    const owner = error.pid === undefined ? '' : ` (pid ${error.pid})`;
     throw new StartupError(
-      `Another Metronome is already running on ${error.databasePath} (pid ${error.pid}). Stop it first, ` +
+      `Another Metronome is already running on ${error.databasePath}${owner}. Stop it first, ` +
         'or point DATABASE_PATH at another file.',
       { cause: error },
     );

@@ -1,30 +1,59 @@
-// One Metronome per database: two processes on one file would both run every task (and post twice). The
-// lock is a file beside the database holding the owner's pid, created exclusively ('wx'); a lock left by a
-// process that no longer exists (killed, crashed) is taken over. SQLite's own locks cannot serve: WAL lets
-// both processes open the file happily.
-import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+// One Metronome per database: two processes on one file would both run every task (and post twice).
+//
+// The lock is `<database>.lock`, a tiny SQLite database of its own (not the bot's database, which must stay
+// open to readers such as `npm run backup`). The owner holds a write transaction (`BEGIN IMMEDIATE`, SQLite's
+// RESERVED lock) on it for as long as it runs. That lock is a POSIX advisory lock, which the kernel drops
+// when the process dies, however it dies: a crash, SIGKILL or power loss leaves at most an unlocked file,
+// and an unlocked file blocks nobody. So nothing here asks whether some process with a stored pid exists
+// (pids are reused at boot, often by the bot's own parent, or are 1 in every container).
+//
+// A RESERVED lock still lets others read, so a refused starter reads the owner's pid and start time from
+// the file; the owner commits them before taking its long-held lock.
+//
+// The file is never deleted: unlinking it while another starter has it open would let that starter lock the
+// orphaned file while a third creates a new one, and both would run.
+//
+// POSIX locks belong to the process, and closing *any* descriptor of the file drops them all. SQLite guards
+// its own descriptors, so this process must never open the lock file by other means while it holds it.
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, truncateSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import Sqlite from 'better-sqlite3';
 
-/** Another live process holds the lock; `pid` is that process. */
+/** Another process (or another bot in this one) holds the lock; `pid` is that process, if it could be read. */
 export class DatabaseLockedError extends Error {
   override readonly name = 'DatabaseLockedError';
   constructor(
     readonly databasePath: string,
-    readonly pid: number,
+    readonly pid: number | undefined,
   ) {
-    super(`the database ${databasePath} is locked by process ${pid}`);
+    super(
+      `the database ${databasePath} is locked by ${pid === undefined ? 'another process' : `process ${pid}`}`,
+    );
   }
 }
 
 export interface DatabaseLock {
   /** The lock file (`<database>.lock`). */
   readonly path: string;
-  /** Removes the lock file if it is still ours; safe to call twice. */
+  /** Gives the lock up (the file stays, unlocked); safe to call twice. */
   release(): void;
 }
 
-/** Lock files this process holds, so a second bot in the same process is refused like another process. */
-const heldHere = new Set<string>();
+/** The owner recorded in a lock file. */
+export interface LockOwner {
+  pid: number;
+  /** When it took the lock (ISO 8601). */
+  startedAt: string;
+}
+
+/**
+ * The lock files this process holds, with their connections. Holding the connections here matters: a
+ * better-sqlite3 connection nobody refers to is closed when garbage-collected, which would quietly let the
+ * lock go. (SQLite alone already refuses a second connection in this process; the map also lets a second
+ * bot here be refused without touching the file, see the note on descriptors above.)
+ */
+const heldHere = new Map<string, Sqlite.Database>();
 
 export function lockPathFor(databasePath: string): string {
   return `${resolve(databasePath)}.lock`;
@@ -35,85 +64,138 @@ function isInMemory(path: string): boolean {
   return path === ':memory:' || path === '' || path.startsWith('file::memory:');
 }
 
+/** How long a refused starter waits to read the owner, and the owner to commit past such readers. */
+const READ_WAIT_MS = 500;
+const COMMIT_WAIT_MS = 2_000;
+/** Rounds of record-then-lock before giving up on a starter that keeps racing us (never seen in practice). */
+const ROUNDS = 5;
+
 /**
- * Takes the lock for the database at `databasePath`, or throws DatabaseLockedError when a live process
- * holds it. Released by `release()` or, failing that, when this process exits.
+ * Takes the lock for the database at `databasePath`, or throws DatabaseLockedError when another process,
+ * or another bot in this one, holds it. Released by `release()` or, whatever happens, when this process ends.
  */
 export function acquireDatabaseLock(databasePath: string): DatabaseLock {
   if (isInMemory(databasePath)) return { path: '', release: () => {} };
   const path = lockPathFor(databasePath);
+  const database = resolve(databasePath);
+  if (heldHere.has(path)) throw new DatabaseLockedError(database, process.pid);
   mkdirSync(dirname(path), { recursive: true });
-  // Two tries: the second follows the removal of a stale lock; losing that race to another starter means
-  // the lock is now live, and the second try reports it.
-  for (let attempt = 0; ; attempt++) {
-    if (tryCreate(path)) return hold(path);
-    const owner = ownerOf(path);
-    if (owner !== undefined && isLive(owner, path))
-      throw new DatabaseLockedError(resolve(databasePath), owner);
-    if (attempt > 0) throw new DatabaseLockedError(resolve(databasePath), owner ?? 0);
-    removeIfOwnedBy(path, owner);
+  const sqlite = openLockFile(path);
+  try {
+    // Each round: take the write lock; if the file already names us, hold it. Otherwise record ourselves
+    // and commit (which lets the lock go for a moment, so readers can see who we are), then take it again.
+    // Another starter can slip in between the commit and the next take; it then records itself, and
+    // whoever holds the lock when its own record is in the file wins.
+    const token = randomUUID();
+    for (let round = 0; round < ROUNDS; round++) {
+      if (!tryBeginWrite(sqlite)) throw new DatabaseLockedError(database, readOwner(sqlite)?.pid);
+      sqlite.exec(
+        'CREATE TABLE IF NOT EXISTS owner (id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER NOT NULL, ' +
+          'started_at TEXT NOT NULL, token TEXT NOT NULL)',
+      );
+      const recorded = sqlite.prepare('SELECT token FROM owner WHERE id = 1').get() as
+        | { token: string }
+        | undefined;
+      if (recorded?.token === token) return hold(path, sqlite);
+      sqlite
+        .prepare('INSERT OR REPLACE INTO owner (id, pid, started_at, token) VALUES (1, ?, ?, ?)')
+        .run(process.pid, new Date().toISOString(), token);
+      sqlite.pragma(`busy_timeout = ${COMMIT_WAIT_MS}`);
+      sqlite.exec('COMMIT');
+      sqlite.pragma('busy_timeout = 0');
+    }
+    throw new DatabaseLockedError(database, readOwner(sqlite)?.pid);
+  } catch (error) {
+    sqlite.close(); // rolls back a transaction left open, letting the lock go
+    throw error;
   }
 }
 
 /**
- * Creates the lock file with our pid already in it: written to a temporary file, then hard-linked into
- * place, which fails if the lock exists. (Opening with 'wx' and then writing would let another starter
- * read an empty lock in between and take it for a garbled, stale one.)
+ * The owner recorded in the lock file of the database at `databasePath`, or undefined (no file, never
+ * locked, or unreadable for now). Whether that owner still holds the lock is not this function's question.
+ * Safe to call in the process holding the lock: it reads through SQLite.
  */
-function tryCreate(path: string): boolean {
-  const temporary = `${path}.${process.pid}.tmp`;
-  writeFileSync(temporary, `${process.pid}\n`);
+export function readLockOwner(databasePath: string): LockOwner | undefined {
+  let sqlite: Sqlite.Database;
   try {
-    linkSync(temporary, path);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw error;
+    sqlite = new Sqlite(lockPathFor(databasePath), {
+      readonly: true,
+      fileMustExist: true,
+      timeout: READ_WAIT_MS,
+    });
+  } catch {
+    return undefined;
+  }
+  try {
+    return readOwner(sqlite);
   } finally {
-    unlinkSync(temporary);
+    sqlite.close();
   }
 }
 
-function hold(path: string): DatabaseLock {
-  heldHere.add(path);
-  const release = () => {
-    process.off('exit', release);
-    if (!heldHere.delete(path)) return;
-    removeIfOwnedBy(path, process.pid);
-  };
-  process.on('exit', release);
-  return { path, release };
+function openLockFile(path: string): Sqlite.Database {
+  for (let attempt = 0; ; attempt++) {
+    const sqlite = new Sqlite(path, { timeout: 0 });
+    try {
+      sqlite.prepare('SELECT count(*) FROM sqlite_master').get(); // reads the header: is this a database?
+      return sqlite;
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (code === 'SQLITE_BUSY') return sqlite; // an owner mid-commit: a database, and a locked one
+      sqlite.close();
+      if (code !== 'SQLITE_NOTADB' || attempt > 0 || !clearOldLockFile(path)) throw error;
+    }
+  }
 }
 
-/** The pid written in the lock file; undefined if it is gone or garbled (edited by hand, say). */
-function ownerOf(path: string): number | undefined {
+/**
+ * Empties a lock file left by an older Metronome (its pid as text, which SQLite takes for a corrupt
+ * database); an empty file is an empty database. Truncated rather than deleted, so that anyone who has
+ * turned it into a database meanwhile keeps their lock (a lock is on the file, not its contents).
+ * Anything else that is not a database is left alone: it is not ours.
+ */
+function clearOldLockFile(path: string): boolean {
+  const text = readFileSync(path, 'latin1');
+  if (!/^\s*\d*\s*$/.test(text)) return false;
+  truncateSync(path, 0);
+  return true;
+}
+
+function tryBeginWrite(sqlite: Sqlite.Database): boolean {
   try {
-    const pid = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
-    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+    sqlite.exec('BEGIN IMMEDIATE');
+    return true;
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'SQLITE_BUSY') return false;
+    throw error;
+  }
+}
+
+/** The recorded owner, or undefined if there is none yet or it cannot be read just now. */
+function readOwner(sqlite: Sqlite.Database): LockOwner | undefined {
+  try {
+    sqlite.pragma(`busy_timeout = ${READ_WAIT_MS}`);
+    const row = sqlite.prepare('SELECT pid, started_at FROM owner WHERE id = 1').get() as
+      | { pid: unknown; started_at: unknown }
+      | undefined;
+    if (row === undefined || typeof row.pid !== 'number' || !Number.isSafeInteger(row.pid) || row.pid <= 0) {
+      return undefined;
+    }
+    return { pid: row.pid, startedAt: String(row.started_at) };
   } catch {
     return undefined;
   }
 }
 
-function isLive(pid: number, path: string): boolean {
-  // Our own pid: live only if this process took the lock. Otherwise it is left by an earlier process that
-  // had our pid (in a container the bot is often pid 1 on every start).
-  if (pid === process.pid) return heldHere.has(path);
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Removes the lock unless someone else has taken it since we read it (the window is a read and an unlink). */
-function removeIfOwnedBy(path: string, pid: number | undefined): void {
-  if (ownerOf(path) !== pid) return;
-  try {
-    unlinkSync(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
+function hold(path: string, sqlite: Sqlite.Database): DatabaseLock {
+  heldHere.set(path, sqlite);
+  return {
+    path,
+    release: () => {
+      if (!sqlite.open) return;
+      sqlite.close(); // ends the held transaction; the kernel lock goes with the last descriptor
+      heldHere.delete(path);
+    },
+  };
 }

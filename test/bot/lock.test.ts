@@ -1,22 +1,48 @@
-// One Metronome per database: a second bot on the same file is refused in one sentence, and a lock left by
-// a process that died is taken over.
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// One Metronome per database: a second bot on the same file is refused in one sentence, and nothing a dead
+// owner leaves behind (whatever pid it names: reused, ours, pid 1) blocks the next start.
+//
+// Never read the lock file with node:fs in this process while it holds the lock: closing any descriptor of
+// a file drops all of the process's POSIX locks on it. readLockOwner reads it through SQLite, which is safe.
+import { type ChildProcess, spawn } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import Sqlite from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Bot, StartupError, startBot } from '../../src/bot.js';
-import { acquireDatabaseLock, DatabaseLockedError, lockPathFor } from '../../src/db/lock.js';
+import { acquireDatabaseLock, DatabaseLockedError, lockPathFor, readLockOwner } from '../../src/db/lock.js';
 import { createLogger } from '../../src/log.js';
 import { startTestBot, type TestBot } from '../commands/helpers.js';
 
+const HOLDER = fileURLToPath(new URL('./fixtures/lock-holder.ts', import.meta.url));
+
 let t: TestBot | undefined;
 const others: Bot[] = [];
+const holders: Holder[] = [];
+const dirs: string[] = [];
 afterEach(async () => {
   for (const bot of others.splice(0)) await bot.stop();
   await t?.close();
   t = undefined;
+  await Promise.all(holders.splice(0).map((holder) => holder.kill('SIGKILL')));
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
+
+function tempDatabase(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'metronome-lock-'));
+  dirs.push(dir);
+  return join(dir, 'bot.db');
+}
 
 /** Another bot on t's emulator and database. */
 function secondBot(test: TestBot): Promise<Bot> {
@@ -33,84 +59,245 @@ function secondBot(test: TestBot): Promise<Bot> {
   });
 }
 
-const deadPid = (): number => {
-  const child = spawnSync(process.execPath, ['-e', '']);
-  return child.pid!;
-};
+const refusal = (databasePath: string, pid: number) =>
+  `Another Metronome is already running on ${databasePath} (pid ${pid}). Stop it first, ` +
+  'or point DATABASE_PATH at another file.';
+
+interface HolderEvent {
+  event: 'ready' | 'acquired' | 'refused' | 'released' | 'forgot';
+  pid: number;
+  owner?: number | null;
+  message?: string;
+}
+
+/** A separate process (test/bot/fixtures/lock-holder.ts) that takes and releases the lock on command. */
+interface Holder {
+  pid: number;
+  acquire(): Promise<HolderEvent>;
+  release(): Promise<HolderEvent>;
+  forget(): Promise<HolderEvent>;
+  /** Kills it and waits until it is gone. */
+  kill(signal: NodeJS.Signals): Promise<void>;
+}
+
+async function startHolder(databasePath: string): Promise<Holder> {
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--expose-gc', '--import', 'tsx', HOLDER, databasePath],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const pending: HolderEvent[] = [];
+  const waiting: ((event: HolderEvent) => void)[] = [];
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    const event = JSON.parse(line) as HolderEvent;
+    const waiter = waiting.shift();
+    if (waiter) waiter(event);
+    else pending.push(event);
+  });
+  const next = () =>
+    new Promise<HolderEvent>((resolve, reject) => {
+      const event = pending.shift();
+      if (event) return resolve(event);
+      waiting.push(resolve);
+      exited.then(() => reject(new Error('the lock holder exited')));
+    });
+  const send = (command: string) => {
+    child.stdin!.write(`${command}\n`);
+    return next();
+  };
+  const holder: Holder = {
+    pid: child.pid!,
+    acquire: () => send('acquire'),
+    release: () => send('release'),
+    forget: () => send('forget'),
+    kill: async (signal) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+  holders.push(holder);
+  expect(await next()).toEqual({ event: 'ready', pid: child.pid });
+  return holder;
+}
+
+/** What a dead owner leaves behind: a lock file recording `pid`, with no one holding its lock. */
+function leaveLockFile(databasePath: string, pid: number): void {
+  const sqlite = new Sqlite(lockPathFor(databasePath));
+  sqlite.exec(
+    'CREATE TABLE IF NOT EXISTS owner (id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER NOT NULL, ' +
+      'started_at TEXT NOT NULL, token TEXT NOT NULL)',
+  );
+  sqlite
+    .prepare('INSERT OR REPLACE INTO owner (id, pid, started_at, token) VALUES (1, ?, ?, ?)')
+    .run(pid, '2024-01-01T00:00:00.000Z', 'left behind');
+  sqlite.close();
+}
+
+/** A process that exists and is not Metronome: the test runner that forked this worker. */
+function liveUnrelatedPid(): number {
+  const pid = process.ppid;
+  process.kill(pid, 0); // throws if it is not there
+  return pid;
+}
 
 describe('single-instance lock', () => {
-  it('refuses a second bot on the same database, and lets it start once the first has stopped', async () => {
+  it('refuses a second bot in the same process, and lets it start once the first has stopped', async () => {
     t = await startTestBot();
-    const lockPath = lockPathFor(t.databasePath);
-    expect(readFileSync(lockPath, 'utf8').trim()).toBe(String(process.pid));
+    expect(readLockOwner(t.databasePath)?.pid).toBe(process.pid);
 
     const refused = await secondBot(t).then(
       () => undefined,
       (error: unknown) => error,
     );
     expect(refused).toBeInstanceOf(StartupError);
-    expect((refused as Error).message).toBe(
-      `Another Metronome is already running on ${t.databasePath} (pid ${process.pid}). Stop it first, ` +
-        'or point DATABASE_PATH at another file.',
-    );
+    expect((refused as Error).message).toBe(refusal(t.databasePath, process.pid));
     // The refused start touched nothing: the first bot still holds the lock and still answers.
-    expect(readFileSync(lockPath, 'utf8').trim()).toBe(String(process.pid));
+    expect(() => acquireDatabaseLock(t!.databasePath)).toThrow(DatabaseLockedError);
     expect(await t.run('list')).toContain('no tasks yet');
 
     await t.bot.stop();
-    expect(existsSync(lockPath)).toBe(false);
+    // The file stays (deleting it would open a race between starters), but it no longer blocks anyone.
+    expect(existsSync(lockPathFor(t.databasePath))).toBe(true);
     const second = await secondBot(t);
     others.push(second);
-    expect(existsSync(lockPath)).toBe(true);
+    expect(readLockOwner(t.databasePath)?.pid).toBe(process.pid);
     await second.stop(); // stopping twice (here and after the test) is harmless
-    expect(existsSync(lockPath)).toBe(false);
+    const third = await secondBot(t);
+    others.push(third);
   });
 
-  it('takes over a lock left by a process that is gone', async () => {
+  it('refuses to start while another process holds the lock, and starts the moment it is SIGKILLed', async () => {
     t = await startTestBot();
     await t.bot.stop();
-    writeFileSync(lockPathFor(t.databasePath), `${deadPid()}\n`);
+    const holder = await startHolder(t.databasePath);
+    expect(await holder.acquire()).toMatchObject({ event: 'acquired' });
+
+    await expect(secondBot(t)).rejects.toThrow(refusal(t.databasePath, holder.pid));
+
+    // A crash: no release, no exit handler; the kernel drops the lock with the process.
+    await holder.kill('SIGKILL');
+    expect(readLockOwner(t.databasePath)?.pid).toBe(holder.pid); // its record is still there...
+    const bot = await secondBot(t); // ...and blocks nothing
+    others.push(bot);
+    expect(readLockOwner(t.databasePath)?.pid).toBe(process.pid);
+  }, 20_000);
+
+  it('starts over a lock file left behind that names a live, unrelated process', async () => {
+    t = await startTestBot();
+    await t.bot.stop();
+    // The review's case: after a reboot the recorded pid belongs to someone else (npm, tsx, pid 1, ...).
+    leaveLockFile(t.databasePath, liveUnrelatedPid());
     const bot = await secondBot(t);
     others.push(bot);
-    expect(readFileSync(lockPathFor(t.databasePath), 'utf8').trim()).toBe(String(process.pid));
+    expect(readLockOwner(t.databasePath)?.pid).toBe(process.pid);
   });
 });
 
 describe('acquireDatabaseLock', () => {
-  it('refuses a lock held by another live process, and names it', async () => {
-    t = await startTestBot();
-    await t.bot.stop();
-    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], { stdio: 'ignore' });
+  it('refuses another process with the owner named, until the owner releases', async () => {
+    const database = tempDatabase();
+    const [first, second] = await Promise.all([startHolder(database), startHolder(database)]);
+    expect(await first.acquire()).toEqual({ event: 'acquired', pid: first.pid });
+    expect(await second.acquire()).toEqual({
+      event: 'refused',
+      pid: second.pid,
+      owner: first.pid,
+      message: `the database ${database} is locked by process ${first.pid}`,
+    });
+    let error: unknown;
     try {
-      writeFileSync(lockPathFor(t.databasePath), `${child.pid}\n`);
-      expect(() => acquireDatabaseLock(t!.databasePath)).toThrow(DatabaseLockedError);
-      try {
-        acquireDatabaseLock(t.databasePath);
-      } catch (error) {
-        expect((error as DatabaseLockedError).pid).toBe(child.pid);
-      }
-    } finally {
-      child.kill();
-      await new Promise((resolve) => child.once('exit', resolve));
+      acquireDatabaseLock(database);
+    } catch (thrown) {
+      error = thrown;
     }
-    // Now that process is gone, its lock is stale.
-    const lock = acquireDatabaseLock(t.databasePath);
-    lock.release();
-    expect(existsSync(lockPathFor(t.databasePath))).toBe(false);
+    expect(error).toBeInstanceOf(DatabaseLockedError);
+    expect((error as DatabaseLockedError).pid).toBe(first.pid);
+    expect(readLockOwner(database)).toEqual({ pid: first.pid, startedAt: expect.any(String) });
+
+    expect(await first.release()).toMatchObject({ event: 'released' });
+    expect(await second.acquire()).toEqual({ event: 'acquired', pid: second.pid });
+    expect(readLockOwner(database)?.pid).toBe(second.pid);
+  }, 20_000);
+
+  it('keeps the lock when the caller drops its handle without releasing (garbage collection)', async () => {
+    const database = tempDatabase();
+    const holder = await startHolder(database);
+    expect(await holder.acquire()).toMatchObject({ event: 'acquired' });
+    expect(await holder.forget()).toMatchObject({ event: 'forgot' });
+    expect(() => acquireDatabaseLock(database)).toThrow(DatabaseLockedError);
+  }, 20_000);
+
+  it('gives the lock to exactly one of several processes starting at once', async () => {
+    const database = tempDatabase();
+    const racers = await Promise.all(Array.from({ length: 4 }, () => startHolder(database)));
+    const results = await Promise.all(racers.map((racer) => racer.acquire()));
+    const winners = results.filter((result) => result.event === 'acquired');
+    expect(winners).toHaveLength(1);
+    expect(results.filter((result) => result.event === 'refused')).toHaveLength(3);
+    expect(readLockOwner(database)?.pid).toBe(winners[0]!.pid);
+  }, 20_000);
+
+  it('is not blocked by whatever pid a dead owner recorded: a live stranger, pid 1, or our own', () => {
+    const database = tempDatabase();
+    for (const pid of [liveUnrelatedPid(), 1, process.pid]) {
+      leaveLockFile(database, pid);
+      const lock = acquireDatabaseLock(database);
+      expect(readLockOwner(database)?.pid).toBe(process.pid);
+      lock.release();
+    }
   });
 
-  it('takes over a lock naming our own pid that this process does not hold (a restarted container)', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'metronome-lock-'));
-    const database = join(dir, 'bot.db');
-    const first = acquireDatabaseLock(database);
-    expect(() => acquireDatabaseLock(database)).toThrow(DatabaseLockedError);
-    first.release();
-    writeFileSync(lockPathFor(database), `${process.pid}\n`);
-    const again = acquireDatabaseLock(database);
-    again.release();
-    expect(existsSync(lockPathFor(database))).toBe(false);
-    rmSync(dir, { recursive: true, force: true });
+  it('takes over a lock file in the old format (a pid as text), even one naming a live process', () => {
+    const database = tempDatabase();
+    writeFileSync(lockPathFor(database), `${liveUnrelatedPid()}\n`);
+    const lock = acquireDatabaseLock(database);
+    expect(readLockOwner(database)?.pid).toBe(process.pid);
+    lock.release();
   });
+
+  it('leaves alone a file at the lock path that is neither a lock nor an old lock', () => {
+    const database = tempDatabase();
+    writeFileSync(lockPathFor(database), 'not yours\n');
+    expect(() => acquireDatabaseLock(database)).toThrow();
+    expect(() => acquireDatabaseLock(database)).not.toThrow(DatabaseLockedError);
+    expect(readFileSync(lockPathFor(database), 'utf8')).toBe('not yours\n');
+  });
+
+  it('can be released twice and taken again, here or by another process', async () => {
+    const database = tempDatabase();
+    const lock = acquireDatabaseLock(database);
+    lock.release();
+    lock.release();
+    const again = acquireDatabaseLock(database);
+    expect(() => acquireDatabaseLock(database)).toThrow(DatabaseLockedError);
+    again.release();
+    const holder = await startHolder(database);
+    expect(await holder.acquire()).toMatchObject({ event: 'acquired' });
+  }, 20_000);
+
+  it('refuses a second lock in this process even through another path to the same file', async () => {
+    const database = tempDatabase();
+    const link = join(database, '..', 'link');
+    mkdirSync(join(database, '..', 'real'));
+    symlinkSync(join(database, '..', 'real'), link);
+    const lock = acquireDatabaseLock(join(database, '..', 'real', 'bot.db'));
+    let error: unknown;
+    try {
+      acquireDatabaseLock(join(link, 'bot.db'));
+    } catch (thrown) {
+      error = thrown;
+    }
+    expect(error).toBeInstanceOf(DatabaseLockedError);
+    expect((error as DatabaseLockedError).pid).toBe(process.pid);
+    // The refused attempt opened and closed the file; our lock must have survived it.
+    const holder = await startHolder(join(link, 'bot.db'));
+    expect(await holder.acquire()).toMatchObject({ event: 'refused', owner: process.pid });
+    lock.release();
+    expect(await holder.acquire()).toMatchObject({ event: 'acquired' });
+  }, 20_000);
 
   it('needs no lock for an in-memory database', () => {
     const a = acquireDatabaseLock(':memory:');
