@@ -39,6 +39,24 @@ function statusOf(name: string): string | undefined {
   return counter.status?.({ ...task, options: task.options }, store);
 }
 
+/**
+ * A counter on #Lounge that has spent its 2 renames (start, then a member joined) and holds a third change
+ * (another member joined) until the window opens. Returns the channel and the task id.
+ */
+async function counterWithHeldRename(): Promise<{ lounge: string; taskId: number }> {
+  const lounge = bot.guild.channels.Lounge!;
+  await bot.create({ name: 'humans', kind: 'counter', options: { template: 'Humans: {humans}' } }, 'Lounge');
+  await advance(0);
+  await eventually(() => expect(renameRequests(lounge)).toHaveLength(1));
+  await join('carol');
+  await advance(MINUTE);
+  await eventually(() => expect(renameRequests(lounge)).toHaveLength(2));
+  await join('dave');
+  await advance(MINUTE);
+  await eventually(() => expect(statusOf('humans')).toBeDefined());
+  return { lounge, taskId: bot.runtime.info(bot.guild.id, 'humans').task.id };
+}
+
 describe('counter', () => {
   it('renames on change, holds the third change within 10 minutes, then catches up with the latest value', async () => {
     bot = await startBot();
@@ -96,30 +114,12 @@ describe('counter', () => {
 
   it('drops a held rename when the task is cancelled', async () => {
     bot = await startBot();
-    const lounge = bot.guild.channels.Lounge!;
-    await bot.create(
-      {
-        name: 'humans',
-        kind: 'counter',
-        options: { template: 'Humans: {humans}' },
-        schedule: { kind: 'interval', seconds: 60 },
-      },
-      'Lounge',
-    );
-    await advance(0);
-    await eventually(() => expect(renameRequests(lounge)).toHaveLength(1));
-    await join('carol');
-    await advance(MINUTE);
-    await eventually(() => expect(renameRequests(lounge)).toHaveLength(2));
-    await join('dave');
-    await advance(MINUTE);
-    await eventually(() => expect(statusOf('humans')).toBeDefined());
+    const { lounge, taskId } = await counterWithHeldRename();
     await bot.runtime.cancel(bot.guild.id, 'humans');
     expect(statusOf('humans')).toBeUndefined();
     await advance(10 * MINUTE);
     await new Promise((resolve) => setImmediate(resolve));
     expect(renameRequests(lounge)).toHaveLength(2);
-    const taskId = bot.runtime.info(bot.guild.id, 'humans').task.id;
     expect(getCounterState(bot.connection.db, taskId)?.pendingText).toBeNull();
   });
 
@@ -176,20 +176,7 @@ describe('counter', () => {
 
   it('forgets a held rename when the task is stopped: no stale status, no pending text, no rename', async () => {
     bot = await startBot();
-    const lounge = bot.guild.channels.Lounge!;
-    await bot.create(
-      { name: 'humans', kind: 'counter', options: { template: 'Humans: {humans}' } },
-      'Lounge',
-    );
-    await advance(0);
-    await eventually(() => expect(renameRequests(lounge)).toHaveLength(1));
-    await join('carol');
-    await advance(MINUTE);
-    await eventually(() => expect(renameRequests(lounge)).toHaveLength(2));
-    await join('dave');
-    await advance(MINUTE);
-    await eventually(() => expect(statusOf('humans')).toBeDefined());
-    const taskId = bot.runtime.info(bot.guild.id, 'humans').task.id;
+    const { lounge, taskId } = await counterWithHeldRename();
     expect(getCounterState(bot.connection.db, taskId)?.pendingText).toMatch(/^Humans: /);
 
     await bot.runtime.stop(bot.guild.id, 'humans');
