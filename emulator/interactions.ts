@@ -160,6 +160,8 @@ export class InteractionHandle {
 export class InteractionManager {
   readonly events = new WaitableLog<InteractionEvent>();
   readonly #interactions = new Map<string, InteractionRecord>();
+  /** Webhook requests name the interaction by token alone; looked up per request, so indexed. */
+  readonly #byToken = new Map<string, InteractionRecord>();
 
   constructor(
     readonly world: World,
@@ -345,7 +347,7 @@ export class InteractionManager {
 
   /** Resolves an interaction webhook (application id + token) to its record, checking expiry. */
   byWebhook(applicationId: string, token: string): InteractionRecord {
-    const record = [...this.#interactions.values()].find((r) => r.token === token);
+    const record = this.#byToken.get(token);
     if (!record || applicationId !== this.world.applicationId)
       throw notFound(DiscordErrorCode.UnknownWebhook, 'Webhook');
     if (Date.now() - record.createdAtMs > TOKEN_LIFETIME_MS) {
@@ -453,6 +455,7 @@ export class InteractionManager {
       sourceMessageId,
     };
     this.#interactions.set(id, record);
+    this.#byToken.set(token, record);
     this.sendToGateway(payload);
     return record;
   }
