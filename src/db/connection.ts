@@ -21,7 +21,8 @@ export interface DatabaseConnection {
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../migrations', import.meta.url));
 const MIGRATIONS_TABLE = '__drizzle_migrations';
 
-function isInMemory(path: string): boolean {
+/** Whether `path` names an in-memory database (no file: nothing to create, lock or back up). */
+export function isInMemory(path: string): boolean {
   return path === ':memory:' || path === '' || path.startsWith('file::memory:');
 }
 

@@ -19,6 +19,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, truncateSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Sqlite from 'better-sqlite3';
+import { isInMemory } from './connection.js';
 
 /** Another process (or another bot in this one) holds the lock; `pid` is that process, if it could be read. */
 export class DatabaseLockedError extends Error {
@@ -59,11 +60,6 @@ export function lockPathFor(databasePath: string): string {
   return `${resolve(databasePath)}.lock`;
 }
 
-/** As connection.ts opens it: an in-memory database belongs to its connection, so it needs no lock. */
-function isInMemory(path: string): boolean {
-  return path === ':memory:' || path === '' || path.startsWith('file::memory:');
-}
-
 /** How long a refused starter waits to read the owner, and the owner to commit past such readers. */
 const READ_WAIT_MS = 500;
 const COMMIT_WAIT_MS = 2_000;
@@ -75,6 +71,7 @@ const ROUNDS = 5;
  * or another bot in this one, holds it. Released by `release()` or, whatever happens, when this process ends.
  */
 export function acquireDatabaseLock(databasePath: string): DatabaseLock {
+  // An in-memory database belongs to its connection, so it needs no lock.
   if (isInMemory(databasePath)) return { path: '', release: () => {} };
   const path = lockPathFor(databasePath);
   const database = resolve(databasePath);
