@@ -498,19 +498,13 @@ export class World {
     const channel = this.channel(input.channel);
     const author = this.user(input.author);
     const replyTo = input.replyTo ? this.message(input.replyTo) : null;
-    const canMentionEveryone = has(
-      this.#safePermissions(channel, author.id),
-      PermissionFlagsBits.MentionEveryone,
+    const pings = this.#pings(
+      channel,
+      author.id,
+      input.content,
+      input.allowedMentions,
+      replyTo ? replyTo.message.author.id : null,
     );
-    const pings = resolvePings({
-      content: input.content,
-      allowedMentions: input.allowedMentions,
-      mentionableRoleIds: new Set(
-        this.guild(channel.guildId).roleIds.filter((id) => this.role(id).mentionable),
-      ),
-      canMentionEveryone,
-      repliedUserId: replyTo ? replyTo.message.author.id : null,
-    });
     const id = this.snowflakes.next();
     const now = Date.now();
     const message: APIMessage = {
@@ -522,7 +516,7 @@ export class World {
       edited_timestamp: null,
       tts: false,
       mention_everyone: pings.everyone,
-      mentions: pings.users.filter((userId) => this.hasUser(userId)).map((userId) => this.apiUser(userId)),
+      mentions: this.#mentionedUsers(pings),
       mention_roles: pings.roles,
       attachments: [],
       embeds: input.embeds ?? [],
@@ -598,19 +592,8 @@ export class World {
     if (patch.allowedMentions !== undefined) record.allowedMentions = patch.allowedMentions;
     if (patch.content !== undefined) {
       const channel = this.channel(message.channel_id);
-      record.pings = resolvePings({
-        content: message.content,
-        allowedMentions: record.allowedMentions,
-        mentionableRoleIds: new Set(
-          this.guild(channel.guildId).roleIds.filter((id) => this.role(id).mentionable),
-        ),
-        canMentionEveryone: has(
-          this.#safePermissions(channel, message.author.id),
-          PermissionFlagsBits.MentionEveryone,
-        ),
-        repliedUserId: null,
-      });
-      message.mentions = record.pings.users.filter((id) => this.hasUser(id)).map((id) => this.apiUser(id));
+      record.pings = this.#pings(channel, message.author.id, message.content, record.allowedMentions, null);
+      message.mentions = this.#mentionedUsers(record.pings);
       message.mention_roles = record.pings.roles;
       message.mention_everyone = record.pings.everyone;
     }
@@ -922,6 +905,30 @@ export class World {
     const found = guild.roleIds.find((id) => this.role(id).name === nameOrId);
     if (!found) throw new Error(`unknown role "${nameOrId}" in guild ${guild.name}`);
     return found;
+  }
+
+  /** Who a message by `authorId` in `channel` notifies, after allowed_mentions and the author's permissions. */
+  #pings(
+    channel: ChannelRecord,
+    authorId: string,
+    content: string,
+    allowedMentions: APIAllowedMentions | undefined,
+    repliedUserId: string | null,
+  ): Pings {
+    return resolvePings({
+      content,
+      allowedMentions,
+      mentionableRoleIds: new Set(
+        this.guild(channel.guildId).roleIds.filter((id) => this.role(id).mentionable),
+      ),
+      canMentionEveryone: has(this.#safePermissions(channel, authorId), PermissionFlagsBits.MentionEveryone),
+      repliedUserId,
+    });
+  }
+
+  /** The `mentions` field: pinged users that exist. */
+  #mentionedUsers(pings: Pings): APIUser[] {
+    return pings.users.filter((id) => this.hasUser(id)).map((id) => this.apiUser(id));
   }
 
   /** Channel permissions, or none for an author that is not a member (a webhook, a departed user). */
