@@ -1,5 +1,6 @@
 // Configuration from the environment, validated once at start-up. A bad value stops the bot with one line
 // that names the variable, never a stack trace.
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 
@@ -64,4 +65,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     logLevel: (vars.LOG_LEVEL as LogLevel | undefined) ?? 'info',
     discordApiBase: vars.DISCORD_API_BASE,
   };
+}
+
+/**
+ * Loads `.env` into process.env when there is one (`npm start`, `npm run backup`); variables already set in
+ * the environment win. process.loadEnvFile exists from Node 20.12; on older Nodes `.env` is ignored.
+ */
+export function loadDotEnv(path = '.env'): void {
+  const loadEnvFile = (process as { loadEnvFile?: (path: string) => void }).loadEnvFile;
+  if (existsSync(path) && typeof loadEnvFile === 'function') loadEnvFile(path);
 }

@@ -1,15 +1,8 @@
 // `npm start`: read the configuration (from .env if there is one), start the bot, stop it gracefully on
 // SIGINT/SIGTERM. A configuration problem is printed as its own lines, never a stack trace.
-import { existsSync } from 'node:fs';
 import { type Bot, StartupError, startBot } from './bot.js';
-import { type Config, ConfigError, loadConfig } from './config.js';
+import { type Config, ConfigError, loadConfig, loadDotEnv } from './config.js';
 import { createLogger } from './log.js';
-
-function loadDotEnv(): void {
-  // process.loadEnvFile exists from Node 20.12; variables already set in the environment win.
-  const loadEnvFile = (process as { loadEnvFile?: (path: string) => void }).loadEnvFile;
-  if (existsSync('.env') && typeof loadEnvFile === 'function') loadEnvFile('.env');
-}
 
 function readConfig(): Config {
   try {

@@ -1,6 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { ConfigError, loadConfig, loadDotEnv } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 
 const TOKEN = 'MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789AB';
@@ -62,5 +65,24 @@ describe('createLogger', () => {
     expect(lines).toHaveLength(4);
     for (const line of lines) expect(line).toContain('[token]');
     expect(out).toContain('/x');
+  });
+});
+
+describe('loadDotEnv', () => {
+  it('fills process.env from the file, never over a variable already set, and skips a missing file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'metronome-env-'));
+    const file = join(dir, '.env');
+    writeFileSync(file, 'METRONOME_TEST_FROM_FILE=file\nMETRONOME_TEST_ALREADY_SET=file\n');
+    process.env.METRONOME_TEST_ALREADY_SET = 'environment';
+    try {
+      loadDotEnv(file);
+      expect(process.env.METRONOME_TEST_FROM_FILE).toBe('file');
+      expect(process.env.METRONOME_TEST_ALREADY_SET).toBe('environment');
+      expect(() => loadDotEnv(join(dir, 'absent.env'))).not.toThrow();
+    } finally {
+      delete process.env.METRONOME_TEST_FROM_FILE;
+      delete process.env.METRONOME_TEST_ALREADY_SET;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
