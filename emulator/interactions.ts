@@ -1,13 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import {
-  type APIAllowedMentions,
   type APIApplicationCommand,
   type APIApplicationCommandInteractionDataOption,
   type APIApplicationCommandOptionChoice,
-  type APIEmbed,
   type APIInteraction,
   type APIMessage,
-  type APIMessageTopLevelComponent,
   ApplicationCommandOptionType,
   ApplicationCommandType,
   ApplicationIntegrationType,
@@ -21,9 +18,10 @@ import {
   PermissionFlagsBits,
 } from 'discord-api-types/v10';
 import type { CommandRegistry, OptionShape } from './commands.js';
-import { findComponent, parseComponents } from './components.js';
+import { findComponent } from './components.js';
 import { DiscordErrorCode, HttpError, invalidFormBody, notFound } from './errors.js';
 import { WaitableLog, type WaitOptions } from './log.js';
+import { type MessageBody, parseMessageBody, requireSomethingToSend } from './message-body.js';
 import { has } from './permissions.js';
 import type { MessageRecord, World } from './world.js';
 
@@ -327,12 +325,12 @@ export class InteractionManager {
     const callback: InteractionCallback = { type, data: response.data, at: Date.now() };
     let message: APIMessage | null = null;
     if (type === InteractionResponseType.ChannelMessageWithSource) {
-      message = this.#createResponseMessage(record, messageBody(response.data), false).message;
+      message = this.#createResponseMessage(record, parseMessageBody(response.data), false).message;
     } else if (type === InteractionResponseType.DeferredChannelMessageWithSource) {
-      const flags = messageBody(response.data).flags ?? 0;
+      const flags = parseMessageBody(response.data).flags ?? 0;
       message = this.#createResponseMessage(record, { content: '', flags }, true).message;
     } else if (type === InteractionResponseType.UpdateMessage) {
-      message = this.#editMessage(record.sourceMessageId!, messageBody(response.data)).message;
+      message = this.#editMessage(record.sourceMessageId!, parseMessageBody(response.data)).message;
       record.originalMessageId = record.sourceMessageId;
     } else if (type === InteractionResponseType.DeferredMessageUpdate) {
       // The source message stays as it is until `PATCH @original` edits it.
@@ -367,7 +365,7 @@ export class InteractionManager {
 
   editWebhookMessage(record: InteractionRecord, messageId: string, body: unknown): APIMessage {
     const target = this.webhookMessage(record, messageId);
-    const edited = this.#editMessage(target.message.id, messageBody(body));
+    const edited = this.#editMessage(target.message.id, parseMessageBody(body));
     const kind = target.message.id === record.originalMessageId ? 'original' : 'followUp';
     this.events.push({ kind, interactionId: record.id, message: structuredClone(edited.message) });
     return edited.message;
@@ -375,7 +373,7 @@ export class InteractionManager {
 
   followUp(record: InteractionRecord, body: unknown): APIMessage {
     if (!record.callback) throw notFound(DiscordErrorCode.UnknownWebhook, 'Webhook');
-    const created = this.#createResponseMessage(record, messageBody(body), false);
+    const created = this.#createResponseMessage(record, parseMessageBody(body), false);
     record.followUpIds.push(created.message.id);
     this.events.push({
       kind: 'followUp',
@@ -509,9 +507,7 @@ export class InteractionManager {
     const flags = body.flags ?? 0;
     const ephemeral = (flags & MessageFlags.Ephemeral) !== 0;
     const payload = record.payload as { channel_id?: string; member?: { user: { id: string } } };
-    if (!deferred && !body.content && !body.embeds?.length && !body.components?.length) {
-      throw new HttpError(400, DiscordErrorCode.CannotSendEmptyMessage, 'Cannot send an empty message');
-    }
+    if (!deferred) requireSomethingToSend(body);
     const created = this.world.createMessage({
       channel: payload.channel_id!,
       author: this.world.botUser.id,
@@ -542,23 +538,6 @@ export class InteractionManager {
     if (!record.originalMessageId) record.originalMessageId = created.message.id;
     return created;
   }
-}
-
-interface MessageBody {
-  content?: string;
-  embeds?: APIEmbed[];
-  components?: APIMessageTopLevelComponent[];
-  flags?: number;
-  allowed_mentions?: APIAllowedMentions;
-}
-
-function messageBody(data: unknown): MessageBody {
-  if (typeof data !== 'object' || data === null) return {};
-  const body = data as Omit<MessageBody, 'components'> & { components?: unknown };
-  if (body.content !== undefined && body.content !== null && body.content.length > 2000) {
-    throw invalidFormBody('content', 'BASE_TYPE_MAX_LENGTH', 'Must be 2000 or fewer in length.');
-  }
-  return { ...body, components: parseComponents(body.components, body.flags ?? 0) };
 }
 
 function isAllowedResponse(interaction: InteractionType, type: unknown): type is InteractionResponseType {

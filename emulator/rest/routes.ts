@@ -1,13 +1,5 @@
-import {
-  type APIAllowedMentions,
-  type APIEmbed,
-  type APIMessage,
-  type APIMessageTopLevelComponent,
-  ChannelType,
-  PermissionFlagsBits,
-} from 'discord-api-types/v10';
+import { type APIMessage, ChannelType, PermissionFlagsBits } from 'discord-api-types/v10';
 import type { CommandRegistry } from '../commands.js';
-import { parseComponents } from '../components.js';
 import {
   DiscordErrorCode,
   HttpError,
@@ -17,6 +9,7 @@ import {
   notFound,
 } from '../errors.js';
 import type { InteractionManager } from '../interactions.js';
+import { parseMessageBody, requireSomethingToSend } from '../message-body.js';
 import { has } from '../permissions.js';
 import type { World } from '../world.js';
 import { rateLimitedResponse, type SlidingWindow } from './rate-limits.js';
@@ -33,8 +26,6 @@ export interface RouteContext {
   channelEdits: SlidingWindow;
   nonceWindowMs: number;
 }
-
-const MAX_CONTENT_LENGTH = 2000;
 
 /** Every route the emulator serves, below /api/v10. */
 export function buildRoutes(ctx: RouteContext): RouteDefinition[] {
@@ -206,9 +197,7 @@ function channelRoutes(ctx: RouteContext): RouteDefinition[] {
           const original = world.findByNonce(channel.id, world.botUser.id, input.nonce, ctx.nonceWindowMs);
           if (original) return ok(original.message);
         }
-        if (!input.content && !input.embeds?.length && !input.components?.length) {
-          throw new HttpError(400, DiscordErrorCode.CannotSendEmptyMessage, 'Cannot send an empty message');
-        }
+        requireSomethingToSend(input);
         const replyTo = input.message_reference?.message_id;
         if (replyTo !== undefined) messageIn(channel.id, replyTo);
         const created = world.createMessage({
@@ -434,38 +423,6 @@ function interactionRoutes({ interactions }: RouteContext): RouteDefinition[] {
       },
     },
   ];
-}
-
-interface MessageInput {
-  content?: string;
-  embeds?: APIEmbed[];
-  components?: APIMessageTopLevelComponent[];
-  allowed_mentions?: APIAllowedMentions;
-  nonce?: string;
-  enforce_nonce?: boolean;
-  flags?: number;
-  message_reference?: { message_id?: string };
-}
-
-function parseMessageBody(body: unknown): MessageInput {
-  if (!isObject(body)) return {};
-  const input = body as Omit<MessageInput, 'components'> & { nonce?: unknown; components?: unknown };
-  if (typeof input.content === 'string' && input.content.length > MAX_CONTENT_LENGTH) {
-    throw invalidFormBody(
-      'content',
-      'BASE_TYPE_MAX_LENGTH',
-      `Must be ${MAX_CONTENT_LENGTH} or fewer in length.`,
-    );
-  }
-  // Discord accepts integer or string nonces and stores them as given; comparison is on the string form.
-  const nonce =
-    typeof input.nonce === 'number'
-      ? String(input.nonce)
-      : typeof input.nonce === 'string'
-        ? input.nonce
-        : undefined;
-  const components = parseComponents(input.components, typeof input.flags === 'number' ? input.flags : 0);
-  return { ...input, nonce, components };
 }
 
 /** GET /channels/:id/messages: newest first, honouring limit (1-100, default 50), before, after, around. */
