@@ -3,8 +3,8 @@
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
-const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
-const fail = <T>(error: string): Parsed<T> => ({ ok: false, error });
+export const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
+export const fail = <T>(error: string): Parsed<T> => ({ ok: false, error });
 
 export const MIN_INTERVAL_SECONDS = 10;
 const MAX_INTERVAL_SECONDS = 366 * 24 * 3600;

@@ -3,7 +3,7 @@
 import type { TaskSchedule } from '../db/index.js';
 import { firstDueAt, nextDueAfter, normalizeSchedule } from '../loop/index.js';
 import { parseTaskSchedule, TaskError } from '../tasks/index.js';
-import { MIN_INTERVAL_SECONDS, type Parsed, parseAt, parseEvery, parseTimeZone } from './input.js';
+import { fail, MIN_INTERVAL_SECONDS, ok, type Parsed, parseAt, parseEvery, parseTimeZone } from './input.js';
 
 export interface ScheduleOptions {
   every?: string | null;
@@ -86,13 +86,9 @@ export function cronTooFrequent(cron: string, timeZone: string, nowMs = Date.now
 /** The engine's own check (cron syntax, a cron that never fires…), as a sentence. */
 function checked(schedule: TaskSchedule): Parsed<TaskSchedule> {
   try {
-    return { ok: true, value: parseTaskSchedule(schedule) };
+    return ok(parseTaskSchedule(schedule));
   } catch (error) {
     if (error instanceof TaskError) return fail(error.message);
     throw error;
   }
-}
-
-function fail<T>(error: string): Parsed<T> {
-  return { ok: false, error };
 }
