@@ -8,5 +8,6 @@ export {
   toLoopOptions,
 } from './definition.js';
 export { TaskError, type TaskErrorCode, TaskTimeoutError } from './errors.js';
+export { KeyedLock } from './keyed-lock.js';
 export { MAX_NONCE_LENGTH, runNonce } from './nonce.js';
 export * from './runtime.js';

@@ -42,6 +42,7 @@ import {
   toLoopOptions,
 } from './definition.js';
 import { TaskError, TaskTimeoutError } from './errors.js';
+import { KeyedLock } from './keyed-lock.js';
 import { runNonce } from './nonce.js';
 
 // The TaskRuntime turns stored task definitions into running Loops and keeps the rows in step with them.
@@ -242,8 +243,8 @@ export class TaskRuntime {
   readonly #maxTasksPerGuild: number;
   /** The live Loop of each running (or still ending) task, by task id. */
   readonly #active = new Map<number, Activation>();
-  /** Serializes commands on one task: (guild, name) → the tail of its queue. */
-  readonly #locks = new Map<string, Promise<unknown>>();
+  /** Serializes commands on one task, keyed by (guild, name). */
+  readonly #locks = new KeyedLock<string>();
   #pending: IterationRecord[] = [];
   #flushQueued = false;
   /** Consecutive failed writes of #pending, and the timer of the next try (see #flush). */
@@ -548,18 +549,7 @@ export class TaskRuntime {
         new TaskError('shutting_down', 'Metronome is shutting down; try again in a moment.'),
       );
     }
-    const key = `${guildId}\u0000${name}`;
-    const previous = this.#locks.get(key) ?? Promise.resolve();
-    const result = previous.then(fn);
-    const tail = result.then(
-      () => {},
-      () => {},
-    );
-    this.#locks.set(key, tail);
-    void tail.then(() => {
-      if (this.#locks.get(key) === tail) this.#locks.delete(key);
-    });
-    return result;
+    return this.#locks.run(`${guildId}\u0000${name}`, fn);
   }
 
   async #halt(guildId: string, name: string, state: 'stopped' | 'cancelled'): Promise<Task> {
