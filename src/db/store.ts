@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, like, lt, sql } from 'drizzle-orm';
 import type { Db } from './connection.js';
 import type { TaskSchedule } from './schedule.js';
 import {
@@ -375,4 +375,21 @@ export function getMeta(db: Db, key: string): string | undefined {
 
 export function setMeta(db: Db, key: string, value: string): void {
   db.insert(meta).values({ key, value }).onConflictDoUpdate({ target: meta.key, set: { value } }).run();
+}
+
+/** Every meta key starting with `prefix`, sorted (the command-sync hashes, one key per scope). */
+export function metaKeysStartingWith(db: Db, prefix: string): string[] {
+  // LIKE only narrows the scan (`_` and `%` in the prefix would widen it); startsWith is the exact test.
+  return db
+    .select({ key: meta.key })
+    .from(meta)
+    .where(like(meta.key, `${prefix}%`))
+    .all()
+    .map((row) => row.key)
+    .filter((key) => key.startsWith(prefix))
+    .sort();
+}
+
+export function deleteMeta(db: Db, key: string): void {
+  db.delete(meta).where(eq(meta.key, key)).run();
 }

@@ -4,6 +4,7 @@ import {
   countRuns,
   countTasks,
   type DatabaseConnection,
+  deleteMeta,
   deleteTask,
   getCounterState,
   getHandlerState,
@@ -18,6 +19,7 @@ import {
   listRunningTasks,
   listRunningTaskTimings,
   listTasks,
+  metaKeysStartingWith,
   openDatabase,
   RUNS_KEPT_PER_TASK,
   recordIterations,
@@ -314,5 +316,22 @@ describe('store', () => {
     setMeta(conn.db, 'commands-hash', 'abc');
     setMeta(conn.db, 'commands-hash', 'def');
     expect(getMeta(conn.db, 'commands-hash')).toBe('def');
+  });
+
+  it('lists meta keys by exact prefix, sorted, and deletes one', () => {
+    setMeta(conn.db, 'commands:guild:2', 'b');
+    setMeta(conn.db, 'commands:guild:1', 'a');
+    setMeta(conn.db, 'commands:global', 'g');
+    // `_` is a LIKE wildcard: a prefix holding one must not match keys that merely fit the pattern.
+    setMeta(conn.db, 'a_b:1', 'x');
+    setMeta(conn.db, 'axb:1', 'y');
+    expect(metaKeysStartingWith(conn.db, 'commands:guild:')).toEqual([
+      'commands:guild:1',
+      'commands:guild:2',
+    ]);
+    expect(metaKeysStartingWith(conn.db, 'a_b:')).toEqual(['a_b:1']);
+    deleteMeta(conn.db, 'commands:guild:1');
+    expect(getMeta(conn.db, 'commands:guild:1')).toBeUndefined();
+    expect(metaKeysStartingWith(conn.db, 'commands:')).toEqual(['commands:global', 'commands:guild:2']);
   });
 });
