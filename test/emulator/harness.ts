@@ -5,7 +5,7 @@ import {
   type GuildHandle,
   startEmulator,
 } from '../../emulator/index.js';
-import { createClient } from '../../src/discord/client.js';
+import { type CreateClientOptions, createClient } from '../../src/discord/client.js';
 
 export interface Harness {
   emulator: Emulator;
@@ -19,7 +19,11 @@ export interface Harness {
  * role) and a logged-in discord.js client using short REST timeouts.
  */
 export async function startHarness(
-  options: EmulatorOptions & { restRetries?: number; restTimeoutMs?: number } = {},
+  options: EmulatorOptions & {
+    restRetries?: number;
+    restTimeoutMs?: number;
+    intents?: CreateClientOptions['intents'];
+  } = {},
 ): Promise<Harness> {
   const emulator = await startEmulator(options);
   const guild = emulator.world.createGuild({
@@ -38,6 +42,7 @@ export async function startHarness(
     apiBase: emulator.apiBase,
     restTimeoutMs: options.restTimeoutMs ?? 2_000,
     restRetries: options.restRetries ?? 3,
+    ...(options.intents !== undefined ? { intents: options.intents } : {}),
     testing: true,
   });
   const ready = new Promise<void>((resolve) => client.once('clientReady', () => resolve()));

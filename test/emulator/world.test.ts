@@ -1,4 +1,4 @@
-import { ChannelType, Events, type GuildMember } from 'discord.js';
+import { ChannelType, Events, GatewayDispatchEvents, type GuildMember } from 'discord.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Harness, startHarness } from './harness.js';
 
@@ -67,5 +67,21 @@ describe('world changes reach the client cache', () => {
       'alice',
       'bob',
     ]);
+  });
+
+  it("filters dispatches by intents and blanks others' content without Message Content", async () => {
+    harness = await startHarness({ intents: ['Guilds', 'GuildMessages'] });
+    const { emulator, guild } = harness;
+    const general = guild.channels.general!;
+    emulator.world.postMessage({ channel: general, author: guild.members.alice!, content: 'secret' });
+    const created = await emulator.gateway.waitForDispatch(GatewayDispatchEvents.MessageCreate);
+    expect(created.d).toMatchObject({ content: '', author: { id: guild.members.alice } });
+    expect(emulator.world.messages(general)[0]?.message.content).toBe('secret');
+    // Without GuildMembers the join is not sent; the channel update after it (Guilds) is.
+    emulator.world.addMember(guild.id, { user: { username: 'carol' } });
+    emulator.world.updateChannel(general, { topic: 'after carol' });
+    await emulator.gateway.waitForDispatch(GatewayDispatchEvents.ChannelUpdate);
+    const sent = emulator.gateway.frames.entries.filter((f) => f.direction === 'sent').map((f) => f.t);
+    expect(sent).not.toContain(GatewayDispatchEvents.GuildMemberAdd);
   });
 });
