@@ -44,7 +44,7 @@ export function parseTaskSchedule(input: unknown): TaskSchedule {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = issue?.path.length ? `${issue.path.join('.')}: ` : '';
-    throw new TaskError('invalid_schedule', `That schedule is not valid (${where}${issue?.message}).`);
+    throw invalidSchedule(`${where}${issue?.message}`);
   }
   engineSchedule(parsed.data);
   return parsed.data;
@@ -55,11 +55,7 @@ export function parseTaskSchedule(input: unknown): TaskSchedule {
  * TaskError if the engine rejects it.
  */
 export function engineSchedule(schedule: TaskSchedule): Schedule {
-  try {
-    return normalizeSchedule(toLoopOptions(schedule));
-  } catch (error) {
-    throw new TaskError('invalid_schedule', `That schedule is not valid (${(error as Error).message}).`);
-  }
+  return normalizeOrRefuse(schedule, invalidSchedule);
 }
 
 /**
@@ -68,14 +64,27 @@ export function engineSchedule(schedule: TaskSchedule): Schedule {
  * rather than the engine's RangeError, which the command could only answer with "something went wrong".
  */
 export function storedEngineSchedule(task: Pick<Task, 'name' | 'schedule'>): Schedule {
+  return normalizeOrRefuse(
+    task.schedule,
+    (reason) =>
+      new TaskError(
+        'invalid_schedule',
+        `Task "${task.name}" has a saved schedule Metronome no longer accepts (${reason}); ` +
+          'set a new one with /task interval, then start it again.',
+      ),
+  );
+}
+
+/** The TaskError for a schedule refused by zod or by the engine, `reason` being their message. */
+export function invalidSchedule(reason: string): TaskError {
+  return new TaskError('invalid_schedule', `That schedule is not valid (${reason}).`);
+}
+
+function normalizeOrRefuse(schedule: TaskSchedule, refuse: (reason: string) => TaskError): Schedule {
   try {
-    return normalizeSchedule(toLoopOptions(task.schedule));
+    return normalizeSchedule(toLoopOptions(schedule));
   } catch (error) {
-    throw new TaskError(
-      'invalid_schedule',
-      `Task "${task.name}" has a saved schedule Metronome no longer accepts (${(error as Error).message}); ` +
-        'set a new one with /task interval, then start it again.',
-    );
+    throw refuse((error as Error).message);
   }
 }
 

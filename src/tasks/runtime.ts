@@ -36,6 +36,7 @@ import {
 import {
   checkTaskName,
   engineSchedule,
+  invalidSchedule,
   parseTaskSchedule,
   resumeDueAt,
   storedEngineSchedule,
@@ -406,7 +407,7 @@ export class TaskRuntime {
         try {
           activation.loop.changeInterval(toLoopOptions(parsed));
         } catch (error) {
-          throw new TaskError('invalid_schedule', `That schedule is not valid (${errorText(error)}).`);
+          throw invalidSchedule(errorText(error));
         }
         const nextRunAt = activation.loop.nextIteration?.getTime() ?? null;
         return updateTask(this.#db, task.id, { nextRunAt, updatedAt: Date.now() })!;
