@@ -8,7 +8,7 @@ import { type Emulator, type GuildHandle, InvocationError, startEmulator } from 
 import { type Bot, startBot } from '../../src/bot.js';
 import { createLogger } from '../../src/log.js';
 import { parseCommandLine } from './parse.js';
-import { render } from './render.js';
+import { clock, render } from './render.js';
 
 export const DEMO_ADMIN = 'demo-admin';
 
@@ -109,7 +109,7 @@ export async function startSession(options: SessionOptions = {}): Promise<Sessio
 }
 
 function stamp(): string {
-  return `[${new Date().toTimeString().slice(0, 8)}]`;
+  return `[${clock()}]`;
 }
 
 /** Prints posts, edits, deletions and renames in the demo server's channels as they happen. */
