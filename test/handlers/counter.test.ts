@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { getCounterState } from '../../src/db/index.js';
 import { rejectsOnRateLimit } from '../../src/discord/client.js';
+import { handlerStatus } from '../../src/discord/handler-status.js';
 import { HELD_HALT_CHECK_MS } from '../../src/handlers/builtin/counter.js';
 import { advance, type Bot, eventually, MINUTE, startBot } from './helpers.js';
 
@@ -23,20 +24,10 @@ async function join(username: string): Promise<number> {
   return guild.memberCount;
 }
 
+/** The line `/task info` shows for the counter, through the same function the command calls. */
 function statusOf(name: string): string | undefined {
   const { task } = bot.runtime.info(bot.guild.id, name);
-  const counter = bot.registry.get('counter')!;
-  const store = {
-    get: <T>(key: string) => {
-      const row = bot.connection.sqlite
-        .prepare('SELECT value FROM handler_state WHERE task_id = ? AND key = ?')
-        .get(task.id, key) as { value: string } | undefined;
-      return row ? (JSON.parse(row.value) as T) : undefined;
-    },
-    set: () => {},
-    delete: () => {},
-  };
-  return counter.status?.({ ...task, options: task.options }, store);
+  return handlerStatus({ registry: bot.registry, db: bot.connection.db }, task);
 }
 
 /**

@@ -60,13 +60,6 @@ const options = z.object({
 
 type CounterOptions = z.infer<typeof options>;
 
-/** What `status()` reads: the held rename, mirrored into the handler store while it waits. */
-interface HeldRename {
-  text: string;
-  /** When the rename window opens for it (ms). */
-  opensAt: number;
-}
-const HELD_KEY = 'heldRename';
 /** Until when (ms) Discord refused renames with a 429: others' renames spent the channel's budget. */
 const BLOCKED_KEY = 'renameBlockedUntil';
 
@@ -92,6 +85,7 @@ export function renderCounter(template: string, guild: Guild): string {
 }
 
 // One rename at a time per task (a run and a held-rename timer may meet), and the held renames' timers.
+// Only a held rename with a timer in this process will be applied, so the timer is also what `status()` reads.
 const locks = new Map<number, Promise<unknown>>();
 const heldTimers = new Map<number, HeldTimer>();
 
@@ -99,6 +93,9 @@ interface HeldTimer {
   timer: ReturnType<typeof setTimeout>;
   /** What the timer renames with; `status()` reads the task's state through its database. */
   deps: RenameDeps;
+  /** The held text (latest value wins) and when the rename window opens for it (ms). */
+  text: string;
+  opensAt: number;
 }
 
 function exclusive<T>(taskId: number, fn: () => Promise<T>): Promise<T> {
@@ -149,7 +146,6 @@ async function renameWithinLimit(deps: RenameDeps, text: string): Promise<void> 
     // Back to what the channel shows: nothing to send, and nothing to hold any more.
     if (state.pendingText !== null) {
       saveCounterState(db, { taskId, pendingText: null, renameTimes: recent });
-      store.delete(HELD_KEY);
       clearHeldTimer(taskId);
     }
     return;
@@ -184,7 +180,6 @@ async function renameWithinLimit(deps: RenameDeps, text: string): Promise<void> 
     pendingText: null,
     renameTimes: [...recent, Date.now()],
   });
-  store.delete(HELD_KEY);
   store.delete(BLOCKED_KEY);
   clearHeldTimer(taskId);
 }
@@ -198,8 +193,7 @@ function holdRename(
   reason = 'our record of recent renames',
 ): void {
   saveCounterState(deps.db, { taskId: deps.taskId, pendingText: text, renameTimes: recent });
-  deps.store.set(HELD_KEY, { text, opensAt } satisfies HeldRename);
-  armHeldTimer(deps, opensAt);
+  armHeldTimer(deps, text, opensAt);
   deps.log.info(
     { text, opensAt: new Date(opensAt).toISOString(), reason },
     'counter rename held by the rate limit',
@@ -212,13 +206,13 @@ function holdRename(
  */
 export const HELD_HALT_CHECK_MS = 15_000;
 
-function armHeldTimer(deps: RenameDeps, opensAt: number): void {
+function armHeldTimer(deps: RenameDeps, text: string, opensAt: number): void {
   const { taskId } = deps;
   clearHeldTimer(taskId);
   const waitMs = Math.min(Math.max(opensAt - Date.now(), 0), HELD_HALT_CHECK_MS);
   const timer = setTimeout(() => void onHeldTimer({ ...deps, signal: undefined }, opensAt, timer), waitMs);
   timer.unref?.();
-  heldTimers.set(taskId, { timer, deps });
+  heldTimers.set(taskId, { timer, deps, text, opensAt });
 }
 
 /** The held rename's timer: drops it if the task halted, waits on if the window is still shut, else applies it. */
@@ -240,7 +234,7 @@ async function onHeldTimer(
         return;
       }
       if (Date.now() < opensAt) {
-        armHeldTimer(deps, opensAt);
+        armHeldTimer(deps, pending, opensAt);
         return;
       }
       await renameWithinLimit(deps, pending);
@@ -252,14 +246,13 @@ async function onHeldTimer(
   }
 }
 
-/** Forgets a held rename: its timer, counter_state.pendingText and the mirror `status()` reads. */
+/** Forgets a held rename: its timer and counter_state.pendingText. */
 function dropHeldRename(deps: RenameDeps): void {
   clearHeldTimer(deps.taskId);
   // A deleted task's rows went with it (and a new row would break its foreign key).
   if (getCounterState(deps.db, deps.taskId)?.pendingText != null) {
     saveCounterState(deps.db, { taskId: deps.taskId, pendingText: null });
   }
-  deps.store.delete(HELD_KEY);
 }
 
 /** A run aborted by cancel or delete drops its task's held rename now rather than at the next check. */
@@ -270,10 +263,10 @@ function dropHeldRenameOnHalt(deps: RenameDeps): void {
   );
 }
 
-/** Whether anything will apply a held rename: this process's timer for it, with its task still running. */
-function heldRenameIsLive(taskId: number): boolean {
+/** The held rename something will apply: this process's timer for it, with its task still running. */
+function liveHeldRename(taskId: number): HeldTimer | undefined {
   const held = heldTimers.get(taskId);
-  return held !== undefined && getTaskById(held.deps.db, taskId)?.state === 'running';
+  return held !== undefined && getTaskById(held.deps.db, taskId)?.state === 'running' ? held : undefined;
 }
 
 export default defineHandler<CounterOptions>({
@@ -351,10 +344,10 @@ export default defineHandler<CounterOptions>({
       for (const taskId of [...heldTimers.keys()]) clearHeldTimer(taskId);
     };
   },
-  status(task, store) {
-    const held = store.get<HeldRename>(HELD_KEY);
+  status(task) {
     // Stopped, cancelled, or a restart since: no timer will apply it, and the next run renders afresh.
-    if (!held || !heldRenameIsLive(task.id)) return undefined;
+    const held = liveHeldRename(task.id);
+    if (!held) return undefined;
     return (
       `A rename to “${held.text}” is waiting for Discord's limit (${RENAME_LIMIT} per 10 minutes) ` +
       `until <t:${Math.ceil(held.opensAt / 1_000)}:T>.`
