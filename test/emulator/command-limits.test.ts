@@ -1,9 +1,9 @@
 // The emulator refuses commands Discord would refuse for their size: over 8,000 characters of names,
 // descriptions and choices in all, or more than 25 subcommands in a group.
 import { DiscordAPIError, type RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { commandSize, MAX_COMMAND_SIZE } from '../../emulator/commands.js';
-import { type Harness, startHarness } from './harness.js';
+import { useHarness } from './harness.js';
 
 type Body = RESTPostAPIChatInputApplicationCommandsJSONBody;
 type Subcommand = { type: 1; name: string; description: string };
@@ -47,11 +47,7 @@ const groupOf = (count: number): Body => ({
 });
 
 describe('command size limits', () => {
-  let harness: Harness | undefined;
-  afterEach(async () => {
-    await harness?.close();
-    harness = undefined;
-  });
+  const start = useHarness();
 
   it('counts names, descriptions and choice names and values, the longest localization of each', () => {
     expect(
@@ -75,7 +71,7 @@ describe('command size limits', () => {
   });
 
   it('accepts exactly 8,000 characters and refuses one more with 50035 APPLICATION_COMMAND_TOO_LARGE', async () => {
-    harness = await startHarness();
+    const harness = await start();
     const { client } = harness;
     const fits = commandOfSize(MAX_COMMAND_SIZE);
     expect(commandSize(fits)).toBe(MAX_COMMAND_SIZE);
@@ -99,7 +95,7 @@ describe('command size limits', () => {
   });
 
   it('refuses a group of more than 25 subcommands', async () => {
-    harness = await startHarness();
+    const harness = await start();
     await expect(harness.client.application!.commands.set([groupOf(26)])).rejects.toMatchObject({
       status: 400,
       code: 50035,

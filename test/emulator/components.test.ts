@@ -15,9 +15,9 @@ import {
   StringSelectMenuBuilder,
   type TextChannel,
 } from 'discord.js';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { InvocationError } from '../../emulator/index.js';
-import { type Harness, startHarness } from './harness.js';
+import { type Harness, useHarness } from './harness.js';
 
 const general = (h: Harness): TextChannel => {
   const channel = h.client.channels.cache.get(h.guild.channels.general!);
@@ -65,14 +65,10 @@ function onComponent(
 }
 
 describe('message components', () => {
-  let harness: Harness | undefined;
-  afterEach(async () => {
-    await harness?.close();
-    harness = undefined;
-  });
+  const start = useHarness();
 
   it('keeps components on create and edit, sends them on the gateway, and checks them', async () => {
-    harness = await startHarness();
+    const harness = await start();
     const { emulator } = harness;
     const dispatched = emulator.gateway.waitForDispatch(GatewayDispatchEvents.MessageCreate);
     const panel = await postPanel(harness);
@@ -91,7 +87,7 @@ describe('message components', () => {
   });
 
   it('update edits the source message in place', async () => {
-    harness = await startHarness();
+    const harness = await start();
     const { emulator, guild } = harness;
     const panel = await postPanel(harness);
     let seen: MessageComponentInteraction | undefined;
@@ -119,11 +115,11 @@ describe('message components', () => {
       ['update', 'Count: 1'],
     ]);
     // MESSAGE_UPDATE reached the bot's cache.
-    await vi.waitFor(() => expect(general(harness!).messages.cache.get(panel.id)?.content).toBe('Count: 1'));
+    await vi.waitFor(() => expect(general(harness).messages.cache.get(panel.id)?.content).toBe('Count: 1'));
   });
 
   it('deferUpdate, then editReply edits the source message', async () => {
-    harness = await startHarness();
+    const harness = await start();
     const { emulator, guild } = harness;
     const panel = await postPanel(harness);
     onComponent(harness, async (interaction) => {
@@ -144,7 +140,7 @@ describe('message components', () => {
   });
 
   it('delivers select values, and a reply to a component is a new (ephemeral) message', async () => {
-    harness = await startHarness();
+    const harness = await start();
     const { emulator, guild } = harness;
     const panel = await postPanel(harness);
     onComponent(harness, async (interaction) => {
@@ -169,7 +165,7 @@ describe('message components', () => {
   });
 
   it('refuses a second acknowledgement with 40060 and a late one with 10062', async () => {
-    harness = await startHarness({ interactionDeadlineMs: 150 });
+    const harness = await start({ interactionDeadlineMs: 150 });
     const { client, emulator, guild } = harness;
     const panel = await postPanel(harness);
     const errors: unknown[] = [];
@@ -207,7 +203,7 @@ describe('message components', () => {
   });
 
   it('validates invocations: message, author, custom_id, disabled, select values', async () => {
-    harness = await startHarness();
+    const harness = await start();
     const { emulator, guild } = harness;
     const panel = await postPanel(harness);
     const bob = guild.members.bob!;
@@ -232,7 +228,7 @@ describe('message components', () => {
   });
 
   it('refuses update and deferred update for a slash command with 50035', async () => {
-    harness = await startHarness();
+    const harness = await start();
     const { client, emulator, guild } = harness;
     await client.application!.commands.set([{ name: 'ping', description: 'Pong' }]);
     const codes: unknown[] = [];

@@ -1,6 +1,6 @@
 import { GatewayDispatchEvents, GatewayOpcodes, SlashCommandBuilder } from 'discord.js';
-import { afterEach, describe, expect, it } from 'vitest';
-import { type Harness, nextClientSession, startHarness } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { type Harness, nextClientSession, useHarness } from './harness.js';
 
 const ping = new SlashCommandBuilder().setName('ping').setDescription('Pong');
 
@@ -12,14 +12,10 @@ async function withPingCommand(harness: Harness): Promise<void> {
 }
 
 describe('gateway resilience', () => {
-  let harness: Harness | undefined;
-  afterEach(async () => {
-    await harness?.close();
-    harness = undefined;
-  });
+  const start = useHarness();
 
   it('resumes after a resumable close (4000) and replays the interaction sent meanwhile', async () => {
-    harness = await startHarness();
+    const harness = await start();
     const { emulator, guild } = harness;
     await withPingCommand(harness);
     const identifies = emulator.gateway.countReceived(GatewayOpcodes.Identify);
@@ -45,7 +41,7 @@ describe('gateway resilience', () => {
   });
 
   it('identifies again after a non-resumable close (1000)', async () => {
-    harness = await startHarness();
+    const harness = await start();
     const { emulator, client, guild } = harness;
     const next = nextClientSession(client);
     emulator.gateway.close(1000);
@@ -55,7 +51,7 @@ describe('gateway resilience', () => {
   });
 
   it('follows op 7 (reconnect → resume) and op 9 (invalid session → identify)', async () => {
-    harness = await startHarness();
+    const harness = await start();
     const { emulator, client } = harness;
     const resumed = nextClientSession(client);
     emulator.gateway.requestReconnect();
@@ -66,7 +62,7 @@ describe('gateway resilience', () => {
   });
 
   it('lets the client detect a zombie connection when heartbeats go unacknowledged', async () => {
-    harness = await startHarness({ heartbeatIntervalMs: 100 });
+    const harness = await start({ heartbeatIntervalMs: 100 });
     const { emulator } = harness;
     await emulator.gateway.waitForNextOp(GatewayOpcodes.Heartbeat);
     emulator.gateway.setHeartbeatAcks(false);
@@ -77,7 +73,7 @@ describe('gateway resilience', () => {
   });
 
   it('sends events in sequence', async () => {
-    harness = await startHarness();
+    const harness = await start();
     const sequence = harness.emulator.gateway.frames.entries.filter((f) => f.s !== null).map((f) => f.s);
     expect(sequence).toEqual(sequence.map((_, index) => index + 1));
   });

@@ -1,4 +1,5 @@
 import { type Client, Events } from 'discord.js';
+import { afterEach } from 'vitest';
 import {
   type Emulator,
   type EmulatorOptions,
@@ -56,6 +57,21 @@ export async function startHarness(
       await client.destroy();
       await emulator.close();
     },
+  };
+}
+
+type HarnessOptions = Parameters<typeof startHarness>[0];
+
+/** For a describe block: returns `start`, which starts a harness for the test; each is closed after it. */
+export function useHarness(): (options?: HarnessOptions) => Promise<Harness> {
+  let current: Harness | undefined;
+  afterEach(async () => {
+    await current?.close();
+    current = undefined;
+  });
+  return async (options) => {
+    current = await startHarness(options);
+    return current;
   };
 }
 

@@ -6,9 +6,9 @@ import {
   Routes,
   SlashCommandBuilder,
 } from 'discord.js';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { InvocationError } from '../../emulator/index.js';
-import { type Harness, startHarness } from './harness.js';
+import { type Harness, useHarness } from './harness.js';
 
 const task = new SlashCommandBuilder()
   .setName('task')
@@ -42,14 +42,10 @@ function onCommand(
 }
 
 describe('application commands and interactions', () => {
-  let harness: Harness | undefined;
-  afterEach(async () => {
-    await harness?.close();
-    harness = undefined;
-  });
+  const start = useHarness();
 
   it('registers global and guild commands and reads them back', async () => {
-    harness = await startHarness();
+    const harness = await start();
     const { client, guild, emulator } = harness;
     const global = await client.application!.commands.set([task.toJSON()]);
     expect([...global.values()].map((c) => c.name)).toEqual(['task']);
@@ -70,7 +66,7 @@ describe('application commands and interactions', () => {
   });
 
   it('delivers a slash command and records an ephemeral reply', async () => {
-    harness = await startHarness();
+    const harness = await start();
     const { client, guild, emulator } = harness;
     await client.application!.commands.set([task.toJSON()]);
     let seen: ChatInputCommandInteraction | undefined;
@@ -102,7 +98,7 @@ describe('application commands and interactions', () => {
   });
 
   it('defers, then edits the reply', async () => {
-    harness = await startHarness();
+    const harness = await start();
     const { client, guild, emulator } = harness;
     await client.application!.commands.set([task.toJSON()]);
     onCommand(harness, async (interaction) => {
@@ -133,7 +129,7 @@ describe('application commands and interactions', () => {
   });
 
   it('refuses a second acknowledgement with 40060 and a late one with 10062', async () => {
-    harness = await startHarness({ interactionDeadlineMs: 150 });
+    const harness = await start({ interactionDeadlineMs: 150 });
     const { client, guild, emulator } = harness;
     await client.application!.commands.set([task.toJSON()]);
     const errors: unknown[] = [];
@@ -174,7 +170,7 @@ describe('application commands and interactions', () => {
   });
 
   it('validates invocations against the registered commands', async () => {
-    harness = await startHarness();
+    const harness = await start();
     const { client, guild, emulator } = harness;
     await client.application!.commands.set([task.toJSON()]);
     const base = {
@@ -207,7 +203,7 @@ describe('application commands and interactions', () => {
   });
 
   it('answers autocomplete with the choices the bot offered', async () => {
-    harness = await startHarness();
+    const harness = await start();
     const { client, guild, emulator } = harness;
     await client.application!.commands.set([task.toJSON()]);
     client.on('interactionCreate', (interaction) => {

@@ -1,18 +1,14 @@
 import { ChannelType, GatewayOpcodes } from 'discord.js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startEmulator } from '../../emulator/index.js';
 import { createClient } from '../../src/discord/client.js';
-import { type Harness, startHarness } from './harness.js';
+import { useHarness } from './harness.js';
 
 describe('login', () => {
-  let harness: Harness | undefined;
-  afterEach(async () => {
-    await harness?.close();
-    harness = undefined;
-  });
+  const start = useHarness();
 
   it('identifies, receives READY and fills the guild cache', async () => {
-    harness = await startHarness();
+    const harness = await start();
     const { client, guild, emulator } = harness;
     expect(client.user?.id).toBe(emulator.world.botUser.id);
     expect(client.application?.id).toBe(emulator.world.applicationId);

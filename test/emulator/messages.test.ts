@@ -1,13 +1,9 @@
 import { ChannelType, DiscordAPIError, type TextChannel } from 'discord.js';
-import { afterEach, describe, expect, it } from 'vitest';
-import { type Harness, startHarness } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { type Harness, useHarness } from './harness.js';
 
 describe('channel messages', () => {
-  let harness: Harness | undefined;
-  afterEach(async () => {
-    await harness?.close();
-    harness = undefined;
-  });
+  const start = useHarness();
 
   const general = (h: Harness): TextChannel => {
     const channel = h.client.channels.cache.get(h.guild.channels.general!);
@@ -16,7 +12,7 @@ describe('channel messages', () => {
   };
 
   it('sends, edits, fetches and deletes, keeping a transcript', async () => {
-    harness = await startHarness();
+    const harness = await start();
     const channel = general(harness);
     const sent = await channel.send('hello');
     await sent.edit('hello, world');
@@ -33,7 +29,7 @@ describe('channel messages', () => {
   });
 
   it('lands a message sent twice with the same nonce and enforce_nonce only once', async () => {
-    harness = await startHarness();
+    const harness = await start();
     const channel = general(harness);
     const first = await channel.send({
       content: 'reminder',
@@ -53,7 +49,7 @@ describe('channel messages', () => {
   });
 
   it('records who a message pings after allowed_mentions', async () => {
-    harness = await startHarness();
+    const harness = await start();
     const { guild, emulator } = harness;
     const channel = general(harness);
     const content = `<@&${guild.roles.Mods}> <@${guild.members.alice}> <@${guild.members.bob}> @everyone`;
@@ -75,7 +71,7 @@ describe('channel messages', () => {
   });
 
   it('answers 403 when the bot lacks permissions in the channel', async () => {
-    harness = await startHarness();
+    const harness = await start();
     const { emulator, guild, client } = harness;
     emulator.world.updateChannel(guild.channels.announcements!, {
       overwrites: [
@@ -93,7 +89,7 @@ describe('channel messages', () => {
   });
 
   it('delivers messages posted by fake users to the bot', async () => {
-    harness = await startHarness();
+    const harness = await start();
     const { emulator, guild, client } = harness;
     const received = new Promise<string>((resolve) =>
       client.once('messageCreate', (m) => resolve(m.author.id)),

@@ -1,13 +1,9 @@
 import { ChannelType, type TextChannel } from 'discord.js';
-import { afterEach, describe, expect, it } from 'vitest';
-import { type Harness, startHarness } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { type Harness, useHarness } from './harness.js';
 
 describe('REST rate limits and faults', () => {
-  let harness: Harness | undefined;
-  afterEach(async () => {
-    await harness?.close();
-    harness = undefined;
-  });
+  const start = useHarness();
 
   const channelOf = (h: Harness, name: string): TextChannel => {
     const channel = h.client.channels.cache.get(h.guild.channels[name]!);
@@ -16,7 +12,7 @@ describe('REST rate limits and faults', () => {
   };
 
   it('refuses a rename beyond the 2-per-window limit with a real 429, and takes it once the window opens', async () => {
-    harness = await startHarness({ renameLimit: { count: 2, windowMs: 1_000 } });
+    const harness = await start({ renameLimit: { count: 2, windowMs: 1_000 } });
     const { emulator } = harness;
     const channel = channelOf(harness, 'general');
     await channel.setName('members-1');
@@ -42,7 +38,7 @@ describe('REST rate limits and faults', () => {
   });
 
   it('sends 429 headers discord.js understands', async () => {
-    harness = await startHarness({ renameLimit: { count: 1, windowMs: 60_000 } });
+    const harness = await start({ renameLimit: { count: 1, windowMs: 60_000 } });
     const { emulator, client, guild } = harness;
     await client.rest.patch(`/channels/${guild.channels.general}`, { body: { name: 'a' } });
     const response = await fetch(`${emulator.apiBase}/v10/channels/${guild.channels.general}`, {
@@ -63,7 +59,7 @@ describe('REST rate limits and faults', () => {
   });
 
   it('has discord.js retry a burst of 502s', async () => {
-    harness = await startHarness();
+    const harness = await start();
     const { emulator } = harness;
     emulator.rest.faults.fail({ method: 'POST', path: '/channels/:id/messages' }, { status: 502, times: 2 });
     const sent = await channelOf(harness, 'general').send('survived');
@@ -73,7 +69,7 @@ describe('REST rate limits and faults', () => {
   });
 
   it('waits out an injected 429 and delays or hangs requests', async () => {
-    harness = await startHarness({ restRetries: 0, restTimeoutMs: 300 });
+    const harness = await start({ restRetries: 0, restTimeoutMs: 300 });
     const { emulator } = harness;
     const channel = channelOf(harness, 'general');
     emulator.rest.faults.fail({ path: /\/messages$/ }, { status: 429, retryAfterSeconds: 0.2 });
@@ -89,7 +85,7 @@ describe('REST rate limits and faults', () => {
   });
 
   it('fails strict mode on an unknown route', async () => {
-    harness = await startHarness();
+    const harness = await start();
     const { client, emulator } = harness;
     await expect(client.rest.get('/guilds/1/not-a-route')).rejects.toMatchObject({ status: 404, code: 0 });
     expect(() => emulator.assertNoUnexpectedRequests()).toThrow(/not-a-route/);
@@ -97,7 +93,7 @@ describe('REST rate limits and faults', () => {
   });
 
   it('applies the global limit of 50 requests per second', async () => {
-    harness = await startHarness();
+    const harness = await start();
     const { emulator } = harness;
     // discord.js spaces its own requests to stay under 50/s; a client that does not is stopped.
     const raw = await Promise.all(

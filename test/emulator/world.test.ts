@@ -1,16 +1,12 @@
 import { ChannelType, Events, GatewayDispatchEvents, type GuildMember } from 'discord.js';
-import { afterEach, describe, expect, it } from 'vitest';
-import { type Harness, startHarness } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { useHarness } from './harness.js';
 
 describe('world changes reach the client cache', () => {
-  let harness: Harness | undefined;
-  afterEach(async () => {
-    await harness?.close();
-    harness = undefined;
-  });
+  const start = useHarness();
 
   it('adds and removes members', async () => {
-    harness = await startHarness();
+    const harness = await start();
     const { emulator, client, guild } = harness;
     const cached = client.guilds.cache.get(guild.id)!;
     const before = cached.memberCount;
@@ -30,7 +26,7 @@ describe('world changes reach the client cache', () => {
   });
 
   it('applies a channel rename made by someone else, new channels and roles', async () => {
-    harness = await startHarness();
+    const harness = await start();
     const { emulator, client, guild } = harness;
     const updated = new Promise((resolve) => client.once(Events.ChannelUpdate, resolve));
     emulator.world.updateChannel(guild.channels.general!, { name: 'renamed-by-admin' });
@@ -49,7 +45,7 @@ describe('world changes reach the client cache', () => {
   });
 
   it('announces a guild created after login', async () => {
-    harness = await startHarness();
+    const harness = await start();
     const { emulator, client } = harness;
     const joined = new Promise((resolve) => client.once(Events.GuildCreate, resolve));
     const second = emulator.world.createGuild({ name: 'Second', channels: [{ name: 'lobby' }] });
@@ -58,7 +54,7 @@ describe('world changes reach the client cache', () => {
   });
 
   it('fetches members over the gateway (op 8)', async () => {
-    harness = await startHarness();
+    const harness = await start();
     const { client, guild } = harness;
     const members = await client.guilds.cache.get(guild.id)!.members.fetch();
     expect(members.map((m) => m.user.username).sort()).toEqual([
@@ -70,7 +66,7 @@ describe('world changes reach the client cache', () => {
   });
 
   it("filters dispatches by intents and blanks others' content without Message Content", async () => {
-    harness = await startHarness({ intents: ['Guilds', 'GuildMessages'] });
+    const harness = await start({ intents: ['Guilds', 'GuildMessages'] });
     const { emulator, guild } = harness;
     const general = guild.channels.general!;
     emulator.world.postMessage({ channel: general, author: guild.members.alice!, content: 'secret' });
