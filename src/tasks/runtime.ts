@@ -230,13 +230,6 @@ interface RuntimeCallbacks {
   ended(activation: Activation, reason: LoopEndReason, error: unknown): void;
 }
 
-const END_STATES: Record<LoopEndReason, TaskState> = {
-  stopped: 'stopped',
-  cancelled: 'cancelled',
-  completed: 'completed',
-  failed: 'failed',
-};
-
 export class TaskRuntime {
   readonly #db: Db;
   readonly #execute: TaskExecutor;
@@ -680,7 +673,8 @@ export class TaskRuntime {
     if (this.#closing || this.#active.get(activation.taskId) !== activation) return;
     this.#active.delete(activation.taskId);
     this.#flush();
-    const patch = { state: END_STATES[reason], nextRunAt: null, updatedAt: Date.now() };
+    // Each way a loop ends is also the name of the state it leaves the task in.
+    const patch = { state: reason satisfies TaskState, nextRunAt: null, updatedAt: Date.now() };
     if (reason === 'failed') {
       const row = updateTask(this.#db, activation.taskId, { ...patch, lastError: errorText(error) });
       this.#log.warn({ guildId: row?.guildId, task: row?.name, error: errorText(error) }, 'task failed');
