@@ -23,21 +23,19 @@ import {
 } from 'discord.js';
 import { z } from 'zod';
 import {
+  backfillMessageTotals,
+  countMemberMessages,
   type Db,
   getLeaderboardState,
+  guildHasLeaderboard,
   type MemberCount,
   pruneMessageCounts,
   rememberMember,
   saveLeaderboardState,
   topMessageCounts,
+  topMessageTotals,
   utcDay,
 } from '../../db/index.js';
-import {
-  backfillMessageTotals,
-  countMemberMessages,
-  guildHasLeaderboard,
-  topMessageTotals,
-} from '../../db/leaderboard-store.js';
 import type { Logger } from '../../log.js';
 import { defineHandler } from '../define.js';
 
@@ -58,10 +56,15 @@ const options = z.object({
 
 type LeaderboardOptions = z.infer<typeof options>;
 
+/** The first UTC day of the `days` whole UTC days that end with the day of `atMs`. */
+function firstOfLastDays(days: number, atMs: number): string {
+  return utcDay(atMs - (days - 1) * DAY_MS);
+}
+
 /** The first UTC day of `period` for a run at `atMs`, or undefined for all time. */
 export function periodStartDay(period: Period, atMs: number): string | undefined {
   const { days } = PERIODS[period];
-  return days === null ? undefined : utcDay(atMs - (days - 1) * DAY_MS);
+  return days === null ? undefined : firstOfLastDays(days, atMs);
 }
 
 /** Daily rows kept: the longest rolling period (30 days) plus a margin; older days live on in the totals. */
@@ -144,7 +147,7 @@ class BoundedNames {
 
 /** Drops daily rows older than DAILY_ROWS_KEPT_DAYS before `nowMs`; returns how many went. */
 export function pruneOldDailyCounts(db: Db, nowMs: number): number {
-  return pruneMessageCounts(db, utcDay(nowMs - (DAILY_ROWS_KEPT_DAYS - 1) * DAY_MS));
+  return pruneMessageCounts(db, firstOfLastDays(DAILY_ROWS_KEPT_DAYS, nowMs));
 }
 
 /**
