@@ -10,7 +10,7 @@ import { createLogger } from '../../src/log.js';
 import { parseCommandLine } from './parse.js';
 import { clock, render } from './render.js';
 
-export const DEMO_ADMIN = 'demo-admin';
+const DEMO_ADMIN = 'demo-admin';
 
 export interface SessionOptions {
   verbose?: boolean;

@@ -16,7 +16,7 @@ export function neededChannelPermissions<Options>(
 }
 
 /** `ManageChannels` → `Manage Channels`, as Discord's settings name it. */
-export function permissionLabel(permission: PermissionsString): string {
+function permissionLabel(permission: PermissionsString): string {
   return permission.replace(/(?<=[a-z])(?=[A-Z])/g, ' ');
 }
 

@@ -3,7 +3,7 @@ import type { Task, TaskSchedule } from '../db/index.js';
 import { formatEvery } from './input.js';
 
 /** Discord refuses message content over 2000 characters. */
-export const MAX_MESSAGE_LENGTH = 2000;
+const MAX_MESSAGE_LENGTH = 2000;
 
 /** `every 1h30m`, `daily at 09:00, 18:30 (Europe/Paris)`, `cron 0 9 * * 1 (UTC)`. */
 export function describeSchedule(schedule: TaskSchedule): string {
@@ -20,7 +20,7 @@ export function describeSchedule(schedule: TaskSchedule): string {
 const unix = (ms: number): number => Math.floor(ms / 1000);
 
 /** `<t:…:F> (<t:…:R>)`: the full date in the reader's own time zone, then "in 5 minutes". */
-export function fullAndRelative(ms: number): string {
+function fullAndRelative(ms: number): string {
   return `<t:${unix(ms)}:F> (<t:${unix(ms)}:R>)`;
 }
 

@@ -41,7 +41,7 @@ export function parseEvery(input: string): Parsed<number> {
 }
 
 /** The longest a run may take (the task runtime's own limit). */
-export const MAX_TIMEOUT_SECONDS = 15 * 60;
+const MAX_TIMEOUT_SECONDS = 15 * 60;
 
 /** A run's time limit, written like `every` (`30s`, `5m`, `1m30s`) → seconds, from 1 s to 15 min. */
 export function parseTimeout(input: string): Parsed<number> {
@@ -96,7 +96,7 @@ export function parseAt(input: string): Parsed<string[]> {
 let zoneNames: readonly string[] | undefined;
 
 /** Every IANA zone this Node knows, plus UTC (which `Intl.supportedValuesOf` leaves out). */
-export function timeZoneNames(): readonly string[] {
+function timeZoneNames(): readonly string[] {
   zoneNames ??= ['UTC', ...Intl.supportedValuesOf('timeZone').filter((zone) => zone !== 'UTC')];
   return zoneNames;
 }

@@ -20,11 +20,11 @@ export interface SyncCommandsOptions {
 
 export type SyncResult = 'unchanged' | 'updated';
 
-export function commandsHash(commands: readonly RESTPostAPIApplicationCommandsJSONBody[]): string {
+function commandsHash(commands: readonly RESTPostAPIApplicationCommandsJSONBody[]): string {
   return createHash('sha256').update(JSON.stringify(commands)).digest('hex');
 }
 
-export function syncKey(applicationId: string, guildId: string | undefined): string {
+function syncKey(applicationId: string, guildId: string | undefined): string {
   return `${syncKeyPrefix(applicationId)}${guildId ? `${GUILD_SCOPE}${guildId}` : 'global'}`;
 }
 
