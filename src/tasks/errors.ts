@@ -31,9 +31,9 @@ export class TaskError extends Error {
  * Why an iteration was aborted when it ran past the task's timeout. A run that hangs is nearly always
  * Discord being slow or rate-limiting us, so it is a handled error: the loop retries the same slot (same
  * nonce, so a post that did land is not shown twice) with its backoff, and the run is recorded as
- * `retried` with this text. It used to fail the task for good, which silently ended an admin's task
- * over a slow minute. Retries stop after RUN_RETRY_WINDOW_MINUTES (runtime.ts): the slot is then recorded
- * as an error and the task goes on with its next slot.
+ * `retried` with this text; failing the task instead would end an admin's task over one slow minute.
+ * Retries stop after RUN_RETRY_WINDOW_MINUTES (runtime.ts): the slot is then recorded as an error and
+ * the task goes on with its next slot.
  */
 export class TaskTimeoutError extends TransientError {
   override readonly name = 'TaskTimeoutError';

@@ -108,7 +108,7 @@ describe('run records the database refuses for a while', () => {
   });
 
   // Records still waiting to be written carry the progress of the run that made them. Written after a
-  // command, they used to put back the currentLoop and nextRunAt the command had just replaced.
+  // command as they were made, they would put back the currentLoop and nextRunAt the command had replaced.
   describe('a command is not undone by records still waiting to be written', () => {
     const stopRuntime = async (runtime: TaskRuntime) => {
       const shutdown = runtime.shutdown(0);

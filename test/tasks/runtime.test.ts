@@ -236,7 +236,7 @@ describe('TaskRuntime', () => {
     });
     const hang = runtime.info('g1', 'hang');
     expect(execute.callsOf('hang')[0]?.signal.aborted).toBe(true);
-    // Was: state failed, outcome error. A timeout is now retried with backoff (same slot, same nonce).
+    // A timeout is a handled error: the slot is retried with backoff (same slot, same nonce), the task runs on.
     expect(hang.task).toMatchObject({
       state: 'running',
       lastError: expect.stringMatching(/longer than 5 s/),
@@ -275,8 +275,7 @@ describe('TaskRuntime', () => {
     });
   });
 
-  // Was: "retries forever, backoff capped at 5 min", all on the first slot. Each slot now gets 2 minutes of
-  // retries (RUN_RETRY_WINDOW_MINUTES), then the task moves on to its next slot.
+  // Each slot gets 2 minutes of retries (RUN_RETRY_WINDOW_MINUTES), then the task moves on to its next slot.
   it('a handler that always hangs gives each slot 2 min of retries, keeps running, and leaks nothing per attempt', async () => {
     vi.spyOn(Math, 'random').mockReturnValue(1);
     const execute = recordingExecutor(() => new Promise<void>(() => {}));
