@@ -1,12 +1,10 @@
 // `npm run backup -- [FILE]`: an online, checked copy of DATABASE_PATH (read from .env like `npm start`),
 // safe while the bot runs. Default FILE: backups/metronome-<UTC timestamp>.db beside the database.
-import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { DEFAULT_DATABASE_PATH } from '../src/config.js';
+import { DEFAULT_DATABASE_PATH, loadDotEnv } from '../src/config.js';
 import { backupDatabase } from '../src/db/backup.js';
 
-const loadEnvFile = (process as { loadEnvFile?: (path: string) => void }).loadEnvFile;
-if (existsSync('.env') && typeof loadEnvFile === 'function') loadEnvFile('.env');
+loadDotEnv();
 
 const source = process.env.DATABASE_PATH?.trim() || DEFAULT_DATABASE_PATH;
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
