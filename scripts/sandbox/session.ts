@@ -3,7 +3,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type APIChannel, type APIMessage, GatewayDispatchEvents } from 'discord-api-types/v10';
+import {
+  type APIChannel,
+  type APIMessage,
+  ApplicationCommandOptionType,
+  GatewayDispatchEvents,
+} from 'discord-api-types/v10';
 import { type Emulator, type GuildHandle, InvocationError, startEmulator } from '../../emulator/index.js';
 import { type Bot, startBot } from '../../src/bot.js';
 import { createLogger } from '../../src/log.js';
@@ -138,23 +143,24 @@ function watchChannels(emulator: Emulator, guild: GuildHandle, print: (line: str
   });
 }
 
+/** What `help` reads of an option; Discord's own option types differ on whether they nest `options`. */
 interface OptionLike {
   name: string;
-  type: number;
+  type: ApplicationCommandOptionType;
   required?: boolean;
-  options?: OptionLike[];
+  options?: readonly OptionLike[];
 }
 
 function helpText(options: readonly OptionLike[]): string {
   const lines = [
-    'Type /task commands as demo-admin (Manage Server) in #general. Options are name:value; quote values with spaces.',
+    `Type /task commands as ${DEMO_ADMIN} (Manage Server) in #general. Options are name:value; quote values with spaces.`,
     'Channels are #general, #announcements, #stats; roles @Crew, @Admins; members @alice, @bob.',
     '',
   ];
   const usage = (path: string, leaf: readonly OptionLike[] = []) =>
     `  /task ${path}${leaf.map((o) => (o.required ? ` ${o.name}:…` : ` [${o.name}:…]`)).join('')}`;
   for (const option of options) {
-    if (option.type === 2)
+    if (option.type === ApplicationCommandOptionType.SubcommandGroup)
       for (const sub of option.options ?? []) lines.push(usage(`${option.name} ${sub.name}`, sub.options));
     else lines.push(usage(option.name, option.options));
   }
