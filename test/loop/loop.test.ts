@@ -36,6 +36,12 @@ beforeEach(() => {
 afterEach(async () => {
   for (const l of created.splice(0)) l.cancel();
   await tick(0);
+  // An expect() failing inside a loop callback or hook is caught by the loop and logged, not thrown into the
+  // test: without this, assertions written there could never fail.
+  const swallowed = consoleError.mock.calls
+    .flat()
+    .filter((a) => a instanceof Error && a.name === 'AssertionError');
+  expect(swallowed).toEqual([]);
   expect(created.every((l) => !l.isRunning())).toBe(true);
   expect(sharedTimerQueue.size).toBe(0);
   vi.useRealTimers();
@@ -892,6 +898,7 @@ describe('types', () => {
       expect([channel, n, ctx.iteration]).toEqual(['x', 1, 0]);
     });
     await typed.start('x', 1);
+    expect([typed.currentLoop, typed.failed()]).toEqual([1, false]); // the callback ran, its expect passed
     // @ts-expect-error wrong argument types
     expect(() => typed.start(1, 'x')).not.toThrow();
     typed.cancel();
@@ -900,6 +907,7 @@ describe('types', () => {
     void bare.start('x');
     const ctxOnly = make({ seconds: 1, count: 1 }, (ctx) => ctx.signal.aborted);
     await ctxOnly.resume({ currentLoop: 0 });
+    expect([ctxOnly.currentLoop, ctxOnly.failed()]).toEqual([1, false]);
   });
 });
 
