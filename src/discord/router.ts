@@ -12,7 +12,7 @@ import {
 } from 'discord.js';
 import { censorToken } from '../log.js';
 import { TaskError } from '../tasks/index.js';
-import type { CommandContext, TaskSubcommand } from './task-command.js';
+import { type CommandContext, MAX_CHOICES, type TaskSubcommand } from './task-command.js';
 
 export const NOT_IN_SERVER = '`/task` only works in a server, not in direct messages.';
 export const SERVER_NOT_READY = "I can't see this server yet; try again in a moment.";
@@ -131,7 +131,7 @@ async function answerAutocomplete(
   } catch (error) {
     logFailure(options, interaction, error, 'autocomplete failed');
   }
-  await interaction.respond(choices.slice(0, 25));
+  await interaction.respond(choices.slice(0, MAX_CHOICES));
 }
 
 function logFailure(
