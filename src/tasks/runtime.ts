@@ -52,7 +52,8 @@ import { runNonce } from './nonce.js';
 // to resume. Iteration records are batched: all the iterations that finish in one tick share a commit.
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
-const MAX_TIMEOUT_MS = 15 * 60_000;
+/** The longest per-iteration timeout a task may have; /task's timeout option should check against it. */
+export const MAX_TIMEOUT_MS = 15 * 60_000;
 /** How long shutdown() waits for iterations in flight before aborting them. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 /** Rows read per page by resumeAll(). */
