@@ -5,8 +5,7 @@
 import { createHash } from 'node:crypto';
 import { type Client, DiscordAPIError } from 'discord.js';
 import type { RESTPostAPIApplicationCommandsJSONBody } from 'discord-api-types/v10';
-import { type Db, getMeta, setMeta } from '../db/index.js';
-import { deleteMeta, metaKeysStartingWith } from '../db/meta.js';
+import { type Db, deleteMeta, getMeta, metaKeysStartingWith, setMeta } from '../db/index.js';
 import type { Logger } from '../log.js';
 
 export interface SyncCommandsOptions {
