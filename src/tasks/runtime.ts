@@ -339,21 +339,7 @@ export class TaskRuntime {
       const task = this.#require(guildId, name);
       const schedule = storedEngineSchedule(task); // one the engine now refuses: a sentence, nothing written
       this.#flush();
-      const nowMs = Date.now();
-      const restarted = inTransaction(this.#db, () =>
-        updateTask(this.#db, task.id, {
-          state: 'running',
-          currentLoop: 0,
-          lastError: null,
-          nextRunAt: firstDueAt(schedule, nowMs),
-          updatedAt: nowMs,
-        }),
-      )!;
-      this.#rebasePending(task.id, {
-        currentLoop: 0,
-        nextRunAt: restarted.nextRunAt,
-        lastError: null,
-      });
+      this.#commitRunning(task.id, 0, schedule);
       // Out of #active first, so the old run's end no longer speaks for the task (it would write cancelled).
       const previous = this.#active.get(task.id);
       this.#active.delete(task.id);
@@ -576,21 +562,28 @@ export class TaskRuntime {
     // Shutdown began while the old run ended: the row says running, so the next start-up resumes it.
     if (this.#closing) return current;
     const activation = new Activation(current.id, current.schedule, current.count, this.#callbacks);
+    // The row is behind while the database refuses run records: the count goes on from the newest.
+    const currentLoop =
+      count === 'from-zero' ? 0 : (this.#pendingCurrentLoop(task.id) ?? current.currentLoop);
+    const updated = this.#commitRunning(task.id, currentLoop, activation.loop.schedule);
+    this.#activate(activation, updated.nextRunAt!, updated.currentLoop);
+    return updated;
+  }
+
+  /**
+   * Writes a task as running from `currentLoop`, first slot from now, no error; and brings the records still
+   * waiting to be written into line, so they cannot put the old progress back.
+   */
+  #commitRunning(taskId: number, currentLoop: number, schedule: Schedule): Task {
     const nowMs = Date.now();
-    const updated = updateTask(this.#db, task.id, {
+    const updated = updateTask(this.#db, taskId, {
       state: 'running',
-      // The row is behind while the database refuses run records: the count goes on from the newest.
-      currentLoop: count === 'from-zero' ? 0 : (this.#pendingCurrentLoop(task.id) ?? current.currentLoop),
+      currentLoop,
       lastError: null,
-      nextRunAt: firstDueAt(activation.loop.schedule, nowMs),
+      nextRunAt: firstDueAt(schedule, nowMs),
       updatedAt: nowMs,
     })!;
-    this.#rebasePending(task.id, {
-      currentLoop: updated.currentLoop,
-      nextRunAt: updated.nextRunAt,
-      lastError: null,
-    });
-    this.#activate(activation, updated.nextRunAt!, updated.currentLoop);
+    this.#rebasePending(taskId, { currentLoop, nextRunAt: updated.nextRunAt, lastError: null });
     return updated;
   }
 
