@@ -652,6 +652,7 @@ describe('validation at loop() time', () => {
   it.each([
     [{ seconds: -1 }, RangeError, /"seconds"/],
     [{ hours: Number.NaN }, RangeError, /"hours"/],
+    [{ minutes: Number.POSITIVE_INFINITY }, RangeError, /"minutes"/],
     [{ minutes: 1, time: '09:00' }, TypeError, /"time"/],
     [{ time: '09:00', cron: '0 * * * *' }, TypeError, /"cron"/],
     [{ time: [] }, RangeError, /"time"/],
