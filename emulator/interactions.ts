@@ -21,7 +21,7 @@ import type { CommandRegistry, OptionShape } from './commands.js';
 import { findComponent } from './components.js';
 import { DiscordErrorCode, HttpError, invalidFormBody, notFound } from './errors.js';
 import { WaitableLog, type WaitOptions } from './log.js';
-import { type MessageBody, parseMessageBody, requireSomethingToSend } from './message-body.js';
+import { editFromBody, type MessageBody, parseMessageBody, requireSomethingToSend } from './message-body.js';
 import { has } from './permissions.js';
 import type { MessageRecord, World } from './world.js';
 
@@ -330,7 +330,10 @@ export class InteractionManager {
       const flags = parseMessageBody(response.data).flags ?? 0;
       message = this.#createResponseMessage(record, { content: '', flags }, true).message;
     } else if (type === InteractionResponseType.UpdateMessage) {
-      message = this.#editMessage(record.sourceMessageId!, parseMessageBody(response.data)).message;
+      message = this.world.editMessage(
+        record.sourceMessageId!,
+        editFromBody(parseMessageBody(response.data)),
+      ).message;
       record.originalMessageId = record.sourceMessageId;
     } else if (type === InteractionResponseType.DeferredMessageUpdate) {
       // The source message stays as it is until `PATCH @original` edits it.
@@ -365,7 +368,7 @@ export class InteractionManager {
 
   editWebhookMessage(record: InteractionRecord, messageId: string, body: unknown): APIMessage {
     const target = this.webhookMessage(record, messageId);
-    const edited = this.#editMessage(target.message.id, parseMessageBody(body));
+    const edited = this.world.editMessage(target.message.id, editFromBody(parseMessageBody(body)));
     const kind = target.message.id === record.originalMessageId ? 'original' : 'followUp';
     this.events.push({ kind, interactionId: record.id, message: structuredClone(edited.message) });
     return edited.message;
@@ -384,22 +387,6 @@ export class InteractionManager {
   }
 
   // ---- internals ---------------------------------------------------------------------------------
-
-  /** Applies a message body to an existing message; only SuppressEmbeds of its flags can change. */
-  #editMessage(messageId: string, patch: MessageBody): MessageRecord {
-    const current = this.world.message(messageId).message.flags ?? 0;
-    return this.world.editMessage(messageId, {
-      ...(patch.content !== undefined ? { content: patch.content } : {}),
-      ...(patch.embeds !== undefined ? { embeds: patch.embeds } : {}),
-      ...(patch.components !== undefined ? { components: patch.components } : {}),
-      ...(patch.allowed_mentions !== undefined ? { allowedMentions: patch.allowed_mentions } : {}),
-      ...(patch.flags !== undefined
-        ? {
-            flags: (current & ~MessageFlags.SuppressEmbeds) | (patch.flags & MessageFlags.SuppressEmbeds),
-          }
-        : {}),
-    });
-  }
 
   /** What every guild interaction carries: ids, token, guild, channel, member and app permissions, locales. */
   #envelope(

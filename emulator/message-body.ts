@@ -1,6 +1,7 @@
 import type { APIAllowedMentions, APIEmbed, APIMessageTopLevelComponent } from 'discord-api-types/v10';
 import { parseComponents } from './components.js';
 import { DiscordErrorCode, HttpError, invalidFormBody } from './errors.js';
+import type { MessageEdit } from './world.js';
 
 const MAX_CONTENT_LENGTH = 2000;
 
@@ -43,4 +44,15 @@ export function requireSomethingToSend(body: MessageBody): void {
   if (!body.content && !body.embeds?.length && !body.components?.length) {
     throw new HttpError(400, DiscordErrorCode.CannotSendEmptyMessage, 'Cannot send an empty message');
   }
+}
+
+/** The edit a parsed body asks for, in World.editMessage's terms (fields left out are kept). */
+export function editFromBody(body: MessageBody): MessageEdit {
+  return {
+    ...(body.content !== undefined ? { content: body.content } : {}),
+    ...(body.embeds !== undefined ? { embeds: body.embeds } : {}),
+    ...(body.components !== undefined ? { components: body.components } : {}),
+    ...(body.allowed_mentions !== undefined ? { allowedMentions: body.allowed_mentions } : {}),
+    ...(body.flags !== undefined ? { flags: body.flags } : {}),
+  };
 }

@@ -213,6 +213,15 @@ const CHANNEL_TYPES: Record<NonNullable<ChannelSpec['type']>, WorldChannelType> 
  * The emulated Discord: users, guilds, roles, channels, members and messages. Every mutation updates
  * state first and then announces itself as the matching gateway event, so the bot's cache follows.
  */
+/** What an edit may change on a message. */
+export interface MessageEdit {
+  content?: string;
+  embeds?: APIEmbed[];
+  components?: APIMessageTopLevelComponent[];
+  flags?: number;
+  allowedMentions?: APIAllowedMentions;
+}
+
 export class World {
   readonly snowflakes = new SnowflakeGenerator();
   readonly botUser: UserRecord;
@@ -570,25 +579,19 @@ export class World {
     return record;
   }
 
-  editMessage(
-    messageId: string,
-    patch: {
-      content?: string;
-      embeds?: APIEmbed[];
-      components?: APIMessageTopLevelComponent[];
-      flags?: number;
-      allowedMentions?: APIAllowedMentions;
-    },
-  ): MessageRecord {
+  /**
+   * Applies an edit, by whatever route it came (channel PATCH, interaction callback or webhook): of the
+   * flags only SuppressEmbeds can change, as on Discord; editing a deferred reply clears its loading state.
+   */
+  editMessage(messageId: string, patch: MessageEdit): MessageRecord {
     const record = this.message(messageId);
     const { message } = record;
     if (patch.content !== undefined) message.content = patch.content;
     if (patch.embeds !== undefined) message.embeds = patch.embeds;
     if (patch.components !== undefined) message.components = patch.components;
-    // Editing a deferred reply clears its loading state.
-    message.flags =
-      ((patch.flags ?? message.flags ?? 0) & ~MessageFlags.Loading) |
-      ((message.flags ?? 0) & MessageFlags.Ephemeral);
+    const current = message.flags ?? 0;
+    const suppressEmbeds = (patch.flags ?? current) & MessageFlags.SuppressEmbeds;
+    message.flags = (current & ~MessageFlags.SuppressEmbeds & ~MessageFlags.Loading) | suppressEmbeds;
     if (patch.allowedMentions !== undefined) record.allowedMentions = patch.allowedMentions;
     if (patch.content !== undefined) {
       const channel = this.channel(message.channel_id);

@@ -9,7 +9,7 @@ import {
   notFound,
 } from '../errors.js';
 import type { InteractionManager } from '../interactions.js';
-import { parseMessageBody, requireSomethingToSend } from '../message-body.js';
+import { editFromBody, parseMessageBody, requireSomethingToSend } from '../message-body.js';
 import { has } from '../permissions.js';
 import type { World } from '../world.js';
 import { rateLimitedResponse, type SlidingWindow } from './rate-limits.js';
@@ -227,14 +227,7 @@ function channelRoutes(ctx: RouteContext): RouteDefinition[] {
             'Cannot edit a message authored by another user',
           );
         }
-        const input = parseMessageBody(body);
-        const edited = world.editMessage(record.message.id, {
-          ...(input.content !== undefined ? { content: input.content } : {}),
-          ...(input.embeds !== undefined ? { embeds: input.embeds } : {}),
-          ...(input.components !== undefined ? { components: input.components } : {}),
-          ...(input.allowed_mentions !== undefined ? { allowedMentions: input.allowed_mentions } : {}),
-          ...(input.flags !== undefined ? { flags: input.flags } : {}),
-        });
+        const edited = world.editMessage(record.message.id, editFromBody(parseMessageBody(body)));
         return ok(edited.message);
       },
     },

@@ -1,4 +1,4 @@
-import { ChannelType, DiscordAPIError, type TextChannel } from 'discord.js';
+import { ChannelType, DiscordAPIError, MessageFlags, Routes, type TextChannel } from 'discord.js';
 import { describe, expect, it } from 'vitest';
 import { type Harness, useHarness } from './harness.js';
 
@@ -26,6 +26,20 @@ describe('channel messages', () => {
       ['update', 'hello, world'],
       ['delete', 'hello, world'],
     ]);
+  });
+
+  it('lets a channel edit change only SuppressEmbeds among the flags, as Discord does', async () => {
+    const harness = await start();
+    const channel = general(harness);
+    const sent = await channel.send('see https://example.com');
+    await sent.suppressEmbeds(true);
+    const flagsOf = () => harness.emulator.world.message(sent.id).message.flags ?? 0;
+    expect(flagsOf()).toBe(MessageFlags.SuppressEmbeds);
+    // Ephemeral (64) and Crossposted (1) cannot be set by an edit; asking is ignored, not applied.
+    await harness.client.rest.patch(Routes.channelMessage(channel.id, sent.id), {
+      body: { flags: MessageFlags.Ephemeral | MessageFlags.Crossposted },
+    });
+    expect(flagsOf()).toBe(0);
   });
 
   it('lands a message sent twice with the same nonce and enforce_nonce only once', async () => {
