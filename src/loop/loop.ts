@@ -22,7 +22,10 @@ import {
   matchesAny,
 } from './errors.js';
 import {
+  type DurationUnits,
+  durationMs,
   firstDueAt,
+  isDurationUnit,
   isScheduleKey,
   nextDueAfter,
   normalizeSchedule,
@@ -50,11 +53,7 @@ export interface LoopOptions extends ScheduleOptions {
 }
 
 /** A duration for `retryWindow`: seconds, minutes and hours, summed; zero gives up at the first error. */
-export interface RetryWindow {
-  seconds?: number;
-  minutes?: number;
-  hours?: number;
-}
+export type RetryWindow = DurationUnits;
 
 /** The last argument of every call of the loop callback. */
 export interface LoopContext {
@@ -758,26 +757,11 @@ function retryWindowMs(window: RetryWindow): number {
   if (typeof window !== 'object' || Array.isArray(window)) {
     throw new TypeError('loop option "retryWindow" must be an object such as { minutes: 2 }, or null');
   }
-  let totalMs = 0;
-  for (const [key, value] of Object.entries(window)) {
-    const unitMs = RETRY_WINDOW_UNITS_MS[key];
-    if (unitMs === undefined) throw new TypeError(`loop option "retryWindow" got unknown unit "${key}"`);
-    if (value === undefined) continue;
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-      throw new RangeError(
-        `loop option "retryWindow.${key}" must be a finite number >= 0, got ${String(value)}`,
-      );
-    }
-    totalMs += value * unitMs;
+  for (const key of Object.keys(window)) {
+    if (!isDurationUnit(key)) throw new TypeError(`loop option "retryWindow" got unknown unit "${key}"`);
   }
-  return totalMs;
+  return durationMs(window, 'retryWindow');
 }
-
-const RETRY_WINDOW_UNITS_MS: Record<string, number | undefined> = {
-  seconds: 1_000,
-  minutes: 60_000,
-  hours: 3_600_000,
-};
 
 function cancelReason(): DOMException {
   return new LoopCancelledError();

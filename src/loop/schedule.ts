@@ -67,13 +67,37 @@ function validateSchedule(options: ScheduleOptions): Schedule {
   }
   if (timeZone !== undefined)
     throw new TypeError('loop option "timeZone" only applies to "time" or "cron" schedules');
-  const intervalMs =
-    nonNegative('seconds', seconds) * 1_000 +
-    nonNegative('minutes', minutes) * 60_000 +
-    nonNegative('hours', hours) * 3_600_000;
-  if (!Number.isFinite(intervalMs))
-    throw new RangeError('loop interval (seconds + minutes + hours) is too large');
-  return { kind: 'relative', intervalMs };
+  return { kind: 'relative', intervalMs: durationMs({ seconds, minutes, hours }) };
+}
+
+/** A duration given as seconds, minutes and hours, in milliseconds. */
+export interface DurationUnits {
+  seconds?: number;
+  minutes?: number;
+  hours?: number;
+}
+
+const UNIT_MS = { seconds: 1_000, minutes: 60_000, hours: 3_600_000 } as const;
+
+export function isDurationUnit(key: string): key is keyof DurationUnits {
+  return Object.hasOwn(UNIT_MS, key);
+}
+
+/**
+ * `units` summed, in milliseconds: the interval of a relative schedule, or the loop option `option` (such as
+ * retryWindow). Throws naming the option and unit if a value is not a finite number >= 0.
+ */
+export function durationMs(units: DurationUnits, option?: string): number {
+  const name = (unit: string) => (option === undefined ? unit : `${option}.${unit}`);
+  const totalMs =
+    nonNegative(name('seconds'), units.seconds) * UNIT_MS.seconds +
+    nonNegative(name('minutes'), units.minutes) * UNIT_MS.minutes +
+    nonNegative(name('hours'), units.hours) * UNIT_MS.hours;
+  if (!Number.isFinite(totalMs)) {
+    const total = option === undefined ? 'loop interval' : `loop option "${option}"`;
+    throw new RangeError(`${total} (seconds + minutes + hours) is too large`);
+  }
+  return totalMs;
 }
 
 const sharedSchedules = new Map<string, Schedule>();

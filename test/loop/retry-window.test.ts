@@ -187,6 +187,7 @@ describe('retryWindow', () => {
     [{ minutes: -1 }, /"retryWindow.minutes" must be a finite number >= 0/],
     [{ seconds: Number.NaN }, /"retryWindow.seconds" must be a finite number >= 0/],
     [{ days: 1 }, /"retryWindow" got unknown unit "days"/],
+    [{ hours: 1e305 }, /"retryWindow" \(seconds \+ minutes \+ hours\) is too large/],
     [120_000, /"retryWindow" must be an object such as \{ minutes: 2 \}/],
   ])('refuses retryWindow %s at loop() time', (retryWindow, message) => {
     expect(() =>
