@@ -532,6 +532,40 @@ describe('TaskRuntime', () => {
     expect(runtime.info('g1', 'ping').task).toMatchObject({ state: 'running', currentLoop: 0 });
   });
 
+  it('stop, cancel and delete commit the row before they touch the loop', async () => {
+    const execute = recordingExecutor(() => new Promise((resolve) => setTimeout(resolve, 30_000)));
+    const { runtime } = start(execute);
+    const ids: Record<string, number> = {};
+    for (const name of ['a', 'b', 'c']) ids[name] = (await runtime.create('g1', definition({ name }))).id;
+    await vi.advanceTimersByTimeAsync(1_000); // each has an iteration in flight
+    const read = (name: string) => {
+      const row = getTaskById(conn.db, ids[name]!);
+      return row && { state: row.state, nextRunAt: row.nextRunAt };
+    };
+    const { stop, cancel } = Loop.prototype;
+    const atStop: unknown[] = [];
+    const atCancel: unknown[] = [];
+    vi.spyOn(Loop.prototype, 'stop').mockImplementation(function (this: Loop<never[]>) {
+      atStop.push(read('a'));
+      stop.call(this);
+    });
+    vi.spyOn(Loop.prototype, 'cancel').mockImplementation(function (this: Loop<never[]>) {
+      atCancel.push([read('b'), read('c')]);
+      cancel.call(this);
+    });
+    await runtime.stop('g1', 'a');
+    expect(atStop).toEqual([{ state: 'stopped', nextRunAt: null }]);
+    await runtime.cancel('g1', 'b');
+    expect(atCancel).toEqual([
+      [
+        { state: 'cancelled', nextRunAt: null },
+        { state: 'running', nextRunAt: T0 },
+      ],
+    ]);
+    await runtime.delete('g1', 'c');
+    expect(atCancel[1]).toEqual([{ state: 'cancelled', nextRunAt: null }, undefined]);
+  });
+
   it('caps the tasks of one server (default 100), with a sentence; other servers are not affected', async () => {
     const { runtime } = start();
     for (let i = 0; i < 100; i++) await runtime.create('g1', definition({ name: `t${i}`, start: false }));
