@@ -80,7 +80,6 @@ export interface ExecuteContext {
   iteration: number;
   /** runNonce(task.id, scheduledAt): pass it with enforce_nonce when posting. */
   nonce: string;
-  log: Logger;
 }
 
 export type TaskExecutor = (task: Readonly<Task>, ctx: ExecuteContext) => Promise<void>;
@@ -158,19 +157,17 @@ class Activation implements LoopObserver {
   }
 }
 
-/** What the executor gets: built per iteration, with the signal and the child logger made only on use. */
+/** What the executor gets: built per iteration, with the signal made only on use. */
 class IterationContext implements ExecuteContext {
   readonly #task: Task;
   readonly #loopContext: LoopContext;
-  readonly #baseLog: Logger;
   #controller: AbortController | undefined;
   #abortReason: unknown;
   #unlink: (() => void) | undefined;
 
-  constructor(task: Task, loopContext: LoopContext, baseLog: Logger) {
+  constructor(task: Task, loopContext: LoopContext) {
     this.#task = task;
     this.#loopContext = loopContext;
-    this.#baseLog = baseLog;
   }
 
   get scheduledAt(): Date {
@@ -183,14 +180,6 @@ class IterationContext implements ExecuteContext {
 
   get nonce(): string {
     return runNonce(this.#task.id, this.#loopContext.scheduledAt.getTime());
-  }
-
-  get log(): Logger {
-    return this.#baseLog.child({
-      guildId: this.#task.guildId,
-      task: this.#task.name,
-      iteration: this.iteration,
-    });
   }
 
   /** Aborted by cancel (through the loop's signal) or by the timeout. */
@@ -604,7 +593,7 @@ export class TaskRuntime {
     // Normally current: the previous iteration's record was flushed in a microtask before this timer turn.
     const task = getTaskById(this.#db, activation.taskId);
     if (task === undefined) return Promise.resolve();
-    const context = new IterationContext(task, loopContext, this.#log);
+    const context = new IterationContext(task, loopContext);
     const { timeoutMs } = task;
     return new Promise<void>((resolve, reject) => {
       let settled = false;
