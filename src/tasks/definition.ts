@@ -1,4 +1,10 @@
-import { type Task, type TaskSchedule, taskScheduleSchema } from '../db/index.js';
+import {
+  type CatchUpPolicy,
+  catchUpPolicies,
+  type Task,
+  type TaskSchedule,
+  taskScheduleSchema,
+} from '../db/index.js';
 import {
   firstDueAt,
   nextDueAfter,
@@ -8,8 +14,8 @@ import {
 } from '../loop/index.js';
 import { TaskError } from './errors.js';
 
-// Pure rules about a task's definition: its name, its schedule as loop options, and where a resumed task
-// picks up. No database, no timers.
+// Pure rules about a task's definition: its name, count, catch-up policy and timeout, its schedule as loop
+// options, and where a resumed task picks up. No database, no timers.
 
 export const TASK_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 
@@ -21,6 +27,33 @@ export function checkTaskName(name: string): void {
         'starting with a letter or digit.',
     );
   }
+}
+
+/** The longest per-iteration timeout a task may have; /task's timeout option should check against it. */
+export const MAX_TIMEOUT_MS = 15 * 60_000;
+
+export function checkCount(count: number | null): number | null {
+  if (count !== null && (!Number.isSafeInteger(count) || count < 1)) {
+    throw new TaskError(
+      'invalid_definition',
+      'The count must be a whole number of at least 1, or empty for forever.',
+    );
+  }
+  return count;
+}
+
+export function checkCatchUp(catchUp: string): CatchUpPolicy {
+  if (!(catchUpPolicies as readonly string[]).includes(catchUp)) {
+    throw new TaskError('invalid_definition', 'The catch-up policy must be "skip" or "once".');
+  }
+  return catchUp as CatchUpPolicy;
+}
+
+export function checkTimeout(timeoutMs: number): number {
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS) {
+    throw new TaskError('invalid_definition', 'The timeout must be between 1 ms and 15 minutes.');
+  }
+  return timeoutMs;
 }
 
 /** The loop options a stored schedule stands for. */

@@ -2,6 +2,7 @@ export type { CatchUpPolicy, Task, TaskRun, TaskSchedule, TaskState } from '../d
 export { taskScheduleSchema } from '../db/index.js';
 export {
   checkTaskName,
+  MAX_TIMEOUT_MS,
   parseTaskSchedule,
   resumeDueAt,
   TASK_NAME_PATTERN,

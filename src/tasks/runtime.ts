@@ -1,7 +1,6 @@
 import { pino } from 'pino';
 import {
   type CatchUpPolicy,
-  catchUpPolicies,
   countTasks,
   type Db,
   deleteTask,
@@ -34,7 +33,10 @@ import {
   type Schedule,
 } from '../loop/index.js';
 import {
+  checkCatchUp,
+  checkCount,
   checkTaskName,
+  checkTimeout,
   engineSchedule,
   invalidSchedule,
   parseTaskSchedule,
@@ -52,8 +54,6 @@ import { runNonce } from './nonce.js';
 // to resume. Iteration records are batched: all the iterations that finish in one tick share a commit.
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
-/** The longest per-iteration timeout a task may have; /task's timeout option should check against it. */
-export const MAX_TIMEOUT_MS = 15 * 60_000;
 /** How long shutdown() waits for iterations in flight before aborting them. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 /** Rows read per page by resumeAll(). */
@@ -749,30 +749,6 @@ export class TaskRuntime {
 }
 
 function ignoreError(): void {}
-
-function checkCount(count: number | null): number | null {
-  if (count !== null && (!Number.isSafeInteger(count) || count < 1)) {
-    throw new TaskError(
-      'invalid_definition',
-      'The count must be a whole number of at least 1, or empty for forever.',
-    );
-  }
-  return count;
-}
-
-function checkCatchUp(catchUp: string): CatchUpPolicy {
-  if (!(catchUpPolicies as readonly string[]).includes(catchUp)) {
-    throw new TaskError('invalid_definition', 'The catch-up policy must be "skip" or "once".');
-  }
-  return catchUp as CatchUpPolicy;
-}
-
-function checkTimeout(timeoutMs: number): number {
-  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS) {
-    throw new TaskError('invalid_definition', 'The timeout must be between 1 ms and 15 minutes.');
-  }
-  return timeoutMs;
-}
 
 function errorText(error: unknown): string {
   if (error instanceof Error) return error.message || error.name;
