@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { BACKOFF_CAP_MS, ExponentialBackoff } from '../../src/loop/backoff.js';
+import { BACKOFF_BASE_MS, BACKOFF_CAP_MS, ExponentialBackoff } from '../../src/loop/backoff.js';
 import {
   assertErrorClasses,
   isTransientError,
@@ -78,14 +78,21 @@ describe('ExponentialBackoff', () => {
     expect([backoff.nextDelayMs(), backoff.nextDelayMs()]).toEqual([500, 1_000]);
   });
 
-  it('never shrinks from one retry to the next, whatever the jitter', () => {
-    const backoff = new ExponentialBackoff();
-    let previous = 0;
-    for (let i = 0; i < 20; i++) {
-      const delay = backoff.nextDelayMs();
-      expect(delay).toBeGreaterThanOrEqual(previous / 2);
-      expect(delay).toBeLessThanOrEqual(BACKOFF_CAP_MS);
-      previous = delay;
+  // Equal jitter: while the step doubles, a retry never waits less than the one before (full jitter, as in
+  // discord.py, often would); once at the cap, delays stay within [cap/2, cap].
+  it('never shrinks from one retry to the next while doubling, whatever the jitter', () => {
+    const doublingSteps = Math.ceil(Math.log2(BACKOFF_CAP_MS / BACKOFF_BASE_MS)); // 1 s … 256 s
+    for (let trial = 0; trial < 50; trial++) {
+      const backoff = new ExponentialBackoff();
+      let previous = 0;
+      for (let i = 0; i < 20; i++) {
+        const delay = backoff.nextDelayMs();
+        expect(delay).toBeGreaterThanOrEqual(previous / 2);
+        expect(delay).toBeLessThanOrEqual(BACKOFF_CAP_MS);
+        if (i < doublingSteps) expect(delay).toBeGreaterThanOrEqual(previous);
+        else expect(delay).toBeGreaterThanOrEqual(BACKOFF_CAP_MS / 2);
+        previous = delay;
+      }
     }
   });
 });
