@@ -170,12 +170,21 @@ function normalizeTimeZone(timeZone: unknown): string {
   if (timeZone === undefined) return 'UTC';
   if (typeof timeZone !== 'string')
     throw new TypeError('loop option "timeZone" must be an IANA time zone name');
-  try {
-    return formatterFor(timeZone).resolvedOptions().timeZone;
-  } catch {
-    throw new RangeError(`loop option "timeZone" is not a known IANA time zone: "${timeZone}"`);
+  let canonical = canonicalZones.get(timeZone);
+  if (canonical === undefined) {
+    try {
+      canonical = formatterFor(timeZone).resolvedOptions().timeZone;
+    } catch {
+      throw new RangeError(`loop option "timeZone" is not a known IANA time zone: "${timeZone}"`);
+    }
+    canonicalZones.set(timeZone, canonical);
   }
+  return canonical;
 }
+
+// Zone name as given → canonical name. resolvedOptions() costs microseconds and a restart normalizes every
+// task's schedule (twice: resumeAll, then loop()); one entry per valid zone name in use, as for formatters.
+const canonicalZones = new Map<string, string>();
 
 // ---------------------------------------------------------------------------------------------------------
 // Next due instant
