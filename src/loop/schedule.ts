@@ -183,7 +183,7 @@ function normalizeTimeZone(timeZone: unknown): string {
 }
 
 // Zone name as given → canonical name. resolvedOptions() costs microseconds and a restart normalizes every
-// task's schedule (twice: resumeAll, then loop()); one entry per valid zone name in use, as for formatters.
+// task's schedule (each task's loop() does); one entry per valid zone name in use, as for formatters.
 const canonicalZones = new Map<string, string>();
 
 // ---------------------------------------------------------------------------------------------------------
