@@ -1,5 +1,6 @@
 // Parsing of what admins type into slash-command options. Each parser returns either a value or one
 // sentence the bot can show as-is; none of them throws on user input.
+import { MAX_TIMEOUT_MS } from '../tasks/index.js';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
@@ -40,8 +41,8 @@ export function parseEvery(input: string): Parsed<number> {
   return ok(seconds);
 }
 
-/** The longest a run may take (the task runtime's own limit). */
-const MAX_TIMEOUT_SECONDS = 15 * 60;
+/** The longest a run may take: the task runtime's own limit. */
+const MAX_TIMEOUT_SECONDS = MAX_TIMEOUT_MS / 1000;
 
 /** A run's time limit, written like `every` (`30s`, `5m`, `1m30s`) → seconds, from 1 s to 15 min. */
 export function parseTimeout(input: string): Parsed<number> {

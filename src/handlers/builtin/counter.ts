@@ -23,6 +23,7 @@ import {
 import { z } from 'zod';
 import { type Db, getCounterState, getTaskById, saveCounterState } from '../../db/index.js';
 import type { Logger } from '../../log.js';
+import { KeyedLock } from '../../tasks/index.js';
 import { defineHandler, type HandlerStore } from '../define.js';
 
 export const RENAME_LIMIT = 2;
@@ -86,7 +87,7 @@ export function renderCounter(template: string, guild: Guild): string {
 
 // One rename at a time per task (a run and a held-rename timer may meet), and the held renames' timers.
 // Only a held rename with a timer in this process will be applied, so the timer is also what `status()` reads.
-const locks = new Map<number, Promise<unknown>>();
+const renames = new KeyedLock<number>();
 const heldTimers = new Map<number, HeldTimer>();
 
 interface HeldTimer {
@@ -96,16 +97,6 @@ interface HeldTimer {
   /** The held text (latest value wins) and when the rename window opens for it (ms). */
   text: string;
   opensAt: number;
-}
-
-function exclusive<T>(taskId: number, fn: () => Promise<T>): Promise<T> {
-  const result = (locks.get(taskId) ?? Promise.resolve()).then(fn);
-  const tail = result.catch(() => {});
-  locks.set(taskId, tail);
-  void tail.then(() => {
-    if (locks.get(taskId) === tail) locks.delete(taskId);
-  });
-  return result;
 }
 
 function clearHeldTimer(taskId: number): void {
@@ -223,7 +214,7 @@ async function onHeldTimer(
 ): Promise<void> {
   const ours = () => heldTimers.get(deps.taskId)?.timer === timer;
   try {
-    await exclusive(deps.taskId, async () => {
+    await renames.run(deps.taskId, async () => {
       // A run re-held (or applied) the rename meanwhile: its timer speaks for it now.
       if (!ours()) return;
       const task = getTaskById(deps.db, deps.taskId);
@@ -258,9 +249,11 @@ function dropHeldRename(deps: RenameDeps): void {
 /** A run aborted by cancel or delete drops its task's held rename now rather than at the next check. */
 function dropHeldRenameOnHalt(deps: RenameDeps): void {
   if (getTaskById(deps.db, deps.taskId)?.state === 'running') return; // a timeout: the task runs on
-  void exclusive(deps.taskId, async () => dropHeldRename(deps)).catch((error: unknown) =>
-    deps.log.warn({ err: error, taskId: deps.taskId }, 'could not drop a held counter rename'),
-  );
+  void renames
+    .run(deps.taskId, async () => dropHeldRename(deps))
+    .catch((error: unknown) =>
+      deps.log.warn({ err: error, taskId: deps.taskId }, 'could not drop a held counter rename'),
+    );
 }
 
 /** The held rename something will apply: this process's timer for it, with its task still running. */
@@ -309,7 +302,7 @@ export default defineHandler<CounterOptions>({
       const onAbort = () => dropHeldRenameOnHalt(deps);
       ctx.signal.addEventListener('abort', onAbort, { once: true });
       try {
-        await exclusive(task.id, () => renameWithinLimit(deps, text));
+        await renames.run(task.id, () => renameWithinLimit(deps, text));
       } finally {
         ctx.signal.removeEventListener('abort', onAbort);
       }
