@@ -630,6 +630,13 @@ export class TaskRuntime {
     // Given up after RUN_RETRY_WINDOW: an error run, but the task goes on with its next slot.
     if (info.gaveUp) {
       error = `gave up on this run after retrying for ${RUN_RETRY_WINDOW_MINUTES} minutes: ${error}`;
+      this.#log.warn({ taskId: activation.taskId, scheduledAt: info.scheduledAt, error }, 'run given up');
+    } else if (info.outcome === 'retried') {
+      // info, not warn: in a Discord outage every task retries several times per run.
+      this.#log.info(
+        { taskId: activation.taskId, scheduledAt: info.scheduledAt, retryAt: info.nextIteration, error },
+        'run failed; retrying',
+      );
     }
     this.#pending.push({
       taskId: activation.taskId,

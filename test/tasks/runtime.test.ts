@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   countRuns,
@@ -6,6 +7,7 @@ import {
   insertTask,
   openDatabase,
 } from '../../src/db/index.js';
+import { createLogger } from '../../src/log.js';
 import { Loop } from '../../src/loop/index.js';
 import {
   RUN_RETRY_WINDOW_MINUTES,
@@ -46,8 +48,15 @@ describe('TaskRuntime', () => {
   });
 
   function start(execute = recordingExecutor()) {
-    runtime = new TaskRuntime({ db: conn.db, execute });
-    return { runtime, execute };
+    const logs: { msg: string; level: number }[] = [];
+    const destination = new Writable({
+      write(chunk, _encoding, done) {
+        for (const line of String(chunk).split('\n').filter(Boolean)) logs.push(JSON.parse(line));
+        done();
+      },
+    });
+    runtime = new TaskRuntime({ db: conn.db, execute, log: createLogger({ level: 'info', destination }) });
+    return { runtime, execute, logs };
   }
 
   it('creates a running task that fires on its grid and records every run with its nonce', async () => {
@@ -319,7 +328,7 @@ describe('TaskRuntime', () => {
     const execute = recordingExecutor((_task, ctx) =>
       ctx.scheduledAt.getTime() === T0 ? new Promise<void>(() => {}) : Promise.resolve(),
     );
-    const { runtime } = start(execute);
+    const { runtime, logs } = start(execute);
     await runtime.create('g1', definition({ schedule: { kind: 'interval', seconds: 3_600 } })); // 60 s timeout
     await vi.advanceTimersByTimeAsync(30 * MINUTE);
 
@@ -342,6 +351,11 @@ describe('TaskRuntime', () => {
       nextRunAt: T0 + 60 * MINUTE,
       lastError: gaveUp,
     });
+    // The owner reading the logs sees the retry (info) and the lost run (warn, level 40).
+    expect(logs.filter((l) => l.msg !== 'task created').map((l) => [l.level, l.msg])).toEqual([
+      [30, 'run failed; retrying'],
+      [40, 'run given up'],
+    ]);
 
     await vi.advanceTimersByTimeAsync(30 * MINUTE);
     expect(execute.calls.at(-1)).toMatchObject({ iteration: 0, scheduledAt: T0 + 60 * MINUTE });
