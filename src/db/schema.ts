@@ -5,7 +5,8 @@ import type { TaskSchedule } from './schedule.js';
 
 export const taskStates = ['running', 'stopped', 'cancelled', 'failed', 'completed'] as const;
 export const catchUpPolicies = ['skip', 'once'] as const;
-export const runOutcomes = ['ok', 'error', 'retried', 'cancelled'] as const;
+// interrupted: the process died during the run, so whether it posted is unknown; it counts toward `count`.
+export const runOutcomes = ['ok', 'error', 'retried', 'cancelled', 'interrupted'] as const;
 
 export const tasks = sqliteTable(
   'tasks',
@@ -52,6 +53,19 @@ export const taskRuns = sqliteTable(
   // Serves "last runs of a task" and the prune-on-insert, which both walk one task's newest ids.
   (t) => [index('task_runs_task_id_idx').on(t.taskId, t.id)],
 );
+
+// The write-ahead record of a run in flight ("task T, slot S, started"): committed before the handler is
+// called, deleted in the same transaction as the run's record. A row found at start-up is a run the process
+// died during. At most one per task: a task's slots never overlap.
+export const runIntents = sqliteTable('run_intents', {
+  taskId: integer('task_id')
+    .primaryKey()
+    .references(() => tasks.id, { onDelete: 'cascade' }),
+  scheduledAt: integer('scheduled_at').notNull(),
+  // The first attempt's start: the retry window of the slot is measured from it.
+  startedAt: integer('started_at').notNull(),
+  iteration: integer('iteration').notNull(),
+});
 
 export const counterState = sqliteTable('counter_state', {
   taskId: integer('task_id')
@@ -135,6 +149,7 @@ export type TaskRun = typeof taskRuns.$inferSelect;
 export type NewTaskRun = typeof taskRuns.$inferInsert;
 export type TaskState = (typeof taskStates)[number];
 export type CatchUpPolicy = (typeof catchUpPolicies)[number];
+export type RunIntent = typeof runIntents.$inferSelect;
 export type RunOutcome = (typeof runOutcomes)[number];
 export type CounterState = typeof counterState.$inferSelect;
 export type LeaderboardState = typeof leaderboardState.$inferSelect;
