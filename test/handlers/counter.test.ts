@@ -3,7 +3,7 @@ import { getCounterState } from '../../src/db/index.js';
 import { rejectsOnRateLimit } from '../../src/discord/client.js';
 import { handlerStatus } from '../../src/discord/handler-status.js';
 import { HELD_HALT_CHECK_MS } from '../../src/handlers/builtin/counter.js';
-import { advance, type Bot, eventually, MINUTE, startBot } from './helpers.js';
+import { advance, type Bot, eventually, logged, MINUTE, runsRecorded, startBot } from './helpers.js';
 
 let bot: Bot;
 
@@ -38,13 +38,16 @@ async function counterWithHeldRename(): Promise<{ lounge: string; taskId: number
   const lounge = bot.guild.channels.Lounge!;
   await bot.create({ name: 'humans', kind: 'counter', options: { template: 'Humans: {humans}' } }, 'Lounge');
   await advance(0);
-  await eventually(() => expect(renameRequests(lounge)).toHaveLength(1));
+  await runsRecorded(bot, 'humans', 1);
+  expect(renameRequests(lounge)).toHaveLength(1);
   await join('carol');
   await advance(MINUTE);
-  await eventually(() => expect(renameRequests(lounge)).toHaveLength(2));
+  await runsRecorded(bot, 'humans', 2);
+  expect(renameRequests(lounge)).toHaveLength(2);
   await join('dave');
   await advance(MINUTE);
-  await eventually(() => expect(statusOf('humans')).toBeDefined());
+  await runsRecorded(bot, 'humans', 3);
+  expect(statusOf('humans')).toBeDefined();
   return { lounge, taskId: bot.runtime.info(bot.guild.id, 'humans').task.id };
 }
 
@@ -60,21 +63,23 @@ describe('counter', () => {
       'Lounge',
     );
     await advance(0);
-    await eventually(() => expect(channelName()).toBe(`Members: ${start}`));
+    await runsRecorded(bot, 'members', 1);
+    expect(channelName()).toBe(`Members: ${start}`);
 
     // Unchanged count: no request at all.
     await advance(MINUTE);
-    await eventually(() => expect(bot.runtime.info(bot.guild.id, 'members').runs).toHaveLength(2));
+    await runsRecorded(bot, 'members', 2);
     expect(renameRequests(lounge)).toHaveLength(1);
 
     const second = await join('carol');
     await advance(MINUTE);
-    await eventually(() => expect(channelName()).toBe(`Members: ${second}`));
+    await runsRecorded(bot, 'members', 3);
+    expect(channelName()).toBe(`Members: ${second}`);
 
     // The window (2 per 10 minutes) is full: the third change is held, not sent.
     const third = await join('dave');
     await advance(MINUTE);
-    await eventually(() => expect(bot.runtime.info(bot.guild.id, 'members').runs).toHaveLength(4));
+    await runsRecorded(bot, 'members', 4);
     expect(channelName()).toBe(`Members: ${second}`);
     expect(statusOf('members')).toMatch(
       new RegExp(
@@ -84,14 +89,20 @@ describe('counter', () => {
     // Latest value wins while held.
     const latest = await join('erin');
     await advance(MINUTE);
-    await eventually(() => expect(bot.runtime.info(bot.guild.id, 'members').runs).toHaveLength(5));
+    await runsRecorded(bot, 'members', 5);
     expect(statusOf('members')).toContain(`“Members: ${latest}”`);
     expect(renameRequests(lounge)).toHaveLength(2);
 
-    // The window opens 10 minutes (plus a second's margin) after the first rename.
-    for (let minute = 5; minute <= 10; minute++) await advance(MINUTE);
+    // The window opens 10 minutes (plus a second's margin) after the first rename. Each minute's run is
+    // waited for, so the clock never jumps while a request is in flight.
+    for (let minute = 5; minute <= 10; minute++) {
+      await advance(MINUTE);
+      await runsRecorded(bot, 'members', minute + 1);
+    }
     await advance(1_000);
-    await eventually(() => expect(channelName()).toBe(`Members: ${latest}`));
+    // The held rename's timer applies it; Discord shows the name before the bot has saved it.
+    await logged(bot, 'counter channel renamed', 3);
+    expect(channelName()).toBe(`Members: ${latest}`);
     expect(renameRequests(lounge)).toHaveLength(3);
     expect(bot.emulator.requests.filter((r) => r.status === 429)).toEqual([]);
     expect(statusOf('members')).toBeUndefined();
@@ -109,9 +120,9 @@ describe('counter', () => {
     await bot.runtime.cancel(bot.guild.id, 'humans');
     expect(statusOf('humans')).toBeUndefined();
     await advance(10 * MINUTE);
-    await new Promise((resolve) => setImmediate(resolve));
+    // The held timer's check drops the pending text; wait for that write, then nothing else was sent.
+    await eventually(() => expect(getCounterState(bot.connection.db, taskId)?.pendingText).toBeNull());
     expect(renameRequests(lounge)).toHaveLength(2);
-    expect(getCounterState(bot.connection.db, taskId)?.pendingText).toBeNull();
   });
 
   it('holds a rename Discord refuses with 429 (someone else spent the budget) instead of waiting in the run', async () => {
@@ -130,7 +141,7 @@ describe('counter', () => {
     const startedAt = Date.now();
     await advance(0);
     // The run ends at once (it does not sit out the 5 minutes until its timeout), and the task runs on.
-    await eventually(() => expect(bot.runtime.info(bot.guild.id, 'members').runs).toHaveLength(1));
+    await runsRecorded(bot, 'members', 1);
     const { task, runs } = bot.runtime.info(bot.guild.id, 'members');
     expect(runs[0]).toMatchObject({ outcome: 'ok', error: null });
     expect(runs[0]!.finishedAt - runs[0]!.startedAt).toBeLessThan(1_000);
@@ -146,8 +157,10 @@ describe('counter', () => {
 
     // Runs inside Discord's retry-after send nothing; a change meanwhile replaces the held text.
     const latest = await join('carol');
-    for (let minute = 1; minute <= 4; minute++) await advance(MINUTE);
-    await eventually(() => expect(bot.runtime.info(bot.guild.id, 'members').runs).toHaveLength(5));
+    for (let minute = 1; minute <= 4; minute++) {
+      await advance(MINUTE);
+      await runsRecorded(bot, 'members', minute + 1);
+    }
     expect(renameRequests(lounge)).toHaveLength(1);
     expect(statusOf('members')).toContain(`“Members: ${latest}”`);
     expect(channelName()).toBe('Lounge');
@@ -155,11 +168,12 @@ describe('counter', () => {
     // After the window (plus the margin): the held rename's timer applies it, once. Small steps, so the fake
     // clock does not jump past the REST timeout while the request is in flight.
     await advance(MINUTE);
-    await eventually(() => expect(bot.runtime.info(bot.guild.id, 'members').runs).toHaveLength(6));
+    await runsRecorded(bot, 'members', 6);
     expect(renameRequests(lounge)).toHaveLength(1);
     await advance(1_500);
-    await eventually(() => expect(channelName()).toBe(`Members: ${guild.memberCount}`));
-    await eventually(() => expect(statusOf('members')).toBeUndefined());
+    await logged(bot, 'counter channel renamed');
+    expect(channelName()).toBe(`Members: ${guild.memberCount}`);
+    expect(statusOf('members')).toBeUndefined();
     expect(renameRequests(lounge).map((r) => r.status)).toEqual([429, 200]);
     expect(bot.runtime.info(bot.guild.id, 'members').task.state).toBe('running');
     expect(bot.runtime.info(bot.guild.id, 'members').runs.every((r) => r.outcome === 'ok')).toBe(true);
@@ -204,7 +218,8 @@ describe('counter', () => {
     const humans = () => guild.members.cache.filter((m) => !m.user.bot).size;
     const bots = () => guild.members.cache.filter((m) => m.user.bot).size;
     await advance(0);
-    await eventually(() => expect(bot.emulator.world.messages(stats)).toHaveLength(1));
+    await runsRecorded(bot, 'census', 1);
+    expect(bot.emulator.world.messages(stats)).toHaveLength(1);
     const first = bot.emulator.world.messages(stats)[0]!;
     expect(first.message.content).toBe(`Humans: ${humans()}, bots: ${bots()}, Mods: 1`);
 
@@ -212,9 +227,7 @@ describe('counter', () => {
     bot.emulator.world.updateMember(bot.guild.id, bot.guild.members.bob!, { roles: [bot.guild.roles.Mods!] });
     await eventually(() => expect(guild.roles.cache.get(bot.guild.roles.Mods!)!.members.size).toBe(2));
     await advance(MINUTE);
-    await eventually(() =>
-      expect(bot.emulator.world.message(first.message.id).message.content).toContain('Mods: 2'),
-    );
+    await runsRecorded(bot, 'census', 2);
     expect(bot.emulator.world.messages(stats)).toHaveLength(1);
     expect(bot.emulator.world.message(first.message.id).message.content).toBe(
       `Humans: ${humans()}, bots: ${bots()}, Mods: 2`,
@@ -223,7 +236,7 @@ describe('counter', () => {
     // Unchanged: no edit.
     const edits = () => bot.emulator.world.transcript(stats).filter((e) => e.kind === 'update').length;
     await advance(MINUTE);
-    await eventually(() => expect(bot.runtime.info(bot.guild.id, 'census').runs).toHaveLength(3));
+    await runsRecorded(bot, 'census', 3);
     expect(edits()).toBe(1);
 
     bot.emulator.world.deleteMessage(first.message.id);
@@ -232,7 +245,8 @@ describe('counter', () => {
       expect(channel?.isTextBased() && channel.messages.cache.has(first.message.id)).toBe(false),
     );
     await advance(MINUTE);
-    await eventually(() => expect(bot.emulator.world.messages(stats)).toHaveLength(1));
+    await runsRecorded(bot, 'census', 4);
+    expect(bot.emulator.world.messages(stats)).toHaveLength(1);
     const second = bot.emulator.world.messages(stats)[0]!;
     expect(second.message.id).not.toBe(first.message.id);
     expect(second.message.content).toBe(`Humans: ${humans()}, bots: ${bots()}, Mods: 2`);

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createExecutor, setupHandlers } from '../../src/handlers/executor.js';
 import { loadHandlers } from '../../src/handlers/registry.js';
-import { advance, type Bot, captureLog, eventually, MINUTE, startBot } from './helpers.js';
+import { advance, type Bot, captureLog, eventually, MINUTE, runsRecorded, startBot } from './helpers.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const EXAMPLE = join(REPO, 'examples/handlers/question-of-the-day.ts');
@@ -50,7 +50,8 @@ describe('custom handler modules', () => {
     const general = bot.guild.channels.general!;
     await advance(0);
     for (let n = 1; n <= 3; n++) {
-      await eventually(() => expect(bot!.emulator.world.messages(general)).toHaveLength(n));
+      await runsRecorded(bot, 'qotd', n);
+      expect(bot.emulator.world.messages(general)).toHaveLength(n);
       await advance(MINUTE);
     }
     await eventually(() => expect(bot!.runtime.info(bot!.guild.id, 'qotd').task.state).toBe('completed'));

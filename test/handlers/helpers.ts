@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { Client } from 'discord.js';
-import { vi } from 'vitest';
+import { expect, vi } from 'vitest';
 import { type Emulator, type EmulatorOptions, type GuildSpec, startEmulator } from '../../emulator/index.js';
 import { type DatabaseConnection, openDatabase } from '../../src/db/index.js';
 import { createClient } from '../../src/discord/client.js';
@@ -128,6 +128,24 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
 /** Lets the loop fire what is due `ms` from now, then gives real I/O (REST, gateway) a moment to finish. */
 export async function advance(ms: number): Promise<void> {
   await vi.advanceTimersByTimeAsync(ms);
+}
+
+/**
+ * Waits until the task has recorded `n` runs: the bot has finished them, saves included. Wait for this, not
+ * for what the emulator shows, before advancing the clock or reading the bot's state: Discord applies a
+ * post or rename before the bot hears back, and a fake-clock jump meanwhile fires the request's timeout.
+ */
+export async function runsRecorded(bot: Bot, name: string, n: number): Promise<void> {
+  await eventually(() => expect(bot.runtime.info(bot.guild.id, name, n + 10).runs).toHaveLength(n));
+}
+
+/** Waits until the bot has logged `msg` `n` times (counting from the start of the test). */
+export async function logged(bot: Bot, msg: string, n = 1): Promise<Record<string, unknown>[]> {
+  return eventually(() => {
+    const lines = bot.logs.lines.filter((line) => line.msg === msg);
+    expect(lines).toHaveLength(n);
+    return lines;
+  });
 }
 
 /** Polls `check` on real time (vi.waitFor is not driven by the fake clock). */

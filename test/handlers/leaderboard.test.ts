@@ -14,7 +14,7 @@ import {
   periodStartDay,
   pruneOldDailyCounts,
 } from '../../src/handlers/builtin/leaderboard.js';
-import { advance, type Bot, eventually, MINUTE, startBot } from './helpers.js';
+import { advance, type Bot, eventually, MINUTE, runsRecorded, startBot } from './helpers.js';
 
 let bot: Bot;
 
@@ -109,7 +109,8 @@ describe('leaderboard', () => {
 
     await bot.runtime.start(bot.guild.id, 'top');
     await advance(0);
-    await eventually(() => expect(world.messages(channels.stats!)).toHaveLength(1));
+    await runsRecorded(bot, 'top', 1);
+    expect(world.messages(channels.stats!)).toHaveLength(1);
     const board = world.messages(channels.stats!)[0]!;
     expect(board.message.embeds[0]?.title).toBe('Chatterboxes');
     expect(boardText(board.message.id)).toBe(
@@ -129,7 +130,7 @@ describe('leaderboard', () => {
     const guild = bot.client.guilds.cache.get(bot.guild.id)!;
     await eventually(() => expect(guild.members.cache.has(carol)).toBe(false));
     await advance(MINUTE);
-    await eventually(() => expect(boardText(board.message.id)).toContain('Carol C'));
+    await runsRecorded(bot, 'top', 2);
     expect(world.messages(channels.stats!)).toHaveLength(1);
     expect(boardText(board.message.id)).toBe(
       [
@@ -141,7 +142,8 @@ describe('leaderboard', () => {
 
     world.deleteMessage(board.message.id);
     await advance(MINUTE);
-    await eventually(() => expect(world.messages(channels.stats!)).toHaveLength(1));
+    await runsRecorded(bot, 'top', 3);
+    expect(world.messages(channels.stats!)).toHaveLength(1);
     const reposted = world.messages(channels.stats!)[0]!;
     expect(reposted.message.id).not.toBe(board.message.id);
     expect(boardText(reposted.message.id)).toContain('**1.** Carol C — 4 messages');
@@ -149,7 +151,8 @@ describe('leaderboard', () => {
     // And that new message is the one edited from then on.
     await say(bob, 1);
     await advance(MINUTE);
-    await eventually(() => expect(boardText(reposted.message.id)).toContain(`<@${bob}> — 3 messages`));
+    await runsRecorded(bot, 'top', 4);
+    expect(boardText(reposted.message.id)).toContain(`<@${bob}> — 3 messages`);
     expect(world.messages(channels.stats!)).toHaveLength(1);
     expect(bot.runtime.info(bot.guild.id, 'top').runs.map((r) => r.outcome)).toEqual([
       'ok',
@@ -217,10 +220,10 @@ describe('leaderboard', () => {
       'general',
     );
     await advance(0);
-    await eventually(() => {
-      expect(bot.emulator.world.messages(channels.stats!)).toHaveLength(1);
-      expect(bot.emulator.world.messages(channels.general!)).toHaveLength(1);
-    });
+    await runsRecorded(bot, 'ever', 1);
+    await runsRecorded(bot, 'month', 1);
+    expect(bot.emulator.world.messages(channels.stats!)).toHaveLength(1);
+    expect(bot.emulator.world.messages(channels.general!)).toHaveLength(1);
     expect(bot.emulator.world.messages(channels.stats!)[0]!.message.embeds[0]!.description).toBe(
       `**1.** <@${alice}> — 42 messages\n**2.** <@${bob}> — 5 messages`,
     );
@@ -268,10 +271,10 @@ describe('leaderboard', () => {
     await bot.create({ name: 'week', kind: 'leaderboard', options: { period: 'week' } }, 'stats');
     await bot.create({ name: 'today', kind: 'leaderboard', options: { period: 'day' } }, 'general');
     await advance(0);
-    await eventually(() => {
-      expect(bot.emulator.world.messages(channels.stats!)).toHaveLength(1);
-      expect(bot.emulator.world.messages(channels.general!)).toHaveLength(1);
-    });
+    await runsRecorded(bot, 'week', 1);
+    await runsRecorded(bot, 'today', 1);
+    expect(bot.emulator.world.messages(channels.stats!)).toHaveLength(1);
+    expect(bot.emulator.world.messages(channels.general!)).toHaveLength(1);
     const week = bot.emulator.world.messages(channels.stats!)[0]!.message.embeds[0]!;
     expect(week.description).toBe(
       `**1.** <@${members.bob}> — 5 messages\n**2.** <@${members.alice}> — 1 message`,

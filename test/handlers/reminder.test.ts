@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { runNonce } from '../../src/tasks/index.js';
-import { advance, type Bot, eventually, MINUTE, startBot } from './helpers.js';
+import { advance, type Bot, eventually, MINUTE, runsRecorded, startBot } from './helpers.js';
 
 let bot: Bot;
 
@@ -14,9 +14,9 @@ describe('reminder', () => {
     const channelId = bot.guild.channels.general!;
     await bot.create({ name: 'standup', kind: 'reminder', options: { message: 'Stand-up in 5' }, count: 3 });
     await advance(0);
-    await eventually(() => expect(bot.emulator.world.messages(channelId)).toHaveLength(1));
+    await runsRecorded(bot, 'standup', 1);
     await advance(MINUTE);
-    await eventually(() => expect(bot.emulator.world.messages(channelId)).toHaveLength(2));
+    await runsRecorded(bot, 'standup', 2);
     await advance(MINUTE);
     await eventually(() => expect(bot.runtime.info(bot.guild.id, 'standup').task.state).toBe('completed'));
     await advance(5 * MINUTE);
@@ -83,7 +83,8 @@ describe('reminder', () => {
     const channelId = bot.guild.channels.general!;
     const task = await bot.create({ name: 'once', kind: 'reminder', options: { message: 'tick' } });
     await advance(0);
-    await eventually(() => expect(bot.emulator.world.messages(channelId)).toHaveLength(1));
+    await runsRecorded(bot, 'once', 1);
+    expect(bot.emulator.world.messages(channelId)).toHaveLength(1);
     const first = bot.emulator.world.messages(channelId)[0]!;
     expect(first.nonce).toBe(runNonce(task.id, task.nextRunAt!));
     // A crash between posting and recording: after restart the same slot runs again with the same nonce.

@@ -173,6 +173,8 @@ async function renameWithinLimit(deps: RenameDeps, text: string): Promise<void> 
   });
   store.delete(BLOCKED_KEY);
   clearHeldTimer(taskId);
+  // The one signal that a rename is applied and saved, run or held timer alike (tests wait for it).
+  deps.log.info({ taskId, text }, 'counter channel renamed');
 }
 
 /** Records `text` as the held rename (latest value wins) and arms the timer that applies it at `opensAt`. */
