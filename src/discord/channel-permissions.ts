@@ -2,6 +2,7 @@
 // missing permission now rather than from a failed run later. Each handler declares what it needs.
 import { type Guild, PermissionFlagsBits, type PermissionsString } from 'discord.js';
 import type { Handler } from '../handlers/define.js';
+import { ELSEWHERE, findGuildChannel } from '../handlers/executor.js';
 
 const DEFAULT_NEEDS: readonly PermissionsString[] = ['ViewChannel', 'SendMessages'];
 
@@ -20,13 +21,30 @@ function permissionLabel(permission: PermissionsString): string {
   return permission.replace(/(?<=[a-z])(?=[A-Z])/g, ' ');
 }
 
-/** One sentence naming every missing permission, or undefined when the bot has them all. */
+/**
+ * Whether `channelId` is a channel of another server than `guild`. Discord's own clients never offer one,
+ * but a forged interaction can name any channel, and a task must never post outside its server.
+ */
+export function isOtherServersChannel(guild: Guild, channelId: string): boolean {
+  return findGuildChannel(guild.client, guild, channelId) === ELSEWHERE;
+}
+
+/** The refusal for a channel of another server named in `/task create`. */
+export function notThisServersChannel(channelId: string): string {
+  return `<#${channelId}> is not a channel of this server; pick one of this server's channels.`;
+}
+
+/**
+ * One sentence naming every missing permission (or refusing a channel of another server), or undefined
+ * when the bot has them all.
+ */
 export async function missingChannelPermission(
   guild: Guild,
   channelId: string,
   needed: readonly PermissionsString[],
 ): Promise<string | undefined> {
-  const channel = guild.channels.cache.get(channelId);
+  const channel = findGuildChannel(guild.client, guild, channelId);
+  if (channel === ELSEWHERE) return notThisServersChannel(channelId);
   if (!channel) return `I can't see <#${channelId}>; pick a channel I can view.`;
   const me = guild.members.me ?? (await guild.members.fetchMe());
   const permissions = channel.permissionsFor(me);

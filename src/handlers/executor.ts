@@ -5,10 +5,12 @@ import {
   type Client,
   DiscordAPIError,
   type Guild,
+  type GuildBasedChannel,
   type Message,
   type MessageCreateOptions,
 } from 'discord.js';
 import type { ZodError } from 'zod';
+import { isDatabaseBusy } from '../db/errors.js';
 import { type Db, deleteHandlerState, getHandlerState, setHandlerState, type Task } from '../db/index.js';
 import type { Logger } from '../log.js';
 import { TransientError } from '../loop/index.js';
@@ -36,7 +38,8 @@ export function createExecutor({ client, db, registry, log }: ExecutorDeps): Tas
     const guild = client.guilds.cache.get(task.guildId);
     if (!guild) throw new Error('the bot is no longer in that server');
     if (!guild.available) throw new TransientError('that server is unavailable (a Discord outage)');
-    const channel = guild.channels.cache.get(task.channelId) ?? null;
+    const channel = findGuildChannel(client, guild, task.channelId);
+    if (channel === ELSEWHERE) throw new Error(channelElsewhere(task.channelId));
     const handlerLog = log.child({
       guildId: task.guildId,
       taskId: task.id,
@@ -60,10 +63,50 @@ export function createExecutor({ client, db, registry, log }: ExecutorDeps): Tas
       iteration: run.iteration,
       nonce: run.nonce,
       log: handlerLog,
-      send: (message) => sendToTaskChannel(guild, task.channelId, message, sendNonce(run.nonce, sends++)),
+      send: (message) =>
+        sendToTaskChannel(client, guild, task.channelId, message, sendNonce(run.nonce, sends++)),
     };
-    await handler.run(ctx);
+    try {
+      await handler.run(ctx);
+    } catch (error) {
+      // Another connection holds the database: like a network blip, worth retrying the slot with backoff.
+      if (isDatabaseBusy(error)) {
+        throw new TransientError('the database was busy (locked by another connection)', { cause: error });
+      }
+      throw error;
+    }
   };
+}
+
+/** What findGuildChannel returns for a channel that belongs to another server. */
+export const ELSEWHERE = 'elsewhere';
+
+/**
+ * The channel `channelId` of `guild` from the gateway cache; null when it is gone or the bot cannot see
+ * it; ELSEWHERE when it belongs to another server. The guild's own cache is not proof: discord.js adds a
+ * channel named in an interaction to that interaction's guild, whichever server the channel is in, so a
+ * forged interaction can plant another server's channel there. The channel's own guild decides.
+ */
+export function findGuildChannel(
+  client: Client,
+  guild: Guild,
+  channelId: string,
+): GuildBasedChannel | null | typeof ELSEWHERE {
+  const known = client.channels.cache.get(channelId);
+  if (
+    known !== undefined &&
+    (known.isDMBased() || known.guild.id !== guild.id || known.guildId !== guild.id)
+  ) {
+    return ELSEWHERE;
+  }
+  const channel = guild.channels.cache.get(channelId);
+  if (channel === undefined) return null;
+  return channel.guild.id === guild.id && channel.guildId === guild.id ? channel : ELSEWHERE;
+}
+
+/** Why a run whose stored channel is in another server does not run, for `/task info`. */
+function channelElsewhere(channelId: string): string {
+  return `the task's channel (${channelId}) belongs to another server, so it will not run; delete the task and create it again with a channel of this server`;
 }
 
 /** The handler's parsed options, or an error that says what is wrong with the stored ones. */
@@ -116,12 +159,15 @@ function sendNonce(runNonce: string, index: number): string | undefined {
 }
 
 async function sendToTaskChannel(
+  client: Client,
   guild: Guild,
   channelId: string,
   message: string | MessageCreateOptions,
   nonce: string | undefined,
 ): Promise<Message> {
-  const channel = guild.channels.cache.get(channelId);
+  // Looked up again at each send: the cache may have changed since the run began.
+  const channel = findGuildChannel(client, guild, channelId);
+  if (channel === ELSEWHERE) throw new Error(channelElsewhere(channelId));
   if (!channel) throw new Error(`the channel ${channelId} no longer exists or the bot cannot see it`);
   if (!channel.isSendable())
     throw new Error(`the channel ${channelId} (#${channel.name}) cannot take messages`);
