@@ -1,7 +1,8 @@
 // The handler registry: loads every module in a folder that default-exports a handler and maps kinds to
 // them. Built-in handlers come through the same loader as custom ones (src/handlers/builtin is just the
 // first folder), so the custom-module door is exercised on every start. A broken module is skipped with its
-// path and the reason; it never stops the bot.
+// path and the reason; it never stops the bot. That includes a module whose import never finishes (a
+// top-level await that never settles): each import is bounded by MODULE_IMPORT_TIMEOUT_MS.
 import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -23,6 +24,9 @@ export const COMMON_CREATE_OPTIONS = [
   'catchup',
   'timeout',
 ] as const;
+
+/** How long one module's import may take before it is skipped as broken. */
+export const MODULE_IMPORT_TIMEOUT_MS = 10_000;
 
 /** Discord allows 25 options on a subcommand. */
 const MAX_HANDLER_OPTIONS = 25 - COMMON_CREATE_OPTIONS.length;
@@ -73,19 +77,27 @@ export interface LoadHandlersOptions {
   /** Folders to load, in order; a later module of an existing kind is skipped as a duplicate. */
   dirs: readonly string[];
   log: Logger;
+  /** How long one module's import may take; default MODULE_IMPORT_TIMEOUT_MS (tests shorten it). */
+  importTimeoutMs?: number;
 }
 
 /** Loads the built-in handlers, then every folder in `dirs`. */
 export async function loadHandlers(options: LoadHandlersOptions): Promise<HandlerRegistry> {
   const registry = new HandlerRegistry();
+  const importTimeoutMs = options.importTimeoutMs ?? MODULE_IMPORT_TIMEOUT_MS;
   for (const dir of [BUILTIN_HANDLERS_DIR, ...options.dirs]) {
-    await loadFolder(registry, resolve(dir), options.log);
+    await loadFolder(registry, resolve(dir), options.log, importTimeoutMs);
   }
   options.log.info({ kinds: registry.kinds, skipped: registry.skipped.length }, 'handlers loaded');
   return registry;
 }
 
-async function loadFolder(registry: HandlerRegistry, dir: string, log: Logger): Promise<void> {
+async function loadFolder(
+  registry: HandlerRegistry,
+  dir: string,
+  log: Logger,
+  importTimeoutMs: number,
+): Promise<void> {
   let files: string[];
   try {
     files = readdirSync(dir, { withFileTypes: true })
@@ -96,8 +108,12 @@ async function loadFolder(registry: HandlerRegistry, dir: string, log: Logger): 
     log.error({ dir, err: error }, 'cannot read the handlers folder; no handlers loaded from it');
     return;
   }
-  for (const path of files) {
-    const reason = await loadModule(registry, path);
+  // Imported side by side, so several stuck modules cost one bound, not one each; added in file order, so
+  // which of two modules of one kind wins does not depend on which import finished first.
+  const imports = await Promise.all(files.map((path) => importModule(path, importTimeoutMs)));
+  for (const [index, path] of files.entries()) {
+    const imported = imports[index]!;
+    const reason = 'problem' in imported ? imported.problem : addModule(registry, imported.module);
     if (reason) {
       registry.skipped.push({ path, reason });
       log.error({ path, reason }, 'handler module skipped');
@@ -105,13 +121,39 @@ async function loadFolder(registry: HandlerRegistry, dir: string, log: Logger): 
   }
 }
 
-async function loadModule(registry: HandlerRegistry, path: string): Promise<string | undefined> {
-  let module: { default?: unknown };
+type ImportedModule = { module: { default?: unknown } } | { problem: string };
+
+async function importModule(path: string, timeoutMs: number): Promise<ImportedModule> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  // Deliberately not unref'd: with nothing else alive, Node would end the process with exit code 13
+  // ("unsettled top-level await") and print nothing, before the bound could name the module.
+  const timedOut = new Promise<ImportedModule>((resolve) => {
+    timer = setTimeout(
+      () =>
+        resolve({
+          problem: `its import did not finish within ${formatSeconds(timeoutMs)}; a top-level await that never settles?`,
+        }),
+      timeoutMs,
+    );
+  });
+  const imported = import(pathToFileURL(path).href).then(
+    (module: { default?: unknown }): ImportedModule => ({ module }),
+    (error: unknown): ImportedModule => ({
+      problem: `it threw while loading: ${error instanceof Error ? error.message : String(error)}`,
+    }),
+  );
   try {
-    module = (await import(pathToFileURL(path).href)) as { default?: unknown };
-  } catch (error) {
-    return `it threw while loading: ${error instanceof Error ? error.message : String(error)}`;
+    return await Promise.race([imported, timedOut]);
+  } finally {
+    clearTimeout(timer);
   }
+}
+
+function formatSeconds(ms: number): string {
+  return `${Number((ms / 1_000).toFixed(3))} s`;
+}
+
+function addModule(registry: HandlerRegistry, module: { default?: unknown }): string | undefined {
   if (module.default === undefined) return 'it has no default export (export default defineHandler({...}))';
   return registry.add(module.default);
 }

@@ -102,6 +102,38 @@ export default {
     expect(lines.find((line) => line.msg === 'handlers loaded')).toMatchObject({ skipped: 5 });
   });
 
+  it('skips a module whose import never finishes, with or without a timer alive, and loads the rest', async () => {
+    const dir = handlersDir({
+      // A top-level await that never settles, and nothing else alive (Node alone would exit with code 13).
+      'a-stuck.ts': 'await new Promise(() => {});\n',
+      // The same with a timer alive (Node alone would hang forever); the test clears it afterwards.
+      'b-stuck-with-timer.ts': `
+(globalThis as { stuckTimer?: unknown }).stuckTimer = setInterval(() => {}, 1_000);
+await new Promise(() => {});
+`,
+      'c-good.ts': VALID_SHAPE.replace('KIND', 'fine'),
+    });
+    const { log, lines } = captureLog();
+    // The built-ins first, at the default bound, so the short bound below times only these modules.
+    await loadHandlers({ dirs: [], log });
+    try {
+      const registry = await loadHandlers({ dirs: [dir], log, importTimeoutMs: 1_500 });
+      expect(registry.kinds).toEqual(['counter', 'leaderboard', 'reminder', 'fine']);
+      const reason = 'its import did not finish within 1.5 s; a top-level await that never settles?';
+      expect(registry.skipped).toEqual([
+        { path: join(dir, 'a-stuck.ts'), reason },
+        { path: join(dir, 'b-stuck-with-timer.ts'), reason },
+      ]);
+      const skippedLines = lines.filter((line) => line.msg === 'handler module skipped');
+      expect(skippedLines.map((line) => [line.path, line.reason])).toEqual([
+        [join(dir, 'a-stuck.ts'), reason],
+        [join(dir, 'b-stuck-with-timer.ts'), reason],
+      ]);
+    } finally {
+      clearInterval((globalThis as { stuckTimer?: ReturnType<typeof setInterval> }).stuckTimer);
+    }
+  });
+
   it('logs a setup that throws and still runs the other handlers', async () => {
     const dir = handlersDir({
       'bad-setup.ts': `
