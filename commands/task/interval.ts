@@ -1,5 +1,6 @@
 // /task interval name [every|at|cron] [timezone]: change when a task runs.
 import { SlashCommandSubcommandBuilder } from '@discordjs/builders';
+import { retryWhileBusy } from '../../src/db/busy.js';
 import { isOtherServersChannel } from '../../src/discord/channel-permissions.js';
 import { describeSchedule, nextRunLine } from '../../src/discord/format.js';
 import { scheduleFromOptions } from '../../src/discord/schedule-input.js';
@@ -14,7 +15,7 @@ export const data = addScheduleOptions(
 
 export const execute: TaskSubcommand['execute'] = async (interaction, ctx) => {
   const name = interaction.options.getString('name', true);
-  const { task: current } = ctx.runtime.info(interaction.guildId, name, 0);
+  const { task: current } = await retryWhileBusy(() => ctx.runtime.info(interaction.guildId, name, 0));
   // Saved before channels were checked (or forged): no change goes through until the task is remade here.
   if (isOtherServersChannel(interaction.guild, current.channelId)) {
     return `**${current.name}** posts in a channel of another server, which is not allowed; delete it and create it again with a channel of this server.`;

@@ -10,6 +10,7 @@ import {
   MessageFlags,
   PermissionFlagsBits,
 } from 'discord.js';
+import { databaseFaultOf, databaseFaultSentence, sqliteCodeOf } from '../db/errors.js';
 import { censorToken } from '../log.js';
 import { TaskError } from '../tasks/index.js';
 import { type CommandContext, MAX_CHOICES, type TaskSubcommand } from './task-command.js';
@@ -82,12 +83,7 @@ async function answerCommand(
   try {
     content = await runCommand(interaction, options);
   } catch (error) {
-    if (error instanceof TaskError) {
-      content = error.message;
-    } else {
-      logFailure(options, interaction, error);
-      content = SOMETHING_WENT_WRONG;
-    }
+    content = failureReply(options, interaction, error);
   } finally {
     clearTimeout(timer);
   }
@@ -99,6 +95,28 @@ async function answerCommand(
     // The reply itself was refused (too long, say): still tell the member something.
     if (content !== SOMETHING_WENT_WRONG) await send(interaction, SOMETHING_WENT_WRONG);
   }
+}
+
+/**
+ * The sentence for a command that threw: a TaskError's own; for a database fault (whichever layer it came
+ * from), what happened and who can fix it; for anything else, the generic apology. Faults and bugs are logged.
+ */
+function failureReply(
+  options: RouterOptions,
+  interaction: ChatInputCommandInteraction,
+  error: unknown,
+): string {
+  if (error instanceof TaskError) return error.message;
+  const fault = databaseFaultSentence(error);
+  if (fault !== undefined) {
+    logFailure(options, interaction, error, 'command hit a database fault', {
+      fault: databaseFaultOf(error),
+      code: sqliteCodeOf(error),
+    });
+    return fault;
+  }
+  logFailure(options, interaction, error);
+  return SOMETHING_WENT_WRONG;
 }
 
 async function runCommand(interaction: ChatInputCommandInteraction, options: RouterOptions): Promise<string> {
@@ -139,9 +157,11 @@ function logFailure(
   interaction: ChatInputCommandInteraction | AutocompleteInteraction,
   error: unknown,
   message = 'command failed',
+  extra: Record<string, unknown> = {},
 ): void {
   options.ctx.log.error(
     {
+      ...extra,
       err: error,
       error: censorToken(error instanceof Error ? error.message : String(error)),
       interaction: interaction.id,
