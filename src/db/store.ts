@@ -10,7 +10,9 @@ import {
   meta,
   type NewTask,
   type NewTaskRun,
+  type RunIntent,
   type RunOutcome,
+  runIntents,
   type Task,
   type TaskRun,
   taskRuns,
@@ -241,12 +243,54 @@ function prepareSetNextRun(db: Db) {
     .prepare();
 }
 
+// Written through tasks, so an intent of a task deleted meanwhile is no row rather than a foreign-key error
+// that would roll back the whole tick's batch. A retry of the same slot keeps the first attempt's start.
+function prepareWriteIntent(db: Db) {
+  return db
+    .insert(runIntents)
+    .select(
+      db
+        .select({
+          taskId: tasks.id,
+          scheduledAt: sql`${sql.placeholder('scheduledAt')}`.as('scheduled_at'),
+          startedAt: sql`${sql.placeholder('startedAt')}`.as('started_at'),
+          iteration: sql`${sql.placeholder('iteration')}`.as('iteration'),
+        })
+        .from(tasks)
+        .where(eq(tasks.id, sql.placeholder('taskId'))),
+    )
+    .onConflictDoUpdate({
+      target: runIntents.taskId,
+      set: {
+        scheduledAt: sql`excluded.scheduled_at`,
+        startedAt: sql`CASE WHEN ${runIntents.scheduledAt} = excluded.scheduled_at THEN ${runIntents.startedAt} ELSE excluded.started_at END`,
+        iteration: sql`excluded.iteration`,
+      },
+    })
+    .prepare();
+}
+
+// Only the intent of the record's own slot: a newer slot's intent may already stand in its place.
+function prepareClearIntent(db: Db) {
+  return db
+    .delete(runIntents)
+    .where(
+      and(
+        eq(runIntents.taskId, sql.placeholder('taskId')),
+        eq(runIntents.scheduledAt, sql.placeholder('scheduledAt')),
+      ),
+    )
+    .prepare();
+}
+
 const hot = perDb((db) => ({
   taskById: prepareTaskById(db),
   insertRun: prepareInsertRun(db),
   pruneRuns: preparePruneRuns(db),
   saveProgress: prepareSaveProgress(db),
   setNextRun: prepareSetNextRun(db),
+  writeIntent: prepareWriteIntent(db),
+  clearIntent: prepareClearIntent(db),
 }));
 
 /** Appends one run and prunes the task's history to the last RUNS_KEPT_PER_TASK. */
@@ -271,22 +315,53 @@ export type IterationRecord = {
   nextRunAt: number | null;
   /** This run's error; null keeps the stored value. */
   lastError: string | null;
+  /**
+   * Whether the slot is settled, so its run intent is deleted with this record. False for an attempt that
+   * will be retried: the intent stays, since the slot is still in flight.
+   */
+  settlesSlot: boolean;
 };
 
 /**
  * Records a batch of finished iterations in one transaction: the runtime gathers those of one tick, so
- * thousands of fires cost one commit. Each record writes its run, prunes the task's history and saves its
- * progress (updated_at = finishedAt). Records of tasks deleted meanwhile are skipped.
+ * thousands of fires cost one commit. Each record writes its run, prunes the task's history, saves its
+ * progress (updated_at = finishedAt) and, when it settles its slot, deletes the slot's run intent. Records of
+ * tasks deleted meanwhile are skipped.
  */
 export function recordIterations(db: Db, records: readonly IterationRecord[]): void {
-  const { insertRun, pruneRuns, saveProgress } = hot(db);
+  const { insertRun, pruneRuns, saveProgress, clearIntent } = hot(db);
   inTransaction(db, () => {
     for (const record of records) {
       if (saveProgress.run(record).changes === 0) continue;
       insertRun.run(record);
       pruneRuns.run(record);
+      if (record.settlesSlot) clearIntent.run(record);
     }
   });
+}
+
+// ---------------------------------------------------------------- run intents
+
+/**
+ * Commits, in one transaction, that each of these attempts has started (the write-ahead half of the run
+ * journal; the record that settles the slot deletes it). One row per task: a new slot replaces the last
+ * one's row, a retry of the same slot keeps its first start. Intents of tasks deleted meanwhile write nothing.
+ */
+export function writeRunIntents(db: Db, intents: readonly RunIntent[]): void {
+  const { writeIntent } = hot(db);
+  inTransaction(db, () => {
+    for (const intent of intents) writeIntent.run(intent);
+  });
+}
+
+/** Every run intent: attempts that started and were not settled, which start-up finds after a crash. */
+export function listRunIntents(db: Db): RunIntent[] {
+  return db.select().from(runIntents).orderBy(asc(runIntents.taskId)).all();
+}
+
+/** Deletes the task's run intent, whatever its slot (a restart from zero disowns the old run's attempt). */
+export function clearRunIntent(db: Db, taskId: number): void {
+  db.delete(runIntents).where(eq(runIntents.taskId, taskId)).run();
 }
 
 /** Sets the next run instant of many tasks in one transaction (start-up writes one per resumed task). */

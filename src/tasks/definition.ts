@@ -1,6 +1,7 @@
 import {
   type CatchUpPolicy,
   catchUpPolicies,
+  type RunIntent,
   type Task,
   type TaskSchedule,
   taskScheduleSchema,
@@ -144,4 +145,35 @@ export function resumeDueAt(
       : nextDueAfter(schedule, { anchorMs, lastDueMs, nowMs: task.lastRunAt + 1 });
   if (owedMs >= nowMs || task.catchUp === 'once') return owedMs;
   return nextDueAfter(schedule, { anchorMs, lastDueMs, nowMs });
+}
+
+/** What start-up does with a slot a crash interrupted: see interruptedSlot(). */
+export type InterruptedSlot =
+  | { replay: true; currentLoop: number; dueMs: number }
+  | { replay: false; currentLoop: number; lastRunAt: number };
+
+/**
+ * Where a task picks up whose attempt was in flight when the process died (it has a run intent), at `nowMs`.
+ * - The attempt started less than `retryWindowMs` ago: replay that slot now, as the same iteration. Same
+ *   slot, same nonce, so Discord drops a post the attempt already made, and the slot is counted once.
+ * - Otherwise a post it made could show up again, so it is not retried: it is `interrupted` (outcome
+ *   unknown) and counts as done, so a count is never exceeded; the task goes on after that slot.
+ * The intent's iteration is the count before the attempt; the row may be behind it when the records of
+ * earlier slots were still waiting to be written.
+ */
+export function interruptedSlot(
+  task: Pick<Task, 'currentLoop' | 'lastRunAt'>,
+  intent: Pick<RunIntent, 'scheduledAt' | 'startedAt' | 'iteration'>,
+  nowMs: number,
+  retryWindowMs: number,
+): InterruptedSlot {
+  const currentLoop = Math.max(task.currentLoop, intent.iteration);
+  if (nowMs - intent.startedAt < retryWindowMs) {
+    return { replay: true, currentLoop, dueMs: intent.scheduledAt };
+  }
+  return {
+    replay: false,
+    currentLoop: Math.max(task.currentLoop, intent.iteration + 1),
+    lastRunAt: Math.max(task.lastRunAt ?? intent.scheduledAt, intent.scheduledAt),
+  };
 }

@@ -12,7 +12,7 @@ import {
   lastRuns,
   listRunningTaskTimings,
   listTasks,
-  recordIterations,
+  type RunIntent,
   setNextRuns,
   type Task,
   type TaskRun,
@@ -31,6 +31,7 @@ import {
   type LoopObserver,
   loop,
   type Schedule,
+  TransientError,
 } from '../loop/index.js';
 import {
   checkCatchUp,
@@ -38,6 +39,7 @@ import {
   checkTaskName,
   checkTimeout,
   engineSchedule,
+  interruptedSlot,
   invalidSchedule,
   parseTaskSchedule,
   resumeDueAt,
@@ -45,13 +47,15 @@ import {
   toLoopOptions,
 } from './definition.js';
 import { TaskError, TaskTimeoutError } from './errors.js';
+import { errorText, RunJournal } from './journal.js';
 import { KeyedLock } from './keyed-lock.js';
 import { runNonce } from './nonce.js';
 
 // The TaskRuntime turns stored task definitions into running Loops and keeps the rows in step with them.
-// The rule that makes restarts safe: a state change is committed before the Loop is touched, and the Loop's
-// events (each iteration, the end of a run) are written back as they happen, so the row always says what
-// to resume. Iteration records are batched: all the iterations that finish in one tick share a commit.
+// The rules that make restarts safe: a state change is committed before the Loop is touched; an attempt's
+// start is committed before its handler is called; and the Loop's events (each iteration, the end of a run)
+// are written back as they happen, so the rows always say what to resume. The run journal (journal.ts)
+// writes the starts and the records, each batched per tick.
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
 /** How long shutdown() waits for iterations in flight before aborting them. */
@@ -66,9 +70,7 @@ const RESUME_PAGE_SIZE = 1_000;
  */
 export const RUN_RETRY_WINDOW_MINUTES = 2;
 const RUN_RETRY_WINDOW = Object.freeze({ minutes: RUN_RETRY_WINDOW_MINUTES });
-/** Retries of a batch of run records that could not be written: 1 s doubling to 1 minute. */
-const FLUSH_RETRY_BASE_MS = 1_000;
-const FLUSH_RETRY_CAP_MS = 60_000;
+const RUN_RETRY_WINDOW_MS = RUN_RETRY_WINDOW_MINUTES * 60_000;
 
 /** What the handler layer receives for each iteration. */
 export interface ExecuteContext {
@@ -122,6 +124,10 @@ export interface ResumeSummary {
   resumed: number;
   /** Of those, tasks running one late iteration now (catch-up `once`). */
   caughtUp: number;
+  /** Of those, tasks running again the slot a crash interrupted, within the run retry window. */
+  replayed: number;
+  /** Slots a crash interrupted too long ago to run again: recorded as interrupted and counted. */
+  interrupted: number;
   /** Tasks whose stored schedule the engine no longer accepts; marked failed. */
   failed: number;
 }
@@ -229,11 +235,7 @@ export class TaskRuntime {
   readonly #active = new Map<number, Activation>();
   /** Serializes commands on one task, keyed by (guild, name). */
   readonly #locks = new KeyedLock<string>();
-  #pending: IterationRecord[] = [];
-  #flushQueued = false;
-  /** Consecutive failed writes of #pending, and the timer of the next try (see #flush). */
-  #flushFailures = 0;
-  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #journal: RunJournal;
   #closing = false;
   readonly #callbacks: RuntimeCallbacks;
 
@@ -241,6 +243,7 @@ export class TaskRuntime {
     this.#db = options.db;
     this.#execute = options.execute;
     this.#log = options.log ?? pino({ level: 'silent' });
+    this.#journal = new RunJournal(this.#db, this.#log);
     this.#maxTasksPerGuild = options.maxTasksPerGuild ?? DEFAULT_MAX_TASKS_PER_GUILD;
     if (!Number.isSafeInteger(this.#maxTasksPerGuild) || this.#maxTasksPerGuild < 1) {
       throw new RangeError(`maxTasksPerGuild must be a positive integer, got ${this.#maxTasksPerGuild}`);
@@ -327,7 +330,7 @@ export class TaskRuntime {
     return this.#exclusive(guildId, name, async () => {
       const task = this.#require(guildId, name);
       const schedule = storedEngineSchedule(task); // one the engine now refuses: a sentence, nothing written
-      this.#flush();
+      this.#journal.flush();
       this.#commitRunning(task.id, 0, schedule);
       // Out of #active first, so the old run's end no longer speaks for the task (it would write cancelled).
       const previous = this.#active.get(task.id);
@@ -368,7 +371,7 @@ export class TaskRuntime {
     return this.#exclusive(guildId, name, () => {
       const task = this.#require(guildId, name);
       const parsed = parseTaskSchedule(schedule);
-      this.#flush(); // records of the old schedule must not land after the new next run
+      this.#journal.flush(); // records of the old schedule must not land after the new next run
       const activation = this.#active.get(task.id);
       const updated = inTransaction(this.#db, () => {
         const updated = updateTask(this.#db, task.id, { schedule: parsed, updatedAt: Date.now() })!;
@@ -382,7 +385,7 @@ export class TaskRuntime {
         return updateTask(this.#db, task.id, { nextRunAt, updatedAt: Date.now() })!;
       });
       if (activation && task.state === 'running') {
-        this.#rebasePending(task.id, { nextRunAt: updated.nextRunAt });
+        this.#journal.rebase(task.id, { nextRunAt: updated.nextRunAt });
       }
       return updated;
     });
@@ -390,13 +393,13 @@ export class TaskRuntime {
 
   /** The guild's tasks, by name. */
   list(guildId: string): Task[] {
-    this.#flush();
+    this.#journal.flush();
     return listTasks(this.#db, guildId);
   }
 
   /** One task with its newest runs (at most 100 are kept). */
   info(guildId: string, name: string, runLimit = 10): TaskInfo {
-    this.#flush();
+    this.#journal.flush();
     const task = this.#require(guildId, name);
     return { task, runs: lastRuns(this.#db, task.id, runLimit) };
   }
@@ -406,38 +409,78 @@ export class TaskRuntime {
 
   /**
    * Brings back every task stored as running, applying each one's catch-up policy to slots missed while down.
-   * Reads a page of rows at a time, committing each page's new next-run instants before starting its Loops,
-   * so start-up never holds all rows at once.
+   * Attempts a crash left open (run intents) are settled first: a slot started within the run retry window
+   * runs again now, as the same iteration with the same nonce; an older one is recorded as interrupted and
+   * counted, and the task goes on by its catch-up policy, or completes if that was its last run. A task that
+   * is no longer running keeps its state, and its open attempt is recorded as interrupted. Reads a page of
+   * rows at a time, committing each page's writes before starting its Loops, so start-up never holds all rows
+   * at once.
    */
   resumeAll(): ResumeSummary {
     const nowMs = Date.now();
+    const open = new Map<number, RunIntent>();
+    for (const intent of this.#journal.openIntents()) open.set(intent.taskId, intent);
     const broken: { id: number; error: string }[] = [];
     const schedules = new Map<TaskSchedule, Schedule>(); // tasks share their parsed schedules; normalize each once
     let resumed = 0;
     let caughtUp = 0;
+    let replayed = 0;
+    let interrupted = 0;
     let page: TaskTiming[];
     for (let afterId = 0; ; afterId = page[page.length - 1]!.id) {
       page = listRunningTaskTimings(this.#db, { afterId, limit: RESUME_PAGE_SIZE });
       if (page.length === 0) break;
       const moved: { id: number; nextRunAt: number }[] = [];
       const due: TaskTiming[] = [];
+      const settled: IterationRecord[] = [];
+      const completed: number[] = [];
+      const replays = new Set<number>();
       for (const task of page) {
+        const intent = open.get(task.id);
+        open.delete(task.id);
         if (this.#active.has(task.id)) continue;
+        const slot = intent && interruptedSlot(task, intent, nowMs, RUN_RETRY_WINDOW_MS);
         try {
           let schedule = schedules.get(task.schedule);
           if (schedule === undefined) {
             schedule = engineSchedule(task.schedule);
             schedules.set(task.schedule, schedule);
           }
-          const dueMs = resumeDueAt(schedule, task, nowMs);
+          let dueMs: number;
+          if (slot?.replay) {
+            task.currentLoop = slot.currentLoop;
+            dueMs = slot.dueMs;
+            replays.add(task.id);
+          } else if (slot) {
+            task.currentLoop = slot.currentLoop;
+            task.lastRunAt = slot.lastRunAt;
+            const done = task.count !== null && task.currentLoop >= task.count;
+            dueMs = done ? Number.NaN : resumeDueAt(schedule, task, nowMs);
+            settled.push(interruptedRecord(intent!, task, done ? null : dueMs, nowMs));
+            if (done) {
+              completed.push(task.id);
+              continue;
+            }
+          } else {
+            dueMs = resumeDueAt(schedule, task, nowMs);
+          }
           if (dueMs !== task.nextRunAt) moved.push({ id: task.id, nextRunAt: dueMs });
           task.nextRunAt = dueMs;
           due.push(task);
         } catch (error) {
           broken.push({ id: task.id, error: errorText(error) });
+          // It will not run again, so its open attempt cannot be replayed: its outcome stays unknown.
+          if (intent) settled.push(interruptedRecord(intent, lostSlot(task, intent), null, nowMs));
         }
       }
-      setNextRuns(this.#db, moved, nowMs);
+      inTransaction(this.#db, () => {
+        this.#journal.recordNow(settled);
+        setNextRuns(this.#db, moved, nowMs);
+        for (const id of completed) {
+          updateTask(this.#db, id, { state: 'completed', nextRunAt: null, updatedAt: nowMs });
+        }
+      });
+      interrupted += settled.length;
       for (const task of due) {
         const dueMs = task.nextRunAt!;
         try {
@@ -448,19 +491,36 @@ export class TaskRuntime {
           continue;
         }
         resumed++;
-        if (dueMs < nowMs) caughtUp++;
+        if (replays.has(task.id)) replayed++;
+        else if (dueMs < nowMs) caughtUp++;
       }
       if (page.length < RESUME_PAGE_SIZE) break;
     }
+    interrupted += this.#settleStopped(open.values(), nowMs);
     inTransaction(this.#db, () => {
       for (const { id, error } of broken) {
         updateTask(this.#db, id, { state: 'failed', lastError: error, nextRunAt: null, updatedAt: nowMs });
         this.#log.error({ taskId: id, error }, 'task not resumed');
       }
     });
-    const summary = { resumed, caughtUp, failed: broken.length };
+    const summary = { resumed, caughtUp, replayed, interrupted, failed: broken.length };
     this.#log.info(summary, 'tasks resumed');
     return summary;
+  }
+
+  /**
+   * Records as interrupted the open attempts of tasks that are not running (stopped while the attempt ran,
+   * or failed by the watchdog that ended the process), leaving their state as it is. Returns how many.
+   */
+  #settleStopped(intents: Iterable<RunIntent>, nowMs: number): number {
+    const settled: IterationRecord[] = [];
+    for (const intent of intents) {
+      const task = getTaskById(this.#db, intent.taskId);
+      if (task === undefined || this.#active.has(task.id)) continue;
+      settled.push(interruptedRecord(intent, lostSlot(task, intent), task.nextRunAt, nowMs));
+    }
+    this.#journal.recordNow(settled);
+    return settled.length;
   }
 
   /**
@@ -482,11 +542,10 @@ export class TaskRuntime {
     }
     clearTimeout(timer);
     this.#active.clear();
-    clearTimeout(this.#retryTimer);
-    this.#retryTimer = undefined;
-    if (!this.#flush()) {
+    const unsaved = this.#journal.close();
+    if (unsaved) {
       // Nothing else will write them: say exactly which progress is lost, so it can be put right by hand.
-      this.#log.fatal(this.#unsavedProgress(), 'task runs not saved at shutdown');
+      this.#log.fatal(unsaved, 'task runs not saved at shutdown');
     }
   }
 
@@ -495,7 +554,7 @@ export class TaskRuntime {
    * tries at once any that failed to be written before. Returns whether everything is saved.
    */
   flush(): boolean {
-    return this.#flush();
+    return this.#journal.flush();
   }
 
   /** How many tasks have a live Loop in this process. */
@@ -528,7 +587,7 @@ export class TaskRuntime {
       throw new TaskError('not_running', `Task "${name}" is not running (it is ${task.state}).`);
     }
     const updated = updateTask(this.#db, task.id, { state, nextRunAt: null, updatedAt: Date.now() })!;
-    this.#rebasePending(task.id, { nextRunAt: null });
+    this.#journal.rebase(task.id, { nextRunAt: null });
     const activation = this.#active.get(task.id);
     if (state === 'stopped') activation?.loop.stop();
     else activation?.loop.cancel();
@@ -545,7 +604,7 @@ export class TaskRuntime {
     previous = this.#active.get(task.id),
   ): Promise<Task> {
     if (previous) await previous.done;
-    this.#flush();
+    this.#journal.flush();
     const current = getTaskById(this.#db, task.id);
     if (!current) throw new TaskError('not_found', `This server has no task named "${task.name}".`);
     // Shutdown began while the old run ended: the row says running, so the next start-up resumes it.
@@ -553,7 +612,7 @@ export class TaskRuntime {
     const activation = new Activation(current.id, current.schedule, current.count, this.#callbacks);
     // The row is behind while the database refuses run records: the count goes on from the newest.
     const currentLoop =
-      count === 'from-zero' ? 0 : (this.#pendingCurrentLoop(task.id) ?? current.currentLoop);
+      count === 'from-zero' ? 0 : (this.#journal.pendingCurrentLoop(task.id) ?? current.currentLoop);
     const updated = this.#commitRunning(task.id, currentLoop, activation.loop.schedule);
     this.#activate(activation, updated.nextRunAt!, updated.currentLoop);
     return updated;
@@ -565,14 +624,18 @@ export class TaskRuntime {
    */
   #commitRunning(taskId: number, currentLoop: number, schedule: Schedule): Task {
     const nowMs = Date.now();
-    const updated = updateTask(this.#db, taskId, {
-      state: 'running',
-      currentLoop,
-      lastError: null,
-      nextRunAt: firstDueAt(schedule, nowMs),
-      updatedAt: nowMs,
-    })!;
-    this.#rebasePending(taskId, { currentLoop, nextRunAt: updated.nextRunAt, lastError: null });
+    const updated = inTransaction(this.#db, () => {
+      // An attempt of the old run left open must not be replayed into the new one after a crash.
+      this.#journal.forgetIntent(taskId);
+      return updateTask(this.#db, taskId, {
+        state: 'running',
+        currentLoop,
+        lastError: null,
+        nextRunAt: firstDueAt(schedule, nowMs),
+        updatedAt: nowMs,
+      })!;
+    });
+    this.#journal.rebase(taskId, { currentLoop, nextRunAt: updated.nextRunAt, lastError: null });
     return updated;
   }
 
@@ -582,17 +645,47 @@ export class TaskRuntime {
   }
 
   /**
-   * The loop callback of every task: the executor, bounded by the task's timeout. A handler that ignores
-   * its signal is abandoned at the timeout, so it cannot hold up its own loop; other loops never wait on it,
-   * since every iteration is its own promise. The timeout is a handled error (the engine retries the slot);
-   * an abandoned attempt keeps nothing of ours alive but the small closures on its own promise: its timer
-   * has fired, its signal is aborted (releasing what the handler hung on it) and unlinked from the loop's.
+   * The loop callback of every task. The attempt's start is committed first (with the rest of the tick's,
+   * by the journal), and only then is the executor called, bounded by the task's timeout.
    */
   #iterate(activation: Activation, loopContext: LoopContext): Promise<void> {
     // Read per iteration rather than kept: 100,000 cached rows cost ~45 MB for ~6 µs saved per fire.
     // Normally current: the previous iteration's record was flushed in a microtask before this timer turn.
-    const task = getTaskById(this.#db, activation.taskId);
+    let task: Task | undefined;
+    try {
+      task = getTaskById(this.#db, activation.taskId);
+    } catch (error) {
+      // A database that cannot be read now (busy, say) is a passing error: the loop retries the slot.
+      return Promise.reject(
+        new TransientError(`could not read the task from the database (${errorText(error)})`, {
+          cause: error,
+        }),
+      );
+    }
     if (task === undefined) return Promise.resolve();
+    const intent: RunIntent = {
+      taskId: task.id,
+      scheduledAt: loopContext.scheduledAt.getTime(),
+      startedAt: Date.now(),
+      iteration: loopContext.iteration,
+    };
+    const found = task;
+    return this.#journal.begin(intent).then(() => this.#attempt(activation, found, loopContext));
+  }
+
+  /**
+   * One call of the executor, bounded by the task's timeout. A handler that ignores its signal is abandoned
+   * at the timeout, so it cannot hold up its own loop; other loops never wait on it, since every iteration
+   * is its own promise. The timeout is a handled error (the engine retries the slot); an abandoned attempt
+   * keeps nothing of ours alive but the small closures on its own promise: its timer has fired, its signal
+   * is aborted (releasing what the handler hung on it) and unlinked from the loop's.
+   */
+  #attempt(activation: Activation, task: Task, loopContext: LoopContext): Promise<void> {
+    // Cancelled, deleted or replaced while its start was being written: the loop no longer waits for it.
+    const { loop: current } = activation;
+    if (this.#active.get(task.id) !== activation || !current.isRunning() || current.isBeingCancelled()) {
+      return Promise.resolve();
+    }
     const context = new IterationContext(task, loopContext);
     const { timeoutMs } = task;
     return new Promise<void>((resolve, reject) => {
@@ -638,7 +731,7 @@ export class TaskRuntime {
         'run failed; retrying',
       );
     }
-    this.#pending.push({
+    this.#journal.record({
       taskId: activation.taskId,
       scheduledAt,
       startedAt: info.startedAt.getTime(),
@@ -650,19 +743,17 @@ export class TaskRuntime {
       // An iteration that did not finish (cancelled at shutdown, say) leaves its slot owed, for resumeAll.
       nextRunAt: info.nextIteration?.getTime() ?? (ok ? null : scheduledAt),
       lastError: error,
+      // A retry is the same slot still in flight. An attempt aborted at shutdown may have posted: its intent
+      // stays, so the next start-up replays the slot with its nonce, or records it as interrupted.
+      settlesSlot: info.outcome !== 'retried' && !(info.outcome === 'cancelled' && this.#closing),
     });
-    // While a failed batch waits for its retry, new records join it there instead of hammering the disk.
-    if (!this.#flushQueued && this.#retryTimer === undefined) {
-      this.#flushQueued = true;
-      queueMicrotask(this.#flushCallback);
-    }
   }
 
   #ended(activation: Activation, reason: LoopEndReason, error: unknown): void {
     // At shutdown rows stay `running`; a replaced or deleted run no longer speaks for its task.
     if (this.#closing || this.#active.get(activation.taskId) !== activation) return;
     this.#active.delete(activation.taskId);
-    this.#flush();
+    this.#journal.flush();
     // Each way a loop ends is also the name of the state it leaves the task in.
     const patch = { state: reason satisfies TaskState, nextRunAt: null, updatedAt: Date.now() };
     if (reason === 'failed') {
@@ -672,92 +763,42 @@ export class TaskRuntime {
       updateTask(this.#db, activation.taskId, patch);
     }
     // The run's last records (a cancelled iteration leaves its slot owed) must not bring a next run back.
-    this.#rebasePending(activation.taskId, { nextRunAt: null });
-  }
-
-  /**
-   * Brings a task's records still waiting to be written (the database refused them) into line with a
-   * command's write: written later, they would put back the progress the command replaced (a restart's
-   * count, a stop's "no next run"). Only the fields the command set change; the run rows stay as history.
-   * Records made after the command follow on from it.
-   */
-  #rebasePending(
-    taskId: number,
-    progress: Partial<Pick<IterationRecord, 'currentLoop' | 'nextRunAt' | 'lastError'>>,
-  ): void {
-    for (const record of this.#pending) if (record.taskId === taskId) Object.assign(record, progress);
-  }
-
-  /** The task's progress in its newest record still waiting to be written, if any: ahead of its row. */
-  #pendingCurrentLoop(taskId: number): number | undefined {
-    for (let i = this.#pending.length - 1; i >= 0; i--) {
-      const record = this.#pending[i]!;
-      if (record.taskId === taskId) return record.currentLoop;
-    }
-    return undefined;
-  }
-
-  readonly #flushCallback = (): void => void this.#flush();
-
-  readonly #retryCallback = (): void => {
-    this.#retryTimer = undefined;
-    this.#flush();
-  };
-
-  /**
-   * Writes the pending iteration records; returns whether all are saved. A batch that cannot be written
-   * (disk full, SQLITE_BUSY past the busy timeout) is kept, ahead of newer records, and retried with a
-   * bounded backoff: losing it would leave progress stale, and a later restart could re-run slots after
-   * Discord's nonce window has closed (a double post).
-   */
-  #flush(): boolean {
-    this.#flushQueued = false;
-    if (this.#pending.length === 0) return true;
-    const batch = this.#pending;
-    this.#pending = [];
-    try {
-      recordIterations(this.#db, batch);
-    } catch (error) {
-      // recordIterations is synchronous, so nothing newer arrived meanwhile: the batch is the whole backlog.
-      this.#pending = batch;
-      this.#flushFailures++;
-      const retryInMs = Math.min(FLUSH_RETRY_CAP_MS, FLUSH_RETRY_BASE_MS * 2 ** (this.#flushFailures - 1));
-      this.#log.error(
-        { err: error, runs: batch.length, attempt: this.#flushFailures, retryInMs },
-        'could not record task runs; keeping them to retry',
-      );
-      if (!this.#closing) {
-        clearTimeout(this.#retryTimer);
-        this.#retryTimer = setTimeout(this.#retryCallback, retryInMs);
-      }
-      return false;
-    }
-    if (this.#flushFailures > 0) {
-      this.#log.warn(
-        { runs: batch.length, failures: this.#flushFailures },
-        'recorded task runs after retrying',
-      );
-      this.#flushFailures = 0;
-      clearTimeout(this.#retryTimer);
-      this.#retryTimer = undefined;
-    }
-    return true;
-  }
-
-  /** The last unsaved progress of each task in the backlog, for the fatal line at shutdown. */
-  #unsavedProgress(): { runs: number; tasks: Record<number, Partial<IterationRecord>> } {
-    const tasks: Record<number, Partial<IterationRecord>> = {};
-    for (const { taskId, currentLoop, lastRunAt, nextRunAt } of this.#pending) {
-      const known = tasks[taskId];
-      tasks[taskId] = { currentLoop, lastRunAt: lastRunAt ?? known?.lastRunAt ?? null, nextRunAt };
-    }
-    return { runs: this.#pending.length, tasks };
+    this.#journal.rebase(activation.taskId, { nextRunAt: null });
   }
 }
 
 function ignoreError(): void {}
 
-function errorText(error: unknown): string {
-  if (error instanceof Error) return error.message || error.name;
-  return String(error);
+/** A slot settled without being run again: counted as done, so a count is never exceeded. */
+function lostSlot(
+  task: Pick<Task, 'currentLoop' | 'lastRunAt'>,
+  intent: RunIntent,
+): Pick<Task, 'currentLoop' | 'lastRunAt'> {
+  const slot = interruptedSlot(task, intent, Number.POSITIVE_INFINITY, 0);
+  return slot.replay ? task : slot;
+}
+
+/**
+ * The record of an attempt a crash interrupted: its outcome is unknown, so there is no error to show; it is
+ * finished "now", when it was found.
+ */
+function interruptedRecord(
+  intent: RunIntent,
+  progress: Pick<Task, 'currentLoop' | 'lastRunAt'>,
+  nextRunAt: number | null,
+  nowMs: number,
+): IterationRecord {
+  return {
+    taskId: intent.taskId,
+    scheduledAt: intent.scheduledAt,
+    startedAt: intent.startedAt,
+    finishedAt: nowMs,
+    outcome: 'interrupted',
+    error: null,
+    currentLoop: progress.currentLoop,
+    lastRunAt: progress.lastRunAt,
+    nextRunAt,
+    lastError: null,
+    settlesSlot: true,
+  };
 }

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   appendRun,
+  clearRunIntent,
   countRuns,
   countTasks,
   type DatabaseConnection,
@@ -16,6 +17,7 @@ import {
   insertTask,
   inTransaction,
   lastRuns,
+  listRunIntents,
   listRunningTasks,
   listRunningTaskTimings,
   listTasks,
@@ -33,6 +35,7 @@ import {
   topMessageCounts,
   updateTask,
   utcDay,
+  writeRunIntents,
 } from '../../src/db/index.js';
 import { taskValues, useTempDir } from './helpers.js';
 
@@ -118,6 +121,7 @@ describe('store', () => {
           lastRunAt: i,
           nextRunAt: i + 60,
           lastError: null,
+          settlesSlot: true,
         },
         // A task deleted meanwhile is skipped, not a foreign-key failure.
         {
@@ -131,6 +135,7 @@ describe('store', () => {
           lastRunAt: i,
           nextRunAt: null,
           lastError: null,
+          settlesSlot: true,
         },
       ]);
     }
@@ -185,7 +190,7 @@ describe('store', () => {
 
   it('records a batch all or nothing: a failing run leaves no progress behind', () => {
     const a = insertTask(conn.db, taskValues()).id;
-    const progress = { currentLoop: 1, lastRunAt: 1, nextRunAt: 61, lastError: null };
+    const progress = { currentLoop: 1, lastRunAt: 1, nextRunAt: 61, lastError: null, settlesSlot: true };
     const good = {
       taskId: a,
       scheduledAt: 1,
@@ -207,7 +212,7 @@ describe('store', () => {
 
   it('a record with no lastRunAt or lastError keeps the stored ones, so a stale row cannot undo a success', () => {
     const a = insertTask(conn.db, taskValues({ lastRunAt: 5, lastError: 'earlier' })).id;
-    const run = { taskId: a, startedAt: 60, finishedAt: 61, nextRunAt: 120 };
+    const run = { taskId: a, startedAt: 60, finishedAt: 61, nextRunAt: 120, settlesSlot: true };
     recordIterations(conn.db, [
       { ...run, scheduledAt: 60, outcome: 'ok', error: null, currentLoop: 2, lastRunAt: 60, lastError: null },
       {
@@ -230,6 +235,53 @@ describe('store', () => {
       },
     ]);
     expect(getTaskById(conn.db, a)).toMatchObject({ currentLoop: 2, lastRunAt: 60, lastError: 'boom' });
+  });
+
+  it('writes run intents in a batch: one per task, a retry keeps its first start, a new slot replaces it', () => {
+    const a = insertTask(conn.db, taskValues()).id;
+    const b = insertTask(conn.db, taskValues({ name: 'b' })).id;
+    writeRunIntents(conn.db, [
+      { taskId: a, scheduledAt: 60, startedAt: 61, iteration: 1 },
+      { taskId: b, scheduledAt: 60, startedAt: 62, iteration: 4 },
+      { taskId: 9999, scheduledAt: 60, startedAt: 62, iteration: 0 }, // deleted meanwhile: no row, no error
+    ]);
+    writeRunIntents(conn.db, [{ taskId: a, scheduledAt: 60, startedAt: 90, iteration: 1 }]); // a retry
+    writeRunIntents(conn.db, [{ taskId: b, scheduledAt: 120, startedAt: 121, iteration: 5 }]); // the next slot
+    expect(listRunIntents(conn.db)).toEqual([
+      { taskId: a, scheduledAt: 60, startedAt: 61, iteration: 1 },
+      { taskId: b, scheduledAt: 120, startedAt: 121, iteration: 5 },
+    ]);
+    clearRunIntent(conn.db, b);
+    expect(listRunIntents(conn.db).map((i) => i.taskId)).toEqual([a]);
+  });
+
+  it("a record that settles its slot deletes that slot's intent in the same transaction, and only that one", () => {
+    const a = insertTask(conn.db, taskValues()).id;
+    const b = insertTask(conn.db, taskValues({ name: 'b' })).id;
+    writeRunIntents(conn.db, [
+      { taskId: a, scheduledAt: 60, startedAt: 60, iteration: 0 },
+      { taskId: b, scheduledAt: 120, startedAt: 120, iteration: 1 }, // b's next slot already started
+    ]);
+    const record = {
+      startedAt: 60,
+      finishedAt: 61,
+      error: null,
+      currentLoop: 1,
+      lastRunAt: 60,
+      nextRunAt: 120,
+      lastError: null,
+    };
+    recordIterations(conn.db, [
+      { ...record, taskId: a, scheduledAt: 60, outcome: 'retried', settlesSlot: false },
+    ]);
+    expect(listRunIntents(conn.db)).toHaveLength(2);
+    recordIterations(conn.db, [
+      { ...record, taskId: a, scheduledAt: 60, outcome: 'ok', settlesSlot: true },
+      { ...record, taskId: b, scheduledAt: 60, outcome: 'ok', settlesSlot: true }, // written late
+    ]);
+    expect(listRunIntents(conn.db)).toEqual([{ taskId: b, scheduledAt: 120, startedAt: 120, iteration: 1 }]);
+    deleteTask(conn.db, 'g1', 'b');
+    expect(listRunIntents(conn.db)).toEqual([]);
   });
 
   it('rolls a transaction back as a whole', () => {

@@ -475,6 +475,7 @@ describe('TaskRuntime', () => {
     expect(runtime.list('g1')).toEqual([]);
 
     const task = await runtime.create('g1', definition());
+    await vi.advanceTimersByTimeAsync(0); // iteration 0
     await expectTaskError(
       runtime.updateSchedule('g1', 'ping', cron('0 0 31 4 *')),
       'invalid_schedule',
