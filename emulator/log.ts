@@ -17,6 +17,7 @@ interface Waiter<T> {
 export class WaitableLog<T> {
   readonly #entries: T[] = [];
   #waiters: Waiter<T>[] = [];
+  readonly #listeners = new Set<(entry: T) => void>();
 
   get entries(): readonly T[] {
     return this.#entries;
@@ -24,12 +25,23 @@ export class WaitableLog<T> {
 
   push(entry: T): void {
     this.#entries.push(entry);
+    for (const listener of this.#listeners) listener(entry);
     const waiting = this.#waiters;
     this.#waiters = [];
     for (const waiter of waiting) {
       if (waiter.predicate(entry)) waiter.resolve(entry);
       else this.#waiters.push(waiter);
     }
+  }
+
+  /**
+   * Calls `listener` synchronously with every entry pushed from now on, before the emulator answers the
+   * request that caused it (so a listener can act "between" Discord's side and the bot's). Returns a function
+   * that stops it.
+   */
+  subscribe(listener: (entry: T) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   find(predicate: (entry: T) => boolean): T | undefined {
