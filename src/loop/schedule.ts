@@ -62,7 +62,7 @@ function validateSchedule(options: ScheduleOptions): Schedule {
     return { kind: 'time', times: normalizeTimes(time), timeZone: normalizeTimeZone(timeZone) };
   if (cron !== undefined) {
     const zone = normalizeTimeZone(timeZone);
-    cronFor(cron, zone);
+    cronFor(cron);
     return { kind: 'cron', cron, timeZone: zone };
   }
   if (timeZone !== undefined)
@@ -221,31 +221,72 @@ export function nextDueAfter(schedule: Schedule, { anchorMs, lastDueMs, nowMs }:
   return anchorMs + Math.max(afterLast, notBeforeNow, 0) * intervalMs;
 }
 
-/** The first slot of a `time` or `cron` schedule at or after `atOrAfterMs`. */
+/**
+ * The first slot of a `time` or `cron` schedule at or after `atOrAfterMs`. Both are wall-clock times: the
+ * listed times, or the wall times croner matches (evaluated on a clock without DST, so it only matches), each
+ * resolved to an instant by wallTimeToInstant. That keeps one DST rule for both kinds; croner's own would run
+ * a gap time at the end of the gap and a repeated time twice.
+ */
 export function slotAtOrAfter(
   schedule: Exclude<Schedule, { kind: 'relative' }>,
   atOrAfterMs: number,
 ): number {
-  if (schedule.kind === 'cron') {
-    // croner returns the next whole second strictly after its argument.
-    const next = cronFor(schedule.cron, schedule.timeZone).nextRun(new Date(atOrAfterMs - 1));
-    if (next === null) throw new RangeError(`loop option "cron" "${schedule.cron}" has no future occurrence`);
-    return next.getTime();
+  const { timeZone } = schedule;
+  // A wall time earlier than now's still resolves at or after now if a DST gap shifted it there: the search
+  // starts the gap's length back, but only while a gap that ended less than its own length ago is behind us.
+  const nowOffsetMs = offsetMs(atOrAfterMs, timeZone);
+  const dayAgoOffsetMs = offsetMs(atOrAfterMs - DAY_MS, timeZone);
+  let lookbackMs = nowOffsetMs - dayAgoOffsetMs;
+  if (lookbackMs === 0) noteStableOffset(timeZone, atOrAfterMs - DAY_MS, atOrAfterMs, nowOffsetMs);
+  if (lookbackMs <= 0 || offsetMs(atOrAfterMs - lookbackMs, timeZone) === nowOffsetMs) lookbackMs = 0;
+  const fromWallMs = atOrAfterMs + nowOffsetMs - lookbackMs;
+  const walls =
+    schedule.kind === 'cron' ? cronWalls(schedule.cron, fromWallMs) : timeWalls(schedule.times, fromWallMs);
+  let bestMs = Number.POSITIVE_INFINITY;
+  // Past the first match, a later wall time can only resolve earlier if that match was shifted by a gap,
+  // and only within the gap's length of it.
+  let untilWallMs = Number.POSITIVE_INFINITY;
+  for (const wallMs of walls) {
+    if (wallMs > untilWallMs) break;
+    const instantMs = instantOfWall(wallMs, timeZone);
+    if (instantMs < atOrAfterMs || instantMs >= bestMs) continue;
+    if (bestMs === Number.POSITIVE_INFINITY) untilWallMs = wallMs + gapShiftMs;
+    bestMs = instantMs;
+    if (untilWallMs === wallMs) break;
   }
-  const { timeZone, times } = schedule;
-  const today = wallClock(atOrAfterMs, timeZone);
-  // Three days cover any DST shift; wall times resolve to instants in order, so the first match is the earliest.
-  for (let dayOffset = 0; dayOffset <= 2; dayOffset++) {
-    const day = new Date(Date.UTC(today.year, today.month - 1, today.day + dayOffset));
+  if (bestMs === Number.POSITIVE_INFINITY) {
+    const what = schedule.kind === 'cron' ? `cron "${schedule.cron}"` : 'time of day';
+    throw new RangeError(
+      `loop option ${what} has no occurrence after ${new Date(atOrAfterMs).toISOString()}`,
+    );
+  }
+  return bestMs;
+}
+
+const DAY_MS = 86_400_000;
+
+/** The listed times of day as wall-clock instants (written as if UTC), from `fromWallMs` on, in order. */
+function* timeWalls(times: readonly TimeOfDay[], fromWallMs: number): Generator<number> {
+  const firstDayMs = Math.floor(fromWallMs / DAY_MS) * DAY_MS;
+  // Three days cover any DST shift; a fourth covers the lookback into the day before.
+  for (let dayMs = firstDayMs; dayMs <= firstDayMs + 3 * DAY_MS; dayMs += DAY_MS) {
     for (const t of times) {
-      const instant = wallTimeToInstant(
-        { year: day.getUTCFullYear(), month: day.getUTCMonth() + 1, day: day.getUTCDate(), ...t },
-        timeZone,
-      );
-      if (instant >= atOrAfterMs) return instant;
+      const wallMs = dayMs + (t.hour * 3600 + t.minute * 60 + t.second) * 1000;
+      if (wallMs >= fromWallMs) yield wallMs;
     }
   }
-  throw new Error(`no time of day found after ${new Date(atOrAfterMs).toISOString()} in ${timeZone}`);
+}
+
+/** The wall-clock instants (written as if UTC) a cron expression matches, from `fromWallMs` on, in order. */
+function* cronWalls(expression: string, fromWallMs: number): Generator<number> {
+  const cron = cronFor(expression);
+  // croner returns the next whole second strictly after its argument.
+  let next = cron.nextRun(new Date(fromWallMs - 1));
+  // Bounded: a match past a few days cannot be needed, the first one ends the search in all but a gap.
+  for (let n = 0; next !== null && n < 100_000; n++) {
+    yield next.getTime();
+    next = cron.nextRun(next);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -284,8 +325,9 @@ function formatterFor(timeZone: string): Intl.DateTimeFormat {
 /** A croner Cron holds ~80 KB of precomputed state, so keep only the most recently used expressions. */
 const CRON_CACHE_LIMIT = 256;
 
-function cronFor(expression: string, timeZone: string): Cron {
-  const key = `${timeZone} ${expression}`;
+/** croner's matcher for `expression`, on a clock without DST: it is given wall-clock times written as UTC. */
+function cronFor(expression: string): Cron {
+  const key = expression;
   let cron = crons.get(key);
   if (cron !== undefined) {
     crons.delete(key); // re-inserted below, so Map order is least recently used first
@@ -300,7 +342,7 @@ function cronFor(expression: string, timeZone: string): Cron {
       );
     }
     try {
-      cron = new Cron(expression, { timezone: timeZone, paused: true });
+      cron = new Cron(expression, { utcOffset: 0, paused: true });
     } catch (error) {
       throw new RangeError(
         `loop option "cron" is not a valid cron expression: "${expression}" (${(error as Error).message})`,
@@ -335,37 +377,66 @@ export function wallClock(instantMs: number, timeZone: string): WallTime {
 
 /** UTC offset of `timeZone` at `instantMs`, in ms (local = UTC + offset). */
 export function offsetMs(instantMs: number, timeZone: string): number {
+  if (timeZone === 'UTC') return 0;
+  const stable = stableOffsets.get(timeZone);
+  if (stable !== undefined && instantMs >= stable.fromMs && instantMs <= stable.toMs) return stable.offsetMs;
   const w = wallClock(instantMs, timeZone);
   const asUtc = Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second);
   return asUtc - (instantMs - (((instantMs % 1000) + 1000) % 1000));
 }
 
 /**
+ * Per zone, a span known to have one offset, so most offset reads skip Intl (each costs microseconds, and a
+ * time-zone slot takes several). Learned from two reads at most two days apart that agree: like the rest of
+ * this file, that assumes no zone changes its offset twice within two days. Spans that overlap merge, so the
+ * span grows to the whole stretch between two DST changes.
+ */
+const stableOffsets = new Map<string, { fromMs: number; toMs: number; offsetMs: number }>();
+
+function noteStableOffset(timeZone: string, fromMs: number, toMs: number, offset: number): void {
+  const known = stableOffsets.get(timeZone);
+  if (known !== undefined && known.offsetMs === offset && fromMs <= known.toMs && toMs >= known.fromMs) {
+    known.fromMs = Math.min(known.fromMs, fromMs);
+    known.toMs = Math.max(known.toMs, toMs);
+  } else {
+    stableOffsets.set(timeZone, { fromMs, toMs, offsetMs: offset });
+  }
+}
+
+/**
  * The instant a wall-clock time happens in `timeZone`. A time repeated by a fall-back overlap resolves to
- * its first occurrence; a time skipped by a spring-forward gap resolves to the first instant after the gap
- * (02:30 on a New York spring-forward day is 03:00 EDT).
+ * its first occurrence; a time skipped by a spring-forward gap is shifted forward by the gap's length
+ * (02:30 on a New York spring-forward day is 03:30 EDT), as discord.py, RFC 5545 and Temporal's
+ * `compatible` disambiguation do.
  */
 export function wallTimeToInstant(wall: WallTime, timeZone: string): number {
-  const wallAsUtc = Date.UTC(wall.year, wall.month - 1, wall.day, wall.hour, wall.minute, wall.second);
-  const DAY_MS = 86_400_000;
+  return instantOfWall(
+    Date.UTC(wall.year, wall.month - 1, wall.day, wall.hour, wall.minute, wall.second),
+    timeZone,
+  );
+}
+
+/** wallTimeToInstant for a wall-clock time written as if it were UTC (`Date.UTC(…)` of its fields). */
+function instantOfWall(wallAsUtc: number, timeZone: string): number {
+  gapShiftMs = 0;
   const offsetBefore = offsetMs(wallAsUtc - DAY_MS, timeZone);
   const offsetAfter = offsetMs(wallAsUtc + DAY_MS, timeZone);
+  if (offsetBefore === offsetAfter) {
+    // No change near this time, the usual case.
+    noteStableOffset(timeZone, wallAsUtc - DAY_MS, wallAsUtc + DAY_MS, offsetBefore);
+    return wallAsUtc - offsetBefore;
+  }
   // The earlier candidate first: in an overlap both are valid and the first occurrence wins.
-  const candidates = [
-    wallAsUtc - Math.max(offsetBefore, offsetAfter),
-    wallAsUtc - Math.min(offsetBefore, offsetAfter),
-  ];
-  for (const instant of candidates) {
-    if (instant + offsetMs(instant, timeZone) === wallAsUtc) return instant;
-  }
-  // In the gap: find the transition between the two candidates (offsets change on whole seconds).
-  let lo = Math.min(...candidates); // still on the old offset
-  let hi = Math.max(...candidates); // already on the new offset
-  const offsetLo = offsetMs(lo, timeZone);
-  while (hi - lo > 1000) {
-    const mid = lo + Math.floor((hi - lo) / 2000) * 1000;
-    if (offsetMs(mid, timeZone) === offsetLo) lo = mid;
-    else hi = mid;
-  }
-  return hi;
+  const earlier = wallAsUtc - Math.max(offsetBefore, offsetAfter);
+  const later = wallAsUtc - Math.min(offsetBefore, offsetAfter);
+  if (earlier + offsetMs(earlier, timeZone) === wallAsUtc) return earlier;
+  if (later + offsetMs(later, timeZone) === wallAsUtc) return later;
+  // In a gap: read the wall time with the offset in force just before the gap, which moves it forward by
+  // the gap's length. `earlier` lies before the transition (its local time falls short of the gap).
+  const instantMs = wallAsUtc - offsetMs(earlier, timeZone);
+  gapShiftMs = instantMs + offsetMs(instantMs, timeZone) - wallAsUtc;
+  return instantMs;
 }
+
+/** Set by instantOfWall: how far forward a gap moved the wall time it last resolved (0 outside gaps). */
+let gapShiftMs = 0;

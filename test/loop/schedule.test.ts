@@ -153,49 +153,82 @@ describe('times of day', () => {
     expect(slots(s, '2025-06-01T00:00:00Z', 1)).toEqual(['2025-06-01T03:30:00.000Z']);
   });
 
-  // Each case: a spring-forward day (the listed gap time runs once, at the first instant after the gap) and
-  // a fall-back day (the listed repeated time runs once, at its first occurrence).
+  // Each case: a spring-forward day (a time in the gap runs once, shifted forward by the gap's length, as
+  // discord.py, RFC 5545 and Temporal's `compatible` do) and a fall-back day (a repeated time runs once, at
+  // its first occurrence). Times of day and the same time as a cron expression must agree.
   describe.each([
     {
-      zone: 'America/New_York',
-      springGap: '02:30',
-      spring: ['2025-03-08T12:00:00Z', ['2025-03-09T07:00:00.000Z', '2025-03-10T06:30:00.000Z']],
-      fallOverlap: '01:30',
-      fall: ['2025-11-01T12:00:00Z', ['2025-11-02T05:30:00.000Z', '2025-11-03T06:30:00.000Z']],
+      zone: 'America/New_York', // 02:00 EST → 03:00 EDT; 02:00 EDT → 01:00 EST
+      springGap: '02:30', // 03:30 EDT
+      spring: ['2022-03-13T00:00:00Z', ['2022-03-13T07:30:00.000Z', '2022-03-14T06:30:00.000Z']],
+      fallOverlap: '01:30', // 01:30 EDT, not 01:30 EST an hour later
+      fall: ['2022-11-06T00:00:00Z', ['2022-11-06T05:30:00.000Z', '2022-11-07T06:30:00.000Z']],
     },
     {
-      zone: 'Europe/London',
-      springGap: '01:30',
-      spring: ['2025-03-29T12:00:00Z', ['2025-03-30T01:00:00.000Z', '2025-03-31T00:30:00.000Z']],
+      zone: 'Europe/London', // 01:00 GMT → 02:00 BST; 02:00 BST → 01:00 GMT
+      springGap: '01:30', // 02:30 BST
+      spring: ['2025-03-29T12:00:00Z', ['2025-03-30T01:30:00.000Z', '2025-03-31T00:30:00.000Z']],
       fallOverlap: '01:30',
       fall: ['2025-10-25T12:00:00Z', ['2025-10-26T00:30:00.000Z', '2025-10-27T01:30:00.000Z']],
     },
     {
       // A 30-minute shift: 02:00 → 02:30 in October, 02:00 → 01:30 in April.
       zone: 'Australia/Lord_Howe',
-      springGap: '02:15',
-      spring: ['2025-10-04T00:00:00Z', ['2025-10-04T15:30:00.000Z', '2025-10-05T15:15:00.000Z']],
+      springGap: '02:15', // 02:45 +11:00
+      spring: ['2025-10-04T00:00:00Z', ['2025-10-04T15:45:00.000Z', '2025-10-05T15:15:00.000Z']],
       fallOverlap: '01:45',
       fall: ['2025-04-05T00:00:00Z', ['2025-04-05T14:45:00.000Z', '2025-04-06T15:15:00.000Z']],
     },
   ] as const)('DST in $zone', ({ zone, springGap, spring, fallOverlap, fall }) => {
-    it(`runs ${springGap} once on spring-forward day, at the end of the gap`, () => {
-      const s = normalizeSchedule({ time: springGap, timeZone: zone });
-      expect(slots(s, spring[0], 2)).toEqual(spring[1]);
+    const asCron = (hhmm: string) => {
+      const [hour, minute] = hhmm.split(':').map(Number) as [number, number];
+      return `${minute} ${hour} * * *`;
+    };
+
+    it(`runs ${springGap} once on spring-forward day, shifted forward by the gap's length`, () => {
+      expect(slots(normalizeSchedule({ time: springGap, timeZone: zone }), spring[0], 2)).toEqual(spring[1]);
+      expect(slots(normalizeSchedule({ cron: asCron(springGap), timeZone: zone }), spring[0], 2)).toEqual(
+        spring[1],
+      );
     });
 
     it(`runs ${fallOverlap} once on fall-back day, at its first occurrence`, () => {
-      const s = normalizeSchedule({ time: fallOverlap, timeZone: zone });
-      expect(slots(s, fall[0], 2)).toEqual(fall[1]);
+      expect(slots(normalizeSchedule({ time: fallOverlap, timeZone: zone }), fall[0], 2)).toEqual(fall[1]);
+      expect(slots(normalizeSchedule({ cron: asCron(fallOverlap), timeZone: zone }), fall[0], 2)).toEqual(
+        fall[1],
+      );
+    });
+
+    it('still finds a shifted gap time after the gap has begun', () => {
+      const s = normalizeSchedule({ time: springGap, timeZone: zone });
+      const shifted = at(spring[1][0]);
+      expect(iso(firstDueAt(s, shifted - 60_000))).toBe(spring[1][0]);
+      expect(
+        iso(firstDueAt(normalizeSchedule({ cron: asCron(springGap), timeZone: zone }), shifted - 60_000)),
+      ).toBe(spring[1][0]);
     });
   });
 
-  it('runs two listed times inside one gap once, not twice', () => {
+  it('runs two listed times inside one gap each once, shifted, in order', () => {
     const s = normalizeSchedule({ time: ['02:10', '02:40'], timeZone: 'America/New_York' });
     expect(slots(s, '2025-03-09T00:00:00Z', 3)).toEqual([
-      '2025-03-09T07:00:00.000Z',
+      '2025-03-09T07:10:00.000Z', // 03:10 EDT
+      '2025-03-09T07:40:00.000Z', // 03:40 EDT
       '2025-03-10T06:10:00.000Z',
-      '2025-03-10T06:40:00.000Z',
+    ]);
+  });
+
+  it('orders a shifted gap time after a listed time it overtakes, and merges it with one it lands on', () => {
+    const overtaken = normalizeSchedule({ time: ['02:30', '03:15'], timeZone: 'America/New_York' });
+    expect(slots(overtaken, '2022-03-13T00:00:00Z', 3)).toEqual([
+      '2022-03-13T07:15:00.000Z', // 03:15 EDT
+      '2022-03-13T07:30:00.000Z', // 02:30, shifted to 03:30 EDT
+      '2022-03-14T06:30:00.000Z',
+    ]);
+    const landedOn = normalizeSchedule({ time: ['02:30', '03:30'], timeZone: 'America/New_York' });
+    expect(slots(landedOn, '2022-03-13T00:00:00Z', 2)).toEqual([
+      '2022-03-13T07:30:00.000Z',
+      '2022-03-14T06:30:00.000Z',
     ]);
   });
 
@@ -207,6 +240,31 @@ describe('times of day', () => {
 });
 
 describe('cron', () => {
+  it('matches each repeated wall time of a fall-back hour once, and shifts a gap out of nothing', () => {
+    // croner alone runs 01:00-01:40 twice on this day (EDT, then EST) and would skip 02:00 and 02:30 on
+    // the spring-forward day.
+    const everyTwenty = normalizeSchedule({ cron: '*/20 1 * * *', timeZone: 'America/New_York' });
+    expect(slots(everyTwenty, '2022-11-06T00:00:00Z', 4)).toEqual([
+      '2022-11-06T05:00:00.000Z',
+      '2022-11-06T05:20:00.000Z',
+      '2022-11-06T05:40:00.000Z',
+      '2022-11-07T06:00:00.000Z',
+    ]);
+    const inGap = normalizeSchedule({ cron: '0,30 2 * * *', timeZone: 'America/New_York' });
+    expect(slots(inGap, '2022-03-13T00:00:00Z', 3)).toEqual([
+      '2022-03-13T07:00:00.000Z', // 02:00 → 03:00 EDT
+      '2022-03-13T07:30:00.000Z', // 02:30 → 03:30 EDT
+      '2022-03-14T06:00:00.000Z',
+    ]);
+    // An hourly job: the 02:00 that does not exist lands on 03:00 EDT, which runs once.
+    const hourly = normalizeSchedule({ cron: '0 * * * *', timeZone: 'America/New_York' });
+    expect(slots(hourly, '2022-03-13T05:30:00Z', 3)).toEqual([
+      '2022-03-13T06:00:00.000Z',
+      '2022-03-13T07:00:00.000Z',
+      '2022-03-13T08:00:00.000Z',
+    ]);
+  });
+
   it('evaluates the expression in its time zone, DST included', () => {
     const s = normalizeSchedule({ cron: '0 9 * * *', timeZone: 'Europe/Paris' });
     expect(slots(s, '2025-03-29T00:00:00Z', 3)).toEqual([
