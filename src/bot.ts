@@ -1,9 +1,10 @@
 // startBot composes Metronome: database → handlers → client → runtime → commands → resumed tasks. The
 // entry point (src/main.ts), the sandbox and the end-to-end tests all start the bot through here.
+import { resolve } from 'node:path';
 import { type Client, Events, GatewayCloseCodes } from 'discord.js';
 import { loadTaskCommand, TASK_COMMAND_NAME, type TaskCommand } from '../commands/index.js';
 import type { Config } from './config.js';
-import { type DatabaseConnection, openDatabase } from './db/index.js';
+import { type DatabaseConnection, describeDatabaseFileError, openDatabase } from './db/index.js';
 import { acquireDatabaseLock, type DatabaseLock, DatabaseLockedError } from './db/lock.js';
 import { type CreateClientOptions, createClient } from './discord/client.js';
 import { routeInteractions } from './discord/router.js';
@@ -78,7 +79,7 @@ export async function startBot({
     db = openDatabase(config.databasePath);
   } catch (error) {
     lock.release();
-    throw error;
+    throw asStartupError(error, config.databasePath);
   }
   // Run in reverse: the lock goes last, once nothing touches the database any more.
   const cleanups: (() => unknown)[] = [() => lock.release(), () => db.close()];
@@ -159,7 +160,7 @@ function lockDatabase(databasePath: string): DatabaseLock {
   try {
     return acquireDatabaseLock(databasePath);
   } catch (error) {
-    if (!(error instanceof DatabaseLockedError)) throw error;
+    if (!(error instanceof DatabaseLockedError)) throw asStartupError(error, databasePath);
     const owner = error.pid === undefined ? '' : ` (pid ${error.pid})`;
     throw new StartupError(
       `Another Metronome is already running on ${error.databasePath}${owner}. Stop it first, ` +
@@ -167,6 +168,12 @@ function lockDatabase(databasePath: string): DatabaseLock {
       { cause: error },
     );
   }
+}
+
+/** A problem with the database file (damaged, read-only, a folder...) as the one sentence its owner needs. */
+function asStartupError(error: unknown, databasePath: string): unknown {
+  const described = describeDatabaseFileError(error, resolve(databasePath));
+  return described === undefined ? error : new StartupError(described.message, { cause: error });
 }
 
 /**

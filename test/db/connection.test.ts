@@ -1,7 +1,7 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { getTask, insertTask, openDatabase } from '../../src/db/index.js';
+import { DatabaseFileError, getTask, insertTask, openDatabase } from '../../src/db/index.js';
 import { taskValues, useTempDir } from './helpers.js';
 
 describe('openDatabase', () => {
@@ -14,7 +14,8 @@ describe('openDatabase', () => {
       expect(existsSync(dirname(path))).toBe(true);
       expect(conn.sqlite.pragma('journal_mode', { simple: true })).toBe('wal');
       expect(conn.sqlite.pragma('foreign_keys', { simple: true })).toBe(1);
-      expect(conn.sqlite.pragma('busy_timeout', { simple: true })).toBe(5000);
+      // Short: better-sqlite3 waits synchronously, blocking the event loop (callers retry asynchronously).
+      expect(conn.sqlite.pragma('busy_timeout', { simple: true })).toBe(100);
       expect(conn.sqlite.pragma('synchronous', { simple: true })).toBe(1); // NORMAL
       const tables = conn.sqlite
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
@@ -61,8 +62,18 @@ describe('openDatabase', () => {
       .run('a-migration-from-the-future', Date.now() + 1_000_000);
     conn.close();
 
+    expect(() => openDatabase(path)).toThrow(DatabaseFileError);
     expect(() => openDatabase(path)).toThrow(path);
     expect(() => openDatabase(path)).toThrow(/newer version/);
+  });
+
+  it('refuses a file that is not a database, and creates nothing beside it', () => {
+    const path = tempDbPath();
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, 'not a database\n'.repeat(100));
+    expect(() => openDatabase(path)).toThrow(DatabaseFileError);
+    expect(() => openDatabase(path)).toThrow(`${path} is not a SQLite database`);
+    expect(readdirSync(dirname(path))).toEqual(['metronome.db']);
   });
 
   it('works in memory', () => {
