@@ -13,13 +13,17 @@
 // The file is never deleted: unlinking it while another starter has it open would let that starter lock the
 // orphaned file while a third creates a new one, and both would run.
 //
+// The lock is keyed on the real file: symbolic links are resolved, and a database file with a second name
+// (a hard link) is refused, since a bot started through that name would look for another lock file (and
+// SQLite, which keeps its -wal and -shm files beside each name, could lose data after a crash).
+//
 // POSIX locks belong to the process, and closing *any* descriptor of the file drops them all. SQLite guards
 // its own descriptors, so this process must never open the lock file by other means while it holds it.
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, truncateSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { closeSync, constants, openSync, readFileSync, realpathSync, statSync, truncateSync } from 'node:fs';
+import { resolve } from 'node:path';
 import Sqlite from 'better-sqlite3';
-import { isInMemory } from './connection.js';
+import { DatabaseFileError, isInMemory, prepareDatabaseFile } from './connection.js';
 
 /** Another process (or another bot in this one) holds the lock; `pid` is that process, if it could be read. */
 export class DatabaseLockedError extends Error {
@@ -56,8 +60,38 @@ export interface LockOwner {
  */
 const heldHere = new Map<string, Sqlite.Database>();
 
+/** The lock file of the database at `databasePath`, beside the real file (links resolved), once it exists. */
 export function lockPathFor(databasePath: string): string {
-  return `${resolve(databasePath)}.lock`;
+  return `${realPathOf(databasePath)}.lock`;
+}
+
+function realPathOf(databasePath: string): string {
+  try {
+    return realpathSync(databasePath);
+  } catch {
+    return resolve(databasePath); // not created yet: nothing else can name it either
+  }
+}
+
+/**
+ * The database file behind `databasePath`, created empty if missing (an empty file is an empty SQLite
+ * database) so that links to it can be resolved. Refuses a file with more than one name.
+ */
+function realDatabaseFile(databasePath: string): string {
+  const given = resolve(databasePath);
+  prepareDatabaseFile(given);
+  // O_RDONLY: an existing read-only file must reach SQLite, which says plainly that it cannot write it.
+  closeSync(openSync(given, constants.O_RDONLY | constants.O_CREAT));
+  const real = realpathSync(given);
+  const { nlink } = statSync(real);
+  if (nlink > 1) {
+    throw new DatabaseFileError(
+      `The database ${real} has ${nlink} names (hard links), so a second Metronome started through another ` +
+        'name would not see this one, and SQLite could lose data after a crash. Remove the other names (find ' +
+        `them with: find / -samefile ${real}), then start again.`,
+    );
+  }
+  return real;
 }
 
 /** How long a refused starter waits to read the owner, and the owner to commit past such readers. */
@@ -73,10 +107,9 @@ const ROUNDS = 5;
 export function acquireDatabaseLock(databasePath: string): DatabaseLock {
   // An in-memory database belongs to its connection, so it needs no lock.
   if (isInMemory(databasePath)) return { path: '', release: () => {} };
-  const path = lockPathFor(databasePath);
-  const database = resolve(databasePath);
+  const database = realDatabaseFile(databasePath);
+  const path = `${database}.lock`;
   if (heldHere.has(path)) throw new DatabaseLockedError(database, process.pid);
-  mkdirSync(dirname(path), { recursive: true });
   const sqlite = openLockFile(path);
   try {
     // Each round: take the write lock; if the file already names us, hold it. Otherwise record ourselves

@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import {
   existsSync,
+  linkSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -20,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import Sqlite from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Bot, StartupError, startBot } from '../../src/bot.js';
+import { DatabaseFileError } from '../../src/db/index.js';
 import { acquireDatabaseLock, DatabaseLockedError, lockPathFor, readLockOwner } from '../../src/db/lock.js';
 import { createLogger } from '../../src/log.js';
 import { startTestBot, type TestBot } from '../commands/helpers.js';
@@ -64,7 +66,7 @@ const refusal = (databasePath: string, pid: number) =>
   'or point DATABASE_PATH at another file.';
 
 interface HolderEvent {
-  event: 'ready' | 'acquired' | 'refused' | 'released' | 'forgot';
+  event: 'ready' | 'acquired' | 'refused' | 'failed' | 'released' | 'forgot';
   pid: number;
   owner?: number | null;
   message?: string;
@@ -297,6 +299,43 @@ describe('acquireDatabaseLock', () => {
     expect(await holder.acquire()).toMatchObject({ event: 'refused', owner: process.pid });
     lock.release();
     expect(await holder.acquire()).toMatchObject({ event: 'acquired' });
+  }, 20_000);
+
+  it('refuses another process that names the database through a symbolic link to the file', async () => {
+    const database = tempDatabase();
+    const link = join(database, '..', 'alias.db');
+    const owner = await startHolder(database);
+    expect(await owner.acquire()).toEqual({ event: 'acquired', pid: owner.pid });
+    symlinkSync(database, link);
+    const other = await startHolder(link);
+    expect(await other.acquire()).toEqual({
+      event: 'refused',
+      pid: other.pid,
+      owner: owner.pid,
+      message: `the database ${database} is locked by process ${owner.pid}`,
+    });
+    expect(readLockOwner(link)?.pid).toBe(owner.pid);
+    expect(existsSync(`${link}.lock`)).toBe(false);
+  }, 20_000);
+
+  it('refuses a database file with a second name (a hard link), whichever name is used', async () => {
+    const database = tempDatabase();
+    const owner = await startHolder(database);
+    expect(await owner.acquire()).toEqual({ event: 'acquired', pid: owner.pid });
+    const link = join(database, '..', 'other.db');
+    linkSync(database, link);
+    const hardLinked =
+      `The database ${link} has 2 names (hard links), so a second Metronome started through another name ` +
+      'would not see this one, and SQLite could lose data after a crash. Remove the other names (find them ' +
+      `with: find / -samefile ${link}), then start again.`;
+    const other = await startHolder(link);
+    expect(await other.acquire()).toEqual({ event: 'failed', pid: other.pid, message: hardLinked });
+    // Once the owner has stopped, the database is still refused until the extra name is gone.
+    expect(await owner.release()).toMatchObject({ event: 'released' });
+    expect(() => acquireDatabaseLock(database)).toThrow(DatabaseFileError);
+    expect(() => acquireDatabaseLock(database)).toThrow(`find / -samefile ${database}`);
+    rmSync(link);
+    acquireDatabaseLock(database).release();
   }, 20_000);
 
   it('needs no lock for an in-memory database', () => {
