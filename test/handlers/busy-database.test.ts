@@ -1,0 +1,33 @@
+// A handler run that meets a busy database is retried like a network error, not failed: the executor turns
+// SQLITE_BUSY into a TransientError, so the engine retries the slot with backoff and the task keeps running.
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createHandlerStore } from '../../src/handlers/executor.js';
+import { type Bot, eventually, startBot } from './helpers.js';
+
+const FIXTURES = fileURLToPath(new URL('./fixtures/busy-handlers', import.meta.url));
+
+let bot: Bot;
+afterEach(async () => {
+  await bot?.close();
+});
+
+describe('a handler run on a busy database', () => {
+  it('is retried with backoff and then succeeds; the task stays running', async () => {
+    // Real time: the retry comes after the engine's first backoff (0.5 to 1 s), whichever clock it reads.
+    bot = await startBot({ handlerDirs: [FIXTURES], fakeTime: false });
+    const task = await bot.create({ name: 'contended', kind: 'contended' });
+    await eventually(() => expect(bot.runtime.info(bot.guild.id, 'contended').runs).toHaveLength(1));
+    const [retried] = bot.runtime.info(bot.guild.id, 'contended').runs;
+    expect(retried).toMatchObject({ outcome: 'retried' });
+    expect(retried?.error).toContain('the database was busy');
+    await eventually(() =>
+      expect(bot.runtime.info(bot.guild.id, 'contended').runs.map((run) => run.outcome)).toEqual([
+        'ok',
+        'retried',
+      ]),
+    );
+    expect(bot.runtime.info(bot.guild.id, 'contended').task.state).toBe('running');
+    expect(createHandlerStore(bot.connection.db, task.id).get('saved')).toBe(0);
+  });
+});
