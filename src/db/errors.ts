@@ -17,6 +17,17 @@ export const DATABASE_FAULT_SENTENCES: Readonly<Record<DatabaseFault, string>> =
   nomem: 'The bot ran out of memory; nothing was changed. Tell whoever runs the bot.',
 });
 
+/** The same faults as the reason a task's run failed, for `/task info`'s last error and the run history. */
+export const DATABASE_FAULT_REASONS: Readonly<Record<DatabaseFault, string>> = Object.freeze({
+  busy: 'the database was busy (locked by another connection)',
+  full: "the bot's disk is full",
+  readonly: "the bot's database is read-only",
+  io: 'the bot could not read or write its database (a disk error)',
+  corrupt: "the bot's database is damaged and needs restoring from a backup",
+  cantopen: 'the bot cannot open its database file',
+  nomem: 'the bot ran out of memory',
+});
+
 // Primary result codes (extended codes such as SQLITE_BUSY_SNAPSHOT start with them) → fault.
 const FAULT_OF_CODE: ReadonlyMap<string, DatabaseFault> = new Map([
   ['SQLITE_BUSY', 'busy'],

@@ -10,7 +10,7 @@ import {
   type MessageCreateOptions,
 } from 'discord.js';
 import type { ZodError } from 'zod';
-import { isDatabaseBusy } from '../db/errors.js';
+import { DATABASE_FAULT_REASONS, databaseFaultOf } from '../db/errors.js';
 import { type Db, deleteHandlerState, getHandlerState, setHandlerState, type Task } from '../db/index.js';
 import type { Logger } from '../log.js';
 import { TransientError } from '../loop/index.js';
@@ -69,10 +69,10 @@ export function createExecutor({ client, db, registry, log }: ExecutorDeps): Tas
     try {
       await handler.run(ctx);
     } catch (error) {
-      // Another connection holds the database: like a network blip, worth retrying the slot with backoff.
-      if (isDatabaseBusy(error)) {
-        throw new TransientError('the database was busy (locked by another connection)', { cause: error });
-      }
+      // A locked (or full, read-only…) database is the machine's passing trouble, not the task's fault:
+      // like a network blip, the slot is retried with backoff, and the task goes on once it is fixed.
+      const fault = databaseFaultOf(error);
+      if (fault !== undefined) throw new TransientError(DATABASE_FAULT_REASONS[fault], { cause: error });
       throw error;
     }
   };

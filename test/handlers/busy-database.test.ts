@@ -1,5 +1,5 @@
-// A handler run that meets a busy database is retried like a network error, not failed: the executor turns
-// SQLITE_BUSY into a TransientError, so the engine retries the slot with backoff and the task keeps running.
+// A handler run that meets a database fault (locked, read-only…) is retried like a network error, not failed:
+// the executor turns it into a TransientError, so the engine retries the slot with backoff and the task goes on.
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHandlerStore } from '../../src/handlers/executor.js';
@@ -12,22 +12,27 @@ afterEach(async () => {
   await bot?.close();
 });
 
-describe('a handler run on a busy database', () => {
-  it('is retried with backoff and then succeeds; the task stays running', async () => {
-    // Real time: the retry comes after the engine's first backoff (0.5 to 1 s), whichever clock it reads.
-    bot = await startBot({ handlerDirs: [FIXTURES], fakeTime: false });
-    const task = await bot.create({ name: 'contended', kind: 'contended' });
-    await eventually(() => expect(bot.runtime.info(bot.guild.id, 'contended').runs).toHaveLength(1));
-    const [retried] = bot.runtime.info(bot.guild.id, 'contended').runs;
-    expect(retried).toMatchObject({ outcome: 'retried' });
-    expect(retried?.error).toContain('the database was busy');
-    await eventually(() =>
-      expect(bot.runtime.info(bot.guild.id, 'contended').runs.map((run) => run.outcome)).toEqual([
-        'ok',
-        'retried',
-      ]),
-    );
-    expect(bot.runtime.info(bot.guild.id, 'contended').task.state).toBe('running');
-    expect(createHandlerStore(bot.connection.db, task.id).get('saved')).toBe(0);
-  });
+describe('a handler run that meets a database fault', () => {
+  it.each([
+    ['busy', 'the database was busy (locked by another connection)'],
+    ['readonly', "the bot's database is read-only"],
+  ] as const)(
+    '(%s) is retried with backoff and then succeeds; the task stays running',
+    async (fault, reason) => {
+      // Real time: the retry comes after the engine's first backoff (0.5 to 1 s), whichever clock it reads.
+      bot = await startBot({ handlerDirs: [FIXTURES], fakeTime: false });
+      const task = await bot.create({ name: 'contended', kind: 'contended', options: { fault } });
+      await eventually(() => expect(bot.runtime.info(bot.guild.id, 'contended').runs).toHaveLength(1));
+      const [retried] = bot.runtime.info(bot.guild.id, 'contended').runs;
+      expect(retried).toMatchObject({ outcome: 'retried', error: reason });
+      await eventually(() =>
+        expect(bot.runtime.info(bot.guild.id, 'contended').runs.map((run) => run.outcome)).toEqual([
+          'ok',
+          'retried',
+        ]),
+      );
+      expect(bot.runtime.info(bot.guild.id, 'contended').task.state).toBe('running');
+      expect(createHandlerStore(bot.connection.db, task.id).get('saved')).toBe(0);
+    },
+  );
 });
