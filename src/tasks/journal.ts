@@ -145,7 +145,8 @@ export class RunJournal {
     return this.#flush() ? undefined : this.#unsavedProgress();
   }
 
-  readonly #flushCallback = (): void => void this.#flush();
+  // A flush() since the record was queued has already written it (or kept it for the retry).
+  readonly #flushCallback = (): void => void (this.#flushQueued && this.#flush());
 
   readonly #retryCallback = (): void => {
     this.#retryTimer = undefined;

@@ -517,7 +517,7 @@ export class TaskRuntime {
     for (const intent of intents) {
       const task = getTaskById(this.#db, intent.taskId);
       if (task === undefined || this.#active.has(task.id)) continue;
-      settled.push(interruptedRecord(intent, lostSlot(task, intent), task.nextRunAt, nowMs));
+      settled.push(interruptedRecord(intent, lostSlot(task, intent), null, nowMs)); // not running: no next run
     }
     this.#journal.recordNow(settled);
     return settled.length;
