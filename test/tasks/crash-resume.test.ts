@@ -227,7 +227,7 @@ describe('a crash during a run', () => {
     ['failed', 'by the watchdog that ended the process'],
   ] as const)(
     'a task %s %s has its open attempt recorded as interrupted, and keeps its state',
-    async (state) => {
+    async (state, _why) => {
       dieDuring.set('ping', 1);
       await runtime.create('g1', definition());
       await runtime.create('g1', definition({ name: 'other' }));
