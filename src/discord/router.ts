@@ -120,6 +120,7 @@ function failureReply(
 }
 
 async function runCommand(interaction: ChatInputCommandInteraction, options: RouterOptions): Promise<string> {
+  if (interaction.inCachedGuild()) removePlantedChannels(interaction);
   const refused = refusal(interaction);
   if (refused) return refused;
   const module = moduleFor(interaction, options);
@@ -127,6 +128,21 @@ async function runCommand(interaction: ChatInputCommandInteraction, options: Rou
     return 'That `/task` subcommand is not available any more; Discord may still be updating its command list.';
   }
   return module.execute(interaction, options.ctx);
+}
+
+/**
+ * discord.js files every channel an interaction names under the interaction's server, even another
+ * server's (which only a forged interaction can name): take it back out, so that nothing reading this
+ * server's channels later (a counter's {channels}, a task's channel) finds it there.
+ */
+function removePlantedChannels(interaction: ChatInputCommandInteraction<'cached'>): void {
+  const { guild } = interaction;
+  for (const id of interaction.options.resolved?.channels?.keys() ?? []) {
+    const planted = guild.channels.cache.get(id);
+    if (planted && (planted.guild.id !== guild.id || planted.guildId !== guild.id)) {
+      guild.channels.cache.delete(id);
+    }
+  }
 }
 
 function send(interaction: ChatInputCommandInteraction, content: string): Promise<unknown> {

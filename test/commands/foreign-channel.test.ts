@@ -50,7 +50,8 @@ describe('a channel of another server', () => {
     expect(reply).toBe(`<#${aGeneral}> is not a channel of this server; pick one of this server's channels.`);
     expect(row(t.b.id, 'leak')).toBeUndefined();
     expect(botPostsIn(aGeneral)).toEqual([]);
-    // The forged interaction left server A's channel in server B's cache; it is still refused a second time.
+    // discord.js filed server A's channel under server B on receipt; the bot took it back out.
+    expect(t.bot.client.guilds.cache.get(t.b.id)!.channels.cache.has(aGeneral)).toBe(false);
     expect(
       await t.run(
         'create counter',
