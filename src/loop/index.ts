@@ -8,6 +8,7 @@
 export { BACKOFF_BASE_MS, BACKOFF_CAP_MS, ExponentialBackoff } from './backoff.js';
 export { type ErrorClass, isTransientError, LoopCancelledError, TransientError } from './errors.js';
 export {
+  type CatchUpPolicy,
   type IterationEndInfo,
   type IterationOutcome,
   type IterationStartInfo,
@@ -20,8 +21,10 @@ export {
   type LoopObserver,
   type LoopOptions,
   loop,
+  MISSED_AFTER_MS,
   type ResumeState,
   type RetryWindow,
+  type SlotMissedInfo,
 } from './loop.js';
 export {
   firstDueAt,

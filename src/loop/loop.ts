@@ -1,12 +1,19 @@
 // The loop engine: a TypeScript re-creation of discord.py's `discord.ext.tasks.Loop`. The life of a run is
-// told top to bottom in the "Lifecycle" section: #begin (before hook → first slot), #onDue (iterate, with
-// retries, → next slot), #end (error hook → after hook). Time arithmetic lives in schedule.ts, retry delays
-// in backoff.ts, waiting in timer-queue.ts.
+// told top to bottom in the "Lifecycle" section: #begin (before hook → first slot), #arrive (is the slot
+// still due, or missed?), #runSlot (iterate, with retries, → next slot), #end (error hook → after hook).
+// Time arithmetic lives in schedule.ts, retry delays in backoff.ts, waiting in timer-queue.ts, clocks in
+// clock.ts.
 //
 // Why not one `async #run` with `await sleep()` between iterations, as discord.py does: a suspended async
 // frame plus the promise it awaits measured ~700 bytes (and an eager AbortController ~770 more); built that
 // way, 100,000 waiting loops took ~200 MB. Between iterations a run is instead "parked" in the shared timer
 // queue, holding no frame and no controller: ~500 bytes per waiting loop in bench/loop.ts.
+//
+// Clocks: time is read through clock.ts only. A relative interval is waited for on the monotonic clock, so a
+// wall-clock jump neither delays nor hurries it (the slot grid moves with the jump instead, keeping
+// `Date.now() >= scheduledAt`); a time of day or cron slot is waited for on the wall clock, which the timer
+// queue re-reads at least every WALL_CHECK_MS. A slot seen more than MISSED_AFTER_MS late is missed (see
+// #arrive), so a forward jump past a slot is treated like downtime: skipped, or run once with `catchUp: 'once'`.
 //
 // Retries: discord.py retries a slot that hit a handled error for as long as it takes. With `retryWindow`
 // a loop gives the slot up instead once the next retry would start past the window (counted from the
@@ -14,6 +21,7 @@
 // duplicate check has expired, say). The slot is reported as an error with `gaveUp`, `currentLoop` stays
 // where it was, and the loop goes on with the next slot on its grid.
 import { ExponentialBackoff } from './backoff.js';
+import { CLOCK_JITTER_MS, clock } from './clock.js';
 import {
   assertErrorClasses,
   DEFAULT_EXCEPTION_TYPES,
@@ -32,7 +40,16 @@ import {
   type Schedule,
   type ScheduleOptions,
 } from './schedule.js';
-import { MAX_FIRES_PER_TURN, sharedTimerQueue, TimerEntry } from './timer-queue.js';
+import { MAX_FIRES_PER_TURN, sharedTimerQueue, TimerEntry, WALL_CHECK_MS } from './timer-queue.js';
+
+/**
+ * A slot first seen more than this long after its time was missed: the process was not looking (the wall
+ * clock jumped past it, or the event loop stalled), and it is skipped unless the loop has `catchUp: 'once'`.
+ * Long enough that a slot is never lost to the queue's own backlog (100,000 slots due at one instant take
+ * seconds to fire) or to a jump smaller than a minute noticed within WALL_CHECK_MS; a stall that long is the
+ * watchdog's business. Slots later than this are what a restart after downtime would skip too.
+ */
+export const MISSED_AFTER_MS = 60_000 + WALL_CHECK_MS;
 
 export interface LoopOptions extends ScheduleOptions {
   /** Iterations to run before the loop completes; null or omitted runs forever. */
@@ -50,7 +67,16 @@ export interface LoopOptions extends ScheduleOptions {
    * takes, as discord.py does.
    */
   retryWindow?: RetryWindow | null;
+  /**
+   * A slot whose time passed while the process was not looking (a wall-clock jump forward, a stalled event
+   * loop; see MISSED_AFTER_MS): 'skip' (default) goes on with the next slot after now, 'once' runs that slot
+   * late, once, then goes on with the next slot after now. The same policies a persisted task applies after
+   * downtime. The first slot of a run (start(), or resume() with a past `firstDueAt`) always runs.
+   */
+  catchUp?: CatchUpPolicy;
 }
+
+export type CatchUpPolicy = 'skip' | 'once';
 
 /** A duration for `retryWindow`: seconds, minutes and hours, summed; zero gives up at the first error. */
 export type RetryWindow = DurationUnits;
@@ -100,10 +126,19 @@ export interface IterationEndInfo extends IterationStartInfo {
   gaveUp?: true;
 }
 
+/** A slot skipped because it was seen too late (see `LoopOptions.catchUp`). */
+export interface SlotMissedInfo {
+  /** The first slot skipped; later slots before `nextIteration` were skipped with it. */
+  scheduledAt: Date;
+  /** When the loop runs next. */
+  nextIteration: Date;
+}
+
 /** Notified of every attempt and of the end of each run. Exceptions thrown here are logged and ignored. */
 export interface LoopObserver {
   iterationStart?(info: IterationStartInfo): void;
   iterationEnd?(info: IterationEndInfo): void;
+  slotMissed?(info: SlotMissedInfo): void;
   end?(reason: LoopEndReason, error?: unknown): void;
 }
 
@@ -114,17 +149,19 @@ class Failure {
 const CANCELLED = Symbol('cancelled');
 type Settled = undefined | Failure | typeof CANCELLED;
 
-const LOOP_KEYS = new Set(['count', 'reconnect', 'name', 'retryWindow']);
+const LOOP_KEYS = new Set(['count', 'reconnect', 'name', 'retryWindow', 'catchUp']);
 const NO_ARGS: unknown[] = [];
 
 const STOP_REQUESTED = 1;
 const CANCEL_REQUESTED = 2;
 const ENDING = 4;
 const PARKED = 8;
+const OWED = 16;
 const withFlag = (flags: number, bit: number, on: boolean): number => (on ? flags | bit : flags & ~bit);
 // A Loop's own flags.
 const RECONNECT = 1;
 const FAILED = 2;
+const CATCH_UP_ONCE = 4;
 
 /** First slots waiting in a microtask (see #park); they all run before the next turn of the event loop. */
 let firstSlotsPending = 0;
@@ -137,7 +174,7 @@ let onRunTimer: (run: Run<never>) => void;
  * next one. It is its own timer-queue entry: a parked loop costs this object and nothing more.
  */
 class Run<A extends unknown[]> extends TimerEntry {
-  // The four flags share one field: each field is a slot in each of 100,000 parked runs.
+  // The flags share one field: each field is a slot in each of 100,000 parked runs.
   #flags = 0;
   get stopRequested(): boolean {
     return (this.#flags & STOP_REQUESTED) !== 0;
@@ -165,9 +202,16 @@ class Run<A extends unknown[]> extends TimerEntry {
   set parked(value: boolean) {
     this.#flags = withFlag(this.#flags, PARKED, value);
   }
+  /** The parked slot runs however late it is seen: the run's first slot, already due when parked. */
+  get owed(): boolean {
+    return (this.#flags & OWED) !== 0;
+  }
+  set owed(value: boolean) {
+    this.#flags = withFlag(this.#flags, OWED, value);
+  }
   /** Origin of the relative slot grid. */
   anchorMs = 0;
-  /** Slot of the iteration running or last run; -Infinity before the first. */
+  /** Slot of the iteration running or last run; -Infinity before the first. Slots are wall-clock instants. */
   lastDueMs = Number.NEGATIVE_INFINITY;
   /** The next slot (or retry); NaN when there is none. */
   nextDueMs = Number.NaN;
@@ -210,6 +254,9 @@ export class Loop<A extends unknown[] = []> {
   get #reconnect(): boolean {
     return (this.#flags & RECONNECT) !== 0;
   }
+  get #catchUpOnce(): boolean {
+    return (this.#flags & CATCH_UP_ONCE) !== 0;
+  }
   get #failed(): boolean {
     return (this.#flags & FAILED) !== 0;
   }
@@ -226,6 +273,8 @@ export class Loop<A extends unknown[] = []> {
   #observers: readonly LoopObserver[] | null = null;
 
   #run: Run<A> | null = null;
+  /** A callback that cancel() stopped waiting for and that has not settled yet; the next run waits for it. */
+  #abandoned: Promise<void> | null = null;
   #currentLoop = 0;
   #pendingRestart: { args: A | null; promise: Promise<void>; resolve: () => void } | null = null;
 
@@ -240,18 +289,28 @@ export class Loop<A extends unknown[] = []> {
     for (const key of Object.keys(options)) {
       if (!isScheduleKey(key) && !LOOP_KEYS.has(key)) throw new TypeError(`unknown loop option "${key}"`);
     }
-    const { count = null, reconnect = true, name, retryWindow = null, ...scheduleOptions } = options;
+    const {
+      count = null,
+      reconnect = true,
+      name,
+      retryWindow = null,
+      catchUp = 'skip',
+      ...scheduleOptions
+    } = options;
     if (count !== null && (typeof count !== 'number' || !Number.isInteger(count) || count < 1)) {
       throw new RangeError(`loop option "count" must be a positive integer or null, got ${String(count)}`);
     }
     if (typeof reconnect !== 'boolean') throw new TypeError('loop option "reconnect" must be a boolean');
     if (name !== undefined && typeof name !== 'string')
       throw new TypeError('loop option "name" must be a string');
+    if (catchUp !== 'skip' && catchUp !== 'once')
+      throw new TypeError(`loop option "catchUp" must be 'skip' or 'once', got ${String(catchUp)}`);
     this.#retryWindowMs = retryWindow === null ? null : retryWindowMs(retryWindow);
     this.#schedule = normalizeSchedule(scheduleOptions);
     this.#fn = fn;
     this.#count = count;
     this.#flags = withFlag(this.#flags, RECONNECT, reconnect);
+    this.#flags = withFlag(this.#flags, CATCH_UP_ONCE, catchUp === 'once');
     this.#name = name ?? (fn.name || 'loop');
   }
 
@@ -316,7 +375,7 @@ export class Loop<A extends unknown[] = []> {
   }
 
   // ------------------------------------------------------------------------------------------------------
-  // Lifecycle: #launch → #begin → (#park ⇄ #onDue)* → #end
+  // Lifecycle: #launch → #begin → (#park → #arrive → #runSlot)* → #end
 
   #launch(args: A, resume: ResumeState | undefined): Promise<void> {
     if (this.#run !== null) throw new Error(`loop "${this.#name}" is already running`);
@@ -331,16 +390,23 @@ export class Loop<A extends unknown[] = []> {
     return done;
   }
 
-  /** Before hook, then park until the first slot (now for relative schedules, or the resume instant). */
+  /**
+   * Waits for a callback the last run abandoned (a new run never overlaps it), then the before hook, then
+   * parks until the first slot (now for relative schedules, or the resume instant).
+   */
   async #begin(run: Run<A>, firstDue: Date | number | undefined): Promise<void> {
     try {
+      if (this.#abandoned !== null) {
+        if ((await this.#settle(run, this.#abandoned)) === CANCELLED)
+          return await this.#end(run, 'cancelled');
+      }
       const before = this.#hooks?.before;
       if (before) {
         const settled = await this.#settle(run, callSafely(before));
         if (settled === CANCELLED) return await this.#end(run, 'cancelled');
         if (settled instanceof Failure) return await this.#end(run, 'failed', settled.error);
       }
-      const dueMs = firstDue !== undefined ? +firstDue : firstDueAt(this.#schedule, Date.now());
+      const dueMs = firstDue !== undefined ? +firstDue : firstDueAt(this.#schedule, clock.wallMs());
       run.anchorMs = dueMs;
       this.#park(run, dueMs, true);
     } catch (error) {
@@ -362,28 +428,79 @@ export class Loop<A extends unknown[] = []> {
     if (run.stopRequested) return void this.#end(run, 'stopped');
     run.nextDueMs = dueMs;
     run.parked = true;
-    if (!first || dueMs > Date.now() || firstSlotsPending >= MAX_FIRES_PER_TURN) {
-      sharedTimerQueue.schedule(run, dueMs);
+    const due = dueMs <= clock.wallMs();
+    run.owed = first && due;
+    if (!first || !due || firstSlotsPending >= MAX_FIRES_PER_TURN) {
+      this.#wait(run, dueMs);
       return;
     }
     firstSlotsPending++;
     queueMicrotask(() => {
       firstSlotsPending--;
       // Still parked and not moved into the queue by changeInterval() meanwhile.
-      if (run.parked && run.heapIndex === -1) void this.#onDue(run);
+      if (run.parked && run.heapIndex === -1) {
+        run.parked = false;
+        void this.#runSlot(run, run.nextDueMs);
+      }
     });
+  }
+
+  /** Queues a parked run for the slot `dueMs`: on the monotonic clock for intervals, else on the wall clock. */
+  #wait(run: Run<A>, dueMs: number): void {
+    if (this.#schedule.kind === 'relative') sharedTimerQueue.schedule(run, monotonicAt(dueMs));
+    else sharedTimerQueue.scheduleWall(run, dueMs);
   }
 
   #onTimer(run: Run<A>): void {
     if (run.retryWake) run.retryWake(true);
-    else if (run.parked) void this.#onDue(run);
+    else if (run.parked) this.#arrive(run);
+  }
+
+  /**
+   * A parked run's wait is over. Checks the slot against the wall clock first: a clock jump moves a relative
+   * grid (its wait was monotonic) or, for a time of day or cron slot, may mean it is not due yet. Then a slot
+   * seen more than MISSED_AFTER_MS late is missed: the process was not looking when its time came. discord.py
+   * runs such a slot whenever it wakes; after a 2-hour jump that posts a 09:00 reminder at 11:00, which an
+   * operator who chose to skip missed runs after downtime does not want after a jump either.
+   */
+  #arrive(run: Run<A>): void {
+    run.parked = false;
+    let dueMs = run.nextDueMs;
+    const wallMs = clock.wallMs();
+    let lateMs: number;
+    if (this.#schedule.kind === 'relative') {
+      lateMs = clock.monoMs() - run.dueMs; // the queue key: the slot on the monotonic clock
+      const jumpMs = wallMs - dueMs - lateMs;
+      if (Math.abs(jumpMs) > CLOCK_JITTER_MS) {
+        // Rounded down, so the moved slot is never after Date.now(): never early, even after a backward jump.
+        const shiftMs = Math.floor(jumpMs);
+        run.anchorMs += shiftMs;
+        run.lastDueMs += shiftMs;
+        dueMs += shiftMs;
+      }
+    } else {
+      lateMs = wallMs - dueMs;
+    }
+    if (wallMs < dueMs) {
+      // The wall clock went back since this slot was queued: not due yet (a slot already run never is).
+      run.parked = true;
+      this.#wait(run, dueMs);
+      return;
+    }
+    if (lateMs > MISSED_AFTER_MS && !run.owed && !this.#catchUpOnce) {
+      const nextDueMs = this.#slotAfter(run, dueMs, wallMs);
+      if (this.#observers)
+        this.#notify('slotMissed', { scheduledAt: new Date(dueMs), nextIteration: new Date(nextDueMs) });
+      this.#park(run, nextDueMs);
+      return;
+    }
+    void this.#runSlot(run, dueMs);
   }
 
   /** A slot is due: run its iteration (retrying handled errors), then park for the next slot or end. */
-  async #onDue(run: Run<A>): Promise<void> {
-    run.parked = false;
+  async #runSlot(run: Run<A>, scheduledMs: number): Promise<void> {
     try {
-      const ended = await this.#iterate(run, run.nextDueMs);
+      const ended = await this.#iterate(run, scheduledMs);
       if (ended === undefined) this.#park(run, run.nextDueMs);
       else await this.#end(run, ended);
     } catch (error) {
@@ -424,20 +541,19 @@ export class Loop<A extends unknown[] = []> {
     // From the first attempt rather than the slot: a slot run late on purpose (a catch-up after downtime)
     // still gets its retries.
     const giveUpAfterMs =
-      this.#retryWindowMs === null ? Number.POSITIVE_INFINITY : Date.now() + this.#retryWindowMs;
+      this.#retryWindowMs === null ? Number.POSITIVE_INFINITY : clock.wallMs() + this.#retryWindowMs;
     for (;;) {
-      const startedMs = Date.now();
+      const startedMs = clock.wallMs();
       // While the iteration runs, nextIteration already shows the slot after it.
       run.nextDueMs = this.#slotAfter(run, scheduledMs, startedMs);
       if (this.#observers)
         this.#notify('iterationStart', { iteration, scheduledAt, startedAt: new Date(startedMs) });
-      const settled = await this.#settle(
-        run,
-        callSafely(this.#fn, ...run.args, this.#context(run, iteration, scheduledAt)),
-      );
+      const result = callSafely(this.#fn, ...run.args, this.#context(run, iteration, scheduledAt));
+      const settled = await this.#settle(run, result);
+      if (settled === CANCELLED && isThenable(result)) this.#abandon(result);
       run.controller = null;
       run.liveContext = null;
-      const finishedMs = Date.now();
+      const finishedMs = clock.wallMs();
       const report = (outcome: IterationOutcome, error?: unknown, gaveUp = false) => {
         if (this.#observers === null) return; // the hot path of 100,000 unobserved loops allocates nothing here
         const info: IterationEndInfo = {
@@ -519,7 +635,7 @@ export class Loop<A extends unknown[] = []> {
   // ------------------------------------------------------------------------------------------------------
   // Waiting and interruption
 
-  /** Resolves true at run.nextDueMs, or false as soon as stop()/cancel() wakes the run. */
+  /** Resolves true at run.nextDueMs (a delay, so measured on the monotonic clock), or false as soon as stop()/cancel() wakes the run. */
   #waitForRetry(run: Run<A>): Promise<boolean> {
     if (run.stopRequested || run.cancelRequested) return Promise.resolve(false);
     return new Promise<boolean>((resolve) => {
@@ -528,7 +644,7 @@ export class Loop<A extends unknown[] = []> {
         if (!due) sharedTimerQueue.cancel(run);
         resolve(due);
       };
-      sharedTimerQueue.schedule(run, run.nextDueMs);
+      sharedTimerQueue.schedule(run, monotonicAt(run.nextDueMs));
     });
   }
 
@@ -556,6 +672,18 @@ export class Loop<A extends unknown[] = []> {
       );
     }).finally(() => {
       run.interrupt = null;
+    });
+  }
+
+  /** Remembers a callback cancel() gave up on, until it settles, so that the next run can wait for it. */
+  #abandon(result: PromiseLike<unknown>): void {
+    const settled = Promise.resolve(result).then(
+      () => {},
+      () => {},
+    );
+    this.#abandoned = settled;
+    void settled.then(() => {
+      if (this.#abandoned === settled) this.#abandoned = null;
     });
   }
 
@@ -693,7 +821,7 @@ export class Loop<A extends unknown[] = []> {
       this.#schedule = schedule;
       return;
     }
-    const nowMs = Date.now();
+    const nowMs = clock.wallMs();
     let { anchorMs, nextDueMs } = run;
     if (run.lastDueMs !== Number.NEGATIVE_INFINITY) {
       anchorMs = run.lastDueMs;
@@ -706,7 +834,7 @@ export class Loop<A extends unknown[] = []> {
     this.#schedule = schedule;
     run.anchorMs = anchorMs;
     run.nextDueMs = nextDueMs;
-    if (run.parked) sharedTimerQueue.schedule(run, nextDueMs);
+    if (run.parked) this.#wait(run, nextDueMs);
   }
 
   /** The current normalized schedule. */
@@ -761,6 +889,13 @@ function retryWindowMs(window: RetryWindow): number {
     if (!isDurationUnit(key)) throw new TypeError(`loop option "retryWindow" got unknown unit "${key}"`);
   }
   return durationMs(window, 'retryWindow');
+}
+
+/** The monotonic instant at which Date.now() reaches `wallMs`, by the clocks read now. */
+function monotonicAt(wallMs: number): number {
+  // The wall clock first: read after it, the monotonic clock can only make the result later, never early.
+  const nowMs = clock.wallMs();
+  return clock.monoMs() + (wallMs - nowMs);
 }
 
 function cancelReason(): DOMException {

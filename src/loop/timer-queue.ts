@@ -1,16 +1,25 @@
-// One setTimeout for every loop in the process: a min-heap of due instants with a single timer armed for
-// the earliest. 100,000 waiting loops cost 100,000 small heap entries, not 100,000 Node timers.
-// Time is read through the globals at call time so vi.useFakeTimers() can drive it.
+// One timer for every loop in the process: a min-heap of due instants with a single timer armed for the
+// earliest. 100,000 waiting loops cost 100,000 small heap entries, not 100,000 Node timers.
+// The heap is keyed on the monotonic clock (clock.ts), so a wall-clock jump neither stretches nor shortens
+// a wait. Entries that wait for a wall-clock instant (a time of day, a cron slot) are re-keyed when the
+// queue sees the wall clock jump, and the queue looks at least every WALL_CHECK_MS while any are queued.
+import { CLOCK_JITTER_MS, clock } from './clock.js';
 
 /** Node's setTimeout limit; longer waits are armed in chunks and re-armed when the chunk ends. */
 export const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 
 /**
- * Node's timers run on libuv's millisecond clock, which trails Date.now() by a fraction of a millisecond,
- * so a timer often fires just before Date.now() reaches its due instant. Re-arming then costs a whole extra
- * timer turn (1-2 ms late); firing entries due within this margin instead keeps the error under a millisecond.
+ * Node's timers run on libuv's millisecond loop clock, which lags the real time, so a timer often fires a
+ * fraction of a millisecond before its instant. Re-arming a timer then costs a whole extra timer turn
+ * (1-2 ms late); instead the last stretch of at most this long is closed with setImmediate checks.
  */
-export const EARLY_MARGIN_MS = 1;
+export const SPIN_WINDOW_MS = 1;
+
+/**
+ * While entries wait for wall-clock instants, the queue re-reads the wall clock at least this often, so a
+ * jump (NTP step, VM resume) is seen within this long. One timer for the whole queue, not one per entry.
+ */
+export const WALL_CHECK_MS = 30_000;
 
 /** At most this many entries fire in one turn of the event loop; the rest fire in the next turns. */
 export const MAX_FIRES_PER_TURN = 1_000;
@@ -22,11 +31,14 @@ export const MAX_TURN_MS = 10;
  * is its own entry), so scheduling allocates nothing and a waiting loop holds no closure.
  */
 export abstract class TimerEntry {
+  /** The monotonic instant (clock.monoMs()) it fires at. */
   dueMs = 0;
   /** Position in the heap, or -1 when not queued. */
   heapIndex = -1;
   /** Insertion order, so entries due at the same instant fire first-in first-out. */
   seq = 0;
+  /** The wall-clock instant it waits for when queued by scheduleWall(); null for a plain duration. */
+  wallDueMs: number | null = null;
 
   abstract fire(): void;
 }
@@ -34,33 +46,48 @@ export abstract class TimerEntry {
 export class TimerQueue {
   readonly #heap: TimerEntry[] = [];
   #seq = 0;
-  #handle: ReturnType<typeof setTimeout> | undefined;
+  #handle: ReturnType<typeof setTimeout> | ReturnType<typeof setImmediate> | undefined;
+  #handleIsImmediate = false;
+  /** The monotonic instant the armed timer fires at. */
   #armedDueMs = Number.POSITIVE_INFINITY;
   #draining = false;
+  #wallEntries = 0;
+  /** wall − monotonic when the wall entries were keyed; a change beyond CLOCK_JITTER_MS is a clock jump. */
+  #wallOffsetMs = 0;
+  /** The monotonic reading of the last setImmediate check (see #arm). */
+  #lastSpinMs = Number.NaN;
+  /** True while a setImmediate check runs: an entry that became due meanwhile is fired by the next one. */
+  #spinning = false;
 
   get size(): number {
     return this.#heap.length;
   }
 
-  /** Queues `entry` for `dueMs`, moving it if it is already queued. */
+  /** Queues `entry` to fire once the monotonic clock reaches `dueMs`, moving it if it is already queued. */
   schedule(entry: TimerEntry, dueMs: number): void {
-    entry.dueMs = dueMs;
-    entry.seq = this.#seq++;
-    if (entry.heapIndex === -1) {
-      entry.heapIndex = this.#heap.length;
-      this.#heap.push(entry);
-      this.#siftUp(entry.heapIndex);
-    } else {
-      this.#siftUp(entry.heapIndex);
-      this.#siftDown(entry.heapIndex);
-    }
-    this.#arm();
+    this.#setWall(entry, null);
+    this.#place(entry, dueMs);
+  }
+
+  /**
+   * Queues `entry` to fire once Date.now() reaches `wallDueMs`. Keyed on the monotonic clock from the wall
+   * clock read now, it fires no earlier than that instant unless the clock is stepped, and it follows a step.
+   */
+  scheduleWall(entry: TimerEntry, wallDueMs: number): void {
+    const wallMs = clock.wallMs();
+    const monoMs = clock.monoMs();
+    if (this.#wallEntries === 0) this.#wallOffsetMs = wallMs - monoMs;
+    else this.#checkClock(wallMs, monoMs);
+    this.#setWall(entry, wallDueMs);
+    // From a truncated Date.now(): at this monotonic instant Date.now() >= wallDueMs, never a moment before.
+    this.#place(entry, monoMs + (wallDueMs - wallMs));
   }
 
   /** Removes `entry` if queued; returns whether it was. */
   cancel(entry: TimerEntry): boolean {
     const index = entry.heapIndex;
     if (index === -1) return false;
+    this.#setWall(entry, null);
     const last = this.#heap.pop()!;
     entry.heapIndex = -1;
     if (last !== entry) {
@@ -74,30 +101,67 @@ export class TimerQueue {
     return true;
   }
 
+  #place(entry: TimerEntry, dueMs: number): void {
+    entry.dueMs = dueMs;
+    entry.seq = this.#seq++;
+    if (entry.heapIndex === -1) {
+      entry.heapIndex = this.#heap.length;
+      this.#heap.push(entry);
+      this.#siftUp(entry.heapIndex);
+    } else {
+      this.#siftUp(entry.heapIndex);
+      this.#siftDown(entry.heapIndex);
+    }
+    this.#arm();
+  }
+
+  /** Sets what `entry` waits for, keeping #wallEntries the number of queued entries that wait for the wall. */
+  #setWall(entry: TimerEntry, wallDueMs: number | null): void {
+    if (entry.heapIndex !== -1 && entry.wallDueMs !== null) this.#wallEntries--;
+    entry.wallDueMs = wallDueMs;
+    if (wallDueMs !== null) this.#wallEntries++; // #place queues it right after
+  }
+
+  /** After a wall-clock jump, moves every wall entry to the monotonic instant its wall instant now maps to. */
+  #checkClock(wallMs: number, monoMs: number): void {
+    const offsetMs = wallMs - monoMs;
+    if (Math.abs(offsetMs - this.#wallOffsetMs) <= CLOCK_JITTER_MS) return;
+    this.#wallOffsetMs = offsetMs;
+    const heap = this.#heap;
+    for (const entry of heap) {
+      if (entry.wallDueMs !== null) entry.dueMs = monoMs + (entry.wallDueMs - wallMs);
+    }
+    for (let index = (heap.length >> 1) - 1; index >= 0; index--) this.#siftDown(index);
+    this.#disarm(); // the head may now be later than the armed timer; #arm picks the new one
+  }
+
   /**
    * Fires what is due, oldest first, but at most MAX_FIRES_PER_TURN entries or MAX_TURN_MS of work per turn
    * of the event loop: 100,000 entries due in the same second would otherwise run in one turn, stalling I/O
    * (a gateway heartbeat, say) for seconds and piling every iteration's garbage up at once. What is left stays
    * in the heap, so it still fires in due order, from a 0 ms timer armed by #arm() in the next turn.
-   * A timer rather than setImmediate: Node runs a timer armed inside a timer callback only after the poll
-   * phase, so pending I/O goes first either way, and time stays read through setTimeout alone (DESIGN.md).
+   * A timer rather than setImmediate for that backlog: Node runs a timer armed inside a timer callback only
+   * after the poll phase, so pending I/O goes first.
    */
   #fireDue = (): void => {
+    this.#spinning = this.#handleIsImmediate;
     this.#handle = undefined;
     this.#armedDueMs = Number.POSITIVE_INFINITY;
     this.#draining = true;
-    const horizonMs = Date.now() + EARLY_MARGIN_MS;
+    const nowMs = clock.monoMs();
+    if (this.#wallEntries > 0) this.#checkClock(clock.wallMs(), nowMs);
     // Entries queued by the callbacks below (seq >= firstNewSeq) fire in a later turn, even when already due:
     // a back-to-back loop yields to the event loop instead of starving everything else.
     const firstNewSeq = this.#seq;
-    const deadlineMs = Date.now() + MAX_TURN_MS;
+    const deadlineMs = nowMs + MAX_TURN_MS;
     const heap = this.#heap;
     try {
       for (let fired = 0; fired < MAX_FIRES_PER_TURN && heap.length > 0; fired++) {
         const head = heap[0]!;
-        if (head.dueMs > horizonMs || head.seq >= firstNewSeq) break;
+        // Never early: an entry fires only once its instant has come.
+        if (head.dueMs > nowMs || head.seq >= firstNewSeq) break;
         // The clock is read every 16 entries: cheap as it is, a read per entry would show in profiles.
-        if ((fired & 15) === 15 && Date.now() >= deadlineMs) break;
+        if ((fired & 15) === 15 && clock.monoMs() >= deadlineMs) break;
         this.#popMin();
         try {
           head.fire();
@@ -108,21 +172,38 @@ export class TimerQueue {
     } finally {
       this.#draining = false;
       this.#arm();
+      this.#spinning = false;
     }
   };
 
   #arm(): void {
     if (this.#draining || this.#heap.length === 0) return;
     const dueMs = this.#heap[0]!.dueMs;
-    if (this.#handle !== undefined && this.#armedDueMs <= dueMs) return;
+    const nowMs = clock.monoMs();
+    const checkByMs = this.#wallEntries > 0 ? nowMs + WALL_CHECK_MS : Number.POSITIVE_INFINITY;
+    if (this.#handle !== undefined && this.#armedDueMs <= dueMs && this.#armedDueMs <= checkByMs) return;
     this.#disarm();
-    const delayMs = Math.min(MAX_TIMER_DELAY_MS, Math.max(0, dueMs - Date.now()));
-    this.#armedDueMs = dueMs;
-    this.#handle = globalThis.setTimeout(this.#fireDue, delayMs);
+    const wakeMs = Math.min(dueMs, checkByMs);
+    const delayMs = wakeMs - nowMs;
+    this.#armedDueMs = wakeMs;
+    // The last sub-millisecond before an instant: check again right after this turn's I/O, unless the clock
+    // has not moved since the last check (fake timers stand still), where only a timer can advance it.
+    const spin = delayMs > 0 || (this.#spinning && this.#draining === false && wakeMs === dueMs);
+    if (spin && delayMs <= SPIN_WINDOW_MS && nowMs !== this.#lastSpinMs) {
+      this.#lastSpinMs = nowMs;
+      this.#handleIsImmediate = true;
+      this.#handle = globalThis.setImmediate(this.#fireDue);
+      return;
+    }
+    this.#handleIsImmediate = false;
+    this.#handle = globalThis.setTimeout(this.#fireDue, Math.min(MAX_TIMER_DELAY_MS, Math.max(0, delayMs)));
   }
 
   #disarm(): void {
-    if (this.#handle !== undefined) globalThis.clearTimeout(this.#handle);
+    if (this.#handle !== undefined) {
+      if (this.#handleIsImmediate) globalThis.clearImmediate(this.#handle as ReturnType<typeof setImmediate>);
+      else globalThis.clearTimeout(this.#handle as ReturnType<typeof setTimeout>);
+    }
     this.#handle = undefined;
     this.#armedDueMs = Number.POSITIVE_INFINITY;
   }
@@ -132,6 +213,7 @@ export class TimerQueue {
     const top = heap[0]!;
     const last = heap.pop()!;
     top.heapIndex = -1;
+    if (top.wallDueMs !== null) this.#wallEntries--; // stays set: the owner reads which instant fired
     if (last !== top) {
       heap[0] = last;
       last.heapIndex = 0;

@@ -299,6 +299,9 @@ describe('stop, cancel and restart', () => {
     const second = l.restart('c');
     expect(first).toBe(second);
     await tick(200);
+    expect(events).toEqual(['before', 'run a 0', 'after']);
+    // The old callback ignored its signal and still runs until 1 s: the new run starts once it settles.
+    await tick(800);
     expect(events).toEqual(['before', 'run a 0', 'after', 'before', 'run c 0']);
     expect(l.isRunning()).toBe(true);
     l.stop();
@@ -705,7 +708,7 @@ describe('times of day and cron', () => {
     ]);
   });
 
-  it('runs a spring-forward gap time once, at the end of the gap (America/New_York)', async () => {
+  it("runs a spring-forward gap time once, shifted forward by the gap's length (America/New_York)", async () => {
     vi.setSystemTime(Date.parse('2025-03-08T12:00:00Z'));
     const runs: string[] = [];
     const l = make({ time: '02:30', timeZone: 'America/New_York' }, (ctx) => {
@@ -714,7 +717,7 @@ describe('times of day and cron', () => {
     void l.start();
     await tick(3 * 86_400_000);
     expect(runs).toEqual([
-      '2025-03-09T07:00:00.000Z',
+      '2025-03-09T07:30:00.000Z', // 03:30 EDT
       '2025-03-10T06:30:00.000Z',
       '2025-03-11T06:30:00.000Z',
     ]);

@@ -1,10 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { clock } from '../../src/loop/clock.js';
 import {
-  EARLY_MARGIN_MS,
   MAX_FIRES_PER_TURN,
   MAX_TIMER_DELAY_MS,
   TimerEntry,
   TimerQueue,
+  WALL_CHECK_MS,
 } from '../../src/loop/timer-queue.js';
 
 class Recorder extends TimerEntry {
@@ -61,14 +62,78 @@ describe('TimerQueue', () => {
     expect(log).toEqual(['c@50', 'a@500']);
   });
 
-  it('fires entries due within EARLY_MARGIN_MS with the earliest, since libuv wakes up to 1 ms early', async () => {
+  it('never fires an entry early, closing the last millisecond with setImmediate checks, not a timer', async () => {
     const queue = new TimerQueue();
     const log: string[] = [];
+    const seen: number[] = [];
+    // libuv's loop clock lags, so a timer may wake before performance.now() reaches its instant: here the
+    // timer for 100 wakes when the monotonic clock reads 99.25, and the clock creeps on from there.
+    const readings: number[] = [];
+    vi.spyOn(clock, 'monoMs').mockImplementation(() => {
+      const readMs = readings.shift() ?? performance.now();
+      seen.push(readMs);
+      return readMs;
+    });
     queue.schedule(new Recorder('a', log), 100);
-    queue.schedule(new Recorder('b', log), 100 + EARLY_MARGIN_MS);
-    queue.schedule(new Recorder('c', log), 102 + EARLY_MARGIN_MS);
+    readings.push(99.25, 99.5, 99.75, 99.9, 100, 100.1);
+    seen.length = 0;
+    const timers = vi.spyOn(globalThis, 'setTimeout');
+    const immediates = vi.spyOn(globalThis, 'setImmediate');
+    // Fake timers run an immediate queued inside a timer 1 ms later; Node runs it right after this turn's I/O.
+    await vi.advanceTimersByTimeAsync(110);
+    expect(log).toHaveLength(1);
+    expect(seen.slice(0, 5)).toEqual([99.25, 99.5, 99.75, 99.9, 100]); // fired at the first reading >= 100
+    expect(timers).not.toHaveBeenCalled();
+    expect(immediates.mock.calls.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('takes a timer turn instead of spinning when the clock stands still (fake timers)', async () => {
+    const queue = new TimerQueue();
+    const log: string[] = [];
+    queue.schedule(new Recorder('a', log), 100.5); // fake timers truncate the delay and wake at 100
     await vi.advanceTimersByTimeAsync(100);
-    expect(log).toEqual(['a@100', 'b@100']);
+    expect(log).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(log).toEqual(['a@101']);
+  });
+
+  it('keeps plain entries on the monotonic clock whatever the wall clock does', async () => {
+    const queue = new TimerQueue();
+    const log: string[] = [];
+    queue.schedule(new Recorder('a', log), 60_000);
+    vi.setSystemTime(-3_600_000); // an hour back
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(log).toEqual([`a@${-3_600_000 + 60_000}`]);
+  });
+
+  it('moves wall-clock entries with a jump of the wall clock, noticed within WALL_CHECK_MS', async () => {
+    const queue = new TimerQueue();
+    const log: string[] = [];
+    const day = 86_400_000;
+    queue.scheduleWall(new Recorder('tomorrow', log), day);
+    queue.scheduleWall(new Recorder('in-an-hour', log), 3_600_000);
+    queue.schedule(new Recorder('plain', log), 2 * WALL_CHECK_MS);
+    // Forward past both wall instants: they fire at the next check, in wall order; the plain entry keeps its time.
+    vi.setSystemTime(day + 5_000);
+    await vi.advanceTimersByTimeAsync(WALL_CHECK_MS);
+    expect(log).toEqual([
+      `in-an-hour@${day + 5_000 + WALL_CHECK_MS}`,
+      `tomorrow@${day + 5_000 + WALL_CHECK_MS}`,
+    ]);
+    await vi.advanceTimersByTimeAsync(WALL_CHECK_MS);
+    expect(log.at(-1)).toBe(`plain@${day + 5_000 + 2 * WALL_CHECK_MS}`);
+  });
+
+  it('waits longer for a wall-clock entry after a backward jump, never firing before its instant', async () => {
+    const queue = new TimerQueue();
+    const log: string[] = [];
+    queue.scheduleWall(new Recorder('noon', log), 3_600_000);
+    await vi.advanceTimersByTimeAsync(1_800_000);
+    vi.setSystemTime(0); // half an hour back: the instant is an hour away again
+    await vi.advanceTimersByTimeAsync(3_600_000 - 1);
+    expect(log).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(log).toEqual(['noon@3600000']);
   });
 
   it('clears its timer when the last entry is cancelled', () => {
@@ -99,7 +164,7 @@ describe('TimerQueue', () => {
     class Chain extends TimerEntry {
       fire(): void {
         log.push(`chain@${Date.now()}`);
-        queue.schedule(late, Date.now()); // due now, but must wait for the next timer turn
+        queue.schedule(late, performance.now()); // due now, but must wait for the next timer turn
         log.push(`queued ${queue.size}`);
       }
     }
@@ -126,11 +191,11 @@ describe('TimerQueue', () => {
     }
     const total = 2 * MAX_FIRES_PER_TURN + 500;
     const half = total / 2;
-    // Numbered in firing order: the first half due at 100, the second at 101 (within the early margin, so
-    // the first turn could take both). Queued alternately, so the heap, not the insertion order, decides.
+    // Numbered in firing order: the first half due at 100, the second at 101. Queued alternately, so the
+    // heap, not the insertion order, decides.
     const entries = Array.from({ length: total }, (_, n) => new Numbered(n));
     for (let i = 0; i < half; i++) {
-      queue.schedule(entries[half + i]!, 100 + EARLY_MARGIN_MS);
+      queue.schedule(entries[half + i]!, 101);
       queue.schedule(entries[i]!, 100);
     }
 
