@@ -8,6 +8,12 @@ const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 const TSX_LOADER = import.meta.resolve('tsx');
 const KEPT_LINES = 40;
 
+// A bot must not outlive the run that started it (Ctrl-C, a crash of the run): it would hold the lock.
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
 export interface BotEnv {
   token: string;
   apiBase: string;

@@ -52,11 +52,11 @@ export class ChaosModel {
   readonly tasks: TaskModel[] = [];
   #serial = 0;
 
-  constructor(private readonly random: Random) {}
-
-  /** The next command for this server, or null if every task of it has a command in flight. */
-  plan(server: ChaosServer): CommandPlan | null {
-    const { random } = this;
+  /**
+   * The next command for this server, or null if every task of it has a command in flight. Each server draws
+   * from its own PRNG, so its sequence of commands does not depend on how the others interleave.
+   */
+  plan(server: ChaosServer, random: Random): CommandPlan | null {
     const mine = this.tasks.filter((t) => t.server === server && t.presence !== 'absent');
     const idle = mine.filter((t) => !t.busy);
     const unknown = idle.find((t) => t.presence === 'unknown');
@@ -64,7 +64,7 @@ export class ChaosModel {
     if (unknown) return this.#delete(unknown);
     const createWeight = mine.length < 6 ? 60 : mine.length < MAX_TASKS_PER_SERVER ? 20 : 0;
     const choice = random.weighted({ create: createWeight, list: 3, task: idle.length > 0 ? 80 : 0 });
-    if (choice === 'create') return this.#create(server);
+    if (choice === 'create') return this.#create(server, random);
     if (choice === 'list') return { path: 'list', options: {}, task: null, sent() {}, answered() {} };
     const task = random.pick(idle);
     // A restart starts the count again from zero and reuses iteration numbers: only for tasks where
@@ -83,7 +83,7 @@ export class ChaosModel {
       case 'delete':
         return this.#delete(task);
       case 'interval':
-        return this.#interval(task);
+        return this.#interval(task, random);
       case 'info':
         return this.#command(task, 'info', {}, () => {});
       default:
@@ -91,8 +91,7 @@ export class ChaosModel {
     }
   }
 
-  #create(server: ChaosServer): CommandPlan {
-    const { random } = this;
+  #create(server: ChaosServer, random: Random): CommandPlan {
     const kind = random.weighted<Kind>({ chaospost: 50, reminder: 25, counter: 12, leaderboard: 13 });
     const name = `${PREFIX[kind]}${++this.#serial}`;
     const every = random.pick(EVERY);
@@ -155,8 +154,8 @@ export class ChaosModel {
     });
   }
 
-  #interval(task: TaskModel): CommandPlan {
-    const every = this.random.pick(EVERY);
+  #interval(task: TaskModel, random: Random): CommandPlan {
+    const every = random.pick(EVERY);
     return this.#command(task, 'interval', { every }, (reply) => {
       if (reply === null) task.everySeconds = null;
       else if (reply.startsWith(`**${task.name}** now runs`)) task.everySeconds = seconds(every);
@@ -171,7 +170,8 @@ export class ChaosModel {
         return;
       }
       if (!reply.startsWith(`${done} **${task.name}**`)) return; // refused: nothing changed
-      if (action === 'stop') task.states = ['stopped'];
+      // A graceful stop lets the run in flight finish; if that was the last of its count, it completes.
+      if (action === 'stop') task.states = task.count === null ? ['stopped'] : ['stopped', 'completed'];
       else if (action === 'cancel') task.states = ['cancelled'];
       else task.states = runningStates(task);
       if (action === 'stop' || action === 'cancel') task.timeline.push({ at, halted: true });

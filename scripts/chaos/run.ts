@@ -26,12 +26,19 @@ const HANDLERS_DIR = fileURLToPath(new URL('./handlers', import.meta.url));
 const SERVERS = 3;
 /** Only a guard against a cycle where nothing at all happens; kills are driven by events. */
 const FALLBACK_KILL_MS = 30_000;
+/** How long a driver waits for a post before its next command anyway (when no task is running). */
+const QUIET_GUARD_MS = 1_000;
 /** Replies are awaited as events; this only bounds a reply that never comes while the bot lives. */
 const REPLY_WAIT_MS = 60_000;
 
 export interface ChaosOptions {
   cycles: number;
   seed: number;
+  /**
+   * After the last kill, start the bot once more, let it post, stop it gracefully and check again (default
+   * true). Without it a run is one start shorter.
+   */
+  settle?: boolean;
   /** Called after every cycle with one line of progress. */
   progress?: (line: string) => void;
 }
@@ -61,7 +68,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     handlersDir: HANDLERS_DIR,
     cwd: dir,
   };
-  const model = new ChaosModel(random);
+  const model = new ChaosModel();
+  // One PRNG stream for the kill points and one per server's admin: a seed replays the same choices.
+  const admins = servers.map((_, index) => seededRandom(options.seed * 31 + index + 1));
   const problems = new Problems();
   const allProblems: string[] = [];
   const commands = { sent: 0, answered: 0 };
@@ -78,13 +87,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       const killed = armKill(emulator, bot, point);
       // Replies the bot wrote just before it died may still be in the emulator's socket: let them land.
       const ended = bot.exited.then(() => new Promise<void>((resolve) => setImmediate(resolve)));
-      const drivers = servers.map((server) =>
+      const drivers = servers.map((server, index) =>
         drive({
           emulator,
           server,
           model,
-          random,
-          budget: random.int(2, 8),
+          random: admins[index]!,
           killed: killed.promise,
           ended,
           commands,
@@ -112,16 +120,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
           `${summarize(problems)}${fresh.length ? `\n  ${fresh.join('\n  ')}` : ''}`,
       );
     }
-    // A last start lets the bot settle what the last kill interrupted; a graceful stop, then the final checks.
-    const bot = new BotProcess(env);
-    await bot.ready;
-    await waitForPosts(emulator, 3);
-    await bot.stop();
-    const db = readDatabase(env.databasePath);
-    checkDatabase(db, model, problems, options.cycles + 1);
-    checkPosts(botPosts(emulator), model, problems);
-    checkCompletion(db, model, problems);
-    allProblems.push(...problems.takeFresh().map((line) => `final: ${line}`));
+    if (options.settle ?? true) {
+      // A last start lets the bot settle what the last kill interrupted; a graceful stop, then the final checks.
+      const bot = new BotProcess(env);
+      await bot.ready;
+      await waitForPosts(emulator, 3);
+      await bot.stop();
+      const db = readDatabase(env.databasePath);
+      checkDatabase(db, model, problems, options.cycles + 1);
+      checkPosts(botPosts(emulator), model, problems);
+      checkCompletion(db, model, problems);
+      allProblems.push(...problems.takeFresh().map((line) => `final: ${line}`));
+    }
     const figures = Object.fromEntries(PROBLEM_KINDS.map((kind) => [kind, problems.count(kind)])) as Record<
       ProblemKind,
       number
@@ -212,21 +222,23 @@ interface DriveOptions {
   server: ChaosServer;
   model: ChaosModel;
   random: Random;
-  budget: number;
   killed: Promise<unknown>;
   /** The bot has exited and the emulator has read what it sent last. */
   ended: Promise<void>;
   commands: { sent: number; answered: number };
 }
 
-/** One server's admin typing commands one after another (and its members chatting) until the kill. */
+/**
+ * One server's admin typing commands until the kill, each after the bot's next post anywhere (so commands
+ * interleave with runs rather than flood), and its members chatting for the leaderboards.
+ */
 async function drive(options: DriveOptions): Promise<void> {
-  const { emulator, server, model, random, budget, killed } = options;
+  const { emulator, server, model, random, killed } = options;
   let dead = false;
   void killed.then(() => {
     dead = true;
   });
-  for (let i = 0; i < budget && !dead; i++) {
+  for (let i = 0; !dead; i++) {
     if (random.next() < 0.5) {
       emulator.world.postMessage({
         channel: random.pick(server.channels),
@@ -234,10 +246,20 @@ async function drive(options: DriveOptions): Promise<void> {
         content: `chatter ${i}`,
       });
     }
-    const plan = model.plan(server);
-    if (!plan) return;
-    await send(emulator, server, plan, options);
+    const plan = model.plan(server, random);
+    if (plan) await send(emulator, server, plan, options);
+    if (!dead) await Promise.race([nextPost(emulator), killed]);
   }
+}
+
+/** The bot's next post; a guard lets commands go on when every task is halted and nothing posts. */
+function nextPost(emulator: Emulator): Promise<unknown> {
+  const botId = emulator.world.botUser.id;
+  return emulator.world.messageLog
+    .waitForNext((entry) => entry.kind === 'create' && entry.message.author.id === botId, 'a post', {
+      timeoutMs: QUIET_GUARD_MS,
+    })
+    .catch(() => undefined);
 }
 
 async function send(
