@@ -1,8 +1,15 @@
 // /task info name: the definition, state, progress, next run, recent runs and the handler's status.
 import { SlashCommandSubcommandBuilder } from '@discordjs/builders';
 import { ApplicationCommandOptionType } from 'discord-api-types/v10';
-import type { Task, TaskRun } from '../../src/db/index.js';
-import { describeSchedule, fitLines, nextRunLine, progress, shortTime } from '../../src/discord/format.js';
+import type { Task } from '../../src/db/index.js';
+import {
+  describeRun,
+  describeSchedule,
+  fitLines,
+  nextRunLine,
+  progress,
+  shortTime,
+} from '../../src/discord/format.js';
 import { handlerSlashOptions } from '../../src/discord/handler-options.js';
 import { handlerStatus } from '../../src/discord/handler-status.js';
 import { formatEvery, quote } from '../../src/discord/input.js';
@@ -33,7 +40,7 @@ export const execute: TaskSubcommand['execute'] = async (interaction, ctx) => {
   const status = handlerStatus(ctx, task);
   if (status) lines.push(`Status: ${quote(status, 300)}`);
   lines.push(runs.length === 0 ? 'No runs yet.' : `Last ${runs.length} run${runs.length === 1 ? '' : 's'}:`);
-  lines.push(...runs.map(runLine));
+  lines.push(...runs.map(describeRun));
   lines.push(`Created by <@${task.createdBy}> ${shortTime(task.createdAt)}.`);
   return fitLines(`**${task.name}**`, lines);
 };
@@ -60,11 +67,6 @@ function optionLines(task: Task, handler: Handler | undefined): string[] {
 /** `1m`, `30s`; a timeout set in code to a fraction of a second shows in ms. */
 function describeTimeout(timeoutMs: number): string {
   return timeoutMs % 1000 === 0 ? formatEvery(timeoutMs / 1000) : `${timeoutMs} ms`;
-}
-
-function runLine(run: TaskRun): string {
-  const outcome = run.error ? `${run.outcome}: ${quote(run.error, 150)}` : run.outcome;
-  return `• ${shortTime(run.scheduledAt)} ${outcome} (${Math.max(0, run.finishedAt - run.startedAt)} ms)`;
 }
 
 export const autocomplete: TaskSubcommand['autocomplete'] = autocompleteShared;

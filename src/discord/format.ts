@@ -1,6 +1,6 @@
 // How tasks read back to admins: schedules in words, times as Discord timestamps, lists that fit a message.
-import type { Task, TaskSchedule } from '../db/index.js';
-import { formatEvery } from './input.js';
+import type { Task, TaskRun, TaskSchedule } from '../db/index.js';
+import { formatEvery, quote } from './input.js';
 
 /** Discord refuses message content over 2000 characters. */
 const MAX_MESSAGE_LENGTH = 2000;
@@ -47,6 +47,21 @@ export function progress(task: Pick<Task, 'currentLoop' | 'count'>): string {
   return task.count === null
     ? `${task.currentLoop} ${runs} done`
     : `${task.currentLoop} of ${task.count} ${runs} done`;
+}
+
+/** What an interrupted run means, for an admin reading its history. */
+export const INTERRUPTED_RUN = 'interrupted (the bot stopped during this run; it may or may not have posted)';
+
+/**
+ * One run in a task's history: `• <slot> ok (12 ms)`, `• <slot> error: "…" (3 ms)`. An interrupted run shows
+ * no duration: it ended when the bot stopped, and was only recorded when it started again.
+ */
+export function describeRun(
+  run: Pick<TaskRun, 'scheduledAt' | 'startedAt' | 'finishedAt' | 'outcome' | 'error'>,
+): string {
+  if (run.outcome === 'interrupted') return `• ${shortTime(run.scheduledAt)} ${INTERRUPTED_RUN}`;
+  const outcome = run.error ? `${run.outcome}: ${quote(run.error, 150)}` : run.outcome;
+  return `• ${shortTime(run.scheduledAt)} ${outcome} (${Math.max(0, run.finishedAt - run.startedAt)} ms)`;
 }
 
 /** Joins lines, dropping the tail (with a note of how many) so the message stays under Discord's limit. */
