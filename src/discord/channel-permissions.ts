@@ -1,6 +1,14 @@
 // Before creating a task, check the bot can do its job in the chosen channel, so the admin hears about a
 // missing permission now rather than from a failed run later. Each handler declares what it needs.
-import { type Guild, PermissionFlagsBits, type PermissionsString } from 'discord.js';
+import {
+  type APIChannel,
+  DiscordAPIError,
+  type Guild,
+  PermissionFlagsBits,
+  type PermissionsString,
+  RESTJSONErrorCodes,
+  Routes,
+} from 'discord.js';
 import type { Handler } from '../handlers/define.js';
 import { ELSEWHERE, findGuildChannel } from '../handlers/executor.js';
 
@@ -49,7 +57,28 @@ export async function missingChannelPermission(
   const me = guild.members.me ?? (await guild.members.fetchMe());
   const permissions = channel.permissionsFor(me);
   const missing = needed.filter((need) => !permissions.has(PermissionFlagsBits[need]));
-  if (missing.length === 0) return undefined;
+  if (missing.length === 0) return discordPlacesChannel(guild, channelId);
   const names = missing.map((need) => `**${permissionLabel(need)}**`).join(' and ');
   return `I can't work in <#${channelId}>: I need the ${names} permission${missing.length > 1 ? 's' : ''} there.`;
+}
+
+/**
+ * Discord's own word on where the channel is. The cache alone can be fooled: a channel the gateway never
+ * announced (another server's, while that server is unavailable) is made up by discord.js from the
+ * interaction itself, filed under the interaction's server. One request, at create only.
+ */
+async function discordPlacesChannel(guild: Guild, channelId: string): Promise<string | undefined> {
+  let channel: APIChannel;
+  try {
+    channel = (await guild.client.rest.get(Routes.channel(channelId))) as APIChannel;
+  } catch (error) {
+    const unseen = [RESTJSONErrorCodes.UnknownChannel, RESTJSONErrorCodes.MissingAccess] as const;
+    if (error instanceof DiscordAPIError && unseen.some((code) => code === error.code)) {
+      return `I can't see <#${channelId}>; pick a channel I can view.`;
+    }
+    throw error;
+  }
+  return 'guild_id' in channel && channel.guild_id === guild.id
+    ? undefined
+    : notThisServersChannel(channelId);
 }

@@ -69,6 +69,20 @@ describe('a channel of another server', () => {
     ).toMatch(/^Created \*\*fine\*\*/);
   });
 
+  it('is refused when the bot is not in that server: Discord, not the cache, says where it is', async () => {
+    // discord.js makes the unknown channel up from the interaction and files it under server B.
+    const c = t.emulator.world.createGuild({ name: 'c', withoutBot: true, channels: [{ name: 'general' }] });
+    const cGeneral = c.channels.general!;
+    expect(
+      await t.run(
+        'create reminder',
+        { name: 'leak3', channel: cGeneral, every: '1h', message: 'posted into server C' },
+        { guild: t.b },
+      ),
+    ).toBe(`I can't see <#${cGeneral}>; pick a channel I can view.`);
+    expect(row(t.b.id, 'leak3')).toBeUndefined();
+  });
+
   it('stored on a task makes /task interval refuse to change it', async () => {
     await t.run(
       'create reminder',
