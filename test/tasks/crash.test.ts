@@ -1,14 +1,17 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { openDatabase } from '../../src/db/index.js';
+import { lastRuns, listRunIntents, openDatabase } from '../../src/db/index.js';
 import { TaskRuntime } from '../../src/tasks/index.js';
 import { useTempDir } from '../db/helpers.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/busy-bot.ts', import.meta.url));
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
-/** Runs the busy bot until it has reported `created` tasks, then SIGKILLs it; returns the names it reported. */
+/**
+ * Runs the busy bot until it has reported `created` tasks, then SIGKILLs it; returns the names it reported.
+ * It waits for those lines, not for a time, so a loaded machine only makes it slower.
+ */
 function runAndKill(dbPath: string, created: number): Promise<string[]> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, dbPath], {
@@ -16,6 +19,7 @@ function runAndKill(dbPath: string, created: number): Promise<string[]> {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const names: string[] = [];
+    let resumed = false;
     let buffer = '';
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => {
@@ -25,11 +29,14 @@ function runAndKill(dbPath: string, created: number): Promise<string[]> {
       buffer += chunk;
       const lines = buffer.split('\n');
       buffer = lines.pop()!;
-      names.push(...lines);
+      for (const line of lines) {
+        if (line === 'resumed') resumed = true;
+        else names.push(line);
+      }
       if (names.length >= created && !child.killed) child.kill('SIGKILL');
     });
     child.on('exit', (code, signal) => {
-      if (signal === 'SIGKILL') resolve(names);
+      if (signal === 'SIGKILL' && resumed) resolve(names);
       else reject(new Error(`busy bot exited on its own (code ${code}): ${stderr}`));
     });
   });
@@ -40,8 +47,8 @@ describe('crash safety', () => {
 
   it('a bot killed with SIGKILL mid-run loses no definition, keeps runs and progress in step, and resumes', async () => {
     const path = tempDbPath();
-    const first = await runAndKill(path, 150);
-    const second = await runAndKill(path, 50); // killed again, after resuming the first process's tasks
+    const first = await runAndKill(path, 40);
+    const second = await runAndKill(path, 20); // killed again, after resuming the first process's tasks
 
     const conn = openDatabase(path);
     try {
@@ -63,14 +70,51 @@ describe('crash safety', () => {
       for (const row of rows) {
         expect(Math.min(row.currentLoop, 100), row.name).toBe(row.okRuns);
       }
+      // The write-ahead intent of a run in flight is never behind its task's progress.
+      const progress = new Map(
+        conn.sqlite
+          .prepare('SELECT id, current_loop FROM tasks')
+          .raw()
+          .all()
+          .map((row) => row as [number, number]),
+      );
+      const open = listRunIntents(conn.db);
+      for (const intent of open)
+        expect(intent.iteration).toBeGreaterThanOrEqual(progress.get(intent.taskId)!);
 
-      const runtime = new TaskRuntime({ db: conn.db, execute: async () => {} });
+      // A new process replays each slot that was in flight, as the same iteration, then records it.
+      const waiting = new Map(open.map((intent) => [intent.taskId, intent]));
+      let allReplayed!: () => void;
+      const replayed = new Promise<void>((resolve) => {
+        allReplayed = resolve;
+      });
+      const replays: [number, number][] = [];
+      const runtime = new TaskRuntime({
+        db: conn.db,
+        execute: async (task, ctx) => {
+          const intent = waiting.get(task.id);
+          if (intent?.scheduledAt !== ctx.scheduledAt.getTime()) return;
+          replays.push([ctx.iteration, intent.iteration]);
+          waiting.delete(task.id);
+          if (waiting.size === 0) allReplayed();
+        },
+      });
       const summary = runtime.resumeAll();
       expect(summary.resumed).toBe(stored.size);
-      expect(summary.failed).toBe(0);
-      await runtime.shutdown(100);
+      expect(summary).toMatchObject({ failed: 0, replayed: open.length, interrupted: 0 });
+      if (open.length === 0) allReplayed();
+      await replayed;
+      await runtime.shutdown(10_000);
+      expect(replays.every(([ran, started]) => ran === started)).toBe(true);
+      for (const intent of open) {
+        expect(
+          lastRuns(conn.db, intent.taskId, 100).some(
+            (r) => r.scheduledAt === intent.scheduledAt && r.outcome === 'ok',
+          ),
+        ).toBe(true);
+      }
     } finally {
       conn.close();
     }
-  }, 20_000);
+  }, 120_000);
 });
