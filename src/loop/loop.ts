@@ -447,7 +447,7 @@ export class Loop<A extends unknown[] = []> {
 
   /** Queues a parked run for the slot `dueMs`: on the monotonic clock for intervals, else on the wall clock. */
   #wait(run: Run<A>, dueMs: number): void {
-    if (this.#schedule.kind === 'relative') sharedTimerQueue.schedule(run, monotonicAt(dueMs));
+    if (this.#schedule.kind === 'relative') sharedTimerQueue.schedule(run, clock.monoAt(dueMs));
     else sharedTimerQueue.scheduleWall(run, dueMs);
   }
 
@@ -470,7 +470,8 @@ export class Loop<A extends unknown[] = []> {
     let lateMs: number;
     if (this.#schedule.kind === 'relative') {
       lateMs = clock.monoMs() - run.dueMs; // the queue key: the slot on the monotonic clock
-      const jumpMs = wallMs - dueMs - lateMs;
+      // How far the wall clock was stepped since the slot was keyed (at dueMs − the offset of that moment).
+      const jumpMs = clock.offsetMs() - (dueMs - run.dueMs);
       if (Math.abs(jumpMs) > CLOCK_JITTER_MS) {
         // Rounded down, so the moved slot is never after Date.now(): never early, even after a backward jump.
         const shiftMs = Math.floor(jumpMs);
@@ -644,7 +645,7 @@ export class Loop<A extends unknown[] = []> {
         if (!due) sharedTimerQueue.cancel(run);
         resolve(due);
       };
-      sharedTimerQueue.schedule(run, monotonicAt(run.nextDueMs));
+      sharedTimerQueue.schedule(run, clock.monoAt(run.nextDueMs));
     });
   }
 
@@ -889,13 +890,6 @@ function retryWindowMs(window: RetryWindow): number {
     if (!isDurationUnit(key)) throw new TypeError(`loop option "retryWindow" got unknown unit "${key}"`);
   }
   return durationMs(window, 'retryWindow');
-}
-
-/** The monotonic instant at which Date.now() reaches `wallMs`, by the clocks read now. */
-function monotonicAt(wallMs: number): number {
-  // The wall clock first: read after it, the monotonic clock can only make the result later, never early.
-  const nowMs = clock.wallMs();
-  return clock.monoMs() + (wallMs - nowMs);
 }
 
 function cancelReason(): DOMException {

@@ -52,7 +52,7 @@ export class TimerQueue {
   #armedDueMs = Number.POSITIVE_INFINITY;
   #draining = false;
   #wallEntries = 0;
-  /** wall − monotonic when the wall entries were keyed; a change beyond CLOCK_JITTER_MS is a clock jump. */
+  /** clock.offsetMs() when the wall entries were keyed; a change beyond CLOCK_JITTER_MS is a clock jump. */
   #wallOffsetMs = 0;
   /** The monotonic reading of the last setImmediate check (see #arm). */
   #lastSpinMs = Number.NaN;
@@ -74,13 +74,10 @@ export class TimerQueue {
    * clock read now, it fires no earlier than that instant unless the clock is stepped, and it follows a step.
    */
   scheduleWall(entry: TimerEntry, wallDueMs: number): void {
-    const wallMs = clock.wallMs();
-    const monoMs = clock.monoMs();
-    if (this.#wallEntries === 0) this.#wallOffsetMs = wallMs - monoMs;
-    else this.#checkClock(wallMs, monoMs);
+    if (this.#wallEntries === 0) this.#wallOffsetMs = clock.offsetMs();
+    else this.#checkClock();
     this.#setWall(entry, wallDueMs);
-    // From a truncated Date.now(): at this monotonic instant Date.now() >= wallDueMs, never a moment before.
-    this.#place(entry, monoMs + (wallDueMs - wallMs));
+    this.#place(entry, wallDueMs - this.#wallOffsetMs);
   }
 
   /** Removes `entry` if queued; returns whether it was. */
@@ -123,13 +120,13 @@ export class TimerQueue {
   }
 
   /** After a wall-clock jump, moves every wall entry to the monotonic instant its wall instant now maps to. */
-  #checkClock(wallMs: number, monoMs: number): void {
-    const offsetMs = wallMs - monoMs;
+  #checkClock(): void {
+    const offsetMs = clock.offsetMs();
     if (Math.abs(offsetMs - this.#wallOffsetMs) <= CLOCK_JITTER_MS) return;
     this.#wallOffsetMs = offsetMs;
     const heap = this.#heap;
     for (const entry of heap) {
-      if (entry.wallDueMs !== null) entry.dueMs = monoMs + (entry.wallDueMs - wallMs);
+      if (entry.wallDueMs !== null) entry.dueMs = entry.wallDueMs - offsetMs;
     }
     for (let index = (heap.length >> 1) - 1; index >= 0; index--) this.#siftDown(index);
     this.#disarm(); // the head may now be later than the armed timer; #arm picks the new one
@@ -149,7 +146,7 @@ export class TimerQueue {
     this.#armedDueMs = Number.POSITIVE_INFINITY;
     this.#draining = true;
     const nowMs = clock.monoMs();
-    if (this.#wallEntries > 0) this.#checkClock(clock.wallMs(), nowMs);
+    if (this.#wallEntries > 0) this.#checkClock();
     // Entries queued by the callbacks below (seq >= firstNewSeq) fire in a later turn, even when already due:
     // a back-to-back loop yields to the event loop instead of starving everything else.
     const firstNewSeq = this.#seq;
