@@ -22,6 +22,8 @@ const nowMs = () => performance.timeOrigin + performance.now();
 
 interface Series {
   errors: number[];
+  /** Fires that ran before Date.now() reached their slot. */
+  early: number;
   /** Per loop, the firing error of its last fire: grows over time if the engine drifts. */
   lastError: number[];
   firstError: number[];
@@ -45,16 +47,24 @@ function summarize(name: string, s: Series): string {
     percentile(sorted, 50).toFixed(2).padStart(8),
     percentile(sorted, 99).toFixed(2).padStart(8),
     sorted.at(-1)!.toFixed(2).padStart(8),
+    String(s.early).padStart(6),
     drift.toFixed(2).padStart(12),
   ].join(' ');
 }
 
 function newSeries(): Series {
-  return { errors: [], lastError: new Array(LOOPS).fill(0), firstError: new Array(LOOPS).fill(Number.NaN) };
+  return {
+    errors: [],
+    early: 0,
+    lastError: new Array(LOOPS).fill(0),
+    firstError: new Array(LOOPS).fill(Number.NaN),
+  };
 }
 
-function record(s: Series, index: number, errorMs: number): void {
+/** One fire of loop `index`, `errorMs` after its slot; early when Date.now() had not reached `slotMs` yet. */
+function record(s: Series, index: number, errorMs: number, slotMs: number): void {
   s.errors.push(errorMs);
+  if (Date.now() < slotMs) s.early++;
   if (Number.isNaN(s.firstError[index]!)) s.firstError[index] = errorMs;
   s.lastError[index] = errorMs;
 }
@@ -77,17 +87,19 @@ async function accuracy(): Promise<void> {
     const startMs = Date.now(); // the engine schedules on Date.now(): slot n is startMs + n s
     const l = loop({ seconds: 1 }, (ctx) => {
       // Iteration 0 is the immediate call at start(), not a timed fire (and waits for this setup to finish).
-      if (ctx.iteration > 0) record(ours, i, nowMs() - (startMs + ctx.iteration * 1_000));
+      if (ctx.iteration > 0)
+        record(ours, i, nowMs() - (startMs + ctx.iteration * 1_000), ctx.scheduledAt.getTime());
     });
     void l.start();
     stops.push(() => l.stop());
   }
   for (let i = 0; i < LOOPS; i++) {
     const startMs = nowMs();
+    const startWallMs = Date.now();
     let n = 0;
     const handle = setInterval(() => {
       n++;
-      record(interval, i, nowMs() - (startMs + n * 1_000));
+      record(interval, i, nowMs() - (startMs + n * 1_000), startWallMs + n * 1_000);
     }, 1_000);
     stops.push(() => clearInterval(handle));
   }
@@ -100,7 +112,7 @@ async function accuracy(): Promise<void> {
       handle = setTimeout(
         () => {
           n++;
-          record(oneShot, i, nowMs() - (startMs + n * 1_000));
+          record(oneShot, i, nowMs() - (startMs + n * 1_000), startMs + n * 1_000);
           arm();
         },
         startMs + (n + 1) * 1_000 - Date.now(),
@@ -112,7 +124,8 @@ async function accuracy(): Promise<void> {
   for (let i = 0; i < LOOPS; i++) {
     const job = new Cron('* * * * * *', () => {
       const now = nowMs();
-      record(cron, i, now - Math.round(now / 1_000) * 1_000); // the whole second it was due at
+      const slotMs = Math.round(now / 1_000) * 1_000; // the whole second it was due at
+      record(cron, i, now - slotMs, slotMs);
     });
     stops.push(() => job.stop());
   }
@@ -120,7 +133,7 @@ async function accuracy(): Promise<void> {
   await sleep(SECONDS * 1_000);
   for (const stop of stops) stop();
   console.log(
-    `${'engine'.padEnd(12)} ${'fires'.padStart(6)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'max ms'.padStart(8)} ${'drift ms'.padStart(12)}`,
+    `${'engine'.padEnd(12)} ${'fires'.padStart(6)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'max ms'.padStart(8)} ${'early'.padStart(6)} ${'drift ms'.padStart(12)}`,
   );
   console.log(summarize('metronome', ours));
   console.log(summarize('setInterval', interval));
@@ -130,6 +143,7 @@ async function accuracy(): Promise<void> {
     '(setTimeout*: a one-shot Node timer per loop re-armed for each absolute slot, the platform floor)',
   );
   console.log("(drift: median error of each loop's last fire minus its first; 0 means no cumulative drift)");
+  console.log('(early: fires that ran before Date.now() reached their slot; metronome must show 0)');
 }
 
 function heapUsedMb(): number {
