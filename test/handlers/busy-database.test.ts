@@ -7,6 +7,9 @@ import { type Bot, eventually, startBot } from './helpers.js';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/busy-handlers', import.meta.url));
 
+/** Generous: these wait for the bot's own records on real time, which a loaded machine slows. */
+const EVENT_TIMEOUT_MS = 8_000;
+
 let bot: Bot;
 afterEach(async () => {
   await bot?.close();
@@ -22,17 +25,23 @@ describe('a handler run that meets a database fault', () => {
       // Real time: the retry comes after the engine's first backoff (0.5 to 1 s), whichever clock it reads.
       bot = await startBot({ handlerDirs: [FIXTURES], fakeTime: false });
       const task = await bot.create({ name: 'contended', kind: 'contended', options: { fault } });
-      await eventually(() => expect(bot.runtime.info(bot.guild.id, 'contended').runs).toHaveLength(1));
+      await eventually(
+        () => expect(bot.runtime.info(bot.guild.id, 'contended').runs).toHaveLength(1),
+        EVENT_TIMEOUT_MS,
+      );
       const [retried] = bot.runtime.info(bot.guild.id, 'contended').runs;
       expect(retried).toMatchObject({ outcome: 'retried', error: reason });
-      await eventually(() =>
-        expect(bot.runtime.info(bot.guild.id, 'contended').runs.map((run) => run.outcome)).toEqual([
-          'ok',
-          'retried',
-        ]),
+      await eventually(
+        () =>
+          expect(bot.runtime.info(bot.guild.id, 'contended').runs.map((run) => run.outcome)).toEqual([
+            'ok',
+            'retried',
+          ]),
+        EVENT_TIMEOUT_MS,
       );
       expect(bot.runtime.info(bot.guild.id, 'contended').task.state).toBe('running');
       expect(createHandlerStore(bot.connection.db, task.id).get('saved')).toBe(0);
     },
+    4 * EVENT_TIMEOUT_MS,
   );
 });

@@ -64,5 +64,5 @@ describe('run records on a locked database', () => {
     await vi.advanceTimersByTimeAsync(0);
     await shutdown;
     expect(logs.filter((l) => l.level === 60)).toEqual([]);
-  });
+  }, 30_000); // each refused write really waits ~100 ms, some 25 of them: slow on a loaded machine
 });
