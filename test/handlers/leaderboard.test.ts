@@ -6,6 +6,8 @@ import { incrementMessageCount, openDatabase, topMessageCounts, utcDay } from '.
 import {
   backfillMessageTotals,
   countMemberMessages,
+  pruneMessageCounts,
+  rankMembersByMessages,
   topMessageTotals,
 } from '../../src/db/leaderboard-store.js';
 import {
@@ -210,7 +212,7 @@ describe('leaderboard', () => {
     countMemberMessages(db, bot.guild.id, alice, daysAgo(200), 40);
     countMemberMessages(db, bot.guild.id, alice, daysAgo(34), 2);
     countMemberMessages(db, bot.guild.id, bob, daysAgo(3), 5);
-    expect(pruneOldDailyCounts(db, now)).toBe(1);
+    expect(await pruneOldDailyCounts(db, now)).toBe(1);
     expect(days()).toEqual([daysAgo(34), daysAgo(3)]);
     expect(totalsByUser()).toEqual({ [alice]: 42, [bob]: 5 });
 
@@ -233,7 +235,7 @@ describe('leaderboard', () => {
 
     // A day later the daily timer drops the day that aged out; the totals do not change.
     await advance(86_400_000);
-    expect(days()).toEqual([daysAgo(3)]);
+    await eventually(() => expect(days()).toEqual([daysAgo(3)]));
     expect(totalsByUser()).toEqual({ [alice]: 42, [bob]: 5 });
   });
 
@@ -282,6 +284,77 @@ describe('leaderboard', () => {
     expect(week.footer?.text).toBe('Last 7 days (UTC days) · top 10');
     const today = bot.emulator.world.messages(channels.general!)[0]!.message.embeds[0]!;
     expect(today.description).toBe(`**1.** <@${members.alice}> — 1 message`);
+  });
+
+  it('ranks in slices exactly as one query would, letting the event loop run between slices', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'metronome-rank-'));
+    const connection = openDatabase(join(dir, 'test.db'));
+    try {
+      const { db } = connection;
+      // Ids of different lengths and many ties, so the order within equal counts is tested too.
+      const users = Array.from({ length: 60 }, (_, i) => String(10n ** BigInt(16 + (i % 4)) + BigInt(i)));
+      const dayOf = (n: number) => utcDay(Date.UTC(2025, 0, 1) + n * 86_400_000);
+      for (const [i, userId] of users.entries()) {
+        for (let day = i % 5; day < 20; day += 1 + (i % 3)) {
+          countMemberMessages(db, 'g1', userId, dayOf(day), 1 + ((i * 7 + day) % 4));
+        }
+        countMemberMessages(db, 'g2', userId, dayOf(3), 100);
+      }
+      for (const period of [
+        { limit: 25 },
+        { fromDay: dayOf(13), limit: 10 },
+        { fromDay: dayOf(19), limit: 25 },
+        { fromDay: dayOf(2), toDay: dayOf(9), limit: 7 },
+      ]) {
+        const oneQuery =
+          period.fromDay === undefined
+            ? topMessageTotals(db, 'g1', period.limit)
+            : topMessageCounts(db, 'g1', period);
+        expect(oneQuery).toHaveLength(period.limit);
+        let turns = 0;
+        const countTurns = () => {
+          turns++;
+          if (turns < 1_000) setImmediate(countTurns);
+        };
+        setImmediate(countTurns);
+        expect(await rankMembersByMessages(db, 'g1', { ...period, pageRows: 7 })).toEqual(oneQuery);
+        // At least one turn of the event loop per slice of 7 rows.
+        expect(turns).toBeGreaterThan(5);
+        turns = 1_000;
+      }
+      expect(await rankMembersByMessages(db, 'nowhere', { limit: 5, pageRows: 7 })).toEqual([]);
+    } finally {
+      connection.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('prunes in slices, guild by guild, keeping every day from the cut-off on', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'metronome-prune-'));
+    const connection = openDatabase(join(dir, 'test.db'));
+    try {
+      const { db } = connection;
+      for (const guildId of ['g1', 'g2', 'g3']) {
+        for (let user = 0; user < 10; user++) {
+          for (const day of ['2025-01-01', '2025-01-02', '2025-01-03']) {
+            incrementMessageCount(db, guildId, `1000000000000000${user}`, day);
+          }
+        }
+      }
+      expect(await pruneMessageCounts(db, '2025-01-03', 4)).toBe(60);
+      const left = connection.sqlite
+        .prepare('SELECT guild_id AS guildId, day, count(*) AS n FROM message_counts GROUP BY guild_id, day')
+        .all();
+      expect(left).toEqual([
+        { guildId: 'g1', day: '2025-01-03', n: 10 },
+        { guildId: 'g2', day: '2025-01-03', n: 10 },
+        { guildId: 'g3', day: '2025-01-03', n: 10 },
+      ]);
+      expect(await pruneMessageCounts(db, '2025-01-03', 4)).toBe(0);
+    } finally {
+      connection.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('defines periods as whole UTC days including the run day', () => {

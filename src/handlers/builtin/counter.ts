@@ -17,6 +17,7 @@ import {
   type Client,
   DiscordAPIError,
   type Guild,
+  type GuildMember,
   RateLimitError,
   RESTJSONErrorCodes,
 } from 'discord.js';
@@ -64,13 +65,62 @@ type CounterOptions = z.infer<typeof options>;
 /** Until when (ms) Discord refused renames with a 429: others' renames spent the channel's budget. */
 const BLOCKED_KEY = 'renameBlockedUntil';
 
+/** Members counted between two turns of the event loop: a large server caches hundreds of thousands. */
+const MEMBERS_PER_SLICE = 5_000;
+
+interface MemberCounts {
+  humans: number;
+  bots: number;
+  /** Members per role id the template asks for. */
+  roles: Map<string, number>;
+}
+
+/**
+ * A member's role ids. discord.js keeps them in `_roles`; its public `member.roles.cache` (and so
+ * `Role#members`) filters every role of the guild for each member, which over a large server's member
+ * cache costs seconds per role counted. The public path stays as the fallback.
+ */
+function roleIdsOf(member: GuildMember): readonly string[] {
+  const own = (member as unknown as { _roles?: unknown })._roles;
+  return Array.isArray(own) ? (own as string[]) : [...member.roles.cache.keys()];
+}
+
+/** Humans, bots and members of each role in `roleIds`, in one pass over the member cache, in slices. */
+async function countMembers(guild: Guild, roleIds: ReadonlySet<string>): Promise<MemberCounts> {
+  const counts: MemberCounts = { humans: 0, bots: 0, roles: new Map() };
+  for (const id of roleIds) counts.roles.set(id, 0);
+  let seen = 0;
+  for (const member of guild.members.cache.values()) {
+    if (member.user.bot) counts.bots++;
+    else counts.humans++;
+    if (roleIds.size > 0) {
+      for (const id of roleIdsOf(member)) {
+        const members = counts.roles.get(id);
+        if (members !== undefined) counts.roles.set(id, members + 1);
+      }
+    }
+    if (++seen % MEMBERS_PER_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+  return counts;
+}
+
 /** The template with its placeholders replaced by counts from the gateway cache. */
-export function renderCounter(template: string, guild: Guild): string {
-  const humans = guild.members.cache.filter((member) => !member.user.bot).size;
+export async function renderCounter(template: string, guild: Guild): Promise<string> {
+  const placeholders = [...template.matchAll(PLACEHOLDER)].map((match) => match[1]!);
+  // Only roles that exist: a deleted role counts 0, as Role#members would (it is gone from the cache).
+  const roleIds = new Set(
+    placeholders
+      .map((name) => ROLE_PLACEHOLDER.exec(name)?.[1])
+      .filter((id): id is string => id !== undefined && id !== guild.id && guild.roles.cache.has(id)),
+  );
+  const needsMembers = roleIds.size > 0 || placeholders.some((name) => name === 'humans' || name === 'bots');
+  const members = needsMembers
+    ? await countMembers(guild, roleIds)
+    : { humans: 0, bots: 0, roles: new Map() };
   const counts: Record<CountName, number> = {
     members: guild.memberCount,
-    humans,
-    bots: guild.members.cache.size - humans,
+    humans: members.humans,
+    bots: members.bots,
     boosts: guild.premiumSubscriptionCount ?? 0,
     channels: guild.channels.cache.filter(
       (channel) => channel.type !== ChannelType.GuildCategory && !channel.isThread(),
@@ -80,7 +130,9 @@ export function renderCounter(template: string, guild: Guild): string {
   };
   return template.replace(PLACEHOLDER, (whole, name: string) => {
     const role = ROLE_PLACEHOLDER.exec(name);
-    if (role) return String(guild.roles.cache.get(role[1]!)?.members.size ?? 0);
+    // The @everyone role's id is the guild's: every cached member has it.
+    if (role)
+      return String(role[1] === guild.id ? guild.members.cache.size : (members.roles.get(role[1]!) ?? 0));
     return (COUNTS as readonly string[]).includes(name) ? String(counts[name as CountName]) : whole;
   });
 }
@@ -289,7 +341,8 @@ export default defineHandler<CounterOptions>({
   channelPermissions: ({ target }) => (target === 'name' ? ['ManageChannels'] : ['SendMessages']),
   async run(ctx) {
     const { task, guild, db } = ctx;
-    const rendered = renderCounter(ctx.options.template, guild);
+    const rendered = await renderCounter(ctx.options.template, guild);
+    ctx.signal.throwIfAborted();
     if (ctx.options.target === 'name') {
       const text = rendered.slice(0, MAX_CHANNEL_NAME);
       const deps: RenameDeps = {

@@ -24,16 +24,14 @@ import {
 import { z } from 'zod';
 import {
   backfillMessageTotals,
-  countMemberMessages,
   type Db,
   getLeaderboardState,
   guildHasLeaderboard,
   type MemberCount,
   pruneMessageCounts,
-  rememberMember,
+  rankMembersByMessages,
+  recordMessageBatch,
   saveLeaderboardState,
-  topMessageCounts,
-  topMessageTotals,
   utcDay,
 } from '../../db/index.js';
 import type { Logger } from '../../log.js';
@@ -143,37 +141,107 @@ class BoundedNames {
     this.#names.set(key, name);
     if (this.#names.size > this.#max) this.#names.delete(this.#names.keys().next().value!);
   }
+
+  delete(key: string): void {
+    this.#names.delete(key);
+  }
 }
 
-/** Drops daily rows older than DAILY_ROWS_KEPT_DAYS before `nowMs`; returns how many went. */
-export function pruneOldDailyCounts(db: Db, nowMs: number): number {
+/** Drops daily rows older than DAILY_ROWS_KEPT_DAYS before `nowMs`, in slices; returns how many went. */
+export function pruneOldDailyCounts(db: Db, nowMs: number): Promise<number> {
   return pruneMessageCounts(db, firstOfLastDays(DAILY_ROWS_KEPT_DAYS, nowMs));
 }
 
+/** Rows (daily counts and names) written per transaction by the message counter. */
+const FLUSH_MAX_ROWS = 100;
+
+/** Removes and returns up to `max` entries of `map`, oldest first. */
+function takeFirst<T>(map: Map<string, T>, max: number): T[] {
+  const taken: T[] = [];
+  for (const [key, value] of map) {
+    if (taken.length >= max) break;
+    taken.push(value);
+    map.delete(key);
+  }
+  return taken;
+}
+
 /**
- * Counts one message for its author (not bots, webhooks or system messages; only where a leaderboard
- * exists) and remembers their name.
+ * Counts messages for their authors (not bots, webhooks or system messages; only where a leaderboard
+ * exists) and remembers their names. A busy server sends hundreds of messages a second: they are summed in
+ * memory and written at the next turn of the event loop, a bounded batch per transaction, instead of one
+ * transaction per message. What is pending when the process dies is lost: at most a turn's messages.
  */
-function countMessage(
-  db: Db,
-  guilds: CountingGuilds,
-  names: BoundedNames,
-  message: Message,
-  log: Logger,
-): void {
-  if (!message.inGuild() || message.author.bot || message.webhookId !== null || message.system) return;
-  try {
-    if (!guilds.counts(message.guildId, Date.now())) return;
-    countMemberMessages(db, message.guildId, message.author.id, utcDay(message.createdTimestamp));
-    const name = message.member?.displayName ?? message.author.displayName;
-    const key = `${message.guildId}:${message.author.id}`;
-    // A name write only when it changed: the hot path is the one transaction above.
-    if (names.get(key) !== name) {
-      rememberMember(db, message.guildId, message.author.id, name, Date.now());
-      names.set(key, name);
+class MessageCounter {
+  readonly #db: Db;
+  readonly #log: Logger;
+  readonly #guilds: CountingGuilds;
+  readonly #names = new BoundedNames(MAX_NAMES_CACHED);
+  /** Messages not yet written, by guild, member and UTC day. */
+  readonly #counts = new Map<string, { guildId: string; userId: string; day: string; by: number }>();
+  readonly #changedNames = new Map<string, { guildId: string; userId: string; displayName: string }>();
+  #flushScheduled = false;
+
+  constructor(db: Db, log: Logger) {
+    this.#db = db;
+    this.#log = log;
+    this.#guilds = countingGuildsOf(db);
+  }
+
+  count(message: Message): void {
+    if (!message.inGuild() || message.author.bot || message.webhookId !== null || message.system) return;
+    try {
+      if (!this.#guilds.counts(message.guildId, Date.now())) return;
+    } catch (error) {
+      this.#log.error({ err: error }, 'could not count a message for leaderboards');
+      return;
     }
-  } catch (error) {
-    log.error({ err: error }, 'could not count a message for leaderboards');
+    const { guildId } = message;
+    const userId = message.author.id;
+    const day = utcDay(message.createdTimestamp);
+    const countKey = `${guildId}:${userId}:${day}`;
+    const pending = this.#counts.get(countKey);
+    if (pending) pending.by++;
+    else this.#counts.set(countKey, { guildId, userId, day, by: 1 });
+    const displayName = message.member?.displayName ?? message.author.displayName;
+    const nameKey = `${guildId}:${userId}`;
+    // A name write only when it changed.
+    if (this.#names.get(nameKey) !== displayName) {
+      this.#changedNames.set(nameKey, { guildId, userId, displayName });
+      this.#names.set(nameKey, displayName);
+    }
+    this.#scheduleFlush();
+  }
+
+  /** Writes everything still pending now (the bot is stopping). */
+  flushAll(): void {
+    this.flush(Number.POSITIVE_INFINITY);
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  /**
+   * Writes what was counted since the last flush, at most FLUSH_MAX_ROWS rows per transaction (a burst of
+   * new members makes each row a write to a different page); the rest goes on at the next turn.
+   */
+  flush(maxRows = FLUSH_MAX_ROWS): void {
+    this.#flushScheduled = false;
+    const counts = takeFirst(this.#counts, maxRows);
+    const names = takeFirst(this.#changedNames, maxRows - counts.length);
+    if (this.#counts.size > 0 || this.#changedNames.size > 0) this.#scheduleFlush();
+    if (counts.length === 0 && names.length === 0) return;
+    try {
+      recordMessageBatch(this.#db, { counts, names }, Date.now());
+    } catch (error) {
+      // Dropped, not retried: a database that refuses a write now would refuse an ever larger batch later.
+      for (const { guildId, userId } of names) this.#names.delete(`${guildId}:${userId}`);
+      const messages = counts.reduce((sum, { by }) => sum + by, 0);
+      this.#log.error({ err: error, messages }, 'could not count messages for leaderboards');
+    }
   }
 }
 
@@ -227,16 +295,16 @@ export default defineHandler<LeaderboardOptions>({
       ),
   setup({ client, db, log }: { client: Client; db: Db; log: Logger }) {
     const guilds = countingGuildsOf(db);
-    const names = new BoundedNames(MAX_NAMES_CACHED);
-    const onMessage = (message: Message) => countMessage(db, guilds, names, message, log);
+    const counter = new MessageCounter(db, log);
+    const onMessage = (message: Message) => counter.count(message);
     const onGuildDelete = (guild: Guild) => guilds.forget(guild.id);
     const prune = () => {
-      try {
-        const pruned = pruneOldDailyCounts(db, Date.now());
-        if (pruned > 0) log.info({ pruned }, 'old daily message counts pruned');
-      } catch (error) {
-        log.error({ err: error }, 'could not prune old message counts');
-      }
+      pruneOldDailyCounts(db, Date.now()).then(
+        (pruned) => {
+          if (pruned > 0) log.info({ pruned }, 'old daily message counts pruned');
+        },
+        (error: unknown) => log.error({ err: error }, 'could not prune old message counts'),
+      );
     };
     // Totals first, while the daily rows still hold every day counted before the totals table existed.
     if (backfillMessageTotals(db)) log.info('all-time message totals filled from the daily counts');
@@ -256,6 +324,8 @@ export default defineHandler<LeaderboardOptions>({
       clearTimeout(timer);
       client.off(Events.MessageCreate, onMessage);
       client.off(Events.GuildDelete, onGuildDelete);
+      // Before the database closes: what was counted this turn is written, not lost.
+      counter.flushAll();
     };
   },
   channelPermissions: () => ['SendMessages', 'EmbedLinks'],
@@ -263,10 +333,11 @@ export default defineHandler<LeaderboardOptions>({
     const { task, guild, db, options: opts } = ctx;
     countingGuildsOf(db).markCounting(guild.id, Date.now());
     const fromDay = periodStartDay(opts.period, ctx.scheduledAt.getTime());
-    const rows =
-      fromDay === undefined
-        ? topMessageTotals(db, guild.id, opts.size)
-        : topMessageCounts(db, guild.id, { fromDay, limit: opts.size });
+    const rows = await rankMembersByMessages(db, guild.id, {
+      ...(fromDay === undefined ? {} : { fromDay }),
+      limit: opts.size,
+    });
+    ctx.signal.throwIfAborted();
     const embed = renderBoard(rows, (userId) => guild.members.cache.has(userId), opts, ctx.scheduledAt);
     const channel = ctx.channel;
     if (!channel?.isSendable()) {
