@@ -150,14 +150,20 @@ export function resumeDueAt(
 /** What start-up does with a slot a crash interrupted: see interruptedSlot(). */
 export type InterruptedSlot =
   | { replay: true; currentLoop: number; dueMs: number }
-  | { replay: false; currentLoop: number; lastRunAt: number };
+  | ({ replay: false } & SettledProgress);
+
+/** A task's progress once an interrupted slot is settled without running it again. */
+export interface SettledProgress {
+  currentLoop: number;
+  lastRunAt: number;
+}
 
 /**
  * Where a task picks up whose attempt was in flight when the process died (it has a run intent), at `nowMs`.
  * - The attempt started less than `retryWindowMs` ago: replay that slot now, as the same iteration. Same
  *   slot, same nonce, so Discord drops a post the attempt already made, and the slot is counted once.
  * - Otherwise a post it made could show up again, so it is not retried: it is `interrupted` (outcome
- *   unknown) and counts as done, so a count is never exceeded; the task goes on after that slot.
+ *   unknown) and settled as done (settledProgress); the task goes on after that slot.
  * The intent's iteration is the count before the attempt; the row may be behind it when the records of
  * earlier slots were still waiting to be written.
  */
@@ -167,12 +173,25 @@ export function interruptedSlot(
   nowMs: number,
   retryWindowMs: number,
 ): InterruptedSlot {
-  const currentLoop = Math.max(task.currentLoop, intent.iteration);
   if (nowMs - intent.startedAt < retryWindowMs) {
-    return { replay: true, currentLoop, dueMs: intent.scheduledAt };
+    return {
+      replay: true,
+      currentLoop: Math.max(task.currentLoop, intent.iteration),
+      dueMs: intent.scheduledAt,
+    };
   }
+  return { replay: false, ...settledProgress(task, intent) };
+}
+
+/**
+ * An interrupted slot settled without running it again counts as done, so a count is never exceeded, and it
+ * is the task's last slot, so the catch-up policy goes on after it.
+ */
+export function settledProgress(
+  task: Pick<Task, 'currentLoop' | 'lastRunAt'>,
+  intent: Pick<RunIntent, 'scheduledAt' | 'iteration'>,
+): SettledProgress {
   return {
-    replay: false,
     currentLoop: Math.max(task.currentLoop, intent.iteration + 1),
     lastRunAt: Math.max(task.lastRunAt ?? intent.scheduledAt, intent.scheduledAt),
   };

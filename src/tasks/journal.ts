@@ -201,6 +201,32 @@ export class RunJournal {
   }
 }
 
+/**
+ * The record of an attempt a crash interrupted, settled without being run again: its outcome is unknown, so
+ * it has no error, and it counts as done (`progress`: see settledProgress()), so a count is never exceeded.
+ * It finished "now", when it was found.
+ */
+export function interruptedRecord(
+  intent: RunIntent,
+  progress: { currentLoop: number; lastRunAt: number },
+  nextRunAt: number | null,
+  nowMs: number,
+): IterationRecord {
+  return {
+    taskId: intent.taskId,
+    scheduledAt: intent.scheduledAt,
+    startedAt: intent.startedAt,
+    finishedAt: nowMs,
+    outcome: 'interrupted',
+    error: null,
+    currentLoop: progress.currentLoop,
+    lastRunAt: progress.lastRunAt,
+    nextRunAt,
+    lastError: null,
+    settlesSlot: true,
+  };
+}
+
 export function errorText(error: unknown): string {
   if (error instanceof Error) return error.message || error.name;
   return String(error);

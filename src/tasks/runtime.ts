@@ -33,6 +33,7 @@ import {
   type Schedule,
   TransientError,
 } from '../loop/index.js';
+import { attempt, type TaskExecutor } from './attempt.js';
 import {
   checkCatchUp,
   checkCount,
@@ -43,13 +44,13 @@ import {
   invalidSchedule,
   parseTaskSchedule,
   resumeDueAt,
+  settledProgress,
   storedEngineSchedule,
   toLoopOptions,
 } from './definition.js';
-import { TaskError, TaskTimeoutError } from './errors.js';
-import { errorText, RunJournal } from './journal.js';
+import { TaskError } from './errors.js';
+import { errorText, interruptedRecord, RunJournal } from './journal.js';
 import { KeyedLock } from './keyed-lock.js';
-import { runNonce } from './nonce.js';
 
 // The TaskRuntime turns stored task definitions into running Loops and keeps the rows in step with them.
 // The rules that make restarts safe: a state change is committed before the Loop is touched; an attempt's
@@ -71,20 +72,6 @@ const RESUME_PAGE_SIZE = 1_000;
 export const RUN_RETRY_WINDOW_MINUTES = 2;
 const RUN_RETRY_WINDOW = Object.freeze({ minutes: RUN_RETRY_WINDOW_MINUTES });
 const RUN_RETRY_WINDOW_MS = RUN_RETRY_WINDOW_MINUTES * 60_000;
-
-/** What the handler layer receives for each iteration. */
-export interface ExecuteContext {
-  /** Aborted when the task is cancelled, deleted, times out, or shutdown's grace period ends. */
-  signal: AbortSignal;
-  /** The slot this iteration is due at (the same across retries of the iteration). */
-  scheduledAt: Date;
-  /** Zero-based; continues across restarts of the bot. */
-  iteration: number;
-  /** runNonce(task.id, scheduledAt): pass it with enforce_nonce when posting. */
-  nonce: string;
-}
-
-export type TaskExecutor = (task: Readonly<Task>, ctx: ExecuteContext) => Promise<void>;
 
 export interface TaskRuntimeOptions {
   db: Db;
@@ -162,63 +149,6 @@ class Activation implements LoopObserver {
     this.#runtime.ended(this, reason, error);
   }
 }
-
-/** What the executor gets: built per iteration, with the signal made only on use. */
-class IterationContext implements ExecuteContext {
-  readonly #task: Task;
-  readonly #loopContext: LoopContext;
-  #controller: AbortController | undefined;
-  #abortReason: unknown;
-  #unlink: (() => void) | undefined;
-
-  constructor(task: Task, loopContext: LoopContext) {
-    this.#task = task;
-    this.#loopContext = loopContext;
-  }
-
-  get scheduledAt(): Date {
-    return this.#loopContext.scheduledAt;
-  }
-
-  get iteration(): number {
-    return this.#loopContext.iteration;
-  }
-
-  get nonce(): string {
-    return runNonce(this.#task.id, this.#loopContext.scheduledAt.getTime());
-  }
-
-  /** Aborted by cancel (through the loop's signal) or by the timeout. */
-  get signal(): AbortSignal {
-    if (this.#controller === undefined) {
-      const controller = new AbortController();
-      this.#controller = controller;
-      if (this.#abortReason !== undefined) controller.abort(this.#abortReason);
-      // A handler abandoned at its timeout that reads its signal only later must not link to the loop's
-      // signal, which by then belongs to a later attempt.
-      if (this.#unlink === DISPOSED) return controller.signal;
-      const loopSignal = this.#loopContext.signal;
-      const follow = () => controller.abort(loopSignal.reason);
-      if (loopSignal.aborted) follow();
-      loopSignal.addEventListener('abort', follow);
-      this.#unlink = () => loopSignal.removeEventListener('abort', follow);
-    }
-    return this.#controller.signal;
-  }
-
-  abort(reason: unknown): void {
-    this.#abortReason = reason;
-    this.#controller?.abort(reason);
-  }
-
-  /** The attempt is over: stop following the loop's signal. */
-  dispose(): void {
-    this.#unlink?.();
-    this.#unlink = DISPOSED;
-  }
-}
-
-const DISPOSED = (): void => {};
 
 interface RuntimeCallbacks {
   iterate(activation: Activation, ctx: LoopContext): Promise<void>;
@@ -456,7 +386,7 @@ export class TaskRuntime {
             task.lastRunAt = slot.lastRunAt;
             const done = task.count !== null && task.currentLoop >= task.count;
             dueMs = done ? Number.NaN : resumeDueAt(schedule, task, nowMs);
-            settled.push(interruptedRecord(intent!, task, done ? null : dueMs, nowMs));
+            settled.push(interruptedRecord(intent!, slot, done ? null : dueMs, nowMs));
             if (done) {
               completed.push(task.id);
               continue;
@@ -470,7 +400,7 @@ export class TaskRuntime {
         } catch (error) {
           broken.push({ id: task.id, error: errorText(error) });
           // It will not run again, so its open attempt cannot be replayed: its outcome stays unknown.
-          if (intent) settled.push(interruptedRecord(intent, lostSlot(task, intent), null, nowMs));
+          if (intent) settled.push(interruptedRecord(intent, settledProgress(task, intent), null, nowMs));
         }
       }
       inTransaction(this.#db, () => {
@@ -517,7 +447,7 @@ export class TaskRuntime {
     for (const intent of intents) {
       const task = getTaskById(this.#db, intent.taskId);
       if (task === undefined || this.#active.has(task.id)) continue;
-      settled.push(interruptedRecord(intent, lostSlot(task, intent), null, nowMs)); // not running: no next run
+      settled.push(interruptedRecord(intent, settledProgress(task, intent), null, nowMs)); // not running: no next run
     }
     this.#journal.recordNow(settled);
     return settled.length;
@@ -673,47 +603,13 @@ export class TaskRuntime {
     return this.#journal.begin(intent).then(() => this.#attempt(activation, found, loopContext));
   }
 
-  /**
-   * One call of the executor, bounded by the task's timeout. A handler that ignores its signal is abandoned
-   * at the timeout, so it cannot hold up its own loop; other loops never wait on it, since every iteration
-   * is its own promise. The timeout is a handled error (the engine retries the slot); an abandoned attempt
-   * keeps nothing of ours alive but the small closures on its own promise: its timer has fired, its signal
-   * is aborted (releasing what the handler hung on it) and unlinked from the loop's.
-   */
+  /** The attempt, unless its run was cancelled, deleted or replaced while its start was being written. */
   #attempt(activation: Activation, task: Task, loopContext: LoopContext): Promise<void> {
-    // Cancelled, deleted or replaced while its start was being written: the loop no longer waits for it.
     const { loop: current } = activation;
     if (this.#active.get(task.id) !== activation || !current.isRunning() || current.isBeingCancelled()) {
-      return Promise.resolve();
+      return Promise.resolve(); // the loop no longer waits for it
     }
-    const context = new IterationContext(task, loopContext);
-    const { timeoutMs } = task;
-    return new Promise<void>((resolve, reject) => {
-      let settled = false;
-      const settle = (failed: boolean, error?: unknown) => {
-        if (settled) return; // the handler finishing after its timeout: nothing left to do
-        settled = true;
-        clearTimeout(timer);
-        context.dispose();
-        if (failed) reject(error);
-        else resolve();
-      };
-      const timer = setTimeout(() => {
-        const error = new TaskTimeoutError(timeoutMs);
-        context.abort(error);
-        settle(true, error);
-      }, timeoutMs);
-      let running: Promise<void>;
-      try {
-        running = this.#execute(task, context);
-      } catch (error) {
-        running = Promise.reject(error);
-      }
-      running.then(
-        () => settle(false),
-        (error: unknown) => settle(true, error),
-      );
-    });
+    return attempt(this.#execute, task, loopContext);
   }
 
   #iterationEnded(activation: Activation, info: IterationEndInfo): void {
@@ -768,37 +664,3 @@ export class TaskRuntime {
 }
 
 function ignoreError(): void {}
-
-/** A slot settled without being run again: counted as done, so a count is never exceeded. */
-function lostSlot(
-  task: Pick<Task, 'currentLoop' | 'lastRunAt'>,
-  intent: RunIntent,
-): Pick<Task, 'currentLoop' | 'lastRunAt'> {
-  const slot = interruptedSlot(task, intent, Number.POSITIVE_INFINITY, 0);
-  return slot.replay ? task : slot;
-}
-
-/**
- * The record of an attempt a crash interrupted: its outcome is unknown, so there is no error to show; it is
- * finished "now", when it was found.
- */
-function interruptedRecord(
-  intent: RunIntent,
-  progress: Pick<Task, 'currentLoop' | 'lastRunAt'>,
-  nextRunAt: number | null,
-  nowMs: number,
-): IterationRecord {
-  return {
-    taskId: intent.taskId,
-    scheduledAt: intent.scheduledAt,
-    startedAt: intent.startedAt,
-    finishedAt: nowMs,
-    outcome: 'interrupted',
-    error: null,
-    currentLoop: progress.currentLoop,
-    lastRunAt: progress.lastRunAt,
-    nextRunAt,
-    lastError: null,
-    settlesSlot: true,
-  };
-}
