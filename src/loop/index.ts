@@ -7,25 +7,7 @@
 //   ticker.resume({ currentLoop: 41, firstDueAt: savedNextRunAt }, '123');
 export { BACKOFF_BASE_MS, BACKOFF_CAP_MS, ExponentialBackoff } from './backoff.js';
 export { type ErrorClass, isTransientError, LoopCancelledError, TransientError } from './errors.js';
-export {
-  type CatchUpPolicy,
-  type IterationEndInfo,
-  type IterationOutcome,
-  type IterationStartInfo,
-  Loop,
-  type LoopCallback,
-  type LoopContext,
-  type LoopEndReason,
-  type LoopErrorHook,
-  type LoopHook,
-  type LoopObserver,
-  type LoopOptions,
-  loop,
-  MISSED_AFTER_MS,
-  type ResumeState,
-  type RetryWindow,
-  type SlotMissedInfo,
-} from './loop.js';
+export { Loop, loop, MISSED_AFTER_MS } from './loop.js';
 export {
   firstDueAt,
   nextDueAfter,
@@ -36,3 +18,19 @@ export {
   type TimeOfDayInput,
   wallTimeToInstant,
 } from './schedule.js';
+export type {
+  CatchUpPolicy,
+  IterationEndInfo,
+  IterationOutcome,
+  IterationStartInfo,
+  LoopCallback,
+  LoopContext,
+  LoopEndReason,
+  LoopErrorHook,
+  LoopHook,
+  LoopObserver,
+  LoopOptions,
+  ResumeState,
+  RetryWindow,
+  SlotMissedInfo,
+} from './types.js';

@@ -22,15 +22,20 @@
 // where it was, and the loop goes on with the next slot on its grid.
 import { ExponentialBackoff } from './backoff.js';
 import { CLOCK_JITTER_MS, clock } from './clock.js';
+import { assertErrorClasses, DEFAULT_EXCEPTION_TYPES, type ErrorClass, matchesAny } from './errors.js';
 import {
-  assertErrorClasses,
-  DEFAULT_EXCEPTION_TYPES,
-  type ErrorClass,
-  LoopCancelledError,
-  matchesAny,
-} from './errors.js';
+  CANCELLED,
+  callSafely,
+  cancelReason,
+  Failure,
+  handleRunTimers,
+  isThenable,
+  Run,
+  type Settled,
+  settleAlways,
+  withFlag,
+} from './run.js';
 import {
-  type DurationUnits,
   durationMs,
   firstDueAt,
   isDurationUnit,
@@ -40,7 +45,20 @@ import {
   type Schedule,
   type ScheduleOptions,
 } from './schedule.js';
-import { MAX_FIRES_PER_TURN, sharedTimerQueue, TimerEntry, WALL_CHECK_MS } from './timer-queue.js';
+import { MAX_FIRES_PER_TURN, sharedTimerQueue, WALL_CHECK_MS } from './timer-queue.js';
+import type {
+  IterationEndInfo,
+  IterationOutcome,
+  LoopCallback,
+  LoopContext,
+  LoopEndReason,
+  LoopErrorHook,
+  LoopHook,
+  LoopObserver,
+  LoopOptions,
+  ResumeState,
+  RetryWindow,
+} from './types.js';
 
 /**
  * A slot first seen more than this long after its time was missed: the process was not looking (the wall
@@ -51,113 +69,9 @@ import { MAX_FIRES_PER_TURN, sharedTimerQueue, TimerEntry, WALL_CHECK_MS } from 
  */
 export const MISSED_AFTER_MS = 60_000 + WALL_CHECK_MS;
 
-export interface LoopOptions extends ScheduleOptions {
-  /** Iterations to run before the loop completes; null or omitted runs forever. */
-  count?: number | null;
-  /** Retry handled errors with exponential backoff (default true); when false they fail the loop. */
-  reconnect?: boolean;
-  /** Used in logs; defaults to the callback's name. */
-  name?: string;
-  /**
-   * How long a slot that hit handled errors may keep being retried, counted from its first attempt (the
-   * units are summed, as in the schedule). Once the next retry would start later than that, the slot is
-   * given up: observers get `iterationEnd` with outcome 'error' and `gaveUp: true`, `currentLoop` is not
-   * advanced, and the loop goes on with the next slot after now (missed slots skipped, as after an
-   * overrun). The loop does not fail and onError is not called. Null or omitted: retry for as long as it
-   * takes, as discord.py does.
-   */
-  retryWindow?: RetryWindow | null;
-  /**
-   * A slot whose time passed while the process was not looking (a wall-clock jump forward, a stalled event
-   * loop; see MISSED_AFTER_MS): 'skip' (default) goes on with the next slot after now, 'once' runs that slot
-   * late, once, then goes on with the next slot after now. The same policies a persisted task applies after
-   * downtime. The first slot of a run (start(), or resume() with a past `firstDueAt`) always runs.
-   */
-  catchUp?: CatchUpPolicy;
-}
-
-export type CatchUpPolicy = 'skip' | 'once';
-
-/** A duration for `retryWindow`: seconds, minutes and hours, summed; zero gives up at the first error. */
-export type RetryWindow = DurationUnits;
-
-/** The last argument of every call of the loop callback. */
-export interface LoopContext {
-  /** Aborted by `cancel()` (and so by `restart()`). */
-  signal: AbortSignal;
-  /** Zero-based index of this iteration (equals `currentLoop` while it runs). */
-  iteration: number;
-  /** The slot this iteration was due at; stays the same across retries. */
-  scheduledAt: Date;
-}
-
-export type LoopCallback<A extends unknown[]> = (...args: [...A, LoopContext]) => unknown;
-export type LoopHook = () => unknown;
-export type LoopErrorHook = (error: unknown) => unknown;
-
-/** Where a persisted loop left off, for `resume()`. */
-export interface ResumeState {
-  /** Iterations already completed; the count continues from here. */
-  currentLoop: number;
-  /** When the first iteration of this run is due (in the past means now); default as for `start()`. */
-  firstDueAt?: Date | number;
-}
-
-export type IterationOutcome = 'ok' | 'error' | 'retried' | 'cancelled';
-export type LoopEndReason = 'stopped' | 'cancelled' | 'completed' | 'failed';
-
-export interface IterationStartInfo {
-  iteration: number;
-  scheduledAt: Date;
-  startedAt: Date;
-}
-
-export interface IterationEndInfo extends IterationStartInfo {
-  finishedAt: Date;
-  /** 'retried': a handled error, the same iteration runs again at `nextIteration`. */
-  outcome: IterationOutcome;
-  error?: unknown;
-  /** When the loop next runs (the retry for 'retried'); null when it will not. */
-  nextIteration: Date | null;
-  /**
-   * Set on an 'error' that did not end the loop: a handled error whose retries would have gone past the
-   * loop's `retryWindow`, so the slot was given up and the loop goes on at `nextIteration`.
-   */
-  gaveUp?: true;
-}
-
-/** A slot skipped because it was seen too late (see `LoopOptions.catchUp`). */
-export interface SlotMissedInfo {
-  /** The first slot skipped; later slots before `nextIteration` were skipped with it. */
-  scheduledAt: Date;
-  /** When the loop runs next. */
-  nextIteration: Date;
-}
-
-/** Notified of every attempt and of the end of each run. Exceptions thrown here are logged and ignored. */
-export interface LoopObserver {
-  iterationStart?(info: IterationStartInfo): void;
-  iterationEnd?(info: IterationEndInfo): void;
-  slotMissed?(info: SlotMissedInfo): void;
-  end?(reason: LoopEndReason, error?: unknown): void;
-}
-
-/** Marks an attempt that threw, so `undefined` can mean success. */
-class Failure {
-  constructor(readonly error: unknown) {}
-}
-const CANCELLED = Symbol('cancelled');
-type Settled = undefined | Failure | typeof CANCELLED;
-
 const LOOP_KEYS = new Set(['count', 'reconnect', 'name', 'retryWindow', 'catchUp']);
 const NO_ARGS: unknown[] = [];
 
-const STOP_REQUESTED = 1;
-const CANCEL_REQUESTED = 2;
-const ENDING = 4;
-const PARKED = 8;
-const OWED = 16;
-const withFlag = (flags: number, bit: number, on: boolean): number => (on ? flags | bit : flags & ~bit);
 // A Loop's own flags.
 const RECONNECT = 1;
 const FAILED = 2;
@@ -165,77 +79,6 @@ const CATCH_UP_ONCE = 4;
 
 /** First slots waiting in a microtask (see #park); they all run before the next turn of the event loop. */
 let firstSlotsPending = 0;
-
-/** Lets a Run (outside the class) call Loop's private timer handler; assigned in Loop's static block. */
-let onRunTimer: (run: Run<never>) => void;
-
-/**
- * State of one run (start → end). A fresh object per run, so a cancelled run's leftovers cannot touch the
- * next one. It is its own timer-queue entry: a parked loop costs this object and nothing more.
- */
-class Run<A extends unknown[]> extends TimerEntry {
-  // The flags share one field: each field is a slot in each of 100,000 parked runs.
-  #flags = 0;
-  get stopRequested(): boolean {
-    return (this.#flags & STOP_REQUESTED) !== 0;
-  }
-  set stopRequested(value: boolean) {
-    this.#flags = withFlag(this.#flags, STOP_REQUESTED, value);
-  }
-  get cancelRequested(): boolean {
-    return (this.#flags & CANCEL_REQUESTED) !== 0;
-  }
-  set cancelRequested(value: boolean) {
-    this.#flags = withFlag(this.#flags, CANCEL_REQUESTED, value);
-  }
-  /** Set once #end has begun; later stop()/cancel() calls have nothing left to interrupt. */
-  get ending(): boolean {
-    return (this.#flags & ENDING) !== 0;
-  }
-  set ending(value: boolean) {
-    this.#flags = withFlag(this.#flags, ENDING, value);
-  }
-  /** True while waiting in the timer queue for the next slot. */
-  get parked(): boolean {
-    return (this.#flags & PARKED) !== 0;
-  }
-  set parked(value: boolean) {
-    this.#flags = withFlag(this.#flags, PARKED, value);
-  }
-  /** The parked slot runs however late it is seen: the run's first slot, already due when parked. */
-  get owed(): boolean {
-    return (this.#flags & OWED) !== 0;
-  }
-  set owed(value: boolean) {
-    this.#flags = withFlag(this.#flags, OWED, value);
-  }
-  /** Origin of the relative slot grid. */
-  anchorMs = 0;
-  /** Slot of the iteration running or last run; -Infinity before the first. Slots are wall-clock instants. */
-  lastDueMs = Number.NEGATIVE_INFINITY;
-  /** The next slot (or retry); NaN when there is none. */
-  nextDueMs = Number.NaN;
-  /** The attempt in flight's controller, created only if its callback reads ctx.signal. */
-  controller: AbortController | null = null;
-  /** The context of the attempt in flight; null between attempts. */
-  liveContext: LoopContext | null = null;
-  /** Wakes a backoff wait: true when due, false when stopped or cancelled. */
-  retryWake: ((due: boolean) => void) | null = null;
-  /** Gives up on the hook or callback being awaited (cancel). */
-  interrupt: (() => void) | null = null;
-  finish!: () => void;
-
-  constructor(
-    readonly loop: Loop<A>,
-    readonly args: A,
-  ) {
-    super();
-  }
-
-  fire(): void {
-    onRunTimer(this as unknown as Run<never>);
-  }
-}
 
 /** Creates a loop that calls `fn(...startArgs, ctx)` on `options`' schedule. It starts with `start()`. */
 export function loop<A extends unknown[] = []>(options: LoopOptions, fn: LoopCallback<A>): Loop<A> {
@@ -279,7 +122,7 @@ export class Loop<A extends unknown[] = []> {
   #pendingRestart: { args: A | null; promise: Promise<void>; resolve: () => void } | null = null;
 
   static {
-    onRunTimer = (run) => run.loop.#onTimer(run);
+    handleRunTimers((run) => run.loop.#onTimer(run));
   }
 
   constructor(options: LoopOptions, fn: LoopCallback<A>) {
@@ -890,36 +733,4 @@ function retryWindowMs(window: RetryWindow): number {
     if (!isDurationUnit(key)) throw new TypeError(`loop option "retryWindow" got unknown unit "${key}"`);
   }
   return durationMs(window, 'retryWindow');
-}
-
-function cancelReason(): DOMException {
-  return new LoopCancelledError();
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    (typeof value === 'object' || typeof value === 'function') &&
-    value !== null &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
-}
-
-/** Calls `fn`, turning a synchronous throw into a Failure so callers handle both the same way. */
-function callSafely<P extends unknown[]>(fn: (...args: P) => unknown, ...args: P): unknown {
-  try {
-    return fn(...args);
-  } catch (error) {
-    return new Failure(error);
-  }
-}
-
-/** Awaits a hook result without cancellation (afterLoop and the error hook always run to the end). */
-async function settleAlways(result: unknown): Promise<Settled> {
-  if (result instanceof Failure) return result;
-  try {
-    await result;
-    return undefined;
-  } catch (error) {
-    return new Failure(error);
-  }
 }
