@@ -22,8 +22,12 @@ describe('clock', () => {
     // Simulated clocks 1,000,000.7 ms apart: each read takes 4 µs; Date.now() shows whole milliseconds.
     const trueOffsetMs = 1_000_000.7;
     let nowMs = 500;
-    vi.spyOn(clock, 'monoMs').mockImplementation(() => (nowMs += 0.004));
-    vi.spyOn(clock, 'wallMs').mockImplementation(() => Math.floor((nowMs += 0.004) + trueOffsetMs));
+    const read = () => {
+      nowMs += 0.004;
+      return nowMs;
+    };
+    vi.spyOn(clock, 'monoMs').mockImplementation(read);
+    vi.spyOn(clock, 'wallMs').mockImplementation(() => Math.floor(read() + trueOffsetMs));
     const offsetMs = clock.offsetMs();
     expect(offsetMs).toBeLessThanOrEqual(trueOffsetMs); // never early
     expect(trueOffsetMs - offsetMs).toBeLessThan(0.05); // a truncated reading would be up to 1 ms low
