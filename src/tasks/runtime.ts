@@ -381,7 +381,15 @@ export class TaskRuntime {
             task.currentLoop = slot.currentLoop;
             dueMs = slot.dueMs;
             replays.add(task.id);
+            this.#log.info(
+              { taskId: task.id, scheduledAt: new Date(dueMs) },
+              'running again the slot the bot stopped during (same nonce)',
+            );
           } else if (slot) {
+            this.#log.warn(
+              { taskId: task.id, scheduledAt: new Date(intent!.scheduledAt) },
+              'the bot stopped during a run too long ago to run it again; recorded as interrupted',
+            );
             task.currentLoop = slot.currentLoop;
             task.lastRunAt = slot.lastRunAt;
             const done = task.count !== null && task.currentLoop >= task.count;
@@ -447,6 +455,10 @@ export class TaskRuntime {
     for (const intent of intents) {
       const task = getTaskById(this.#db, intent.taskId);
       if (task === undefined || this.#active.has(task.id)) continue;
+      this.#log.warn(
+        { taskId: task.id, state: task.state, scheduledAt: new Date(intent.scheduledAt) },
+        'the bot stopped during a run of a task that is not running; recorded as interrupted',
+      );
       settled.push(interruptedRecord(intent, settledProgress(task, intent), null, nowMs)); // not running: no next run
     }
     this.#journal.recordNow(settled);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loop } from '../../src/loop/index.js';
+import { interruptedSlot, settledProgress } from '../../src/tasks/definition.js';
 import {
   checkTaskName,
   parseTaskSchedule,
@@ -81,5 +82,42 @@ describe('resumeDueAt', () => {
     expect(resumeDueAt(daily, { lastRunAt, nextRunAt: null, catchUp: 'once' }, now)).toBe(
       Date.UTC(2025, 5, 2, 18),
     );
+  });
+});
+
+describe('a slot a crash interrupted', () => {
+  const WINDOW = 120_000;
+  const intent = { scheduledAt: T0, startedAt: T0 + 500, iteration: 4 };
+
+  it('is replayed as the same iteration while its first attempt is inside the retry window', () => {
+    const task = { currentLoop: 4, lastRunAt: T0 - 60_000 };
+    expect(interruptedSlot(task, intent, T0 + 500 + WINDOW - 1, WINDOW)).toEqual({
+      replay: true,
+      currentLoop: 4,
+      dueMs: T0,
+    });
+  });
+
+  it('past the window it is settled as done: counted once, and the last slot the task ran', () => {
+    const task = { currentLoop: 4, lastRunAt: T0 - 60_000 };
+    expect(interruptedSlot(task, intent, T0 + 500 + WINDOW, WINDOW)).toEqual({
+      replay: false,
+      currentLoop: 5,
+      lastRunAt: T0,
+    });
+  });
+
+  it("trusts the intent's iteration when the records before it were never written", () => {
+    const stale = { currentLoop: 2, lastRunAt: T0 - 180_000 };
+    expect(interruptedSlot(stale, intent, T0 + 1_000, WINDOW)).toMatchObject({
+      replay: true,
+      currentLoop: 4,
+    });
+    expect(settledProgress(stale, intent)).toEqual({ currentLoop: 5, lastRunAt: T0 });
+    // A row never behind: nothing counted twice, nothing moved back.
+    expect(settledProgress({ currentLoop: 9, lastRunAt: T0 + 60_000 }, intent)).toEqual({
+      currentLoop: 9,
+      lastRunAt: T0 + 60_000,
+    });
   });
 });
