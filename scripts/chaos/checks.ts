@@ -158,7 +158,7 @@ function checkRow(task: TaskModel, row: TaskRow, where: string, problems: Proble
     problems.add(
       'commands lost',
       `${where} state ${task.states.join('|')} ${row.state}`,
-      `${where} is ${row.state}; the acknowledged commands left it ${task.states.join(' or ')}`,
+      `${where} is ${row.state}; the acknowledged commands left it ${task.states.join(' or ')}; its commands:\n    ${task.history.join('\n    ')}`,
     );
   }
   const schedule = JSON.parse(row.schedule) as { kind: string; seconds?: number };
@@ -177,20 +177,20 @@ function checkRow(task: TaskModel, row: TaskRow, where: string, problems: Proble
   }
 }
 
-/** At the end, once the bot stopped gracefully: a task that ran its count says so. */
+/**
+ * At the end, once the bot stopped gracefully: a completed task ran its whole count. (A run that completes
+ * the count during the graceful stop may leave the row running; the next start completes it.)
+ */
 export function checkCompletion(db: DatabaseView, model: ChaosModel, problems: Problems): void {
   for (const task of model.tasks) {
     const row = db.rows.get(rowKey(task.server.id, task.name));
-    if (!row || row.count === null) continue;
+    if (!row || row.count === null || row.state !== 'completed' || row.current_loop >= row.count) continue;
     const where = `${task.server.name}/${task.name}`;
-    const done = row.current_loop >= row.count;
-    if (done !== (row.state === 'completed') && (row.state === 'running' || row.state === 'completed')) {
-      problems.add(
-        'counts exceeded',
-        `${where} completion`,
-        `${where} is ${row.state} after ${row.current_loop} runs of ${row.count}`,
-      );
-    }
+    problems.add(
+      'counts exceeded',
+      `${where} completion`,
+      `${where} is completed after ${row.current_loop} runs of ${row.count}`,
+    );
   }
 }
 
@@ -263,7 +263,7 @@ function checkIterations(task: TaskModel, own: readonly Post[], problems: Proble
       problems.add(
         'commands lost',
         `${task.name} halted ${post.slotMs}`,
-        `${task.name} posted for slot ${post.slotMs}, after it was stopped at ${last.at}`,
+        `${task.name} posted for slot ${post.slotMs}, after it was stopped at ${last.at}; its commands:\n    ${task.history.join('\n    ')}`,
       );
     }
   }

@@ -29,6 +29,8 @@ export interface TaskModel {
   timeline: { at: number; halted: boolean }[];
   /** When a cancel or restart was sent: an aborted run does not count, so its iteration may post again. */
   resets: number[];
+  /** Each command sent for it and its answer, for the report of a problem. */
+  history: string[];
 }
 
 /** One /task command to send, and what its answer (or its lack of one) teaches. */
@@ -124,6 +126,7 @@ export class ChaosModel {
       busy: false,
       timeline: [],
       resets: [],
+      history: [],
     };
     this.tasks.push(task);
     return this.#command(task, `create ${kind}`, options, (reply) => {
@@ -195,11 +198,13 @@ export class ChaosModel {
       path,
       options: path.startsWith('create') ? options : { name: task.name, ...options },
       task,
-      sent() {
+      sent(at) {
         task.busy = true;
+        task.history.push(`${at} ${path}${path === 'interval' ? ` ${String(options.every)}` : ''}`);
       },
       answered(reply, at) {
         task.busy = false;
+        task.history.push(`${at}   → ${reply === null ? 'no answer' : reply.slice(0, 60)}`);
         answered(reply, at);
       },
     };

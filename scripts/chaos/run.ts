@@ -163,7 +163,8 @@ function summarize(problems: Problems): string {
 
 function chooseKillPoint(random: Random): KillPoint {
   const on = random.weighted({ post: 55, request: 30, reply: 15 });
-  const nth = on === 'post' ? random.int(1, 10) : on === 'request' ? random.int(3, 40) : random.int(1, 6);
+  // Up long enough that tasks reach their next slots while it runs: a crash's repeat shows at a later slot.
+  const nth = on === 'post' ? random.int(1, 24) : on === 'request' ? random.int(3, 80) : random.int(1, 10);
   return { on, nth };
 }
 

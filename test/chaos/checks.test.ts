@@ -41,6 +41,7 @@ function task(name: string, kind: Kind, patch: Partial<TaskModel> = {}): TaskMod
     busy: false,
     timeline: [],
     resets: [],
+    history: [],
     ...patch,
   };
   model.tasks.push(created);
@@ -131,9 +132,9 @@ it('compares the stored tasks with the acknowledged commands', () => {
   ).toEqual([1, 1, 1, 3]);
 });
 
-it('at the end, a task whose count is done must say completed', () => {
+it('at the end, a completed task must have run its whole count', () => {
   task('r3', 'reminder', { count: 2 });
-  checkCompletion(view([row('r3', { count: 2, current_loop: 2, state: 'running' })]), model, problems);
+  checkCompletion(view([row('r3', { count: 2, current_loop: 1, state: 'completed' })]), model, problems);
   expect(problems.count('counts exceeded')).toBe(1);
 });
 
