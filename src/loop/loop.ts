@@ -317,7 +317,10 @@ export class Loop<A extends unknown[] = []> {
       const jumpMs = clock.offsetMs() - (dueMs - run.dueMs);
       if (Math.abs(jumpMs) > CLOCK_JITTER_MS) {
         // Rounded down, so the moved slot is never after Date.now(): never early, even after a backward jump.
-        const shiftMs = Math.floor(jumpMs);
+        let shiftMs = Math.floor(jumpMs);
+        // Moved back by whole intervals, the grid would repeat slots it has run: a nonce made from the slot
+        // would repeat too, and Discord would drop the post. A millisecond earlier keeps every slot new.
+        if (shiftMs < 0 && shiftMs % this.#schedule.intervalMs === 0) shiftMs -= 1;
         run.anchorMs += shiftMs;
         run.lastDueMs += shiftMs;
         dueMs += shiftMs;
@@ -678,6 +681,7 @@ export class Loop<A extends unknown[] = []> {
     this.#schedule = schedule;
     run.anchorMs = anchorMs;
     run.nextDueMs = nextDueMs;
+    run.owed = false; // a slot of the new schedule, not the one the run was started or resumed on
     if (run.parked) this.#wait(run, nextDueMs);
   }
 

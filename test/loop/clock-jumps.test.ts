@@ -78,10 +78,27 @@ describe('an interval loop waits on the monotonic clock', () => {
     await tick(5 * SECOND);
     vi.setSystemTime(Date.now() - HOUR);
     await tick(25 * SECOND);
-    expect(fires.map((f) => f.mono)).toEqual([0, 10_000, 20_000, 30_000]);
-    expect(fires.map((f) => f.slot - START)).toEqual([0, 10_000 - HOUR, 20_000 - HOUR, 30_000 - HOUR]);
+    // Back by exactly 360 intervals, the grid moves a millisecond further, so that no slot repeats one
+    // already run (a nonce made from the slot would repeat with it).
+    expect(fires.map((f) => f.mono)).toEqual([0, 10_000, 19_999, 29_999]);
+    const back = -HOUR - 1;
+    expect(fires.map((f) => f.slot - START)).toEqual([0, 10_000 + back, 20_000 + back, 30_000 + back]);
     expect(fires.map((f) => f.iteration)).toEqual([0, 1, 2, 3]);
-    expect(l.nextIteration?.getTime()).toBe(START - HOUR + 40_000);
+    expect(l.nextIteration?.getTime()).toBe(START + back + 40_000);
+  });
+
+  it('never repeats a slot it has run after a backward jump of whole intervals within the nonce window', async () => {
+    const { l, fires } = recorded({ seconds: 10 });
+    void l.start();
+    await tick(65 * SECOND); // slots 0 … 60 s have run
+    vi.setSystemTime(Date.now() - MINUTE);
+    await tick(90 * SECOND);
+    const slots = fires.map((f) => f.slot);
+    expect(new Set(slots).size).toBe(slots.length);
+    // On time by the monotonic clock throughout (the millisecond aside).
+    expect(fires.map((f) => f.mono)).toEqual(
+      Array.from({ length: 16 }, (_, i) => (i <= 7 ? i * 10_000 : i * 10_000 - 1)),
+    );
   });
 
   it('keeps its spacing after a 1 h forward jump: no two runs in the same second', async () => {
