@@ -13,6 +13,20 @@ const optionalText = z
   .optional()
   .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
 
+/** A number of seconds, `0` allowed, decimals allowed; unset (or empty) gives `fallback`. */
+const seconds = (fallback: number) =>
+  optionalText
+    .refine(
+      (value) => value === undefined || (/^\d+(\.\d+)?$/.test(value) && Number.isFinite(Number(value))),
+      {
+        message: 'must be a number of seconds, such as 30 or 2.5',
+      },
+    )
+    .transform((value) => (value === undefined ? fallback : Number(value)));
+
+export const DEFAULT_WATCHDOG_WARN_SECONDS = 5;
+export const DEFAULT_WATCHDOG_LIMIT_SECONDS = 30;
+
 const envSchema = z.object({
   DISCORD_TOKEN: optionalText.refine((value) => value !== undefined, {
     message: 'is required: put your bot token in .env (see .env.example)',
@@ -29,6 +43,10 @@ const envSchema = z.object({
   DISCORD_API_BASE: optionalText.refine((value) => value === undefined || URL.canParse(value), {
     message: 'must be a URL such as http://127.0.0.1:3000/api',
   }),
+  WATCHDOG_WARN_SECONDS: seconds(DEFAULT_WATCHDOG_WARN_SECONDS).refine((value) => value > 0, {
+    message: 'must be more than 0 seconds',
+  }),
+  WATCHDOG_LIMIT_SECONDS: seconds(DEFAULT_WATCHDOG_LIMIT_SECONDS),
 });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -41,6 +59,10 @@ export interface Config {
   logLevel: LogLevel;
   /** Only for the emulator and tests: where discord.js sends REST calls (and so finds the gateway). */
   discordApiBase: string | undefined;
+  /** An event-loop stall this long is logged with the runs in flight. */
+  watchdogWarnMs: number;
+  /** An event-loop stall this long ends the process (exit 1) and fails the task in flight; null: never. */
+  watchdogLimitMs: number | null;
 }
 
 export class ConfigError extends Error {
@@ -57,6 +79,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     throw new ConfigError(lines.join('\n'));
   }
   const vars = parsed.data;
+  const limitMs = vars.WATCHDOG_LIMIT_SECONDS === 0 ? null : vars.WATCHDOG_LIMIT_SECONDS * 1000;
+  const warnMs = vars.WATCHDOG_WARN_SECONDS * 1000;
+  if (limitMs !== null && warnMs >= limitMs) {
+    throw new ConfigError(
+      `WATCHDOG_WARN_SECONDS must be less than WATCHDOG_LIMIT_SECONDS (${vars.WATCHDOG_LIMIT_SECONDS})`,
+    );
+  }
   return {
     discordToken: vars.DISCORD_TOKEN as string,
     databasePath: resolve(cwd, vars.DATABASE_PATH ?? DEFAULT_DATABASE_PATH),
@@ -64,6 +93,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     devGuildId: vars.DEV_GUILD_ID,
     logLevel: (vars.LOG_LEVEL as LogLevel | undefined) ?? 'info',
     discordApiBase: vars.DISCORD_API_BASE,
+    watchdogWarnMs: warnMs,
+    watchdogLimitMs: limitMs,
   };
 }
 

@@ -1,8 +1,9 @@
-// `npm start`: read the configuration (from .env if there is one), start the bot, stop it gracefully on
-// SIGINT/SIGTERM. A configuration problem is printed as its own lines, never a stack trace.
+// `npm start`: read the configuration (from .env if there is one), start the watchdog and the bot, stop them
+// gracefully on SIGINT/SIGTERM. A configuration problem is printed as its own lines, never a stack trace.
 import { type Bot, StartupError, startBot } from './bot.js';
 import { type Config, ConfigError, loadConfig, loadDotEnv } from './config.js';
 import { createLogger } from './log.js';
+import { startWatchdog } from './watchdog/index.js';
 
 function readConfig(): Config {
   try {
@@ -26,6 +27,17 @@ process.on('uncaughtException', (error) => {
   process.exit(1);
 });
 
+// Before anything that could block: a module imported at start-up can spin as well as a handler can.
+const watchdog = startWatchdog({
+  databasePath: config.databasePath,
+  warnAfterMs: config.watchdogWarnMs,
+  limitMs: config.watchdogLimitMs,
+  log,
+  logLevel: config.logLevel,
+  token: config.discordToken,
+  handleSignals: true,
+});
+
 let bot: Bot | undefined;
 let stopping = false;
 let fatalBeforeStarted = false;
@@ -35,6 +47,32 @@ const stopOnFatal = (): void => {
   stopping = true;
   void (bot?.stop() ?? Promise.resolve()).finally(() => process.exit(1));
 };
+
+// Listening from the start: the watchdog's signal watcher replaces the default "terminate" action, so an
+// early SIGTERM must find a handler (it stops whatever has started so far).
+const shutdown = (signal: NodeJS.Signals): void => {
+  if (stopping) {
+    log.warn({ signal }, 'second signal: exiting without waiting');
+    process.exit(1);
+  }
+  stopping = true;
+  log.info({ signal }, 'shutting down: letting running iterations finish');
+  (bot?.stop() ?? Promise.resolve())
+    .then(() => watchdog.stop())
+    .then(
+      () => {
+        log.info('stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        log.error({ err: error }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+};
+process.on('SIGINT', shutdown);
+process.on('SIGTERM', shutdown);
+
 try {
   bot = await startBot({
     config,
@@ -57,24 +95,3 @@ try {
   }
   process.exit(1);
 }
-
-const shutdown = (signal: NodeJS.Signals): void => {
-  if (stopping) {
-    log.warn({ signal }, 'second signal: exiting without waiting');
-    process.exit(1);
-  }
-  stopping = true;
-  log.info({ signal }, 'shutting down: letting running iterations finish');
-  (bot?.stop() ?? Promise.resolve()).then(
-    () => {
-      log.info('stopped');
-      process.exit(0);
-    },
-    (error: unknown) => {
-      log.error({ err: error }, 'error while stopping');
-      process.exit(1);
-    },
-  );
-};
-process.on('SIGINT', shutdown);
-process.on('SIGTERM', shutdown);
