@@ -28,7 +28,27 @@ describe('loadConfig', () => {
       devGuildId: undefined,
       logLevel: 'info',
       discordApiBase: undefined,
+      watchdogWarnMs: 5_000,
+      watchdogLimitMs: 30_000,
     });
+  });
+
+  it('reads the watchdog thresholds in seconds; a limit of 0 turns the hard limit off', () => {
+    const read = (env: Record<string, string>) => loadConfig({ DISCORD_TOKEN: TOKEN, ...env }, '/srv');
+    expect(read({ WATCHDOG_WARN_SECONDS: '0.5', WATCHDOG_LIMIT_SECONDS: '2.5' })).toMatchObject({
+      watchdogWarnMs: 500,
+      watchdogLimitMs: 2_500,
+    });
+    expect(read({ WATCHDOG_LIMIT_SECONDS: '0' }).watchdogLimitMs).toBeNull();
+    expect(() => read({ WATCHDOG_LIMIT_SECONDS: '-1' })).toThrowError(
+      /^WATCHDOG_LIMIT_SECONDS must be a number of seconds, such as 30 or 2.5$/,
+    );
+    expect(() => read({ WATCHDOG_WARN_SECONDS: '0' })).toThrowError(
+      /^WATCHDOG_WARN_SECONDS must be more than 0 seconds$/,
+    );
+    expect(() => read({ WATCHDOG_WARN_SECONDS: '30', WATCHDOG_LIMIT_SECONDS: '10' })).toThrowError(
+      /^WATCHDOG_WARN_SECONDS must be less than WATCHDOG_LIMIT_SECONDS \(10\)$/,
+    );
   });
 
   it('reports every invalid variable by name, one line each', () => {
