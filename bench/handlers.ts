@@ -6,14 +6,17 @@
 // - Runs of each handler (reminder; counter over the whole member cache with role counts; leaderboard for
 //   every period), the daily prune, then a burst of `messagesPerSecond` (default 1,000) gateway messages for
 //   `seconds` (default 5) counted for the leaderboard.
-// The emulator runs in a worker thread, so the event loop measured here is the bot's alone. For each step:
-// the longest block of the event loop (perf_hooks.monitorEventLoopDelay at 1 ms resolution) and, for the
+// The emulator runs in a child process, so this process is the bot alone. For each step, the longest block
+// of the event loop two ways: in wall time (perf_hooks.monitorEventLoopDelay at 1 ms resolution), which on a
+// busy machine also counts the time the OS gave other processes; and in CPU time (process.cpuUsage() between
+// two ticks of a 1 ms timer), what the code itself cost, which is what the target is judged on. And for the
 // gateway burst, the time the handlers' listeners take per MESSAGE_CREATE. Target: no block over 50 ms.
+import { type ChildProcess, fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
 import Sqlite from 'better-sqlite3';
 import { Events } from 'discord.js';
 import { openDatabase, type Task, utcDay } from '../src/db/index.js';
@@ -26,6 +29,7 @@ import { runNonce, TaskRuntime } from '../src/tasks/index.js';
 const TARGET_MS = 50;
 const DAY_MS = 86_400_000;
 const ROLE_COUNT = 50;
+const EMULATOR_ROLE = '--emulator';
 
 interface WorldReady {
   token: string;
@@ -39,9 +43,9 @@ interface WorldReady {
 type ToEmulator = { type: 'burst'; perSecond: number; seconds: number } | { type: 'close' };
 type FromEmulator = { type: 'ready'; world: WorldReady } | { type: 'burst-done'; posted: number };
 
-// ---------------------------------------------------------------- the emulator, in its worker thread
+// ---------------------------------------------------------------- the emulator, in its child process
 
-async function runEmulator({ members }: { members: number }): Promise<void> {
+async function runEmulator(members: number): Promise<void> {
   const { startEmulator } = await import('../emulator/index.js');
   const emulator = await startEmulator({ strict: false, globalRequestsPerSecond: 100_000 });
   const roleNames = Array.from({ length: ROLE_COUNT }, (_, i) => `role-${i}`);
@@ -57,11 +61,11 @@ async function runEmulator({ members }: { members: number }): Promise<void> {
   });
   const memberIds = Array.from({ length: members }, (_, i) => guild.members[`member-${i}`]!);
   const humans = memberIds.filter((_, i) => i % 20 !== 19);
-  const port = parentPort!;
-  port.on('message', async (message: ToEmulator) => {
+  const send = (message: FromEmulator) => process.send!(message);
+  process.on('message', async (message: ToEmulator) => {
     if (message.type === 'close') {
       await emulator.close();
-      port.close();
+      process.disconnect();
       return;
     }
     // Messages from humans on a fixed grid, as a busy server's chat would arrive.
@@ -76,9 +80,9 @@ async function runEmulator({ members }: { members: number }): Promise<void> {
         content: `message ${i}`,
       });
     }
-    port.postMessage({ type: 'burst-done', posted: total } satisfies FromEmulator);
+    send({ type: 'burst-done', posted: total });
   });
-  port.postMessage({
+  send({
     type: 'ready',
     world: {
       token: emulator.token,
@@ -88,24 +92,24 @@ async function runEmulator({ members }: { members: number }): Promise<void> {
       roles: roleNames.map((name) => guild.roles[name]!),
       memberIds,
     },
-  } satisfies FromEmulator);
+  });
 }
 
 // ---------------------------------------------------------------- the bot, on the main thread
 
-function startEmulatorWorker(members: number): { worker: Worker; ready: Promise<WorldReady> } {
-  // Workers do not inherit tsx's loader: register it, then load this same file in the emulator role.
-  const worker = new Worker(
-    `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(import.meta.url)}); })`,
-    { eval: true, workerData: { role: 'emulator', members } },
-  );
+function startEmulatorProcess(members: number): { emulator: ChildProcess; ready: Promise<WorldReady> } {
+  // This same file in its emulator role, through tsx's loader.
+  const emulator = fork(fileURLToPath(import.meta.url), [EMULATOR_ROLE, String(members)], {
+    execArgv: ['--import', 'tsx'],
+  });
   const ready = new Promise<WorldReady>((resolve, reject) => {
-    worker.once('error', reject);
-    worker.once('message', (message: FromEmulator) => {
+    emulator.once('error', reject);
+    emulator.once('exit', (code) => reject(new Error(`the emulator exited with code ${code}`)));
+    emulator.once('message', (message: FromEmulator) => {
       if (message.type === 'ready') resolve(message.world);
     });
   });
-  return { worker, ready };
+  return { emulator, ready };
 }
 
 /** Seeds the leaderboard's tables in SQL, as a year of counting would have left them. */
@@ -144,8 +148,10 @@ function seedLeaderboard(path: string, world: WorldReady, activePerDay: number, 
 }
 
 interface Blocks {
-  /** Longest event-loop block seen (ms). */
+  /** Longest event-loop block seen, wall time (ms). */
   maxMs: number;
+  /** Most CPU time spent between two ticks of a 1 ms timer (ms): the longest block, minus the OS's share. */
+  cpuMs: number;
   /** Wall time of the step (ms). */
   wallMs: number;
   /** Longest garbage-collection pause in the step (ms): part of a block, but V8's, not the handler's. */
@@ -164,14 +170,22 @@ async function watched(step: () => Promise<unknown>): Promise<Blocks> {
   // The histogram's first sample only sets its baseline: a block before the second would go unseen.
   await new Promise((resolve) => setTimeout(resolve, 5));
   longestGcMs = 0;
+  let cpuMs = 0;
+  let cpuAtTick = process.cpuUsage();
+  const cpuSampler = setInterval(() => {
+    const used = process.cpuUsage(cpuAtTick);
+    cpuAtTick = process.cpuUsage();
+    cpuMs = Math.max(cpuMs, (used.user + used.system) / 1_000);
+  }, 1);
   const started = performance.now();
   await step();
   // One more turn, so a block at the very end is sampled too.
   await new Promise((resolve) => setTimeout(resolve, 5));
   const wallMs = performance.now() - started;
+  clearInterval(cpuSampler);
   histogram.disable();
   // The histogram counts from the 1 ms sampling interval: what is above it is the block.
-  return { maxMs: Math.max(0, histogram.max / 1e6 - 1), wallMs, gcMs: longestGcMs };
+  return { maxMs: Math.max(0, histogram.max / 1e6 - 1), cpuMs, wallMs, gcMs: longestGcMs };
 }
 
 /** Waits until `read` gives the same value twice 50 ms apart: a background job (the prune) has finished. */
@@ -200,13 +214,13 @@ async function main(): Promise<void> {
   const nowMs = Date.now();
   const dir = mkdtempSync(join(tmpdir(), 'metronome-bench-handlers-'));
   const path = join(dir, 'bench.db');
-  const { worker, ready } = startEmulatorWorker(members);
+  const { emulator, ready } = startEmulatorProcess(members);
   let worst = 0;
   const report = (label: string, blocks: Blocks, extra = '') => {
-    worst = Math.max(worst, blocks.maxMs);
+    worst = Math.max(worst, blocks.cpuMs);
     console.log(
-      `${label.padEnd(34)} longest block ${blocks.maxMs.toFixed(1).padStart(6)} ms  (step ${blocks.wallMs.toFixed(0)} ms, ` +
-        `longest GC ${blocks.gcMs.toFixed(0)} ms)${extra}  ${verdict(blocks.maxMs)}`,
+      `${label.padEnd(34)} longest block: CPU ${blocks.cpuMs.toFixed(1).padStart(5)} ms, wall ${blocks.maxMs.toFixed(1).padStart(6)} ms ` +
+        `(step ${blocks.wallMs.toFixed(0)} ms, longest GC ${blocks.gcMs.toFixed(0)} ms)${extra}  ${verdict(blocks.cpuMs)}`,
     );
   };
   try {
@@ -317,11 +331,11 @@ async function main(): Promise<void> {
       new Promise<void>((resolve) => {
         const onDone = (message: FromEmulator) => {
           if (message.type !== 'burst-done') return;
-          worker.off('message', onDone);
+          emulator.off('message', onDone);
           resolve();
         };
-        worker.on('message', onDone);
-        worker.postMessage({ type: 'burst', perSecond, seconds: burstSeconds } satisfies ToEmulator);
+        emulator.on('message', onDone);
+        emulator.send({ type: 'burst', perSecond, seconds: burstSeconds } satisfies ToEmulator);
       }).then(async () => {
         // The last messages are still on their way through the gateway.
         const deadline = performance.now() + 10_000;
@@ -352,18 +366,21 @@ async function main(): Promise<void> {
     await runtime.shutdown(0);
     await client.destroy();
     connection.close();
-    console.log(`longest block overall: ${worst.toFixed(1)} ms  ${verdict(worst)}`);
+    console.log(`longest block overall (CPU): ${worst.toFixed(1)} ms  ${verdict(worst)}`);
+    console.log(
+      `machine: ${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)} at the end (wall figures grow with it; CPU figures should not)`,
+    );
   } finally {
-    worker.postMessage({ type: 'close' } satisfies ToEmulator);
-    await new Promise((resolve) => worker.once('exit', resolve));
+    if (emulator.connected) emulator.send({ type: 'close' } satisfies ToEmulator);
+    if (emulator.exitCode === null) await new Promise((resolve) => emulator.once('exit', resolve));
     rmSync(dir, { recursive: true, force: true });
   }
   process.exit(worst <= TARGET_MS ? 0 : 1);
 }
 
 // Last, so every module-level binding above is initialised: this file is both the bench and its emulator.
-if (!isMainThread && (workerData as { role?: string } | null)?.role === 'emulator') {
-  await runEmulator(workerData as { members: number });
+if (process.argv[2] === EMULATOR_ROLE) {
+  await runEmulator(Number(process.argv[3]));
 } else {
   await main();
 }
