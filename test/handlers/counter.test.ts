@@ -253,6 +253,33 @@ describe('counter', () => {
     expect(bot.runtime.info(bot.guild.id, 'census').runs.every((r) => r.outcome === 'ok')).toBe(true);
   });
 
+  it('counts the @everyone role as every member and a role that no longer exists as 0', async () => {
+    bot = await startBot();
+    const stats = bot.guild.channels.stats!;
+    const gone = bot.emulator.world.createRole(bot.guild.id, { name: 'Gone' });
+    bot.emulator.world.updateMember(bot.guild.id, bot.guild.members.bob!, { roles: [gone] });
+    const guild = bot.client.guilds.cache.get(bot.guild.id)!;
+    await eventually(() => expect(guild.roles.cache.get(gone)?.members.size).toBe(1));
+    bot.emulator.world.deleteRole(gone);
+    await eventually(() => expect(guild.roles.cache.has(gone)).toBe(false));
+    await bot.create(
+      {
+        name: 'roles',
+        kind: 'counter',
+        options: {
+          template: `All: {role:${bot.guild.everyoneRoleId}}, Mods: {role:${bot.guild.roles.Mods}}, gone: {role:${gone}}`,
+          target: 'message',
+        },
+      },
+      'stats',
+    );
+    await advance(0);
+    await runsRecorded(bot, 'roles', 1);
+    expect(bot.emulator.world.messages(stats).map((r) => r.message.content)).toEqual([
+      `All: ${guild.members.cache.size}, Mods: 1, gone: 0`,
+    ]);
+  });
+
   it('refuses an unknown placeholder, naming the valid ones', async () => {
     bot = await startBot({ fakeTime: false });
     const result = bot.registry
