@@ -158,7 +158,7 @@ function checkRow(task: TaskModel, row: TaskRow, where: string, problems: Proble
     problems.add(
       'commands lost',
       `${where} state ${task.states.join('|')} ${row.state}`,
-      `${where} is ${row.state}; the acknowledged commands left it ${task.states.join(' or ')}; its commands:\n    ${task.history.join('\n    ')}`,
+      `${where} is ${row.state}; the acknowledged commands left it ${task.states.join(' or ')}${story(task)}`,
     );
   }
   const schedule = JSON.parse(row.schedule) as { kind: string; seconds?: number };
@@ -222,7 +222,7 @@ export function checkPosts(posts: readonly Post[], model: ChaosModel, problems: 
         problems.add(
           'double posts',
           `${name} keeper`,
-          `${name} (${task.kind}) posted ${own.length} messages`,
+          `${name} (${task.kind}) posted ${own.length} messages (${own.map((p) => `at ${p.at} nonce ${p.nonce}`).join(', ')})${story(task)}`,
         );
       continue;
     }
@@ -230,7 +230,7 @@ export function checkPosts(posts: readonly Post[], model: ChaosModel, problems: 
       problems.add(
         'counts exceeded',
         `${name} posts`,
-        `${name} posted ${own.length} times with count ${task.count}`,
+        `${name} posted ${own.length} times with count ${task.count}${story(task)}`,
       );
     }
     if (task.kind === 'chaospost') checkIterations(task, own, problems);
@@ -253,7 +253,7 @@ function checkIterations(task: TaskModel, own: readonly Post[], problems: Proble
       problems.add(
         'double posts',
         `${task.name}#${iteration}`,
-        `${task.name} posted iteration ${iteration} for slots ${before.slotMs} and ${after.slotMs}`,
+        `${task.name} posted iteration ${iteration} for slots ${before.slotMs} and ${after.slotMs}${story(task)}`,
       );
     }
   }
@@ -263,7 +263,7 @@ function checkIterations(task: TaskModel, own: readonly Post[], problems: Proble
       problems.add(
         'commands lost',
         `${task.name} halted ${post.slotMs}`,
-        `${task.name} posted for slot ${post.slotMs}, after it was stopped at ${last.at}; its commands:\n    ${task.history.join('\n    ')}`,
+        `${task.name} posted for slot ${post.slotMs}, after it was stopped at ${last.at}${story(task)}`,
       );
     }
   }
@@ -280,4 +280,9 @@ export function runsInFlight(db: DatabaseView, postsThisCycle: readonly Post[], 
     if (row && !db.runs.has(`${row.id}@${post.slotMs}`)) unrecorded++;
   }
   return Math.max(unrecorded, db.intents);
+}
+
+/** A task's commands and answers, with the kills between them, for the report of a problem. */
+function story(task: TaskModel): string {
+  return task.history.length === 0 ? '' : `; its commands:\n    ${task.history.join('\n    ')}`;
 }

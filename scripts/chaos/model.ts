@@ -45,6 +45,7 @@ export interface CommandPlan {
 }
 
 const MAX_TASKS_PER_SERVER = 14;
+const HISTORY_LINES = 40;
 const EVERY = ['10s', '10s', '15s', '20s'] as const;
 const PREFIX: Record<Kind, string> = { chaospost: 'p', reminder: 'r', counter: 'c', leaderboard: 'l' };
 
@@ -53,6 +54,12 @@ export const seconds = (every: string): number => Number(every.slice(0, -1));
 export class ChaosModel {
   readonly tasks: TaskModel[] = [];
   #serial = 0;
+
+  /** Adds a line to a task's history, keeping the last few dozen. */
+  note(task: TaskModel, line: string): void {
+    task.history.push(line);
+    if (task.history.length > HISTORY_LINES) task.history.shift();
+  }
 
   /**
    * The next command for this server, or null if every task of it has a command in flight. Each server draws
@@ -194,17 +201,18 @@ export class ChaosModel {
     options: Record<string, OptionValue>,
     answered: (reply: string | null, at: number) => void,
   ): CommandPlan {
+    const note = (line: string) => this.note(task, line);
     return {
       path,
       options: path.startsWith('create') ? options : { name: task.name, ...options },
       task,
       sent(at) {
         task.busy = true;
-        task.history.push(`${at} ${path}${path === 'interval' ? ` ${String(options.every)}` : ''}`);
+        note(`${at} ${path}${path === 'interval' ? ` ${String(options.every)}` : ''}`);
       },
       answered(reply, at) {
         task.busy = false;
-        task.history.push(`${at}   → ${reply === null ? 'no answer' : reply.slice(0, 60)}`);
+        note(`${at}   → ${reply === null ? 'no answer' : reply.slice(0, 60)}`);
         answered(reply, at);
       },
     };

@@ -100,6 +100,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       );
       const how = await killed.promise;
       const killedAt = Date.now();
+      for (const task of model.tasks)
+        if (task.presence !== 'absent') model.note(task, `${killedAt} bot killed (cycle ${cycle})`);
       if (how === 'fallback') fallbackKills++;
       const exit = await bot.exited;
       await Promise.all(drivers);
