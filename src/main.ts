@@ -84,6 +84,7 @@ try {
       else stopOnFatal();
     },
   });
+  watchdog.started();
   if (fatalBeforeStarted) stopOnFatal();
 } catch (error) {
   if (error instanceof StartupError) {

@@ -31,6 +31,7 @@ export interface WatchdogOptions {
 
 /** What the worker gets (workerData). */
 export interface WatchdogWorkerData {
+  /** Int32 slots: BEAT (incremented by the main thread) and STARTED (1 once the bot has started). */
   heartbeat: SharedArrayBuffer;
   probe: SharedArrayBuffer;
   databasePath: string;
@@ -50,18 +51,26 @@ export interface WatchdogHooks {
 }
 
 export const HOOKS_KEY = Symbol.for('metronome.watchdog');
+export const BEAT = 0;
+export const STARTED = 1;
 /** How often the main thread beats; the worker's view of a stall is this precise. */
 export const BEAT_MS = 100;
 /** Bytes of stack text the probe buffer holds after its 4-byte length. */
 export const PROBE_BYTES = 8192;
 
 export interface Watchdog {
+  /**
+   * Arms the hard limit. Before this, a stall is only logged: no task run can be in flight yet (nothing to
+   * fail), a restart would repeat the same start-up, and the integrity check of a large database is a
+   * legitimate long block (see README, Benchmarks).
+   */
+  started(): void;
   /** Stops the heartbeat and the worker; safe to call twice. */
   stop(): Promise<void>;
 }
 
 export function startWatchdog(options: WatchdogOptions): Watchdog {
-  const heartbeat = new Int32Array(new SharedArrayBuffer(4));
+  const heartbeat = new Int32Array(new SharedArrayBuffer(8));
   const probe = new SharedArrayBuffer(4 + PROBE_BYTES);
   const hooks: WatchdogHooks = {
     probe: () => writeStack(probe),
@@ -75,7 +84,7 @@ export function startWatchdog(options: WatchdogOptions): Watchdog {
     },
   };
   (globalThis as Record<symbol, unknown>)[HOOKS_KEY] = hooks;
-  const beat = setInterval(() => Atomics.add(heartbeat, 0, 1), BEAT_MS);
+  const beat = setInterval(() => Atomics.add(heartbeat, BEAT, 1), BEAT_MS);
   beat.unref();
   const workerData: WatchdogWorkerData = {
     heartbeat: heartbeat.buffer as SharedArrayBuffer,
@@ -94,6 +103,7 @@ export function startWatchdog(options: WatchdogOptions): Watchdog {
   );
   let stopped: Promise<void> | undefined;
   return {
+    started: () => Atomics.store(heartbeat, STARTED, 1),
     stop: () => {
       stopped ??= (async () => {
         clearInterval(beat);

@@ -9,7 +9,7 @@ import { workerData } from 'node:worker_threads';
 import Sqlite from 'better-sqlite3';
 import { pino } from 'pino';
 import { createLogger } from '../log.js';
-import { HOOKS_KEY, type WatchdogWorkerData } from './index.js';
+import { BEAT, HOOKS_KEY, STARTED, type WatchdogWorkerData } from './index.js';
 import {
   describeRun,
   formatSeconds,
@@ -39,7 +39,7 @@ const log = createLogger({
   destination: pino.destination({ dest: 1, sync: true }) as unknown as NodeJS.WritableStream,
 }).child({ source: 'watchdog' });
 
-let lastBeat = Atomics.load(beats, 0);
+let lastBeat = Atomics.load(beats, BEAT);
 let lastBeatAt = performance.now();
 let warned = false;
 let ending = false;
@@ -53,7 +53,7 @@ watchStopSignals();
 function check(): void {
   if (ending) return;
   const now = performance.now();
-  const beat = Atomics.load(beats, 0);
+  const beat = Atomics.load(beats, BEAT);
   if (beat !== lastBeat) {
     if (warned) {
       const blockedMs = now - lastBeatAt;
@@ -71,14 +71,15 @@ function check(): void {
   const blockedMs = now - lastBeatAt;
   if (pendingSignal !== undefined && blockedMs >= SIGNAL_STALL_MS) {
     endOnSignal(pendingSignal, blockedMs);
-  } else if (data.limitMs !== null && blockedMs >= data.limitMs) {
+  } else if (data.limitMs !== null && blockedMs >= data.limitMs && Atomics.load(beats, STARTED) === 1) {
     endOnStall(blockedMs);
   } else if (!warned && blockedMs >= data.warnAfterMs) {
     warned = true;
     const runs = runsInFlight();
+    const during = Atomics.load(beats, STARTED) === 1 ? '' : ' during start-up';
     log.warn(
       { blockedMs: Math.round(blockedMs), runsInFlight: runs.runs, stack: mainThreadStack() },
-      `the event loop has been blocked for ${formatSeconds(blockedMs)}; ${describeRuns(runs)}`,
+      `the event loop has been blocked for ${formatSeconds(blockedMs)}${during}; ${describeRuns(runs)}`,
     );
   }
 }
