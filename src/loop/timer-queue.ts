@@ -56,8 +56,8 @@ export class TimerQueue {
   #wallOffsetMs = 0;
   /** The monotonic reading of the last setImmediate check (see #arm). */
   #lastSpinMs = Number.NaN;
-  /** True while a setImmediate check runs: an entry that became due meanwhile is fired by the next one. */
-  #spinning = false;
+  /** While #fireDue runs: the head's instant if the wake came before it; NaN otherwise. */
+  #earlyForMs = Number.NaN;
 
   get size(): number {
     return this.#heap.length;
@@ -141,7 +141,7 @@ export class TimerQueue {
    * after the poll phase, so pending I/O goes first.
    */
   #fireDue = (): void => {
-    this.#spinning = this.#handleIsImmediate;
+    const armedForMs = this.#armedDueMs;
     this.#handle = undefined;
     this.#armedDueMs = Number.POSITIVE_INFINITY;
     this.#draining = true;
@@ -156,7 +156,12 @@ export class TimerQueue {
       for (let fired = 0; fired < MAX_FIRES_PER_TURN && heap.length > 0; fired++) {
         const head = heap[0]!;
         // Never early: an entry fires only once its instant has come.
-        if (head.dueMs > nowMs || head.seq >= firstNewSeq) break;
+        if (head.dueMs > nowMs) {
+          // Woken for this instant but before it: libuv's loop clock lags performance.now().
+          if (head.dueMs <= armedForMs) this.#earlyForMs = head.dueMs;
+          break;
+        }
+        if (head.seq >= firstNewSeq) break;
         // The clock is read every 16 entries: cheap as it is, a read per entry would show in profiles.
         if ((fired & 15) === 15 && clock.monoMs() >= deadlineMs) break;
         this.#popMin();
@@ -169,7 +174,7 @@ export class TimerQueue {
     } finally {
       this.#draining = false;
       this.#arm();
-      this.#spinning = false;
+      this.#earlyForMs = Number.NaN;
     }
   };
 
@@ -183,17 +188,21 @@ export class TimerQueue {
     const wakeMs = Math.min(dueMs, checkByMs);
     const delayMs = wakeMs - nowMs;
     this.#armedDueMs = wakeMs;
-    // The last sub-millisecond before an instant: check again right after this turn's I/O, unless the clock
-    // has not moved since the last check (fake timers stand still), where only a timer can advance it.
-    const spin = delayMs > 0 || (this.#spinning && this.#draining === false && wakeMs === dueMs);
-    if (spin && delayMs <= SPIN_WINDOW_MS && nowMs !== this.#lastSpinMs) {
+    // Woken before the instant it was armed for: close the gap with a check right after this turn's I/O
+    // rather than another timer turn. Only then: spinning towards every instant less than a millisecond away
+    // would keep a core busy when slots are a millisecond apart. Not when the clock has not moved since the
+    // last check either (fake timers stand still): only a timer can advance it.
+    const earlyWake = dueMs === this.#earlyForMs && wakeMs === dueMs;
+    if (earlyWake && delayMs <= SPIN_WINDOW_MS && nowMs !== this.#lastSpinMs) {
       this.#lastSpinMs = nowMs;
       this.#handleIsImmediate = true;
       this.#handle = globalThis.setImmediate(this.#fireDue);
       return;
     }
     this.#handleIsImmediate = false;
-    this.#handle = globalThis.setTimeout(this.#fireDue, Math.min(MAX_TIMER_DELAY_MS, Math.max(0, delayMs)));
+    // Whole milliseconds, rounded up: Node would round a fractional delay down and wake early.
+    const timerMs = Math.min(MAX_TIMER_DELAY_MS, Math.max(0, Math.ceil(delayMs)));
+    this.#handle = globalThis.setTimeout(this.#fireDue, timerMs);
   }
 
   #disarm(): void {
