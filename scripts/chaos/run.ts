@@ -39,6 +39,12 @@ export interface ChaosOptions {
    * true). Without it a run is one start shorter.
    */
   settle?: boolean;
+  /**
+   * The most events (bot posts, REST requests, command replies) a cycle may last before its kill; the kill
+   * point is drawn below these. Default { posts: 24, requests: 80, replies: 10 }: long enough that tasks reach
+   * their next slots while the bot is up.
+   */
+  longestCycle?: LongestCycle;
   /** Called after every cycle with one line of progress. */
   progress?: (line: string) => void;
 }
@@ -55,6 +61,8 @@ export interface ChaosResult {
 }
 
 type KillPoint = { on: 'post' | 'request' | 'reply'; nth: number };
+type LongestCycle = { posts: number; requests: number; replies: number };
+const LONGEST_CYCLE: LongestCycle = { posts: 24, requests: 80, replies: 10 };
 
 export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const random = seededRandom(options.seed);
@@ -83,7 +91,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       await bot.ready;
       const readyAt = Date.now();
       const postsBefore = botPosts(emulator).length;
-      const point = chooseKillPoint(random);
+      const point = chooseKillPoint(random, options.longestCycle ?? LONGEST_CYCLE);
       const killed = armKill(emulator, bot, point);
       // Replies the bot wrote just before it died may still be in the emulator's socket: let them land.
       const ended = bot.exited.then(() => new Promise<void>((resolve) => setImmediate(resolve)));
@@ -163,11 +171,10 @@ function summarize(problems: Problems): string {
   return PROBLEM_KINDS.map((kind) => `${problems.count(kind)} ${kind}`).join(', ');
 }
 
-function chooseKillPoint(random: Random): KillPoint {
+function chooseKillPoint(random: Random, longest: LongestCycle): KillPoint {
   const on = random.weighted({ post: 55, request: 30, reply: 15 });
-  // Up long enough that tasks reach their next slots while it runs: a crash's repeat shows at a later slot.
-  const nth = on === 'post' ? random.int(1, 24) : on === 'request' ? random.int(3, 80) : random.int(1, 10);
-  return { on, nth };
+  const most = { post: longest.posts, request: longest.requests, reply: longest.replies }[on];
+  return { on, nth: random.int(1, most) };
 }
 
 function describe(point: KillPoint, how: 'event' | 'fallback'): string {
