@@ -13,6 +13,7 @@ import { createExecutor, setupHandlers } from './handlers/executor.js';
 import { type HandlerRegistry, loadHandlers } from './handlers/registry.js';
 import type { Logger } from './log.js';
 import { type ResumeSummary, TaskRuntime } from './tasks/index.js';
+import { applyPendingQuarantine } from './watchdog/runs-in-flight.js';
 
 export interface StartBotOptions {
   config: Pick<Config, 'discordToken' | 'databasePath' | 'handlersDir' | 'devGuildId' | 'discordApiBase'>;
@@ -80,6 +81,16 @@ export async function startBot({
   } catch (error) {
     lock.release();
     throw asStartupError(error, config.databasePath);
+  }
+  try {
+    const failed = applyPendingQuarantine(db.sqlite, config.databasePath, Date.now());
+    if (failed.length > 0) {
+      log.warn({ taskIds: failed }, 'failed the tasks whose runs blocked the bot before the last exit');
+    }
+  } catch (error) {
+    db.close();
+    lock.release();
+    throw error;
   }
   // Run in reverse: the lock goes last, once nothing touches the database any more.
   const cleanups: (() => unknown)[] = [() => lock.release(), () => db.close()];

@@ -1,5 +1,6 @@
 // What the watchdog reads and writes in the database, from its own connection: the runs in flight (the
 // write-ahead records in run_intents, with their tasks), and the quarantine of the task that blocked the bot.
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type Sqlite from 'better-sqlite3';
 
 export interface RunInFlight {
@@ -56,17 +57,62 @@ export function quarantine(
   blockedMs: number,
   nowMs: number,
 ): number {
+  return applyQuarantine(sqlite, quarantineEntries(runs, blockedMs), nowMs);
+}
+
+/** One task to quarantine and the error it gets. */
+export interface QuarantineEntry {
+  taskId: number;
+  error: string;
+}
+
+export function quarantineEntries(runs: readonly RunInFlight[], blockedMs: number): QuarantineEntry[] {
+  return runs.map((run) => ({ taskId: run.taskId, error: quarantineError(run, runs, blockedMs) }));
+}
+
+function applyQuarantine(
+  sqlite: Sqlite.Database,
+  entries: readonly QuarantineEntry[],
+  nowMs: number,
+): number {
   const update = sqlite.prepare(
     "UPDATE tasks SET state = 'failed', last_error = ?, next_run_at = NULL, updated_at = ? " +
       "WHERE id = ? AND state = 'running'",
   );
   return sqlite.transaction(() =>
-    runs.reduce(
-      (changed, run) =>
-        changed + update.run(quarantineError(run, runs, blockedMs), nowMs, run.taskId).changes,
-      0,
-    ),
+    entries.reduce((changed, entry) => changed + update.run(entry.error, nowMs, entry.taskId).changes, 0),
   )();
+}
+
+/**
+ * Where the watchdog leaves the quarantine when it cannot write it: the stall is inside a write transaction
+ * of the main thread, whose lock only goes with the process. The next start applies it (applyPendingQuarantine).
+ */
+export function pendingQuarantinePath(databasePath: string): string {
+  return `${databasePath}.quarantine.json`;
+}
+
+export function writePendingQuarantine(databasePath: string, entries: readonly QuarantineEntry[]): void {
+  const path = pendingQuarantinePath(databasePath);
+  writeFileSync(`${path}.tmp`, `${JSON.stringify(entries)}\n`);
+  renameSync(`${path}.tmp`, path); // whole or absent, whenever the process dies
+}
+
+/**
+ * At start-up, before any task is resumed: applies a quarantine the watchdog could not write, then removes
+ * it. Returns the ids of the tasks put in `failed`.
+ */
+export function applyPendingQuarantine(
+  sqlite: Sqlite.Database,
+  databasePath: string,
+  nowMs: number,
+): number[] {
+  const path = pendingQuarantinePath(databasePath);
+  if (!existsSync(path)) return [];
+  const entries = JSON.parse(readFileSync(path, 'utf8')) as QuarantineEntry[];
+  const failed = entries.filter((entry) => applyQuarantine(sqlite, [entry], nowMs) > 0).map((e) => e.taskId);
+  rmSync(path);
+  return failed;
 }
 
 /** 30120 → "30 s", 2540 → "2.5 s". */

@@ -14,8 +14,10 @@ import {
   describeRun,
   formatSeconds,
   quarantine,
+  quarantineEntries,
   type RunInFlight,
   readRunsInFlight,
+  writePendingQuarantine,
 } from './runs-in-flight.js';
 
 const data = workerData as WatchdogWorkerData;
@@ -100,9 +102,14 @@ function endOnStall(blockedMs: number): void {
       quarantine(openDatabase(), runs, data.limitMs ?? blockedMs, Date.now());
       outcome = `failed ${names}, so that ${runs.length === 1 ? 'it does' : 'they do'} not run again`;
     } catch (caught) {
-      // The stall is inside a write transaction of the main thread: its lock outlives our wait. The runs stay
-      // open and are retried at the next start, which may block again until the limit.
-      outcome = `could not fail ${names} (${errorText(caught)}), so ${runs.length === 1 ? 'it' : 'they'} may run again`;
+      // The stall is inside a write transaction of the main thread, whose lock outlives any wait here: leave
+      // the quarantine beside the database for the next start to apply before it resumes anything.
+      try {
+        writePendingQuarantine(data.databasePath, quarantineEntries(runs, data.limitMs ?? blockedMs));
+        outcome = `will fail ${names} at the next start (the database is locked now: ${errorText(caught)})`;
+      } catch (writing) {
+        outcome = `could not fail ${names} (${errorText(caught)}; ${errorText(writing)}), so they may run again`;
+      }
     }
   }
   const message = `the event loop was blocked for ${blocked}: exiting (code 1) for a supervisor to restart the bot; ${outcome}`;

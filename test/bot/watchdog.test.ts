@@ -2,7 +2,7 @@
 // a custom handler that never yields. The worker thread must see the stall, name the task, end the process
 // with exit 1 at the hard limit and leave the task failed, so that the next start does not run it again.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -96,7 +96,7 @@ async function setUp(): Promise<{ emulator: Emulator; guild: TestGuild; database
 const started = (line: LogLine) => line.msg.includes('tasks resumed');
 
 /** Creates the spinning task; its first run starts at once, posts, then blocks the bot for good. */
-async function createSpinner(emulator: Emulator, guild: TestGuild): Promise<void> {
+async function createSpinner(emulator: Emulator, guild: TestGuild, kind = 'spin'): Promise<void> {
   const posted = emulator.waitForMessage(
     guild.channels.general!,
     (message) => message.content.startsWith('spinning'),
@@ -105,7 +105,7 @@ async function createSpinner(emulator: Emulator, guild: TestGuild): Promise<void
   // The reply may or may not leave before the loop blocks; the post tells us the run has begun.
   void invoke(
     emulator,
-    'create spin',
+    `create ${kind}`,
     { name: 'spinner', channel: guild.channels.general!, every: '1h' },
     {
       guild,
@@ -171,6 +171,36 @@ describe('the watchdog', () => {
     again.child.kill('SIGTERM');
     expect(await again.exit).toMatchObject({ code: 0 });
     expect(again.lines.some((line) => line.msg.startsWith('the event loop'))).toBe(false);
+  }, 60_000);
+
+  it('leaves the quarantine for the next start when the stall holds the database locked', async () => {
+    const { emulator, guild, databasePath } = await setUp();
+    const env = { WATCHDOG_WARN_SECONDS: '0.5', WATCHDOG_LIMIT_SECONDS: '3' };
+    const bot = startBotProcess(emulator, databasePath, env);
+    await bot.waitForLine(started);
+    await createSpinner(emulator, guild, 'locked-spin');
+    expect(await bot.exit).toMatchObject({ code: 1, signal: null });
+    const fatal = bot.lines.find((line) => line.msg.startsWith('the event loop was blocked'));
+    expect(fatal?.msg).toMatch(
+      new RegExp(
+        `; will fail "spinner" \\(locked-spin, guild ${guild.id}\\) at the next start \\(the database is ` +
+          'locked now: database is locked\\)$',
+      ),
+    );
+    expect(readTask(databasePath).state).toBe('running'); // the watchdog could not write it
+
+    const again = startBotProcess(emulator, databasePath, env);
+    await again.waitForLine(started);
+    expect(readTask(databasePath)).toEqual({
+      state: 'failed',
+      last_error:
+        'its run blocked the bot for 3 s (the bot restarted and stopped this task); fix the "locked-spin" ' +
+        'handler, then /task start spinner',
+    });
+    expect(existsSync(`${databasePath}.quarantine.json`)).toBe(false);
+    expect(again.lines.some((line) => line.msg.startsWith('failed the tasks whose runs blocked'))).toBe(true);
+    again.child.kill('SIGTERM');
+    expect(await again.exit).toMatchObject({ code: 0 });
   }, 60_000);
 
   it('ends the process on SIGTERM during a stall, well before the hard limit', async () => {
