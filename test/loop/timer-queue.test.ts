@@ -87,6 +87,21 @@ describe('TimerQueue', () => {
     expect(immediates.mock.calls.length).toBeGreaterThanOrEqual(2);
   });
 
+  it('waits for the next instant with a timer, not by spinning, when it was not woken early', async () => {
+    // Spinning towards every instant under a millisecond away would keep a core busy when slots are a
+    // millisecond apart; only a timer that woke early is followed by setImmediate checks.
+    const queue = new TimerQueue();
+    const log: string[] = [];
+    queue.schedule(new Recorder('a', log), 100);
+    queue.schedule(new Recorder('b', log), 100.5);
+    const immediates = vi.spyOn(globalThis, 'setImmediate');
+    await vi.advanceTimersByTimeAsync(100);
+    expect(log).toEqual(['a@100']);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(log).toEqual(['a@100', 'b@101']);
+    expect(immediates).not.toHaveBeenCalled();
+  });
+
   it('takes a timer turn instead of spinning when the clock stands still (fake timers)', async () => {
     const queue = new TimerQueue();
     const log: string[] = [];
