@@ -388,7 +388,7 @@ export class Loop<A extends unknown[] = []> {
     // From the first attempt rather than the slot: a slot run late on purpose (a catch-up after downtime)
     // still gets its retries.
     const giveUpAfterMs =
-      this.#retryWindowMs === null ? Number.POSITIVE_INFINITY : clock.wallMs() + this.#retryWindowMs;
+      this.#retryWindowMs === null ? Number.POSITIVE_INFINITY : clock.monoMs() + this.#retryWindowMs;
     for (;;) {
       const startedMs = clock.wallMs();
       // While the iteration runs, nextIteration already shows the slot after it.
@@ -440,9 +440,10 @@ export class Loop<A extends unknown[] = []> {
       // Handled error: the same iteration runs again later; currentLoop does not move.
       backoff ??= new ExponentialBackoff();
       // A loop asked to stop during the failed attempt will not retry: report no next time.
-      run.nextDueMs =
-        run.stopRequested || run.cancelRequested ? Number.NaN : finishedMs + backoff.nextDelayMs();
-      if (run.nextDueMs > giveUpAfterMs) {
+      const retryDelayMs = run.stopRequested || run.cancelRequested ? Number.NaN : backoff.nextDelayMs();
+      run.nextDueMs = finishedMs + retryDelayMs;
+      // On the monotonic clock, like the retry's wait itself: a clock step neither stretches nor cuts it.
+      if (clock.monoMs() + retryDelayMs > giveUpAfterMs) {
         // Past the retry window: give the slot up and go on with the next one after now, on the grid.
         run.nextDueMs = this.#slotAfter(run, scheduledMs, finishedMs);
         report('error', error, true);

@@ -10,6 +10,7 @@ import {
   loop,
   MISSED_AFTER_MS,
   type SlotMissedInfo,
+  TransientError,
 } from '../../src/loop/index.js';
 import { sharedTimerQueue, WALL_CHECK_MS } from '../../src/loop/timer-queue.js';
 
@@ -216,6 +217,35 @@ describe('a time of day re-reads the wall clock', () => {
     expect(fires.map((f) => [iso(f.slot), iso(f.wall)])).toEqual([
       ['2025-01-06T09:00:00.000Z', '2025-01-06T09:00:00.000Z'],
     ]);
+  });
+});
+
+describe('retries', () => {
+  it('measure the retry window on the monotonic clock: a forward jump does not end them early', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(0.5);
+    const gaveUpAtMono = async (jumpMs: number) => {
+      let gaveUpAt = Number.NaN;
+      const l = loop({ seconds: 10, retryWindow: { minutes: 2 } }, () => {
+        throw new TransientError('Discord is down');
+      });
+      created.push(l as unknown as Loop<never[]>);
+      l.observe({
+        iterationEnd: (info) => {
+          if (info.gaveUp) gaveUpAt = clock.monoMs();
+        },
+      });
+      const startMono = clock.monoMs();
+      void l.start();
+      await tick(0);
+      vi.setSystemTime(Date.now() + jumpMs); // during the first retry's wait
+      await tick(3 * MINUTE);
+      l.cancel();
+      return gaveUpAt - startMono;
+    };
+    const steady = await gaveUpAtMono(0);
+    expect(steady).toBeGreaterThan(MINUTE);
+    expect(await gaveUpAtMono(HOUR)).toBe(steady);
+    expect(await gaveUpAtMono(-HOUR)).toBe(steady);
   });
 });
 
