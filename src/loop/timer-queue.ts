@@ -70,8 +70,8 @@ export class TimerQueue {
   }
 
   /**
-   * Queues `entry` to fire once Date.now() reaches `wallDueMs`. Keyed on the monotonic clock from the wall
-   * clock read now, it fires no earlier than that instant unless the clock is stepped, and it follows a step.
+   * Queues `entry` to fire once Date.now() reaches `wallDueMs`: keyed on the monotonic clock through
+   * clock.offsetMs(), never before that instant, and moved when the wall clock is stepped (see #checkClock).
    */
   scheduleWall(entry: TimerEntry, wallDueMs: number): void {
     if (this.#wallEntries === 0) this.#wallOffsetMs = clock.offsetMs();
