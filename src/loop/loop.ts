@@ -296,7 +296,13 @@ export class Loop<A extends unknown[] = []> {
 
   #onTimer(run: Run<A>): void {
     if (run.retryWake) run.retryWake(true);
-    else if (run.parked) this.#arrive(run);
+    else if (run.parked) {
+      try {
+        this.#arrive(run);
+      } catch (error) {
+        void this.#end(run, 'failed', error); // the schedule had no next slot, say
+      }
+    }
   }
 
   /**
@@ -329,7 +335,7 @@ export class Loop<A extends unknown[] = []> {
       lateMs = wallMs - dueMs;
     }
     if (wallMs < dueMs) {
-      // The wall clock went back since this slot was queued: not due yet (a slot already run never is).
+      // The wall clock went back since this slot was queued: it is not due yet, so wait again.
       run.parked = true;
       this.#wait(run, dueMs);
       return;
