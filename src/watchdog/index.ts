@@ -73,7 +73,7 @@ export function startWatchdog(options: WatchdogOptions): Watchdog {
   const heartbeat = new Int32Array(new SharedArrayBuffer(8));
   const probe = new SharedArrayBuffer(4 + PROBE_BYTES);
   const hooks: WatchdogHooks = {
-    probe: () => writeStack(probe),
+    probe: () => writeStack(probe, hooks.probe),
     exit: (code) => {
       // The worker's inspector session is still connected, and Node would print "Waiting for the debugger
       // to disconnect..." on stderr as the process ends; everything worth saying is written by now.
@@ -131,11 +131,11 @@ function startWorker(workerData: WatchdogWorkerData): Worker {
 }
 
 /** The stack of whatever the main thread is running, as the probe's length-prefixed UTF-8 text. */
-function writeStack(probe: SharedArrayBuffer): void {
+function writeStack(probe: SharedArrayBuffer, caller: () => void): void {
   const holder: { stack?: string } = {};
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 30;
-  Error.captureStackTrace(holder, writeStack);
+  Error.captureStackTrace(holder, caller); // from the caller's caller: the stuck code
   Error.stackTraceLimit = limit;
   const length = new Int32Array(probe, 0, 1);
   const { written } = new TextEncoder().encodeInto(holder.stack ?? '', new Uint8Array(probe, 4));

@@ -25,7 +25,7 @@ const beats = new Int32Array(data.heartbeat);
 const probeLength = new Int32Array(data.probe, 0, 1);
 const probeText = new Uint8Array(data.probe, 4);
 
-const CHECK_EVERY_MS = 100;
+const CHECK_EVERY_MS = 200;
 /** How long the stuck thread gets to write its stack, or to exit, before we assume it is outside JS. */
 const PROBE_WAIT_MS = 500;
 const EXIT_WAIT_MS = 2_000;
