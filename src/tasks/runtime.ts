@@ -166,6 +166,8 @@ export class TaskRuntime {
   /** Serializes commands on one task, keyed by (guild, name). */
   readonly #locks = new KeyedLock<string>();
   readonly #journal: RunJournal;
+  /** Slots being replayed after a crash, by task, with the start of their first attempt before it. */
+  readonly #replays = new Map<number, Replay>();
   #closing = false;
   readonly #callbacks: RuntimeCallbacks;
 
@@ -381,6 +383,11 @@ export class TaskRuntime {
             task.currentLoop = slot.currentLoop;
             dueMs = slot.dueMs;
             replays.add(task.id);
+            this.#replays.set(task.id, {
+              scheduledAt: dueMs,
+              firstStartedAt: intent!.startedAt,
+              late: false,
+            });
             this.#log.info(
               { taskId: task.id, scheduledAt: new Date(dueMs) },
               'running again the slot the bot stopped during (same nonce)',
@@ -569,6 +576,7 @@ export class TaskRuntime {
     const updated = inTransaction(this.#db, () => {
       // An attempt of the old run left open must not be replayed into the new one after a crash.
       this.#journal.forgetIntent(taskId);
+      this.#replays.delete(taskId);
       return updateTask(this.#db, taskId, {
         state: 'running',
         currentLoop,
@@ -605,14 +613,30 @@ export class TaskRuntime {
       );
     }
     if (task === undefined) return Promise.resolve();
+    const scheduledAt = loopContext.scheduledAt.getTime();
+    if (this.#replays.size > 0 && this.#replayTooLate(task.id, scheduledAt)) return Promise.resolve();
     const intent: RunIntent = {
       taskId: task.id,
-      scheduledAt: loopContext.scheduledAt.getTime(),
+      scheduledAt,
       startedAt: Date.now(),
       iteration: loopContext.iteration,
     };
     const found = task;
     return this.#journal.begin(intent).then(() => this.#attempt(activation, found, loopContext));
+  }
+
+  /**
+   * Whether this attempt would retry a replayed slot past the run retry window, counted from its first
+   * attempt before the crash (the loop counts only from the replay). A post now could show up as a second
+   * message, so none is made: the slot is recorded as interrupted, and counted.
+   */
+  #replayTooLate(taskId: number, scheduledAt: number): boolean {
+    const replay = this.#replays.get(taskId);
+    if (replay?.scheduledAt !== scheduledAt || Date.now() - replay.firstStartedAt < RUN_RETRY_WINDOW_MS) {
+      return false;
+    }
+    replay.late = true;
+    return true;
   }
 
   /** The attempt, unless its run was cancelled, deleted or replaced while its start was being written. */
@@ -627,6 +651,10 @@ export class TaskRuntime {
   #iterationEnded(activation: Activation, info: IterationEndInfo): void {
     const ok = info.outcome === 'ok';
     const scheduledAt = info.scheduledAt.getTime();
+    const replay = this.#replays.size === 0 ? undefined : this.#replays.get(activation.taskId);
+    if (replay !== undefined && (replay.scheduledAt !== scheduledAt || info.outcome !== 'retried')) {
+      this.#replays.delete(activation.taskId); // that slot is settled
+    }
     let error = ok || info.outcome === 'cancelled' ? null : errorText(info.error);
     // Given up after RUN_RETRY_WINDOW: an error run, but the task goes on with its next slot.
     if (info.gaveUp) {
@@ -639,12 +667,19 @@ export class TaskRuntime {
         'run failed; retrying',
       );
     }
+    const late = ok && replay?.late === true && replay.scheduledAt === scheduledAt;
+    if (late) {
+      this.#log.warn(
+        { taskId: activation.taskId, scheduledAt: info.scheduledAt },
+        'gave up replaying a run past the retry window; recorded as interrupted',
+      );
+    }
     this.#journal.record({
       taskId: activation.taskId,
       scheduledAt,
       startedAt: info.startedAt.getTime(),
       finishedAt: info.finishedAt.getTime(),
-      outcome: info.outcome,
+      outcome: late ? 'interrupted' : info.outcome,
       error,
       currentLoop: ok ? info.iteration + 1 : info.iteration,
       lastRunAt: ok ? scheduledAt : null, // null: keep the last success (see recordIterations)
@@ -676,3 +711,10 @@ export class TaskRuntime {
 }
 
 function ignoreError(): void {}
+
+interface Replay {
+  scheduledAt: number;
+  firstStartedAt: number;
+  /** Its retry came past the window and was not run (see #replayTooLate). */
+  late: boolean;
+}

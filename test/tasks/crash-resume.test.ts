@@ -26,9 +26,12 @@ describe('a crash during a run', () => {
   /** Iterations (by task name) whose handler "posts" and then never returns: the process dies in them. */
   const dieDuring = new Map<string, number>();
   let firstAttemptFails = false;
+  /** A slot whose every attempt meets a Discord outage. */
+  let failingSlot: number | undefined;
   let onCall: ((task: Task) => void) | undefined;
   const execute = recordingExecutor(async (task, ctx) => {
     onCall?.(task);
+    if (ctx.scheduledAt.getTime() === failingSlot) throw new TransientError('Discord is down');
     if (firstAttemptFails) {
       firstAttemptFails = false;
       throw new TransientError('Discord hiccup');
@@ -41,6 +44,7 @@ describe('a crash during a run', () => {
     execute.calls.length = 0;
     dieDuring.clear();
     firstAttemptFails = false;
+    failingSlot = undefined;
     onCall = undefined;
     path = tempDbPath();
     boot();
@@ -210,6 +214,29 @@ describe('a crash during a run', () => {
       ['interrupted', 0],
     ]);
     expect(task().currentLoop).toBe(1);
+  });
+
+  it('a replayed slot is not retried past the window counted from its first attempt before the crash', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(1); // retries 1 s, 2 s, 4 s, 8 s after each failure
+    dieDuring.set('ping', 1);
+    await runtime.create('g1', definition());
+    await vi.advanceTimersByTimeAsync(MINUTE); // slot 1's first attempt starts at T0 + 1 min, then the crash
+    failingSlot = T0 + MINUTE; // and Discord is down when the next process replays it
+
+    expect(crashAndRestart(WINDOW - 10_000)).toMatchObject({ replayed: 1 }); // back at T0 + 2:50
+    await vi.advanceTimersByTimeAsync(MINUTE + 30_000);
+    // Attempts at 2:50, 2:51, 2:53 and 2:57; the one due at 3:05 would be past 3:00, so it is not made.
+    expect(execute.calls.map((c) => (c.calledAt - T0) / 1_000)).toEqual([170, 171, 173, 177, 240]);
+    expect(outcomes().slice(1)).toEqual([
+      ['retried', 1],
+      ['retried', 1],
+      ['retried', 1],
+      ['retried', 1],
+      ['interrupted', 1],
+      ['ok', 4],
+    ]);
+    expect(task()).toMatchObject({ currentLoop: 3, lastRunAt: T0 + 4 * MINUTE });
+    expect(listRunIntents(conn.db)).toEqual([]);
   });
 
   it('a crash after the record leaves nothing open: the task resumes on its grid', async () => {
