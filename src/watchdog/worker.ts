@@ -154,7 +154,7 @@ function mainThreadStack(): string[] | undefined {
     });
     if (Atomics.wait(probeLength, 0, -1, PROBE_WAIT_MS) === 'timed-out') return undefined;
     const text = Buffer.from(probeText.subarray(0, Atomics.load(probeLength, 0))).toString('utf8');
-    // The first frame is the inspector's evaluation itself.
+    // Past the "Error" header; the <anonymous> frame is the inspector's evaluation, not the stuck code.
     return text
       .split('\n')
       .slice(1)
