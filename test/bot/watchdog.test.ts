@@ -15,6 +15,7 @@ import { invoke, makeGuild, type TestGuild } from '../commands/helpers.js';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MAIN = join(ROOT, 'src/main.ts');
 const STALL_HANDLERS = fileURLToPath(new URL('./fixtures/stall-handlers', import.meta.url));
+const SLOW_IMPORT_HANDLERS = fileURLToPath(new URL('./fixtures/slow-import-handlers', import.meta.url));
 
 interface LogLine {
   level: number;
@@ -37,7 +38,12 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-function startBotProcess(emulator: Emulator, databasePath: string, env: Record<string, string>): BotProcess {
+function startBotProcess(
+  emulator: Emulator,
+  databasePath: string,
+  env: Record<string, string>,
+  handlersDir = STALL_HANDLERS,
+): BotProcess {
   // node itself, not the tsx CLI, so that killing the child kills the bot (tsx would leave it running).
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
     cwd: ROOT,
@@ -46,7 +52,7 @@ function startBotProcess(emulator: Emulator, databasePath: string, env: Record<s
       DISCORD_TOKEN: emulator.token,
       DISCORD_API_BASE: emulator.apiBase,
       DATABASE_PATH: databasePath,
-      HANDLERS_DIR: STALL_HANDLERS,
+      HANDLERS_DIR: handlersDir,
       LOG_LEVEL: 'info',
       ...env,
     },
@@ -201,6 +207,20 @@ describe('the watchdog', () => {
     expect(again.lines.some((line) => line.msg.startsWith('failed the tasks whose runs blocked'))).toBe(true);
     again.child.kill('SIGTERM');
     expect(await again.exit).toMatchObject({ code: 0 });
+  }, 60_000);
+
+  it('only logs a stall during start-up, where the hard limit is not armed yet', async () => {
+    const { emulator, databasePath } = await setUp();
+    const env = { WATCHDOG_WARN_SECONDS: '0.5', WATCHDOG_LIMIT_SECONDS: '1' };
+    const bot = startBotProcess(emulator, databasePath, env, SLOW_IMPORT_HANDLERS);
+    const warning = await bot.waitForLine((line) => line.msg.startsWith('the event loop has been blocked'));
+    expect(warning.msg).toMatch(
+      /^the event loop has been blocked for [\d.]+ s during start-up; no task run is in flight$/,
+    );
+    await bot.waitForLine((line) => line.msg.startsWith('the event loop runs again after'));
+    await bot.waitForLine(started); // a 1.5 s block, past the 1 s limit, and the bot still starts
+    bot.child.kill('SIGTERM');
+    expect(await bot.exit).toMatchObject({ code: 0 });
   }, 60_000);
 
   it('ends the process on SIGTERM during a stall, well before the hard limit', async () => {
