@@ -119,6 +119,12 @@ export function describeDatabaseFileError(error: unknown, file: string): Databas
   ) {
     return say(unwritableProblem(file) ?? unwritableSentence(file, `${file} cannot be opened for writing`));
   }
+  if (code === 'ENOTDIR' || code === 'EEXIST') {
+    return say(
+      `Metronome cannot create the folder of the database ${file}: part of that path is a file, not a ` +
+        'folder. Point DATABASE_PATH at a file in a folder.',
+    );
+  }
   if (code.startsWith('SQLITE_IOERR') || code === 'EIO') {
     return say(
       `Reading or writing ${file} failed with an I/O error (${code}): check the disk and the file system ` +

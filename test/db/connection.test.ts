@@ -76,6 +76,18 @@ describe('openDatabase', () => {
     expect(readdirSync(dirname(path))).toEqual(['metronome.db']);
   });
 
+  it('says so when part of the path is a file, not a folder', () => {
+    const path = tempDbPath();
+    mkdirSync(dirname(dirname(path)), { recursive: true });
+    writeFileSync(dirname(path), 'a file where a folder should be');
+    expect(() => openDatabase(path)).toThrow(
+      new DatabaseFileError(
+        `Metronome cannot create the folder of the database ${path}: part of that path is a file, not a ` +
+          'folder. Point DATABASE_PATH at a file in a folder.',
+      ),
+    );
+  });
+
   it('works in memory', () => {
     const conn = openDatabase(':memory:');
     try {
