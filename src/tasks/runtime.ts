@@ -1,4 +1,5 @@
 import { pino } from 'pino';
+import { retryWhileBusy } from '../db/busy.js';
 import {
   type CatchUpPolicy,
   countTasks,
@@ -31,6 +32,7 @@ import {
   type LoopObserver,
   loop,
   type Schedule,
+  type SlotMissedInfo,
   TransientError,
 } from '../loop/index.js';
 import { attempt, type TaskExecutor } from './attempt.js';
@@ -129,11 +131,18 @@ class Activation implements LoopObserver {
   done: Promise<void> | undefined;
   readonly #runtime: RuntimeCallbacks;
 
-  constructor(taskId: number, schedule: TaskSchedule, count: number | null, runtime: RuntimeCallbacks) {
+  constructor(
+    taskId: number,
+    schedule: TaskSchedule,
+    count: number | null,
+    catchUp: CatchUpPolicy,
+    runtime: RuntimeCallbacks,
+  ) {
     this.taskId = taskId;
     this.#runtime = runtime;
+    // catchUp: a slot the clock jumped past, or a stall hid, is skipped or run once as after downtime.
     this.loop = loop<[Activation]>(
-      { ...toLoopOptions(schedule), count, retryWindow: RUN_RETRY_WINDOW },
+      { ...toLoopOptions(schedule), count, retryWindow: RUN_RETRY_WINDOW, catchUp },
       runtime.iterate,
     );
     this.loop.observe(this);
@@ -145,6 +154,10 @@ class Activation implements LoopObserver {
     this.#runtime.iterationEnded(this, info);
   }
 
+  slotMissed(info: SlotMissedInfo): void {
+    this.#runtime.slotMissed(this, info);
+  }
+
   end(reason: LoopEndReason, error?: unknown): void {
     this.#runtime.ended(this, reason, error);
   }
@@ -153,6 +166,7 @@ class Activation implements LoopObserver {
 interface RuntimeCallbacks {
   iterate(activation: Activation, ctx: LoopContext): Promise<void>;
   iterationEnded(activation: Activation, info: IterationEndInfo): void;
+  slotMissed(activation: Activation, info: SlotMissedInfo): void;
   ended(activation: Activation, reason: LoopEndReason, error: unknown): void;
 }
 
@@ -183,6 +197,7 @@ export class TaskRuntime {
     this.#callbacks = {
       iterate: (activation, ctx) => this.#iterate(activation, ctx),
       iterationEnded: (activation, info) => this.#iterationEnded(activation, info),
+      slotMissed: (activation, info) => this.#slotMissed(activation, info),
       ended: (activation, reason, error) => this.#ended(activation, reason, error),
     };
   }
@@ -229,7 +244,7 @@ export class TaskRuntime {
         });
       });
       if (start) {
-        const activation = new Activation(task.id, task.schedule, task.count, this.#callbacks);
+        const activation = new Activation(task.id, task.schedule, task.count, task.catchUp, this.#callbacks);
         this.#activate(activation, task.nextRunAt!, task.currentLoop);
       }
       this.#log.info({ guildId, task: task.name, kind: task.kind, start }, 'task created');
@@ -429,7 +444,13 @@ export class TaskRuntime {
       for (const task of due) {
         const dueMs = task.nextRunAt!;
         try {
-          const activation = new Activation(task.id, task.schedule, task.count, this.#callbacks);
+          const activation = new Activation(
+            task.id,
+            task.schedule,
+            task.count,
+            task.catchUp,
+            this.#callbacks,
+          );
           this.#activate(activation, dueMs, task.currentLoop);
         } catch (error) {
           broken.push({ id: task.id, error: errorText(error) }); // e.g. a stored count the engine refuses
@@ -520,14 +541,17 @@ export class TaskRuntime {
     return task;
   }
 
-  /** One command at a time per task, so two quick clicks cannot start two Loops. */
+  /**
+   * One command at a time per task, so two quick clicks cannot start two Loops; a busy database is waited
+   * out on timers (retryWhileBusy), never by blocking the event loop.
+   */
   #exclusive<T>(guildId: string, name: string, fn: () => T | Promise<T>): Promise<T> {
     if (this.#closing) {
       return Promise.reject(
         new TaskError('shutting_down', 'Metronome is shutting down; try again in a moment.'),
       );
     }
-    return this.#locks.run(`${guildId}\u0000${name}`, fn);
+    return this.#locks.run(`${guildId}\u0000${name}`, () => retryWhileBusy(fn));
   }
 
   async #halt(guildId: string, name: string, state: 'stopped' | 'cancelled'): Promise<Task> {
@@ -558,7 +582,13 @@ export class TaskRuntime {
     if (!current) throw new TaskError('not_found', `This server has no task named "${task.name}".`);
     // Shutdown began while the old run ended: the row says running, so the next start-up resumes it.
     if (this.#closing) return current;
-    const activation = new Activation(current.id, current.schedule, current.count, this.#callbacks);
+    const activation = new Activation(
+      current.id,
+      current.schedule,
+      current.count,
+      current.catchUp,
+      this.#callbacks,
+    );
     // The row is behind while the database refuses run records: the count goes on from the newest.
     const currentLoop =
       count === 'from-zero' ? 0 : (this.#journal.pendingCurrentLoop(task.id) ?? current.currentLoop);
@@ -690,6 +720,28 @@ export class TaskRuntime {
       // stays, so the next start-up replays the slot with its nonce, or records it as interrupted.
       settlesSlot: info.outcome !== 'retried' && !(info.outcome === 'cancelled' && this.#closing),
     });
+  }
+
+  /**
+   * The clock jumped past a slot, or the process stalled through it, and the catch-up policy skipped it, as
+   * after downtime: not a run, not counted. The row's next run moves on so /task list does not show the past.
+   */
+  #slotMissed(activation: Activation, info: SlotMissedInfo): void {
+    const nextRunAt = info.nextIteration.getTime();
+    this.#log.info(
+      { taskId: activation.taskId, missed: info.scheduledAt, nextRunAt: info.nextIteration },
+      'missed a run (the clock jumped or the bot stalled); catch-up skip goes on with the next one',
+    );
+    this.#journal.rebase(activation.taskId, { nextRunAt });
+    try {
+      setNextRuns(this.#db, [{ id: activation.taskId, nextRunAt }], Date.now());
+    } catch (error) {
+      // Only a display field: the next record or start-up (from lastRunAt) puts it right.
+      this.#log.warn(
+        { taskId: activation.taskId, err: error },
+        'could not save the next run after a missed one',
+      );
+    }
   }
 
   #ended(activation: Activation, reason: LoopEndReason, error: unknown): void {
