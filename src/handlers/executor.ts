@@ -194,33 +194,61 @@ export interface SetupDeps {
   client: Client;
   db: Db;
   log: Logger;
+  /** How long one handler's setup may take; default HANDLER_SETUP_TIMEOUT_MS (tests shorten it). */
+  setupTimeoutMs?: number;
 }
+
+/** A setup that never settles must not hold start-up (and the database lock) forever, as a stuck import can't. */
+export const HANDLER_SETUP_TIMEOUT_MS = 10_000;
 
 /**
  * Calls every handler's `setup` once (at start-up, before tasks resume) and returns one clean-up for all.
- * A setup that throws is logged and skipped: its handler still runs, without what setup would have added.
+ * A setup that throws, or does not finish within its bound, is logged and skipped: its handler still runs,
+ * without what setup would have added (a late setup's clean-up runs as soon as it arrives).
  */
 export async function setupHandlers(
   registry: HandlerRegistry,
-  { client, db, log }: SetupDeps,
+  { client, db, log, setupTimeoutMs = HANDLER_SETUP_TIMEOUT_MS }: SetupDeps,
 ): Promise<() => void> {
   const cleanups: { kind: string; cleanup: () => void }[] = [];
   for (const handler of registry.all()) {
     if (!handler.setup) continue;
+    const kind = handler.kind;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), setupTimeoutMs);
+    });
     try {
-      const cleanup = await handler.setup({ client, db, log: log.child({ kind: handler.kind }) });
-      if (typeof cleanup === 'function') cleanups.push({ kind: handler.kind, cleanup });
+      const setup = Promise.resolve(handler.setup({ client, db, log: log.child({ kind }) }));
+      const outcome = await Promise.race([setup, late]);
+      if (outcome === 'late') {
+        log.error(
+          { kind, timeoutMs: setupTimeoutMs },
+          `handler setup did not finish within ${setupTimeoutMs / 1000} s; its handler runs without it`,
+        );
+        setup.then(
+          (cleanup) => runCleanup(kind, cleanup, log),
+          () => {},
+        );
+      } else if (typeof outcome === 'function') {
+        cleanups.push({ kind, cleanup: outcome });
+      }
     } catch (error) {
-      log.error({ kind: handler.kind, err: error }, 'handler setup failed; its handler runs without it');
+      log.error({ kind, err: error }, 'handler setup failed; its handler runs without it');
+    } finally {
+      clearTimeout(timer);
     }
   }
   return () => {
-    for (const { kind, cleanup } of cleanups.splice(0).reverse()) {
-      try {
-        cleanup();
-      } catch (error) {
-        log.error({ kind, err: error }, 'handler clean-up failed');
-      }
-    }
+    for (const { kind, cleanup } of cleanups.splice(0).reverse()) runCleanup(kind, cleanup, log);
   };
+}
+
+function runCleanup(kind: string, cleanup: unknown, log: Logger): void {
+  if (typeof cleanup !== 'function') return;
+  try {
+    cleanup();
+  } catch (error) {
+    log.error({ kind, err: error }, 'handler clean-up failed');
+  }
 }

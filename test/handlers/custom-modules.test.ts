@@ -164,3 +164,43 @@ export default {
     );
   });
 });
+
+describe('a setup that never settles', () => {
+  it('is logged after its bound and skipped; the other setups still run, and a late clean-up is honoured', async () => {
+    const dir = handlersDir({
+      'stuck-setup.ts': `
+import { z } from 'zod';
+export default {
+  kind: 'stuck', description: 'd', options: z.object({}), async run() {},
+  setup() {
+    return new Promise((resolve) => {
+      (globalThis as { releaseStuckSetup?: () => void }).releaseStuckSetup = () =>
+        resolve(() => { (globalThis as { stuckCleanedUp?: boolean }).stuckCleanedUp = true; });
+    });
+  },
+};
+`,
+    });
+    const { log, lines } = captureLog();
+    const registry = await loadHandlers({ dirs: [dir], log });
+    bot = await startBot({ fakeTime: false });
+    const listenersBefore = bot.client.listenerCount('messageCreate');
+    const cleanup = await setupHandlers(registry, {
+      client: bot.client,
+      db: bot.connection.db,
+      log,
+      setupTimeoutMs: 50,
+    });
+    expect(
+      lines.find(
+        (line) => line.msg === 'handler setup did not finish within 0.05 s; its handler runs without it',
+      ),
+    ).toMatchObject({ kind: 'stuck' });
+    // The built-in leaderboard's setup still installed its listener.
+    expect(bot.client.listenerCount('messageCreate')).toBeGreaterThan(listenersBefore);
+    const globals = globalThis as { releaseStuckSetup?: () => void; stuckCleanedUp?: boolean };
+    globals.releaseStuckSetup?.();
+    await eventually(() => expect(globals.stuckCleanedUp).toBe(true));
+    cleanup();
+  });
+});
