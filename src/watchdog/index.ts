@@ -42,6 +42,11 @@ export interface WatchdogWorkerData {
   handleSignals: boolean;
 }
 
+/** What the main thread tells the worker after it started. */
+export interface WatchdogMessage {
+  handlerFiles: [kind: string, file: string][];
+}
+
 /** The main-thread functions the worker calls through the inspector while the loop is stalled. */
 export interface WatchdogHooks {
   /** Writes the main thread's current stack into the probe buffer. */
@@ -65,6 +70,11 @@ export interface Watchdog {
    * legitimate long block (see README, Benchmarks).
    */
   started(): void;
+  /**
+   * Tells the worker which file each handler kind was loaded from (see handlerFiles), so that of several
+   * runs in flight it fails only those whose handler the stuck thread is in.
+   */
+  handlerFiles(files: ReadonlyMap<string, string>): void;
   /** Stops the heartbeat and the worker; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -104,6 +114,7 @@ export function startWatchdog(options: WatchdogOptions): Watchdog {
   let stopped: Promise<void> | undefined;
   return {
     started: () => Atomics.store(heartbeat, STARTED, 1),
+    handlerFiles: (files) => worker.postMessage({ handlerFiles: [...files] } satisfies WatchdogMessage),
     stop: () => {
       stopped ??= (async () => {
         clearInterval(beat);

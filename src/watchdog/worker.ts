@@ -5,11 +5,12 @@ import { writeSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { constants } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { workerData } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import Sqlite from 'better-sqlite3';
 import { pino } from 'pino';
 import { createLogger } from '../log.js';
-import { BEAT, HOOKS_KEY, STARTED, type WatchdogWorkerData } from './index.js';
+import { runsOnStack } from './handler-files.js';
+import { BEAT, HOOKS_KEY, STARTED, type WatchdogMessage, type WatchdogWorkerData } from './index.js';
 import {
   describeRun,
   formatSeconds,
@@ -48,6 +49,11 @@ let ending = false;
 let pendingSignal: string | undefined;
 let session: Session | undefined;
 let database: Sqlite.Database | undefined;
+let handlerFiles = new Map<string, string>();
+
+parentPort?.on('message', (message: WatchdogMessage) => {
+  handlerFiles = new Map(message.handlerFiles);
+});
 
 setInterval(check, CHECK_EVERY_MS);
 watchStopSignals();
@@ -78,9 +84,16 @@ function check(): void {
   } else if (!warned && blockedMs >= data.warnAfterMs) {
     warned = true;
     const runs = runsInFlight();
+    const stack = mainThreadStack();
+    const stuckIn = runsOnStack(runs.runs, stack, handlerFiles);
     const during = Atomics.load(beats, STARTED) === 1 ? '' : ' during start-up';
     log.warn(
-      { blockedMs: Math.round(blockedMs), runsInFlight: runs.runs, stack: mainThreadStack() },
+      {
+        blockedMs: Math.round(blockedMs),
+        runsInFlight: runs.runs,
+        stuckIn: stuckIn.certain ? stuckIn.runs.map(describeRun) : undefined,
+        stack,
+      },
       `the event loop has been blocked for ${formatSeconds(blockedMs)}${during}; ${describeRuns(runs)}`,
     );
   }
@@ -90,6 +103,7 @@ function check(): void {
 function endOnStall(blockedMs: number): void {
   ending = true;
   const { runs, error } = runsInFlight();
+  const stack = mainThreadStack();
   const blocked = formatSeconds(data.limitMs ?? blockedMs);
   let outcome: string;
   if (error !== undefined) {
@@ -97,23 +111,30 @@ function endOnStall(blockedMs: number): void {
   } else if (runs.length === 0) {
     outcome = 'no task run was in flight (the block was elsewhere), so no task was failed';
   } else {
-    const names = runs.map(describeRun).join(', ');
+    // The runs whose handler the thread is stuck in; when the stack shows none, every run in flight.
+    const guilty = runsOnStack(runs, stack, handlerFiles).runs;
+    const names = guilty.map(describeRun).join(', ');
+    const spared = runs.filter((run) => !guilty.includes(run));
+    const sparedNote =
+      spared.length === 0
+        ? ''
+        : `; left alone, as the bot is not stuck in them: ${spared.map(describeRun).join(', ')}`;
     try {
-      quarantine(openDatabase(), runs, data.limitMs ?? blockedMs, Date.now());
-      outcome = `failed ${names}, so that ${runs.length === 1 ? 'it does' : 'they do'} not run again`;
+      quarantine(openDatabase(), guilty, data.limitMs ?? blockedMs, Date.now());
+      outcome = `failed ${names}, so that ${guilty.length === 1 ? 'it does' : 'they do'} not run again${sparedNote}`;
     } catch (caught) {
       // The stall is inside a write transaction of the main thread, whose lock outlives any wait here: leave
       // the quarantine beside the database for the next start to apply before it resumes anything.
       try {
-        writePendingQuarantine(data.databasePath, quarantineEntries(runs, data.limitMs ?? blockedMs));
-        outcome = `will fail ${names} at the next start (the database is locked now: ${errorText(caught)})`;
+        writePendingQuarantine(data.databasePath, quarantineEntries(guilty, data.limitMs ?? blockedMs));
+        outcome = `will fail ${names} at the next start (the database is locked now: ${errorText(caught)})${sparedNote}`;
       } catch (writing) {
         outcome = `could not fail ${names} (${errorText(caught)}; ${errorText(writing)}), so they may run again`;
       }
     }
   }
   const message = `the event loop was blocked for ${blocked}: exiting (code 1) for a supervisor to restart the bot; ${outcome}`;
-  log.fatal({ blockedMs: Math.round(blockedMs), runsInFlight: runs, stack: mainThreadStack() }, message);
+  log.fatal({ blockedMs: Math.round(blockedMs), runsInFlight: runs, stack }, message);
   writeSync(2, `Metronome: ${message}.\n`);
   endProcess(1);
 }

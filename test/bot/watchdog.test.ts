@@ -120,10 +120,10 @@ async function createSpinner(emulator: Emulator, guild: TestGuild, kind = 'spin'
   await posted;
 }
 
-function readTask(databasePath: string): { state: string; last_error: string | null } {
+function readTask(databasePath: string, name = 'spinner'): { state: string; last_error: string | null } {
   const sqlite = new Sqlite(databasePath, { readonly: true });
   try {
-    return sqlite.prepare("SELECT state, last_error FROM tasks WHERE name = 'spinner'").get() as {
+    return sqlite.prepare('SELECT state, last_error FROM tasks WHERE name = ?').get(name) as {
       state: string;
       last_error: string | null;
     };
@@ -177,6 +177,45 @@ describe('the watchdog', () => {
     again.child.kill('SIGTERM');
     expect(await again.exit).toMatchObject({ code: 0 });
     expect(again.lines.some((line) => line.msg.startsWith('the event loop was blocked'))).toBe(false);
+  }, 60_000);
+
+  it('of several runs in flight, fails only the one whose handler the bot is stuck in', async () => {
+    const { emulator, guild, databasePath } = await setUp();
+    const bot = startBotProcess(emulator, databasePath, {
+      WATCHDOG_WARN_SECONDS: '0.5',
+      WATCHDOG_LIMIT_SECONDS: '3',
+    });
+    await bot.waitForLine(started);
+    // The watchdog learns which file each kind came from just after start-up.
+    const waiting = emulator.waitForMessage(
+      guild.channels.general!,
+      (message) => message.content.startsWith('waiting'),
+      { timeoutMs: 15_000 },
+    );
+    await invoke(
+      emulator,
+      'create wait',
+      { name: 'waiter', channel: guild.channels.general!, every: '1h' },
+      {
+        guild,
+      },
+    );
+    await waiting;
+    await createSpinner(emulator, guild);
+
+    const warning = await bot.waitForLine((line) => line.msg.startsWith('the event loop has been blocked'));
+    expect(warning.msg).toMatch(/; runs in flight: "waiter" \(wait, .*\), "spinner" \(spin, .*\)$/);
+    expect(warning.stuckIn).toEqual([`"spinner" (spin, guild ${guild.id})`]);
+    expect(await bot.exit).toMatchObject({ code: 1 });
+    const fatal = bot.lines.find((line) => line.msg.startsWith('the event loop was blocked'));
+    expect(fatal?.msg).toMatch(
+      new RegExp(
+        `; failed "spinner" \\(spin, guild ${guild.id}\\), so that it does not run again; left alone, as the ` +
+          `bot is not stuck in them: "waiter" \\(wait, guild ${guild.id}\\)$`,
+      ),
+    );
+    expect(readTask(databasePath)).toMatchObject({ state: 'failed' });
+    expect(readTask(databasePath, 'waiter')).toEqual({ state: 'running', last_error: null });
   }, 60_000);
 
   it('leaves the quarantine for the next start when the stall holds the database locked', async () => {
