@@ -122,7 +122,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       const fresh = problems.takeFresh();
       allProblems.push(...fresh.map((line) => `cycle ${cycle}: ${line}`));
       const killedHow =
-        exit.signal === 'SIGKILL' ? `killed after ${describe(point, how)}` : `exited ${exit.code}`;
+        exit.signal === 'SIGKILL'
+          ? `killed after ${describe(point, how, killed.seen())}`
+          : `exited ${exit.code}`;
       options.progress?.(
         `cycle ${cycle}/${options.cycles}: up in ${readyAt - startedAt} ms, ${killedHow} ${killedAt - readyAt} ms later, ` +
           `${inFlight} run(s) in flight, ` +
@@ -177,9 +179,9 @@ function chooseKillPoint(random: Random, longest: LongestCycle): KillPoint {
   return { on, nth: random.int(1, most) };
 }
 
-function describe(point: KillPoint, how: 'event' | 'fallback'): string {
-  if (how === 'fallback') return `${FALLBACK_KILL_MS / 1000} s without its event`;
+function describe(point: KillPoint, how: 'event' | 'fallback', seen: number): string {
   const what = { post: 'post', request: 'REST request', reply: 'command reply' }[point.on];
+  if (how === 'fallback') return `${FALLBACK_KILL_MS / 1000} s without ${what} #${point.nth} (saw ${seen})`;
   return `${what} #${point.nth}`;
 }
 
@@ -191,7 +193,7 @@ function armKill(
   emulator: Emulator,
   bot: BotProcess,
   point: KillPoint,
-): { promise: Promise<'event' | 'fallback'> } {
+): { promise: Promise<'event' | 'fallback'>; seen(): number } {
   let seen = 0;
   let resolve!: (how: 'event' | 'fallback') => void;
   const promise = new Promise<'event' | 'fallback'>((r) => {
@@ -224,7 +226,7 @@ function armKill(
   }
   const timer = setTimeout(() => kill('fallback'), FALLBACK_KILL_MS);
   void bot.exited.then(() => kill('event'));
-  return { promise };
+  return { promise, seen: () => seen };
 }
 
 interface DriveOptions {
