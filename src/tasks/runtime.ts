@@ -129,6 +129,8 @@ class Activation implements LoopObserver {
   readonly loop: Loop<[Activation]>;
   readonly taskId: number;
   done: Promise<void> | undefined;
+  /** The slot whose handler was last called: a cancel after that may have cut a run that already posted. */
+  calledSlot: number | undefined;
   readonly #runtime: RuntimeCallbacks;
 
   constructor(
@@ -675,6 +677,7 @@ export class TaskRuntime {
     if (this.#active.get(task.id) !== activation || !current.isRunning() || current.isBeingCancelled()) {
       return Promise.resolve(); // the loop no longer waits for it
     }
+    activation.calledSlot = loopContext.scheduledAt.getTime();
     return attempt(this.#execute, task, loopContext);
   }
 
@@ -697,6 +700,9 @@ export class TaskRuntime {
         'run failed; retrying',
       );
     }
+    // A cancel (by command) that cut a run after its handler was called: it may have posted, so it counts,
+    // or a task cancelled after its post and started again would post once more than its count.
+    const cutShort = info.outcome === 'cancelled' && !this.#closing && activation.calledSlot === scheduledAt;
     const late = ok && replay?.late === true && replay.scheduledAt === scheduledAt;
     if (late) {
       this.#log.warn(
@@ -711,8 +717,8 @@ export class TaskRuntime {
       finishedAt: info.finishedAt.getTime(),
       outcome: late ? 'interrupted' : info.outcome,
       error,
-      currentLoop: ok ? info.iteration + 1 : info.iteration,
-      lastRunAt: ok ? scheduledAt : null, // null: keep the last success (see recordIterations)
+      currentLoop: ok || cutShort ? info.iteration + 1 : info.iteration,
+      lastRunAt: ok || cutShort ? scheduledAt : null, // null: keep the last success (see recordIterations)
       // An iteration that did not finish (cancelled at shutdown, say) leaves its slot owed, for resumeAll.
       nextRunAt: info.nextIteration?.getTime() ?? (ok ? null : scheduledAt),
       lastError: error,
