@@ -230,7 +230,7 @@ export function checkPosts(posts: readonly Post[], model: ChaosModel, problems: 
       problems.add(
         'counts exceeded',
         `${name} posts`,
-        `${name} posted ${own.length} times with count ${task.count}${story(task)}`,
+        `${name} posted ${own.length} times with count ${task.count} (${own.map(describePost).join(', ')})${story(task)}`,
       );
     }
     if (task.kind === 'chaospost') checkIterations(task, own, problems);
@@ -280,6 +280,11 @@ export function runsInFlight(db: DatabaseView, postsThisCycle: readonly Post[], 
     if (row && !db.runs.has(`${row.id}@${post.slotMs}`)) unrecorded++;
   }
   return Math.max(unrecorded, db.intents);
+}
+
+function describePost(post: Post): string {
+  const slot = post.slotMs === undefined ? '' : ` #${post.iteration} slot ${post.slotMs}`;
+  return `at ${post.at}${slot} nonce ${post.nonce}`;
 }
 
 /** A task's commands and answers, with the kills between them, for the report of a problem. */
