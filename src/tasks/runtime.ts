@@ -184,6 +184,13 @@ export class TaskRuntime {
   readonly #journal: RunJournal;
   /** Slots being replayed after a crash, by task, with the start of their first attempt before it. */
   readonly #replays = new Map<number, Replay>();
+  /**
+   * The attempt in flight of each task, until its handler settles or its timeout abandons it. A cancelled
+   * loop ends without waiting for it, so the first iteration of a new run (start, restart) waits for it in
+   * #iterate: a new run must not overlap the old handler (a counter posting its message before the old run
+   * saved the id would post a second one). The command itself answers at once.
+   */
+  readonly #inFlight = new Map<number, Promise<void>>();
   #closing = false;
   readonly #callbacks: RuntimeCallbacks;
 
@@ -631,6 +638,18 @@ export class TaskRuntime {
    * by the journal), and only then is the executor called, bounded by the task's timeout.
    */
   #iterate(activation: Activation, loopContext: LoopContext): Promise<void> {
+    const previous = this.#inFlight.size === 0 ? undefined : this.#inFlight.get(activation.taskId);
+    if (previous !== undefined) {
+      // Bounded by the old attempt's timeout, past which it is abandoned and settles.
+      return previous.then(
+        () => this.#iterateNow(activation, loopContext),
+        () => this.#iterateNow(activation, loopContext),
+      );
+    }
+    return this.#iterateNow(activation, loopContext);
+  }
+
+  #iterateNow(activation: Activation, loopContext: LoopContext): Promise<void> {
     // Read per iteration rather than kept: 100,000 cached rows cost ~45 MB for ~6 µs saved per fire.
     // Normally current: the previous iteration's record was flushed in a microtask before this timer turn.
     let task: Task | undefined;
@@ -678,7 +697,13 @@ export class TaskRuntime {
       return Promise.resolve(); // the loop no longer waits for it
     }
     activation.calledSlot = loopContext.scheduledAt.getTime();
-    return attempt(this.#execute, task, loopContext);
+    const running = attempt(this.#execute, task, loopContext);
+    this.#inFlight.set(task.id, running);
+    const forget = () => {
+      if (this.#inFlight.get(task.id) === running) this.#inFlight.delete(task.id);
+    };
+    running.then(forget, forget);
+    return running;
   }
 
   #iterationEnded(activation: Activation, info: IterationEndInfo): void {

@@ -206,6 +206,9 @@ describe('TaskRuntime', () => {
     await vi.advanceTimersByTimeAsync(1_000);
     await runtime.restart('g1', 'ping');
     await vi.advanceTimersByTimeAsync(1_000);
+    // The old handler ignores its signal: the new run never overlaps it, and starts once it settles.
+    expect(execute.calls.map((c) => [c.iteration, c.signal.aborted])).toEqual([[0, true]]);
+    await vi.advanceTimersByTimeAsync(28_000);
     expect(execute.calls.map((c) => [c.iteration, c.signal.aborted])).toEqual([
       [0, true],
       [0, false],
