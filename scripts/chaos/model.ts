@@ -55,12 +55,6 @@ export class ChaosModel {
   readonly tasks: TaskModel[] = [];
   #serial = 0;
 
-  /**
-   * @param cancelCountedTasks Whether to cancel tasks that have a `count`. A cancel that lands after a run
-   *   posted aborts that run uncounted, so the task posts once more than its count (see the chaos README).
-   */
-  constructor(private readonly cancelCountedTasks = true) {}
-
   /** Adds a line to a task's history, keeping the last few dozen. */
   note(task: TaskModel, line: string): void {
     task.history.push(line);
@@ -88,7 +82,7 @@ export class ChaosModel {
     const action = random.weighted({
       start: 18,
       stop: 18,
-      cancel: task.count === null || this.cancelCountedTasks ? 10 : 0,
+      cancel: 10,
       delete: 6,
       interval: 10,
       restart: restartable ? 8 : 0,

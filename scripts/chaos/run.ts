@@ -45,8 +45,6 @@ export interface ChaosOptions {
    * their next slots while the bot is up.
    */
   longestCycle?: LongestCycle;
-  /** Whether admins cancel tasks that have a count (default true). */
-  cancelCountedTasks?: boolean;
   /** Called after every cycle with one line of progress. */
   progress?: (line: string) => void;
 }
@@ -78,7 +76,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     handlersDir: HANDLERS_DIR,
     cwd: dir,
   };
-  const model = new ChaosModel(options.cancelCountedTasks ?? true);
+  const model = new ChaosModel();
   // One PRNG stream for the kill points and one per server's admin: a seed replays the same choices.
   const admins = servers.map((_, index) => seededRandom(options.seed * 31 + index + 1));
   const problems = new Problems();
