@@ -83,6 +83,19 @@ describe('a channel of another server', () => {
     expect(row(t.b.id, 'leak3')).toBeUndefined();
   });
 
+  it('is asked of Discord once per channel: a channel Discord placed in this server is remembered', async () => {
+    const channel = t.b.channels.general!;
+    const lookups = () =>
+      t.emulator.requests.filter((r) => r.method === 'GET' && r.path === `/channels/${channel}`).length;
+    await t.run('create reminder', { name: 'once-a', channel, every: '1h', message: 'a' }, { guild: t.b });
+    const afterFirst = lookups();
+    expect(afterFirst).toBeLessThanOrEqual(1); // 0 if an earlier test already placed it
+    await t.run('create reminder', { name: 'once-b', channel, every: '1h', message: 'b' }, { guild: t.b });
+    await t.run('create reminder', { name: 'once-c', channel, every: '1h', message: 'c' }, { guild: t.b });
+    expect(lookups()).toBe(afterFirst);
+    expect(row(t.b.id, 'once-c')).toMatchObject({ state: 'running' });
+  });
+
   it('stored on a task makes /task interval refuse to change it', async () => {
     await t.run(
       'create reminder',
