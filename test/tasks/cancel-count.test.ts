@@ -1,29 +1,12 @@
 // A cancel that cuts a run after its handler was called may have cut it after it posted: that run counts, so
 // a counted task cancelled mid-run and started again never posts more than its count (found by npm run chaos).
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { type DatabaseConnection, openDatabase } from '../../src/db/index.js';
-import { TaskRuntime } from '../../src/tasks/index.js';
-import { useTempDir } from '../db/helpers.js';
-import { definition, MINUTE, recordingExecutor } from './helpers.js';
+import { describe, expect, it, vi } from 'vitest';
+import { definition, MINUTE, recordingExecutor, useRuntimeOnFakeClock } from './helpers.js';
 
 const T0 = Date.UTC(2025, 5, 2, 12, 0, 0);
 
 describe('cancelling a counted task mid-run', () => {
-  const tempDbPath = useTempDir();
-  let conn: DatabaseConnection;
-  let runtime: TaskRuntime;
-
-  beforeEach(() => {
-    vi.useFakeTimers({ now: T0 });
-    conn = openDatabase(tempDbPath());
-  });
-  afterEach(async () => {
-    const shutdown = runtime.shutdown(0);
-    await vi.advanceTimersByTimeAsync(0);
-    await shutdown;
-    conn.close();
-    vi.useRealTimers();
-  });
+  const harness = useRuntimeOnFakeClock(T0);
 
   /** Every call "posts" at once, then waits for its signal: a cancel always lands after the post. */
   function postThenWait() {
@@ -40,7 +23,7 @@ describe('cancelling a counted task mid-run', () => {
 
   it('counts the cut run, so start after cancel posts only what is left of the count', async () => {
     const { execute, posts } = postThenWait();
-    runtime = new TaskRuntime({ db: conn.db, execute });
+    const runtime = harness.start(execute);
     await runtime.create('g1', definition({ count: 2 }));
     await vi.advanceTimersByTimeAsync(10); // the first run has posted and is still in flight
     expect(posts).toHaveLength(1);
@@ -60,7 +43,7 @@ describe('cancelling a counted task mid-run', () => {
 
   it('does not count a cancel that came before the handler was called', async () => {
     const { execute, posts } = postThenWait();
-    runtime = new TaskRuntime({ db: conn.db, execute });
+    const runtime = harness.start(execute);
     await runtime.create('g1', definition({ count: 2, start: false }));
     await runtime.start('g1', 'ping');
     await vi.advanceTimersByTimeAsync(1_500); // the first run has ended: one post, counted

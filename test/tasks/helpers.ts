@@ -1,4 +1,13 @@
-import type { ExecuteContext, Task, TaskDefinition, TaskExecutor } from '../../src/tasks/index.js';
+import { afterEach, beforeEach, vi } from 'vitest';
+import { type DatabaseConnection, openDatabase } from '../../src/db/index.js';
+import {
+  type ExecuteContext,
+  type Task,
+  type TaskDefinition,
+  type TaskExecutor,
+  TaskRuntime,
+} from '../../src/tasks/index.js';
+import { useTempDir } from '../db/helpers.js';
 
 export const MINUTE = 60_000;
 
@@ -42,5 +51,34 @@ export function definition(overrides: Partial<TaskDefinition> = {}): TaskDefinit
     channelId: 'channel-1',
     createdBy: 'admin-1',
     ...overrides,
+  };
+}
+
+/**
+ * Each test gets a fresh database file on a fake clock starting at `nowMs`, and the runtime it starts there;
+ * after the test the runtime shuts down (a second of fake time lets aborted handlers settle) and all closes.
+ */
+export function useRuntimeOnFakeClock(nowMs: number) {
+  const tempDbPath = useTempDir();
+  let conn: DatabaseConnection | undefined;
+  let runtime: TaskRuntime | undefined;
+  beforeEach(() => {
+    vi.useFakeTimers({ now: nowMs });
+    conn = openDatabase(tempDbPath());
+  });
+  afterEach(async () => {
+    const shutdown = runtime?.shutdown(0);
+    await vi.advanceTimersByTimeAsync(1_000);
+    await shutdown;
+    runtime = undefined;
+    conn?.close();
+    vi.useRealTimers();
+  });
+  return {
+    db: () => conn!.db,
+    start: (execute: TaskExecutor): TaskRuntime => {
+      runtime = new TaskRuntime({ db: conn!.db, execute });
+      return runtime;
+    },
   };
 }

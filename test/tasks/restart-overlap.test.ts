@@ -1,31 +1,14 @@
 // A new run of a task never overlaps the old run's handler (found by npm run chaos: a counter restarted
 // right after its first post posted a second message, because the new run started before the old one saved
 // its message id). The loop ends at cancel without waiting; the runtime waits before starting the new run.
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { type DatabaseConnection, openDatabase } from '../../src/db/index.js';
-import { TaskRuntime } from '../../src/tasks/index.js';
-import { useTempDir } from '../db/helpers.js';
-import { definition, recordingExecutor } from './helpers.js';
+import { describe, expect, it, vi } from 'vitest';
+import { definition, recordingExecutor, useRuntimeOnFakeClock } from './helpers.js';
 
 const T0 = Date.UTC(2025, 5, 2, 12, 0, 0);
 const SAVE_MS = 500;
 
 describe('a new run after cancel or restart', () => {
-  const tempDbPath = useTempDir();
-  let conn: DatabaseConnection;
-  let runtime: TaskRuntime;
-
-  beforeEach(() => {
-    vi.useFakeTimers({ now: T0 });
-    conn = openDatabase(tempDbPath());
-  });
-  afterEach(async () => {
-    const shutdown = runtime.shutdown(0);
-    await vi.advanceTimersByTimeAsync(SAVE_MS);
-    await shutdown;
-    conn.close();
-    vi.useRealTimers();
-  });
+  const harness = useRuntimeOnFakeClock(T0);
 
   /** A handler that, once aborted, still takes SAVE_MS to finish (saving what it posted), as counters do. */
   function slowToSettle() {
@@ -43,7 +26,7 @@ describe('a new run after cancel or restart', () => {
 
   it('restart waits for the old handler to settle before the new run starts', async () => {
     const { execute, events } = slowToSettle();
-    runtime = new TaskRuntime({ db: conn.db, execute });
+    const runtime = harness.start(execute);
     await runtime.create('g1', definition());
     await vi.advanceTimersByTimeAsync(10);
     const restarted = runtime.restart('g1', 'ping');
@@ -55,7 +38,7 @@ describe('a new run after cancel or restart', () => {
 
   it('start right after cancel waits for the cancelled handler to settle', async () => {
     const { execute, events } = slowToSettle();
-    runtime = new TaskRuntime({ db: conn.db, execute });
+    const runtime = harness.start(execute);
     await runtime.create('g1', definition());
     await vi.advanceTimersByTimeAsync(10);
     await runtime.cancel('g1', 'ping');
