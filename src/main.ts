@@ -3,7 +3,6 @@
 import { type Bot, StartupError, startBot } from './bot.js';
 import { type Config, ConfigError, loadConfig, loadDotEnv } from './config.js';
 import { createLogger } from './log.js';
-import { handlerFiles } from './watchdog/handler-files.js';
 import { startWatchdog } from './watchdog/index.js';
 
 function readConfig(): Config {
@@ -87,10 +86,7 @@ try {
   });
   watchdog.started();
   // Only sharpens which task a fatal stall fails; without it, every run in flight is failed.
-  handlerFiles(bot.registry, config.handlersDir ? [config.handlersDir] : []).then(
-    (files) => watchdog.handlerFiles(files),
-    (error: unknown) => log.warn({ err: error }, 'the watchdog cannot tell which handler is which'),
-  );
+  watchdog.handlerFiles(bot.registry.files);
   if (fatalBeforeStarted) stopOnFatal();
 } catch (error) {
   if (error instanceof StartupError) {

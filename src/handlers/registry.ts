@@ -46,6 +46,7 @@ export interface SkippedModule {
 
 export class HandlerRegistry {
   readonly #handlers = new Map<string, Handler>();
+  readonly #files = new Map<string, string>();
   /** Modules that were found but not loaded, with why. */
   readonly skipped: SkippedModule[] = [];
 
@@ -62,13 +63,22 @@ export class HandlerRegistry {
     return [...this.#handlers.keys()];
   }
 
-  /** Adds a handler after checking its shape; returns the reason it was refused, if it was. */
-  add(candidate: unknown): string | undefined {
+  /** kind → the module file it was loaded from (the watchdog matches them against a stuck stack). */
+  get files(): ReadonlyMap<string, string> {
+    return this.#files;
+  }
+
+  /**
+   * Adds a handler after checking its shape; returns the reason it was refused, if it was. `file` is the
+   * module it came from, when it came from one.
+   */
+  add(candidate: unknown, file?: string): string | undefined {
     const problem = shapeProblem(candidate);
     if (problem) return problem;
     const handler = candidate as Handler;
     if (this.#handlers.has(handler.kind)) return `a handler of kind "${handler.kind}" is already loaded`;
     this.#handlers.set(handler.kind, handler);
+    if (file !== undefined) this.#files.set(handler.kind, file);
     return undefined;
   }
 }
@@ -113,7 +123,7 @@ async function loadFolder(
   const imports = await Promise.all(files.map((path) => importModule(path, importTimeoutMs)));
   for (const [index, path] of files.entries()) {
     const imported = imports[index]!;
-    const reason = 'problem' in imported ? imported.problem : addModule(registry, imported.module);
+    const reason = 'problem' in imported ? imported.problem : addModule(registry, imported.module, path);
     if (reason) {
       registry.skipped.push({ path, reason });
       log.error({ path, reason }, 'handler module skipped');
@@ -153,9 +163,13 @@ function formatSeconds(ms: number): string {
   return `${Number((ms / 1_000).toFixed(3))} s`;
 }
 
-function addModule(registry: HandlerRegistry, module: { default?: unknown }): string | undefined {
+function addModule(
+  registry: HandlerRegistry,
+  module: { default?: unknown },
+  file: string,
+): string | undefined {
   if (module.default === undefined) return 'it has no default export (export default defineHandler({...}))';
-  return registry.add(module.default);
+  return registry.add(module.default, file);
 }
 
 /** Why a value is not a usable handler, in words for the log; undefined if it is one. */

@@ -45,6 +45,9 @@ describe('custom handler modules', () => {
     bot = await startBot({ handlerDirs: [dir] });
     expect(bot.registry.kinds).toEqual(['counter', 'leaderboard', 'reminder', 'qotd']);
     expect(bot.registry.skipped).toEqual([]);
+    // Each kind's module file, which the watchdog matches against a stuck stack.
+    expect(bot.registry.files.get('qotd')).toBe(join(dir, 'question-of-the-day.ts'));
+    expect(bot.registry.files.get('reminder')).toMatch(/src\/handlers\/builtin\/reminder\.ts$/);
     const questions = ['Tea or coffee?', 'Best book this year?', 'Tabs or spaces?'];
     await bot.create({ name: 'qotd', kind: 'qotd', options: { questions: questions.join(' | ') }, count: 4 });
     const general = bot.guild.channels.general!;
