@@ -1,7 +1,10 @@
 // /task create <kind> name channel [every|at|cron] [timezone] [count] [catchup] [timeout] …the kind's own options
 import { SlashCommandSubcommandBuilder, SlashCommandSubcommandGroupBuilder } from '@discordjs/builders';
-import { ChannelType } from 'discord.js';
-import { missingChannelPermission, neededChannelPermissions } from '../../src/discord/channel-permissions.js';
+import {
+  missingChannelPermission,
+  neededChannelPermissions,
+  TASK_CHANNEL_TYPES,
+} from '../../src/discord/channel-permissions.js';
 import { commandCharacters, MAX_COMMAND_CHARACTERS, MAX_OPTIONS } from '../../src/discord/command-limits.js';
 import { describeSchedule, nextRunLine } from '../../src/discord/format.js';
 import { collectHandlerOptions, validateHandlerOptions } from '../../src/discord/handler-options.js';
@@ -74,7 +77,7 @@ function kindSubcommand(handler: Handler): SlashCommandSubcommandBuilder {
         .setName('channel')
         .setDescription('Where it posts (or which channel it renames)')
         .setRequired(true)
-        .addChannelTypes(ChannelType.GuildText, ChannelType.GuildAnnouncement, ChannelType.GuildVoice),
+        .addChannelTypes(...TASK_CHANNEL_TYPES),
     );
   addScheduleOptions(builder)
     .addIntegerOption((o) =>

@@ -2,6 +2,7 @@
 // missing permission now rather than from a failed run later. Each handler declares what it needs.
 import {
   type APIChannel,
+  ChannelType,
   type Client,
   DiscordAPIError,
   type Guild,
@@ -12,6 +13,13 @@ import {
 } from 'discord.js';
 import type { Handler } from '../handlers/define.js';
 import { ELSEWHERE, findGuildChannel } from '../handlers/executor.js';
+
+/** The channels a task may be given (the `channel` option of create and edit). */
+export const TASK_CHANNEL_TYPES = [
+  ChannelType.GuildText,
+  ChannelType.GuildAnnouncement,
+  ChannelType.GuildVoice,
+] as const;
 
 const DEFAULT_NEEDS: readonly PermissionsString[] = ['ViewChannel', 'SendMessages'];
 

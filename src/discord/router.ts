@@ -13,7 +13,7 @@ import {
 import { databaseFaultOf, databaseFaultSentence, sqliteCodeOf } from '../db/errors.js';
 import { censorToken } from '../log.js';
 import { TaskError } from '../tasks/index.js';
-import { type CommandContext, MAX_CHOICES, type TaskSubcommand } from './task-command.js';
+import { type CommandContext, type CommandReply, MAX_CHOICES, type TaskSubcommand } from './task-command.js';
 
 export const NOT_IN_SERVER = '`/task` only works in a server, not in direct messages.';
 export const SERVER_NOT_READY = "I can't see this server yet; try again in a moment.";
@@ -79,7 +79,7 @@ async function answerCommand(
       .deferReply({ flags: MessageFlags.Ephemeral })
       .catch((error) => logFailure(options, interaction, error, 'could not defer the reply'));
   }, options.deferAfterMs ?? DEFAULT_DEFER_AFTER_MS);
-  let content: string;
+  let content: CommandReply;
   try {
     content = await runCommand(interaction, options);
   } catch (error) {
@@ -119,7 +119,10 @@ function failureReply(
   return SOMETHING_WENT_WRONG;
 }
 
-async function runCommand(interaction: ChatInputCommandInteraction, options: RouterOptions): Promise<string> {
+async function runCommand(
+  interaction: ChatInputCommandInteraction,
+  options: RouterOptions,
+): Promise<CommandReply> {
   if (interaction.inCachedGuild()) removePlantedChannels(interaction);
   const refused = refusal(interaction);
   if (refused) return refused;
@@ -145,10 +148,13 @@ function removePlantedChannels(interaction: ChatInputCommandInteraction<'cached'
   }
 }
 
-function send(interaction: ChatInputCommandInteraction, content: string): Promise<unknown> {
-  const allowedMentions = { parse: [] };
-  if (interaction.deferred || interaction.replied) return interaction.editReply({ content, allowedMentions });
-  return interaction.reply({ content, flags: MessageFlags.Ephemeral, allowedMentions });
+function send(interaction: ChatInputCommandInteraction, reply: CommandReply): Promise<unknown> {
+  const message = {
+    ...(typeof reply === 'string' ? { content: reply } : reply),
+    allowedMentions: { parse: [] },
+  };
+  if (interaction.deferred || interaction.replied) return interaction.editReply(message);
+  return interaction.reply({ ...message, flags: MessageFlags.Ephemeral });
 }
 
 async function answerAutocomplete(

@@ -7,6 +7,7 @@ import type {
   AutocompleteInteraction,
   ChatInputCommandInteraction,
   Client,
+  InteractionReplyOptions,
 } from 'discord.js';
 import type { Db } from '../db/index.js';
 import type { HandlerRegistry } from '../handlers/registry.js';
@@ -42,12 +43,18 @@ export interface TaskSubcommand {
    * Does the work and returns the ephemeral reply: what happened, or one sentence saying what was wrong.
    * A TaskError thrown from here is shown as its sentence; anything else is logged and answered generically.
    */
-  execute(interaction: ChatInputCommandInteraction<'cached'>, ctx: CommandContext): Promise<string>;
+  execute(interaction: ChatInputCommandInteraction<'cached'>, ctx: CommandContext): Promise<CommandReply>;
   autocomplete?(
     interaction: AutocompleteInteraction<'cached'>,
     ctx: CommandContext,
   ): Promise<ApplicationCommandOptionChoiceData[]>;
 }
+
+/**
+ * A command's ephemeral reply: one sentence, or a message that also carries buttons or files. Mentions in it
+ * never ping (the router sets allowed mentions to none).
+ */
+export type CommandReply = string | Pick<InteractionReplyOptions, 'content' | 'components' | 'files'>;
 
 /** Discord shows at most 25 autocomplete choices. */
 export const MAX_CHOICES = 25;
