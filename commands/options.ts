@@ -5,9 +5,9 @@ import type {
   AutocompleteInteraction,
   ChatInputCommandInteraction,
 } from 'discord.js';
-import { suggestTimeZones } from '../src/discord/input.js';
 import type { ScheduleOptions } from '../src/discord/schedule-input.js';
 import { type CommandContext, MAX_CHOICES } from '../src/discord/task-command.js';
+import { suggestTimeZones } from '../src/discord/time-zones.js';
 
 /** The longest name a task may have (see TASK_NAME_PATTERN). */
 export const MAX_NAME_LENGTH = 32;

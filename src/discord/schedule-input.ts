@@ -3,7 +3,8 @@
 import type { TaskSchedule } from '../db/index.js';
 import { firstDueAt, nextDueAfter, normalizeSchedule } from '../loop/index.js';
 import { parseTaskSchedule, TaskError } from '../tasks/index.js';
-import { fail, MIN_INTERVAL_SECONDS, ok, type Parsed, parseAt, parseEvery, parseTimeZone } from './input.js';
+import { fail, MIN_INTERVAL_SECONDS, ok, type Parsed, parseAt, parseEvery } from './input.js';
+import { parseTimeZone } from './time-zones.js';
 
 export interface ScheduleOptions {
   every?: string | null;
