@@ -267,6 +267,8 @@ export class Loop<A extends unknown[] = []> {
    */
   #park(run: Run<A>, dueMs: number, first = false): void {
     if (this.#count !== null && this.#currentLoop >= this.#count) return void this.#end(run, 'completed');
+    // A schedule with no slot left (a one-off that ran or was missed) completes like a reached count.
+    if (dueMs === Number.POSITIVE_INFINITY) return void this.#end(run, 'completed');
     if (run.cancelRequested) return void this.#end(run, 'cancelled');
     if (run.stopRequested) return void this.#end(run, 'stopped');
     run.nextDueMs = dueMs;
@@ -343,7 +345,7 @@ export class Loop<A extends unknown[] = []> {
     if (lateMs > MISSED_AFTER_MS && !run.owed && !this.#catchUpOnce) {
       const nextDueMs = this.#slotAfter(run, dueMs, wallMs);
       if (this.#observers)
-        this.#notify('slotMissed', { scheduledAt: new Date(dueMs), nextIteration: new Date(nextDueMs) });
+        this.#notify('slotMissed', { scheduledAt: new Date(dueMs), nextIteration: dateOrNull(nextDueMs) });
       this.#park(run, nextDueMs);
       return;
     }
@@ -716,8 +718,7 @@ export class Loop<A extends unknown[] = []> {
 
   /** When the next iteration (or retry) is due; null when the loop is not running or will not run again. */
   get nextIteration(): Date | null {
-    const dueMs = this.#run?.nextDueMs ?? Number.NaN;
-    return Number.isNaN(dueMs) ? null : new Date(dueMs);
+    return dateOrNull(this.#run?.nextDueMs ?? Number.NaN);
   }
 
   /** True from start() until the run has fully ended (afterLoop included). */
@@ -744,4 +745,9 @@ function retryWindowMs(window: RetryWindow): number {
     if (!isDurationUnit(key)) throw new TypeError(`loop option "retryWindow" got unknown unit "${key}"`);
   }
   return durationMs(window, 'retryWindow');
+}
+
+/** A due instant as a Date; null for none (NaN: not running, Infinity: no slot left). */
+function dateOrNull(dueMs: number): Date | null {
+  return Number.isFinite(dueMs) ? new Date(dueMs) : null;
 }

@@ -16,6 +16,10 @@ export interface ScheduleOptions {
   hours?: number;
   /** One or many times of day: `'HH:MM'`, `'HH:MM:SS'` or `{ hour, minute?, second? }`. */
   time?: TimeOfDayInput | readonly TimeOfDayInput[];
+  /** With `time`: only on these ISO weekdays (1 = Monday … 7 = Sunday), in `timeZone`; default every day. */
+  days?: readonly number[];
+  /** One instant: the loop runs once, then completes. */
+  at?: Date | number;
   /** 5- or 6-field cron expression (seconds first when 6), evaluated by croner. */
   cron?: string;
   /** IANA zone for `time` and `cron`; default UTC. */
@@ -27,10 +31,20 @@ export type TimeOfDayInput = string | { hour: number; minute?: number; second?: 
 /** A validated, normalized schedule; what `Loop.schedule` reads back. */
 export type Schedule =
   | { readonly kind: 'relative'; readonly intervalMs: number }
-  | { readonly kind: 'time'; readonly times: readonly TimeOfDay[]; readonly timeZone: string }
-  | { readonly kind: 'cron'; readonly cron: string; readonly timeZone: string };
+  | {
+      readonly kind: 'time';
+      readonly times: readonly TimeOfDay[];
+      /** ISO weekdays (1 = Monday … 7 = Sunday), sorted; undefined = every day. */
+      readonly days?: readonly number[];
+      readonly timeZone: string;
+    }
+  | { readonly kind: 'cron'; readonly cron: string; readonly timeZone: string }
+  | { readonly kind: 'once'; readonly atMs: number };
 
-const SCHEDULE_KEYS = new Set(['seconds', 'minutes', 'hours', 'time', 'cron', 'timeZone']);
+/** The schedules whose slots are wall-clock times in a zone (times of day, cron). */
+export type WallSchedule = Extract<Schedule, { kind: 'time' | 'cron' }>;
+
+const SCHEDULE_KEYS = new Set(['seconds', 'minutes', 'hours', 'time', 'days', 'at', 'cron', 'timeZone']);
 const TIME_PATTERN = /^(\d{1,2}):(\d{2})(?::(\d{2}))?$/;
 
 export function isScheduleKey(key: string): boolean {
@@ -49,8 +63,16 @@ export function normalizeSchedule(options: ScheduleOptions): Schedule {
 }
 
 function validateSchedule(options: ScheduleOptions): Schedule {
-  const { seconds, minutes, hours, time, cron, timeZone } = options;
+  const { seconds, minutes, hours, time, days, at, cron, timeZone } = options;
   const relative = seconds !== undefined || minutes !== undefined || hours !== undefined;
+  if (at !== undefined) {
+    if (relative || time !== undefined || cron !== undefined || days !== undefined)
+      throw new TypeError('loop option "at" cannot be combined with other schedule options');
+    if (timeZone !== undefined) normalizeTimeZone(timeZone); // accepted (a zone it was typed in), but an instant needs none
+    return { kind: 'once', atMs: instantMs(at) };
+  }
+  if (days !== undefined && time === undefined)
+    throw new TypeError('loop option "days" only applies to "time" schedules');
   if (relative && time !== undefined)
     throw new TypeError('loop options "time" and "seconds/minutes/hours" cannot be combined');
   if (relative && cron !== undefined)
@@ -58,8 +80,14 @@ function validateSchedule(options: ScheduleOptions): Schedule {
   if (time !== undefined && cron !== undefined)
     throw new TypeError('loop options "time" and "cron" cannot be combined');
 
-  if (time !== undefined)
-    return { kind: 'time', times: normalizeTimes(time), timeZone: normalizeTimeZone(timeZone) };
+  if (time !== undefined) {
+    const times = normalizeTimes(time);
+    const zone = normalizeTimeZone(timeZone);
+    const weekdays = days === undefined ? undefined : normalizeDays(days);
+    return weekdays === undefined
+      ? { kind: 'time', times, timeZone: zone }
+      : { kind: 'time', times, days: weekdays, timeZone: zone };
+  }
   if (cron !== undefined) {
     const zone = normalizeTimeZone(timeZone);
     cronFor(cron);
@@ -100,6 +128,25 @@ export function durationMs(units: DurationUnits, option?: string): number {
   return totalMs;
 }
 
+/** ISO weekdays, validated, de-duplicated and sorted; all seven mean every day. */
+function normalizeDays(days: unknown): number[] | undefined {
+  if (!Array.isArray(days)) throw new TypeError('loop option "days" must be an array of ISO weekdays (1-7)');
+  if (days.length === 0) throw new RangeError('loop option "days" must list at least one weekday');
+  for (const day of days) {
+    if (!Number.isInteger(day) || day < 1 || day > 7)
+      throw new RangeError(`loop option "days" has ${String(day)}: weekdays are 1 (Monday) to 7 (Sunday)`);
+  }
+  const sorted = [...new Set(days as number[])].sort((a, b) => a - b);
+  return sorted.length === 7 ? undefined : sorted;
+}
+
+function instantMs(at: unknown): number {
+  const ms = at instanceof Date ? at.getTime() : at;
+  if (typeof ms !== 'number' || !Number.isFinite(ms))
+    throw new RangeError('loop option "at" must be a valid Date or epoch milliseconds');
+  return ms;
+}
+
 const sharedSchedules = new Map<string, Schedule>();
 const SHARED_SCHEDULE_LIMIT = 1_024;
 
@@ -107,9 +154,11 @@ function shared(schedule: Schedule): Schedule {
   const key =
     schedule.kind === 'relative'
       ? `r ${schedule.intervalMs}`
-      : schedule.kind === 'cron'
-        ? `c ${schedule.timeZone} ${schedule.cron}`
-        : `t ${schedule.timeZone} ${schedule.times.map((t) => `${t.hour}:${t.minute}:${t.second}`).join(' ')}`;
+      : schedule.kind === 'once'
+        ? `o ${schedule.atMs}`
+        : schedule.kind === 'cron'
+          ? `c ${schedule.timeZone} ${schedule.cron}`
+          : `t ${schedule.timeZone} ${schedule.days?.join(',') ?? '*'} ${schedule.times.map((t) => `${t.hour}:${t.minute}:${t.second}`).join(' ')}`;
   const known = sharedSchedules.get(key);
   if (known !== undefined) return known;
   if (sharedSchedules.size >= SHARED_SCHEDULE_LIMIT)
@@ -117,6 +166,7 @@ function shared(schedule: Schedule): Schedule {
   if (schedule.kind === 'time') {
     for (const time of schedule.times) Object.freeze(time);
     Object.freeze(schedule.times);
+    if (schedule.days) Object.freeze(schedule.days);
   }
   sharedSchedules.set(key, Object.freeze(schedule));
   return schedule;
@@ -189,9 +239,14 @@ const canonicalZones = new Map<string, string>();
 // ---------------------------------------------------------------------------------------------------------
 // Next due instant
 
-/** When a run started at `nowMs` first fires: now for relative schedules, else the first slot at or after now. */
+/**
+ * When a run started at `nowMs` first fires: now for relative schedules, the instant itself for a one-off
+ * (already past: at once), else the first slot at or after now.
+ */
 export function firstDueAt(schedule: Schedule, nowMs: number): number {
-  return schedule.kind === 'relative' ? nowMs : slotAtOrAfter(schedule, nowMs);
+  if (schedule.kind === 'relative') return nowMs;
+  if (schedule.kind === 'once') return schedule.atMs;
+  return slotAtOrAfter(schedule, nowMs);
 }
 
 export interface NextDueInput {
@@ -208,6 +263,9 @@ export interface NextDueInput {
  * catch-up burst), which hammers Discord with work that is already late.
  */
 export function nextDueAfter(schedule: Schedule, { anchorMs, lastDueMs, nowMs }: NextDueInput): number {
+  // A one-off has one slot: Infinity once it ran or was missed, which ends the loop as completed.
+  if (schedule.kind === 'once')
+    return schedule.atMs > lastDueMs && schedule.atMs >= nowMs ? schedule.atMs : Number.POSITIVE_INFINITY;
   if (schedule.kind !== 'relative') {
     return slotAtOrAfter(schedule, Math.max(nowMs, Math.floor(lastDueMs) + 1));
   }
@@ -227,10 +285,7 @@ export function nextDueAfter(schedule: Schedule, { anchorMs, lastDueMs, nowMs }:
  * resolved to an instant by wallTimeToInstant. That keeps one DST rule for both kinds; croner's own would run
  * a gap time at the end of the gap and a repeated time twice.
  */
-export function slotAtOrAfter(
-  schedule: Exclude<Schedule, { kind: 'relative' }>,
-  atOrAfterMs: number,
-): number {
+export function slotAtOrAfter(schedule: WallSchedule, atOrAfterMs: number): number {
   const { timeZone } = schedule;
   // A wall time earlier than now's still resolves at or after now if a DST gap shifted it there: the search
   // starts the gap's length back, but only while a gap that ended less than its own length ago is behind us.
@@ -241,7 +296,9 @@ export function slotAtOrAfter(
   if (lookbackMs <= 0 || offsetMs(atOrAfterMs - lookbackMs, timeZone) === nowOffsetMs) lookbackMs = 0;
   const fromWallMs = atOrAfterMs + nowOffsetMs - lookbackMs;
   const walls =
-    schedule.kind === 'cron' ? cronWalls(schedule.cron, fromWallMs) : timeWalls(schedule.times, fromWallMs);
+    schedule.kind === 'cron'
+      ? cronWalls(schedule.cron, fromWallMs)
+      : timeWalls(schedule.times, schedule.days, fromWallMs);
   let bestMs = Number.POSITIVE_INFINITY;
   // Past the first match, a later wall time can only resolve earlier if that match was shifted by a gap,
   // and only within the gap's length of it.
@@ -265,11 +322,25 @@ export function slotAtOrAfter(
 
 const DAY_MS = 86_400_000;
 
-/** The listed times of day as wall-clock instants (written as if UTC), from `fromWallMs` on, in order. */
-function* timeWalls(times: readonly TimeOfDay[], fromWallMs: number): Generator<number> {
+/** The ISO weekday (1 = Monday … 7 = Sunday) of a wall-clock day written as if UTC. */
+function isoWeekday(wallDayMs: number): number {
+  return new Date(wallDayMs).getUTCDay() || 7;
+}
+
+/**
+ * The listed times of day (on the listed weekdays, if any) as wall-clock instants (written as if UTC), from
+ * `fromWallMs` on, in order.
+ */
+function* timeWalls(
+  times: readonly TimeOfDay[],
+  days: readonly number[] | undefined,
+  fromWallMs: number,
+): Generator<number> {
   const firstDayMs = Math.floor(fromWallMs / DAY_MS) * DAY_MS;
-  // Three days cover any DST shift; a fourth covers the lookback into the day before.
-  for (let dayMs = firstDayMs; dayMs <= firstDayMs + 3 * DAY_MS; dayMs += DAY_MS) {
+  // Three days cover any DST shift; a fourth covers the lookback into the day before; a week more, weekdays.
+  const lastDayMs = firstDayMs + (days === undefined ? 3 : 10) * DAY_MS;
+  for (let dayMs = firstDayMs; dayMs <= lastDayMs; dayMs += DAY_MS) {
+    if (days !== undefined && !days.includes(isoWeekday(dayMs))) continue;
     for (const t of times) {
       const wallMs = dayMs + (t.hour * 3600 + t.minute * 60 + t.second) * 1000;
       if (wallMs >= fromWallMs) yield wallMs;

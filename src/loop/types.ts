@@ -80,8 +80,8 @@ export interface IterationEndInfo extends IterationStartInfo {
 export interface SlotMissedInfo {
   /** The first slot skipped; later slots before `nextIteration` were skipped with it. */
   scheduledAt: Date;
-  /** When the loop runs next. */
-  nextIteration: Date;
+  /** When the loop runs next; null when no slot is left (a one-off), and the loop completes. */
+  nextIteration: Date | null;
 }
 
 /** Notified of every attempt and of the end of each run. Exceptions thrown here are logged and ignored. */

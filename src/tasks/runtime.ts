@@ -758,7 +758,7 @@ export class TaskRuntime {
    * after downtime: not a run, not counted. The row's next run moves on so /task list does not show the past.
    */
   #slotMissed(activation: Activation, info: SlotMissedInfo): void {
-    const nextRunAt = info.nextIteration.getTime();
+    const nextRunAt = info.nextIteration?.getTime() ?? null;
     this.#log.info(
       { taskId: activation.taskId, missed: info.scheduledAt, nextRunAt: info.nextIteration },
       'missed a run (the clock jumped or the bot stalled); catch-up skip goes on with the next one',

@@ -933,3 +933,56 @@ describe('many loops due at once', () => {
     expect(loops.every((l) => l.currentLoop === 1)).toBe(true);
   });
 });
+
+describe('a one-off (at)', () => {
+  it('runs once at its instant, then completes without being asked to stop', async () => {
+    const seen: number[] = [];
+    const l = make({ at: START + 5_000 }, (ctx) => {
+      seen.push(ctx.scheduledAt.getTime());
+    });
+    const reasons: string[] = [];
+    l.observe({ end: (reason) => reasons.push(reason) });
+    const ended = l.start();
+    expect(l.nextIteration?.getTime()).toBe(START + 5_000);
+    await tick(4_999);
+    expect(seen).toEqual([]);
+    await tick(1);
+    await ended;
+    expect(reasons).toEqual(['completed']);
+    expect(seen).toEqual([START + 5_000]);
+    expect(l.isRunning()).toBe(false);
+    expect(l.nextIteration).toBeNull();
+  });
+
+  it('runs an instant already past at once, once', async () => {
+    let calls = 0;
+    const l = make({ at: START - 60_000 }, () => {
+      calls++;
+    });
+    const reasons: string[] = [];
+    l.observe({ end: (reason) => reasons.push(reason) });
+    await l.start();
+    expect(reasons).toEqual(['completed']);
+    expect(calls).toBe(1);
+  });
+
+  it('missed by a clock jump without catch-up: completes and reports the slot missed with no next one', async () => {
+    let calls = 0;
+    const missed: (Date | null)[] = [];
+    const l = make({ at: START + 60_000 }, () => {
+      calls++;
+    });
+    const reasons: string[] = [];
+    l.observe({
+      slotMissed: (info) => missed.push(info.nextIteration),
+      end: (reason) => reasons.push(reason),
+    });
+    const ended = l.start();
+    vi.setSystemTime(START + 60 * 60_000); // the wall clock jumps an hour past the instant
+    await tick(60_000);
+    await ended;
+    expect(reasons).toEqual(['completed']);
+    expect(calls).toBe(0);
+    expect(missed).toEqual([null]);
+  });
+});

@@ -6,6 +6,7 @@ import {
   normalizeSchedule,
   type Schedule,
   slotAtOrAfter,
+  type WallSchedule,
   wallTimeToInstant,
 } from '../../src/loop/schedule.js';
 
@@ -287,8 +288,70 @@ describe('cron', () => {
     const s = normalizeSchedule({ cron: '*/15 * * * * *' });
     expect(iso(firstDueAt(s, at('2025-01-01T00:00:15Z')))).toBe('2025-01-01T00:00:15.000Z');
     expect(iso(firstDueAt(s, at('2025-01-01T00:00:15.001Z')))).toBe('2025-01-01T00:00:30.000Z');
-    expect(slotAtOrAfter(s as Exclude<Schedule, { kind: 'relative' }>, at('2025-01-01T00:00:31Z'))).toBe(
-      at('2025-01-01T00:00:45Z'),
+    expect(slotAtOrAfter(s as WallSchedule, at('2025-01-01T00:00:31Z'))).toBe(at('2025-01-01T00:00:45Z'));
+  });
+});
+
+describe('weekly times of day (time + days)', () => {
+  it('runs only on the listed ISO weekdays, in order, in the zone', () => {
+    // 2025-01-06 is a Monday.
+    const s = normalizeSchedule({ time: '09:00', days: [5, 1, 3], timeZone: 'Europe/Paris' });
+    expect(slots(s, '2025-01-06T09:00:00Z', 4)).toEqual([
+      '2025-01-08T08:00:00.000Z', // Wednesday 09:00 CET (Monday's 09:00 CET = 08:00 UTC is past)
+      '2025-01-10T08:00:00.000Z', // Friday
+      '2025-01-13T08:00:00.000Z', // Monday
+      '2025-01-15T08:00:00.000Z',
+    ]);
+  });
+
+  it('keeps the wall time across a DST change (Sundays 10:00 in Paris, last Sunday of March)', () => {
+    const s = normalizeSchedule({ time: '10:00', days: [7], timeZone: 'Europe/Paris' });
+    expect(slots(s, '2025-03-20T00:00:00Z', 3)).toEqual([
+      '2025-03-23T09:00:00.000Z', // CET
+      '2025-03-30T08:00:00.000Z', // CEST from that morning
+      '2025-04-06T08:00:00.000Z',
+    ]);
+  });
+
+  it('shifts a weekly time inside a spring-forward gap forward by the gap', () => {
+    const s = normalizeSchedule({ time: '02:30', days: [7], timeZone: 'America/New_York' });
+    expect(iso(firstDueAt(s, at('2025-03-08T00:00:00Z')))).toBe('2025-03-09T07:30:00.000Z'); // 03:30 EDT
+  });
+
+  it('treats all seven days as every day and refuses bad weekdays', () => {
+    expect(normalizeSchedule({ time: '09:00', days: [1, 2, 3, 4, 5, 6, 7] })).toBe(
+      normalizeSchedule({ time: '09:00' }),
     );
+    expect(() => normalizeSchedule({ time: '09:00', days: [] })).toThrow(/at least one weekday/);
+    expect(() => normalizeSchedule({ time: '09:00', days: [0] })).toThrow(/1 \(Monday\) to 7/);
+    expect(() => normalizeSchedule({ time: '09:00', days: [1.5] })).toThrow(RangeError);
+    expect(() => normalizeSchedule({ minutes: 1, days: [1] })).toThrow(/only applies to "time"/);
+  });
+});
+
+describe('a one-off instant (at)', () => {
+  it('is due at its instant, then never again', () => {
+    const atMs = at('2026-12-24T17:00:00Z');
+    const s = normalizeSchedule({ at: new Date(atMs) });
+    expect(s).toEqual({ kind: 'once', atMs });
+    expect(firstDueAt(s, at('2026-12-01T00:00:00Z'))).toBe(atMs);
+    expect(nextDueAfter(s, { anchorMs: atMs, lastDueMs: atMs, nowMs: atMs + 5 })).toBe(
+      Number.POSITIVE_INFINITY,
+    );
+    // Missed (now past it, never ran): no slot left either.
+    expect(nextDueAfter(s, { anchorMs: atMs, lastDueMs: Number.NEGATIVE_INFINITY, nowMs: atMs + 1 })).toBe(
+      Number.POSITIVE_INFINITY,
+    );
+    expect(nextDueAfter(s, { anchorMs: atMs, lastDueMs: Number.NEGATIVE_INFINITY, nowMs: atMs - 1 })).toBe(
+      atMs,
+    );
+  });
+
+  it('refuses to be combined or given a bad instant', () => {
+    expect(() => normalizeSchedule({ at: 1, minutes: 1 })).toThrow(/cannot be combined/);
+    expect(() => normalizeSchedule({ at: 1, time: '09:00' })).toThrow(/cannot be combined/);
+    expect(() => normalizeSchedule({ at: new Date(Number.NaN) })).toThrow(/valid Date/);
+    expect(() => normalizeSchedule({ at: Number.POSITIVE_INFINITY })).toThrow(/valid Date/);
+    expect(() => normalizeSchedule({ at: 1, timeZone: 'Mars/Olympus' })).toThrow(/time zone/);
   });
 });
