@@ -6,7 +6,8 @@ import type { TaskSchedule } from './schedule.js';
 export const taskStates = ['running', 'stopped', 'cancelled', 'failed', 'completed'] as const;
 export const catchUpPolicies = ['skip', 'once'] as const;
 // interrupted: the process died during the run, so whether it posted is unknown; it counts toward `count`.
-export const runOutcomes = ['ok', 'error', 'retried', 'cancelled', 'interrupted'] as const;
+// missed: a one-off's time passed while the bot was down (catch-up skip); it did not run.
+export const runOutcomes = ['ok', 'error', 'retried', 'cancelled', 'interrupted', 'missed'] as const;
 
 export const tasks = sqliteTable(
   'tasks',
@@ -138,6 +139,15 @@ export const handlerState = sqliteTable(
   (t) => [primaryKey({ columns: [t.taskId, t.key] })],
 );
 
+// A server's own settings, one row per guild once an admin sets something; no row means the defaults.
+export const guildSettings = sqliteTable('guild_settings', {
+  guildId: text('guild_id').primaryKey(),
+  // IANA name; tasks created without `timezone` take it (null = UTC).
+  timeZone: text('time_zone'),
+  updatedAt: integer('updated_at').notNull(),
+  updatedBy: text('updated_by').notNull(),
+});
+
 export const meta = sqliteTable('meta', {
   key: text('key').primaryKey(),
   value: text('value').notNull(),
@@ -153,3 +163,4 @@ export type RunIntent = typeof runIntents.$inferSelect;
 export type RunOutcome = (typeof runOutcomes)[number];
 export type CounterState = typeof counterState.$inferSelect;
 export type LeaderboardState = typeof leaderboardState.$inferSelect;
+export type GuildSettings = typeof guildSettings.$inferSelect;
