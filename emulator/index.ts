@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIApplicationCommandOptionChoice, APIMessage } from 'discord-api-types/v10';
+import { AttachmentStore, type AttachmentUpload } from './attachments.js';
 import { CommandRegistry } from './commands.js';
 import { GATEWAY_PATH, Gateway, PRIVILEGED_INTENTS } from './gateway.js';
 import {
@@ -20,6 +21,8 @@ import { RestServer } from './rest/server.js';
 import type { RecordedRequest } from './rest/types.js';
 import { World } from './world.js';
 
+export type { AttachmentUpload } from './attachments.js';
+export { MAX_ATTACHMENT_BYTES } from './attachments.js';
 export type { GatewayFrame } from './gateway.js';
 export type {
   AutocompleteInvocation,
@@ -84,6 +87,8 @@ export class Emulator {
   readonly rest: RestServer;
   readonly commands: CommandRegistry;
   readonly interactions: InteractionManager;
+  /** Files uploaded by tests and sent by the bot, served at their urls (Discord's CDN). */
+  readonly attachments: AttachmentStore;
   readonly token: string;
   readonly strict: boolean;
   readonly #unexpected: string[] = [];
@@ -96,6 +101,7 @@ export class Emulator {
     this.world = new World({ username: options.botUsername ?? 'Metronome' });
     this.commands = new CommandRegistry(this.world.applicationId, this.world.snowflakes);
     const reportUnexpected = (description: string) => this.#unexpected.push(description);
+    this.attachments = new AttachmentStore(this.world.snowflakes, () => new URL(this.#apiBase).origin);
     this.gateway = new Gateway({
       world: this.world,
       token: this.token,
@@ -108,6 +114,7 @@ export class Emulator {
       this.commands,
       (payload) => this.gateway.sendInteraction(payload),
       options.interactionDeadlineMs ?? 3_000,
+      this.attachments,
     );
     const rename = options.renameLimit ?? { count: 2, windowMs: 10 * 60_000 };
     const router = new Router();
@@ -124,6 +131,7 @@ export class Emulator {
     );
     this.rest = new RestServer({
       router,
+      attachments: this.attachments,
       token: this.token,
       globalRequestsPerSecond: options.globalRequestsPerSecond ?? 50,
       reportUnexpected,
@@ -169,6 +177,19 @@ export class Emulator {
     options?: WaitOptions,
   ): Promise<APIApplicationCommandOptionChoice[]> {
     return this.interactions.invokeAutocomplete(invocation, options);
+  }
+
+  /**
+   * A file a user picks for an attachment option: stored on the emulator's CDN. Pass the returned id as the
+   * option's value; the interaction then carries it in `resolved.attachments`, with a url the bot can fetch.
+   */
+  uploadAttachment(upload: AttachmentUpload): string {
+    return this.attachments.upload(upload).id;
+  }
+
+  /** The bytes of a file the emulator serves (one the bot sent, say), by its `url` as the message gives it. */
+  downloadAttachment(url: string): Buffer {
+    return this.attachments.byUrl(url).data;
   }
 
   waitForInteractionResponse(interactionId: string, options?: WaitOptions): Promise<InteractionCallback> {

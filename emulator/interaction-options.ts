@@ -7,6 +7,7 @@ import {
   ApplicationCommandOptionType,
   type Locale,
 } from 'discord-api-types/v10';
+import type { AttachmentStore } from './attachments.js';
 import type { OptionShape } from './commands.js';
 import type { World } from './world.js';
 
@@ -42,9 +43,11 @@ export class ResolvedCollector {
   readonly members: Record<string, unknown> = {};
   readonly roles: Record<string, unknown> = {};
   readonly channels: Record<string, unknown> = {};
+  readonly attachments: Record<string, unknown> = {};
 
   constructor(
     readonly world: World,
+    readonly files: AttachmentStore,
     private readonly guildId: string,
     private readonly channelId: string,
   ) {}
@@ -75,8 +78,14 @@ export class ResolvedCollector {
     };
   }
 
+  attachment(id: string): void {
+    this.attachments[id] = this.files.apiAttachment(this.files.get(id));
+  }
+
   isEmpty(): boolean {
-    return [this.users, this.roles, this.channels].every((r) => Object.keys(r).length === 0);
+    return [this.users, this.roles, this.channels, this.attachments].every(
+      (r) => Object.keys(r).length === 0,
+    );
   }
 
   toJSON(): Record<string, unknown> {
@@ -86,6 +95,7 @@ export class ResolvedCollector {
       members: this.members,
       roles: this.roles,
       channels: this.channels,
+      attachments: this.attachments,
     })) {
       if (Object.keys(value).length > 0) out[key] = value;
     }
@@ -219,6 +229,12 @@ function checkOptionValue(
       if (typeof value !== 'string') fail('expects a role id');
       world.role(value);
       resolved.role(value);
+      break;
+    case ApplicationCommandOptionType.Attachment:
+      // Discord's client uploads the file first; the option's value is the id of that upload.
+      if (typeof value !== 'string' || !resolved.files.has(value))
+        fail('expects the id of a file uploaded with emulator.uploadAttachment()');
+      resolved.attachment(value);
       break;
     case ApplicationCommandOptionType.Mentionable:
       if (typeof value !== 'string') fail('expects a user or role id');

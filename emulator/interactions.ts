@@ -14,6 +14,7 @@ import {
   MessageType,
   PermissionFlagsBits,
 } from 'discord-api-types/v10';
+import type { AttachmentStore } from './attachments.js';
 import type { CommandRegistry } from './commands.js';
 import { findComponent } from './components.js';
 import { DiscordErrorCode, HttpError, invalidFormBody, notFound } from './errors.js';
@@ -26,6 +27,7 @@ import {
 } from './interaction-options.js';
 import { WaitableLog, type WaitOptions } from './log.js';
 import { editFromBody, type MessageBody, parseMessageBody, requireSomethingToSend } from './message-body.js';
+import { filesOf, type UploadedFile } from './multipart.js';
 import { has } from './permissions.js';
 import type { MessageRecord, World } from './world.js';
 
@@ -147,6 +149,7 @@ export class InteractionManager {
     private readonly commands: CommandRegistry,
     private readonly sendToGateway: (payload: APIInteraction) => void,
     private readonly deadlineMs: number,
+    readonly attachments: AttachmentStore,
   ) {}
 
   invokeSlash(invocation: SlashInvocation): InteractionHandle {
@@ -306,11 +309,17 @@ export class InteractionManager {
     const callback: InteractionCallback = { type, data: response.data, at: Date.now() };
     let message: APIMessage | null = null;
     if (type === InteractionResponseType.ChannelMessageWithSource) {
-      message = this.#createResponseMessage(record, parseMessageBody(response.data), false).message;
+      message = this.#createResponseMessage(
+        record,
+        parseMessageBody(response.data),
+        false,
+        filesOf(body),
+      ).message;
     } else if (type === InteractionResponseType.DeferredChannelMessageWithSource) {
       const flags = parseMessageBody(response.data).flags ?? 0;
       message = this.#createResponseMessage(record, { content: '', flags }, true).message;
     } else if (type === InteractionResponseType.UpdateMessage) {
+      this.#editAttachments(this.world.message(record.sourceMessageId!), response.data, filesOf(body));
       message = this.world.editMessage(
         record.sourceMessageId!,
         editFromBody(parseMessageBody(response.data)),
@@ -349,6 +358,7 @@ export class InteractionManager {
 
   editWebhookMessage(record: InteractionRecord, messageId: string, body: unknown): APIMessage {
     const target = this.webhookMessage(record, messageId);
+    this.#editAttachments(target, body, filesOf(body));
     const edited = this.world.editMessage(target.message.id, editFromBody(parseMessageBody(body)));
     const kind = target.message.id === record.originalMessageId ? 'original' : 'followUp';
     this.events.push({ kind, interactionId: record.id, message: structuredClone(edited.message) });
@@ -357,7 +367,7 @@ export class InteractionManager {
 
   followUp(record: InteractionRecord, body: unknown): APIMessage {
     if (!record.callback) throw notFound(DiscordErrorCode.UnknownWebhook, 'Webhook');
-    const created = this.#createResponseMessage(record, parseMessageBody(body), false);
+    const created = this.#createResponseMessage(record, parseMessageBody(body), false, filesOf(body));
     record.followUpIds.push(created.message.id);
     this.events.push({
       kind: 'followUp',
@@ -453,7 +463,7 @@ export class InteractionManager {
         `/${command.name} needs permissions ${command.default_member_permissions}, which the user lacks (Discord hides it)`,
       );
     }
-    const resolved = new ResolvedCollector(world, guild.id, channel.id);
+    const resolved = new ResolvedCollector(world, this.attachments, guild.id, channel.id);
     const options = buildOptions(command, invocation, autocomplete, resolved);
     const { id, token, envelope } = this.#envelope(guild.id, channel.id, invocation.user, invocation.locale);
     const payload = {
@@ -471,11 +481,20 @@ export class InteractionManager {
     return this.#register(id, token, type, payload, null);
   }
 
-  #createResponseMessage(record: InteractionRecord, body: MessageBody, deferred: boolean): MessageRecord {
+  #createResponseMessage(
+    record: InteractionRecord,
+    body: MessageBody,
+    deferred: boolean,
+    files: readonly UploadedFile[] = [],
+  ): MessageRecord {
     const flags = body.flags ?? 0;
     const ephemeral = (flags & MessageFlags.Ephemeral) !== 0;
     const payload = record.payload as { channel_id?: string; member?: { user: { id: string } } };
-    if (!deferred) requireSomethingToSend(body);
+    // A file alone is something to send.
+    if (!deferred && files.length === 0) requireSomethingToSend(body);
+    const attachments = this.attachments
+      .storeSent(payload.channel_id!, files)
+      .map((stored) => this.attachments.apiAttachment(stored));
     const created = this.world.createMessage({
       channel: payload.channel_id!,
       author: this.world.botUser.id,
@@ -503,8 +522,29 @@ export class InteractionManager {
         ...(record.sourceMessageId ? { interacted_message_id: record.sourceMessageId } : {}),
       } as MessageRecord['message']['interaction_metadata'] & object,
     });
+    // The world creates messages without files; an ephemeral reply is announced nowhere, so setting them
+    // here is what Discord would have shown. (A public one was already dispatched without them.)
+    created.message.attachments = attachments;
     if (!record.originalMessageId) record.originalMessageId = created.message.id;
     return created;
+  }
+
+  /**
+   * An edit's files, as Discord applies them: `attachments` in the body lists the existing ones to keep
+   * (all are kept when it is absent), and each uploaded `files[n]` is added.
+   */
+  #editAttachments(target: MessageRecord, body: unknown, files: readonly UploadedFile[]): void {
+    const listed =
+      typeof body === 'object' && body !== null ? (body as { attachments?: unknown }).attachments : undefined;
+    if (files.length === 0 && !Array.isArray(listed)) return;
+    const keepIds = Array.isArray(listed)
+      ? new Set(listed.map((entry) => String((entry as { id?: unknown } | null)?.id)))
+      : null;
+    const kept = target.message.attachments.filter((a) => keepIds === null || keepIds.has(a.id));
+    const added = this.attachments
+      .storeSent(target.message.channel_id, files)
+      .map((stored) => this.attachments.apiAttachment(stored));
+    target.message.attachments = [...kept, ...added];
   }
 }
 

@@ -1,7 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ATTACHMENTS_PATH, type AttachmentStore } from '../attachments.js';
 import { HttpError } from '../errors.js';
 import { WaitableLog, type WaitOptions } from '../log.js';
+import { isMultipart, parseJson, parseMultipart } from '../multipart.js';
 import { type FaultAction, matchesRequest, type RequestMatcher, RestFaults } from './faults.js';
 import { GlobalLimiter, rateLimitedResponse } from './rate-limits.js';
 import type { Router } from './router.js';
@@ -11,6 +13,8 @@ export const API_PREFIX = '/api/v10';
 
 export interface RestServerOptions {
   router: Router;
+  /** The CDN side: files served at their attachment urls, outside the API. */
+  attachments: AttachmentStore;
   token: string;
   globalRequestsPerSecond: number;
   reportUnexpected: (description: string) => void;
@@ -61,7 +65,7 @@ export class RestServer {
       decodedPath = path;
     }
     const match = url.pathname.startsWith(API_PREFIX) ? this.options.router.match(method, path) : null;
-    const body = parseBody(req.headers['content-type'], rawBody);
+    const body = await parseBody(req.headers['content-type'], rawBody);
     const record = (response: RestResponse): void => {
       this.requests.push({
         method,
@@ -100,6 +104,9 @@ export class RestServer {
     match: ReturnType<Router['match']>,
     fault: FaultAction | null,
   ): Promise<RestResponse> {
+    if (!match && method === 'GET' && url.pathname.startsWith(`${ATTACHMENTS_PATH}/`)) {
+      return fault?.kind === 'fail' ? failure(fault) : this.#download(url.pathname);
+    }
     if (!match) {
       this.options.reportUnexpected(`${method} ${url.pathname}${url.search} (no such route in the emulator)`);
       return { status: 404, body: { message: '404: Not Found', code: 0 } };
@@ -131,6 +138,20 @@ export class RestServer {
       return { status: 500, body: { message: '500: Internal Server Error', code: 0 } };
     }
   }
+
+  /** A file from the CDN side: no token needed (the url is the secret), no rate limit. */
+  #download(pathname: string): RestResponse {
+    const stored = this.options.attachments.serve(pathname);
+    if (!stored) return { status: 404, body: { message: 'This content is no longer available.', code: 0 } };
+    return {
+      status: 200,
+      body: stored.data,
+      headers: {
+        'content-type': stored.contentType,
+        'content-disposition': `attachment; filename="${encodeURIComponent(stored.filename)}"`,
+      },
+    };
+  }
 }
 
 function failure(fault: Extract<FaultAction, { kind: 'fail' }>): RestResponse {
@@ -159,6 +180,10 @@ function send(res: ServerResponse, response: RestResponse): void {
     res.writeHead(response.status, headers).end();
     return;
   }
+  if (Buffer.isBuffer(response.body)) {
+    res.writeHead(response.status, headers).end(response.body);
+    return;
+  }
   headers['content-type'] = 'application/json';
   res.writeHead(response.status, headers).end(JSON.stringify(response.body));
 }
@@ -172,21 +197,18 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
-/** JSON bodies, and the `payload_json` part of multipart bodies (attachments themselves are dropped). */
-function parseBody(contentType: string | undefined, raw: Buffer): unknown {
+/**
+ * JSON bodies, and multipart bodies: their `payload_json` with the `files[n]` parts attached (filesOf).
+ * A multipart body that is not a valid form is kept as its text, as a JSON body that does not parse is.
+ */
+async function parseBody(contentType: string | undefined, raw: Buffer): Promise<unknown> {
   if (raw.length === 0) return undefined;
-  const text = raw.toString('utf8');
-  if (contentType?.startsWith('multipart/form-data')) {
-    const payload = /name="payload_json"(?:[^\r\n]*\r\n)*?\r\n([\s\S]*?)\r\n--/.exec(text);
-    return payload ? safeJson(payload[1]!) : undefined;
+  if (contentType !== undefined && isMultipart(contentType)) {
+    try {
+      return await parseMultipart(contentType, raw);
+    } catch {
+      return raw.toString('utf8');
+    }
   }
-  return safeJson(text);
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
+  return parseJson(raw.toString('utf8'));
 }
