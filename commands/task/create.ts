@@ -108,7 +108,7 @@ export const execute: TaskSubcommand['execute'] = async (interaction, ctx) => {
   const handler = ctx.registry.get(kind);
   if (!handler) return `There is no task kind "${kind}" on this bot any more.`;
 
-  const schedule = scheduleFromOptions(scheduleOptionsOf(interaction));
+  const schedule = scheduleFromOptions(scheduleOptionsOf(interaction), { nowMs: Date.now() });
   if (!schedule.ok) return schedule.error;
   const options = validateHandlerOptions(handler, collectHandlerOptions(interaction, handler));
   if (!options.ok) return options.error;

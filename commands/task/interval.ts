@@ -20,7 +20,10 @@ export const execute: TaskSubcommand['execute'] = async (interaction, ctx) => {
   if (isOtherServersChannel(interaction.guild, current.channelId)) {
     return `**${current.name}** posts in a channel of another server, which is not allowed; delete it and create it again with a channel of this server.`;
   }
-  const schedule = scheduleFromOptions(scheduleOptionsOf(interaction), current.schedule);
+  const schedule = scheduleFromOptions(scheduleOptionsOf(interaction), {
+    nowMs: Date.now(),
+    current: current.schedule,
+  });
   if (!schedule.ok) return schedule.error;
   const task = await ctx.runtime.updateSchedule(interaction.guildId, name, schedule.value);
   return `**${task.name}** now runs ${describeSchedule(task.schedule)}. ${nextRunLine(task)}`;

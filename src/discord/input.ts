@@ -1,5 +1,6 @@
-// Parsing of what admins type into slash-command options. Each parser returns either a value or one
-// sentence the bot can show as-is; none of them throws on user input.
+// Parsing of what admins type into slash-command options (durations, timeouts; schedules are in
+// schedule-input.ts, time zones in time-zones.ts). Each parser returns either a value or one sentence the
+// bot can show as-is; none of them throws on user input.
 import { MAX_TIMEOUT_MS } from '../tasks/index.js';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
@@ -7,13 +8,11 @@ export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 export const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
 export const fail = <T>(error: string): Parsed<T> => ({ ok: false, error });
 
-export const MIN_INTERVAL_SECONDS = 10;
-const MAX_INTERVAL_SECONDS = 366 * 24 * 3600;
 const UNIT_SECONDS: Record<string, number> = { d: 86_400, h: 3_600, m: 60, s: 1 };
 const DURATION_PATTERN = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
 
 /** `90s`, `15m`, `1h30m`, `2d` → seconds, or undefined when the text is not a duration. */
-function durationSeconds(input: string): number | undefined {
+export function durationSeconds(input: string): number | undefined {
   const text = input.trim().toLowerCase().replace(/\s+/g, '');
   const match = DURATION_PATTERN.exec(text);
   if (text === '' || !match) return undefined;
@@ -22,23 +21,6 @@ function durationSeconds(input: string): number | undefined {
     (sum, part, index) => sum + (part ? Number(part) * UNIT_SECONDS['dhms'[index] as string]! : 0),
     0,
   );
-}
-
-/** `90s`, `15m`, `1h30m`, `2d` → seconds. Units go largest first, each at most once. */
-export function parseEvery(input: string): Parsed<number> {
-  const seconds = durationSeconds(input);
-  if (seconds === undefined) {
-    return fail(`"${quote(input)}" is not a duration: write it like 90s, 15m, 1h30m or 2d.`);
-  }
-  if (seconds < MIN_INTERVAL_SECONDS) {
-    return fail(
-      `Tasks can run at most every ${MIN_INTERVAL_SECONDS} seconds; "${quote(input)}" is too short.`,
-    );
-  }
-  if (seconds > MAX_INTERVAL_SECONDS) {
-    return fail(`"${quote(input)}" is longer than a year; use \`at\` or \`cron\` for rare tasks.`);
-  }
-  return ok(seconds);
 }
 
 /** The longest a run may take: the task runtime's own limit. */
@@ -67,31 +49,6 @@ export function formatEvery(totalSeconds: number): string {
     rest -= amount * size;
   }
   return text || '0s';
-}
-
-const TIME_PATTERN = /^(\d{1,2}):(\d{2})(?::(\d{2}))?$/;
-
-/** `09:00` or `09:00, 18:30` → sorted, de-duplicated `HH:MM[:SS]` strings. */
-export function parseAt(input: string): Parsed<string[]> {
-  const parts = input
-    .split(/[,\s]+/)
-    .map((part) => part.trim())
-    .filter((part) => part !== '');
-  if (parts.length === 0) return fail('Give at least one time of day, like 09:00 or 09:00, 18:30.');
-  if (parts.length > 24) return fail('At most 24 times of day per task.');
-  const times = new Set<string>();
-  for (const part of parts) {
-    const match = TIME_PATTERN.exec(part);
-    const [hour, minute, second] = match ? [match[1], match[2], match[3] ?? '0'].map(Number) : [];
-    if (!match || hour! > 23 || minute! > 59 || second! > 59) {
-      return fail(
-        `"${quote(part)}" is not a time of day: write it as HH:MM in 24-hour time, like 09:00 or 18:30.`,
-      );
-    }
-    const pad = (n: number) => String(n).padStart(2, '0');
-    times.add(second ? `${pad(hour!)}:${pad(minute!)}:${pad(second)}` : `${pad(hour!)}:${pad(minute!)}`);
-  }
-  return ok([...times].sort());
 }
 
 /** Quotes user text inside a reply, shortened and on one line, so a huge string cannot flood it. */

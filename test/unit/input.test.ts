@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatEvery, parseAt, parseEvery, parseTimeout } from '../../src/discord/input.js';
+import { durationSeconds, formatEvery, parseTimeout } from '../../src/discord/input.js';
 
 const value = <T>(parsed: { ok: true; value: T } | { ok: false; error: string }): T => {
   if (!parsed.ok) throw new Error(`expected a value, got: ${parsed.error}`);
@@ -10,30 +10,18 @@ const error = (parsed: { ok: boolean; error?: string }): string => {
   return parsed.error ?? '';
 };
 
-describe('parseEvery', () => {
+describe('durations', () => {
   it.each([
     ['90s', 90],
-    ['15m', 900],
     ['1h30m', 5400],
-    ['2d', 172_800],
     [' 1H 5M ', 3900],
     ['1d2h3m4s', 93_784],
   ])('%s is %i seconds', (input, seconds) => {
-    expect(value(parseEvery(input))).toBe(seconds);
+    expect(durationSeconds(input)).toBe(seconds);
   });
 
-  it('refuses less than 10 seconds with the minimum named', () => {
-    expect(error(parseEvery('5s'))).toMatch(/at most every 10 seconds/);
-  });
-
-  it.each(['', 'soon', '10', '-5m', '1.5h', '30m1h', '1h1h', 'x'.repeat(5000)])('refuses %j', (input) => {
-    const sentence = error(parseEvery(input));
-    expect(sentence).toMatch(/not a duration/);
-    expect(sentence.length).toBeLessThan(120);
-  });
-
-  it('refuses more than a year', () => {
-    expect(error(parseEvery('400d'))).toMatch(/longer than a year/);
+  it.each(['', 'soon', '10', '-5m', '1.5h', '30m1h', '1h1h', 'x'.repeat(5000)])('%j is none', (input) => {
+    expect(durationSeconds(input)).toBeUndefined();
   });
 
   it('formats back to the shortest spelling', () => {
@@ -72,16 +60,5 @@ describe('parseTimeout', () => {
     const sentence = error(parseTimeout(input));
     expect(sentence).toMatch(/not a duration/);
     expect(sentence.length).toBeLessThan(120);
-  });
-});
-
-describe('parseAt', () => {
-  it('sorts, pads and de-duplicates', () => {
-    expect(value(parseAt('18:30, 9:00,09:00'))).toEqual(['09:00', '18:30']);
-    expect(value(parseAt('23:59:30'))).toEqual(['23:59:30']);
-  });
-
-  it.each(['24:00', '12:60', 'noon', '9', '', ' , '])('refuses %j', (input) => {
-    expect(error(parseAt(input))).toMatch(/time of day/);
   });
 });
