@@ -25,6 +25,8 @@ export const intervalScheduleSchema = z.object({
 export const timesScheduleSchema = z.object({
   kind: z.literal('times'),
   times: z.array(timeOfDay).min(1).max(24),
+  // Weekly: ISO weekdays (1 = Monday … 7 = Sunday). Left out: every day.
+  days: z.array(z.number().int().min(1).max(7)).min(1).max(7).optional(),
   timeZone: timeZone,
 });
 
@@ -34,10 +36,18 @@ export const cronScheduleSchema = z.object({
   timeZone: timeZone,
 });
 
+// One run at an instant (epoch ms), then the task is completed. The zone is the one it was typed in, for display.
+export const onceScheduleSchema = z.object({
+  kind: z.literal('once'),
+  at: z.number().int().finite(),
+  timeZone: timeZone,
+});
+
 export const taskScheduleSchema = z.discriminatedUnion('kind', [
   intervalScheduleSchema,
   timesScheduleSchema,
   cronScheduleSchema,
+  onceScheduleSchema,
 ]);
 
 export type TaskSchedule = z.infer<typeof taskScheduleSchema>;

@@ -5,16 +5,46 @@ import { formatEvery, quote } from './input.js';
 /** Discord refuses message content over 2000 characters. */
 const MAX_MESSAGE_LENGTH = 2000;
 
-/** `every 1h30m`, `daily at 09:00, 18:30 (Europe/Paris)`, `cron 0 9 * * 1 (UTC)`. */
+/**
+ * `every 1h30m`, `daily at 09:00, 18:30 (Europe/Paris)`, `every Mon, Fri at 09:00 (UTC)`,
+ * `cron 0 9 * * 1 (UTC)`, `once, on Thu 24 Dec 2026 at 18:00 (Europe/Paris)`.
+ */
 export function describeSchedule(schedule: TaskSchedule): string {
   switch (schedule.kind) {
     case 'interval':
       return `every ${formatEvery(schedule.seconds)}`;
-    case 'times':
-      return `daily at ${schedule.times.join(', ')} (${schedule.timeZone})`;
+    case 'times': {
+      const times = schedule.times.join(', ');
+      if (schedule.days === undefined) return `daily at ${times} (${schedule.timeZone})`;
+      return `every ${schedule.days.map((day) => WEEKDAYS[day - 1]).join(', ')} at ${times} (${schedule.timeZone})`;
+    }
     case 'cron':
       return `cron \`${schedule.cron}\` (${schedule.timeZone})`;
+    case 'once':
+      return `once, on ${wallDate(schedule.at, schedule.timeZone)} (${schedule.timeZone})`;
   }
+}
+
+/** ISO weekday names, Monday first. */
+export const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'] as const;
+
+/** `Thu 24 Dec 2026 at 18:00`: an instant as the wall clock of `timeZone` shows it. */
+export function wallDate(ms: number, timeZone: string): string {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat('en-GB', {
+      timeZone,
+      weekday: 'short',
+      day: 'numeric',
+      month: 'short',
+      year: 'numeric',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    })
+      .formatToParts(ms)
+      .map((part) => [part.type, part.value]),
+  );
+  return `${parts.weekday} ${parts.day} ${parts.month} ${parts.year} at ${parts.hour}:${parts.minute}`;
 }
 
 const unix = (ms: number): number => Math.floor(ms / 1000);
@@ -36,7 +66,8 @@ export function shortTime(ms: number): string {
 export function nextRunLine(task: Pick<Task, 'state' | 'nextRunAt' | 'count' | 'currentLoop'>): string {
   if (task.state === 'running' && task.nextRunAt !== null)
     return `Next run: ${fullAndRelative(task.nextRunAt)}.`;
-  if (task.state === 'completed') return `It has completed all ${task.count} runs.`;
+  if (task.state === 'completed')
+    return task.count === null ? 'It has completed.' : `It has completed all ${task.count} runs.`;
   return `It is ${task.state}, so nothing is scheduled.`;
 }
 
@@ -52,6 +83,10 @@ export function progress(task: Pick<Task, 'currentLoop' | 'count'>): string {
 /** What an interrupted run means, for an admin reading its history. */
 export const INTERRUPTED_RUN = 'interrupted (the bot stopped during this run; it may or may not have posted)';
 
+/** What a missed one-off means: catch-up `skip` does not run it late. */
+export const MISSED_RUN =
+  'missed (the bot was down at that time, and catch-up skip does not run it late; catch-up once would have)';
+
 /**
  * One run in a task's history: `• <slot> ok (12 ms)`, `• <slot> error: "…" (3 ms)`. An interrupted run shows
  * no duration: it ended when the bot stopped, and was only recorded when it started again.
@@ -60,6 +95,7 @@ export function describeRun(
   run: Pick<TaskRun, 'scheduledAt' | 'startedAt' | 'finishedAt' | 'outcome' | 'error'>,
 ): string {
   if (run.outcome === 'interrupted') return `• ${shortTime(run.scheduledAt)} ${INTERRUPTED_RUN}`;
+  if (run.outcome === 'missed') return `• ${shortTime(run.scheduledAt)} ${MISSED_RUN}`;
   const outcome = run.error ? `${run.outcome}: ${quote(run.error, 150)}` : run.outcome;
   return `• ${shortTime(run.scheduledAt)} ${outcome} (${Math.max(0, run.finishedAt - run.startedAt)} ms)`;
 }

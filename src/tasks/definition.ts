@@ -1,22 +1,9 @@
-import {
-  type CatchUpPolicy,
-  catchUpPolicies,
-  type RunIntent,
-  type Task,
-  type TaskSchedule,
-  taskScheduleSchema,
-} from '../db/index.js';
-import {
-  firstDueAt,
-  nextDueAfter,
-  normalizeSchedule,
-  type Schedule,
-  type ScheduleOptions,
-} from '../loop/index.js';
+import { type CatchUpPolicy, catchUpPolicies, type RunIntent, type Task } from '../db/index.js';
+import { firstDueAt, nextDueAfter, type Schedule } from '../loop/index.js';
 import { TaskError } from './errors.js';
 
-// Pure rules about a task's definition: its name, count, catch-up policy and timeout, its schedule as loop
-// options, and where a resumed task picks up. No database, no timers.
+// Pure rules about a task's definition: its name, count, catch-up policy and timeout, and where a resumed
+// task picks up (its schedule has its own module, schedule.ts). No database, no timers.
 
 export const TASK_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 
@@ -55,71 +42,6 @@ export function checkTimeout(timeoutMs: number): number {
     throw new TaskError('invalid_definition', 'The timeout must be between 1 ms and 15 minutes.');
   }
   return timeoutMs;
-}
-
-/** The loop options a stored schedule stands for. */
-export function toLoopOptions(schedule: TaskSchedule): ScheduleOptions {
-  switch (schedule.kind) {
-    case 'interval':
-      return { seconds: schedule.seconds };
-    case 'times':
-      return { time: schedule.times, timeZone: schedule.timeZone };
-    case 'cron':
-      return { cron: schedule.cron, timeZone: schedule.timeZone };
-  }
-}
-
-/**
- * Checks a schedule the way the loop engine will (shape by zod, then the engine's own validation: cron
- * syntax, a cron with no future run…) and returns it parsed, or throws a TaskError with the reason.
- */
-export function parseTaskSchedule(input: unknown): TaskSchedule {
-  const parsed = taskScheduleSchema.safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue?.path.length ? `${issue.path.join('.')}: ` : '';
-    throw invalidSchedule(`${where}${issue?.message}`);
-  }
-  engineSchedule(parsed.data);
-  return parsed.data;
-}
-
-/**
- * The engine's normalized form of a stored schedule, checked by the engine's own validator; throws a
- * TaskError if the engine rejects it.
- */
-export function engineSchedule(schedule: TaskSchedule): Schedule {
-  return normalizeOrRefuse(schedule, invalidSchedule);
-}
-
-/**
- * The engine's form of a task's stored schedule, checked before a command starts it. A schedule stored
- * by an older Metronome that the engine now refuses throws a TaskError telling the admin how to fix it,
- * rather than the engine's RangeError, which the command could only answer with "something went wrong".
- */
-export function storedEngineSchedule(task: Pick<Task, 'name' | 'schedule'>): Schedule {
-  return normalizeOrRefuse(
-    task.schedule,
-    (reason) =>
-      new TaskError(
-        'invalid_schedule',
-        `Task "${task.name}" has a saved schedule Metronome no longer accepts (${reason}); ` +
-          'set a new one with /task interval, then start it again.',
-      ),
-  );
-}
-
-/** The TaskError for a schedule refused by zod or by the engine, `reason` being their message. */
-export function invalidSchedule(reason: string): TaskError {
-  return new TaskError('invalid_schedule', `That schedule is not valid (${reason}).`);
-}
-
-function normalizeOrRefuse(schedule: TaskSchedule, refuse: (reason: string) => TaskError): Schedule {
-  try {
-    return normalizeSchedule(toLoopOptions(schedule));
-  } catch (error) {
-    throw refuse((error as Error).message);
-  }
 }
 
 /**

@@ -1,15 +1,27 @@
 export type { CatchUpPolicy, Task, TaskRun, TaskSchedule, TaskState } from '../db/index.js';
 export { taskScheduleSchema } from '../db/index.js';
 export type { ExecuteContext, TaskExecutor } from './attempt.js';
+export { checkTaskName, MAX_TIMEOUT_MS, resumeDueAt, TASK_NAME_PATTERN } from './definition.js';
 export {
-  checkTaskName,
-  MAX_TIMEOUT_MS,
-  parseTaskSchedule,
-  resumeDueAt,
-  TASK_NAME_PATTERN,
-  toLoopOptions,
-} from './definition.js';
+  describeEdit,
+  type EditChecks,
+  type EditPlan,
+  planEdit,
+  SCHEDULE_NOT_EDITABLE,
+  stateAfterCount,
+  type TaskChanges,
+  type TaskEdited,
+} from './edit.js';
 export { TaskError, type TaskErrorCode, TaskTimeoutError } from './errors.js';
 export { KeyedLock } from './keyed-lock.js';
 export { MAX_NONCE_LENGTH, runNonce } from './nonce.js';
 export * from './runtime.js';
+export {
+  checkSchedule,
+  engineSchedule,
+  MAX_INTERVAL_SECONDS,
+  MIN_INTERVAL_SECONDS,
+  storedEngineSchedule,
+  toLoopOptions,
+  upcomingRuns,
+} from './schedule.js';

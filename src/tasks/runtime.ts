@@ -13,6 +13,7 @@ import {
   lastRuns,
   listRunningTaskTimings,
   listTasks,
+  type NewTask,
   type RunIntent,
   setNextRuns,
   type Task,
@@ -41,18 +42,22 @@ import {
   checkCount,
   checkTaskName,
   checkTimeout,
-  engineSchedule,
   interruptedSlot,
-  invalidSchedule,
-  parseTaskSchedule,
   resumeDueAt,
   settledProgress,
-  storedEngineSchedule,
-  toLoopOptions,
 } from './definition.js';
+import {
+  describeEdit,
+  type EditChecks,
+  planEdit,
+  stateAfterCount,
+  type TaskChanges,
+  type TaskEdited,
+} from './edit.js';
 import { TaskError } from './errors.js';
 import { errorText, interruptedRecord, RunJournal } from './journal.js';
 import { KeyedLock } from './keyed-lock.js';
+import { checkSchedule, engineSchedule, storedEngineSchedule, toLoopOptions } from './schedule.js';
 
 // The TaskRuntime turns stored task definitions into running Loops and keeps the rows in step with them.
 // The rules that make restarts safe: a state change is committed before the Loop is touched; an attempt's
@@ -217,48 +222,103 @@ export class TaskRuntime {
   /** Creates a task (running unless `def.start === false`) and returns its row. */
   create(guildId: string, def: TaskDefinition): Promise<Task> {
     return this.#exclusive(guildId, def.name, () => {
-      checkTaskName(def.name);
-      const schedule = parseTaskSchedule(def.schedule);
-      const count = checkCount(def.count ?? null);
-      const timeoutMs = checkTimeout(def.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-      const catchUp = checkCatchUp(def.catchUp ?? 'skip');
-      const start = def.start ?? true;
       const now = Date.now();
-      const task = inTransaction(this.#db, () => {
-        if (getTask(this.#db, guildId, def.name)) {
-          throw new TaskError('name_taken', `This server already has a task named "${def.name}".`);
+      const row = this.#checkedRow(guildId, def, now);
+      const task = inTransaction(this.#db, () => this.#insertNew(guildId, row, 0));
+      this.#started([task]);
+      return task;
+    });
+  }
+
+  /**
+   * Creates several tasks in one transaction: all of them or, if any is refused (its definition, a name
+   * taken or repeated, the server's task limit), none, with a TaskError naming the task refused.
+   */
+  createAll(guildId: string, defs: readonly TaskDefinition[]): Promise<Task[]> {
+    return this.#exclusive(guildId, '\0createAll', () => {
+      const now = Date.now();
+      const rows = defs.map((def) => {
+        try {
+          return this.#checkedRow(guildId, def, now);
+        } catch (error) {
+          if (error instanceof TaskError) throw new TaskError(error.code, `${def.name}: ${error.message}`);
+          throw error;
         }
-        const max = this.#maxTasksPerGuild;
-        if (countTasks(this.#db, guildId) >= max) {
-          throw new TaskError(
-            'limit_reached',
-            `This server already has ${max} tasks, the most Metronome allows; delete one first.`,
-          );
-        }
-        return insertTask(this.#db, {
-          guildId,
-          name: def.name,
-          kind: def.kind,
-          options: def.options ?? {},
-          schedule,
-          count,
-          catchUp,
-          timeoutMs,
-          channelId: def.channelId,
-          createdBy: def.createdBy,
-          state: start ? 'running' : 'stopped',
-          nextRunAt: start ? firstDueAt(engineSchedule(schedule), now) : null,
-          createdAt: now,
-          updatedAt: now,
-        });
       });
-      if (start) {
+      const names = new Set<string>();
+      for (const row of rows) {
+        if (names.has(row.name))
+          throw new TaskError('name_taken', `${row.name}: the name is given to more than one task.`);
+        names.add(row.name);
+      }
+      const tasks = inTransaction(this.#db, () =>
+        rows.map((row, index) => {
+          try {
+            return this.#insertNew(guildId, row, rows.length - 1 - index);
+          } catch (error) {
+            if (error instanceof TaskError) throw new TaskError(error.code, `${row.name}: ${error.message}`);
+            throw error;
+          }
+        }),
+      );
+      this.#started(tasks);
+      return tasks;
+    });
+  }
+
+  /** A definition checked through the gates (name, schedule, count, timeout, catch-up) as the row to insert. */
+  #checkedRow(guildId: string, def: TaskDefinition, now: number): NewTask {
+    checkTaskName(def.name);
+    const schedule = checkSchedule(def.schedule, now);
+    const count = checkCount(def.count ?? null);
+    const timeoutMs = checkTimeout(def.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    const catchUp = checkCatchUp(def.catchUp ?? 'skip');
+    const start = def.start ?? true;
+    return {
+      guildId,
+      name: def.name,
+      kind: def.kind,
+      options: def.options ?? {},
+      schedule,
+      count,
+      catchUp,
+      timeoutMs,
+      channelId: def.channelId,
+      createdBy: def.createdBy,
+      state: start ? 'running' : 'stopped',
+      nextRunAt: start ? firstDueAt(engineSchedule(schedule), now) : null,
+      createdAt: now,
+      updatedAt: now,
+    };
+  }
+
+  /** Inserts a checked row, inside the caller's transaction; `alsoComing` more rows follow it in that one. */
+  #insertNew(guildId: string, row: NewTask, alsoComing: number): Task {
+    if (getTask(this.#db, guildId, row.name)) {
+      throw new TaskError('name_taken', `This server already has a task named "${row.name}".`);
+    }
+    const max = this.#maxTasksPerGuild;
+    if (countTasks(this.#db, guildId) + alsoComing >= max) {
+      throw new TaskError(
+        'limit_reached',
+        `This server already has ${max} tasks, the most Metronome allows; delete one first.`,
+      );
+    }
+    return insertTask(this.#db, row);
+  }
+
+  /** Starts the loops of tasks just inserted as running. */
+  #started(tasks: readonly Task[]): void {
+    for (const task of tasks) {
+      if (task.state === 'running') {
         const activation = new Activation(task.id, task.schedule, task.count, task.catchUp, this.#callbacks);
         this.#activate(activation, task.nextRunAt!, task.currentLoop);
       }
-      this.#log.info({ guildId, task: task.name, kind: task.kind, start }, 'task created');
-      return task;
-    });
+      this.#log.info(
+        { guildId: task.guildId, task: task.name, kind: task.kind, start: task.state === 'running' },
+        'task created',
+      );
+    }
   }
 
   /** Starts a stopped, cancelled or failed task; its count continues from where it stopped. */
@@ -326,7 +386,7 @@ export class TaskRuntime {
   updateSchedule(guildId: string, name: string, schedule: TaskSchedule): Promise<Task> {
     return this.#exclusive(guildId, name, () => {
       const task = this.#require(guildId, name);
-      const parsed = parseTaskSchedule(schedule);
+      const parsed = checkSchedule(schedule);
       this.#journal.flush(); // records of the old schedule must not land after the new next run
       const activation = this.#active.get(task.id);
       const updated = inTransaction(this.#db, () => {
@@ -335,7 +395,7 @@ export class TaskRuntime {
         try {
           activation.loop.changeInterval(toLoopOptions(parsed));
         } catch (error) {
-          throw invalidSchedule(errorText(error));
+          throw new TaskError('invalid_schedule', `That schedule is not valid (${errorText(error)}).`);
         }
         const nextRunAt = activation.loop.nextIteration?.getTime() ?? null;
         return updateTask(this.#db, task.id, { nextRunAt, updatedAt: Date.now() })!;
@@ -345,6 +405,85 @@ export class TaskRuntime {
       }
       return updated;
     });
+  }
+
+  /**
+   * Changes a task's options, channel, name, count, catch-up or timeout (not its schedule: updateSchedule),
+   * keeping its history and progress. Checked as at create (`checks` brings the kind's schema and the
+   * channel check); the row is written before the loop is touched. A running task picks the changes up from
+   * its next run; a new count or catch-up rebuilds its loop once the run in flight, if any, has finished as
+   * it was. A count already reached completes the task. Resolves with the row and the sentence to reply.
+   */
+  edit(guildId: string, name: string, changes: TaskChanges, checks: EditChecks): Promise<TaskEdited> {
+    const edit = async (): Promise<TaskEdited> => {
+      const before = this.#require(guildId, name);
+      const plan = planEdit(before, changes, checks, DEFAULT_TIMEOUT_MS);
+      if (plan.recheckChannel) {
+        const refused = await checks.channel(
+          plan.patch.channelId ?? before.channelId,
+          plan.patch.options ?? before.options,
+        );
+        if (refused !== undefined) throw new TaskError('invalid_definition', refused);
+      }
+      this.#journal.flush(); // the count is compared with the newest progress
+      const written = inTransaction(this.#db, () => {
+        const task = this.#require(guildId, name); // runs went on while the channel was checked
+        if (plan.patch.name !== undefined && getTask(this.#db, guildId, plan.patch.name)) {
+          throw new TaskError('name_taken', `This server already has a task named "${plan.patch.name}".`);
+        }
+        if (Object.keys(plan.patch).length === 0) return task;
+        const state = plan.patch.count === undefined ? task.state : stateAfterCount(task, plan.patch.count);
+        const ends = state !== 'running' && task.state === 'running';
+        const patch = { ...plan.patch, state, ...(ends ? { nextRunAt: null } : {}), updatedAt: Date.now() };
+        return updateTask(this.#db, task.id, patch)!;
+      });
+      const activation = this.#active.get(written.id);
+      let after = written;
+      if (activation && (written.state !== 'running' || plan.loopChanged)) {
+        // Out of #active first, so the old run's end does not write its state over this one.
+        this.#active.delete(written.id);
+        activation.loop.stop(); // the run in flight finishes as it was
+        if (written.state === 'running') after = await this.#relaunch(activation);
+        else this.#journal.rebase(written.id, { nextRunAt: null });
+      }
+      return { task: after, reply: describeEdit(before, after, plan) };
+    };
+    const renamed = changes.name !== undefined && changes.name !== name ? changes.name : undefined;
+    if (renamed === undefined) return this.#exclusive(guildId, name, edit);
+    // Both names are held (in one order, so two crossed renames cannot wait on each other forever).
+    const [first, second] = [name, renamed].sort();
+    return this.#exclusive(guildId, first!, () => this.#locks.run(`${guildId}\u0000${second}`, edit));
+  }
+
+  /**
+   * A new Loop for an edited task (its count or catch-up changed) once the old one has ended, on the same slot
+   * grid: the count goes on from the newest progress, and a count that run reached completes the task.
+   */
+  async #relaunch(previous: Activation): Promise<Task> {
+    await previous.done;
+    this.#journal.flush();
+    const task = getTaskById(this.#db, previous.taskId);
+    if (task === undefined)
+      throw new TaskError('not_found', 'That task was deleted while it was being edited.');
+    // Shutdown began while the old run ended: the row says running, so the next start-up resumes it.
+    if (this.#closing) return task;
+    const currentLoop = this.#journal.pendingCurrentLoop(task.id) ?? task.currentLoop;
+    const nowMs = Date.now();
+    if (task.count !== null && currentLoop >= task.count) {
+      this.#journal.rebase(task.id, { nextRunAt: null });
+      return updateTask(this.#db, task.id, { state: 'completed', nextRunAt: null, updatedAt: nowMs })!;
+    }
+    const activation = new Activation(task.id, task.schedule, task.count, task.catchUp, this.#callbacks);
+    const nextRunAt = resumeDueAt(activation.loop.schedule, task, nowMs);
+    const updated = inTransaction(this.#db, () => {
+      // A slot the old run gave up on must not be replayed into the new one after a crash.
+      this.#journal.forgetIntent(task.id);
+      this.#replays.delete(task.id);
+      return updateTask(this.#db, task.id, { nextRunAt, updatedAt: nowMs })!;
+    });
+    this.#journal.rebase(task.id, { nextRunAt });
+    this.#activate(activation, nextRunAt, currentLoop);
+    return updated;
   }
 
   /** The guild's tasks, by name. */
@@ -432,6 +571,12 @@ export class TaskRuntime {
             }
           } else {
             dueMs = resumeDueAt(schedule, task, nowMs);
+          }
+          if (dueMs === Number.POSITIVE_INFINITY) {
+            // A one-off whose time passed while the bot was down, catch-up skip: recorded as missed, and done.
+            settled.push(missedRecord(task, nowMs));
+            completed.push(task.id);
+            continue;
           }
           if (dueMs !== task.nextRunAt) moved.push({ id: task.id, nextRunAt: dueMs });
           task.nextRunAt = dueMs;
@@ -759,6 +904,16 @@ export class TaskRuntime {
    */
   #slotMissed(activation: Activation, info: SlotMissedInfo): void {
     const nextRunAt = info.nextIteration?.getTime() ?? null;
+    if (nextRunAt === null) {
+      // A one-off's only slot: recorded as missed (the loop then completes), so /task info can say so.
+      const { taskId, loop } = activation;
+      const record = missedRecord(
+        { id: taskId, currentLoop: loop.currentLoop, nextRunAt: info.scheduledAt.getTime() },
+        Date.now(),
+      );
+      this.#journal.record(record);
+      return;
+    }
     this.#log.info(
       { taskId: activation.taskId, missed: info.scheduledAt, nextRunAt: info.nextIteration },
       'missed a run (the clock jumped or the bot stalled); catch-up skip goes on with the next one',
@@ -794,6 +949,27 @@ export class TaskRuntime {
 }
 
 function ignoreError(): void {}
+
+/** The record of a one-off's slot that passed while the bot was down or stalled (catch-up skip): not a run. */
+function missedRecord(
+  task: { id: number; currentLoop: number; nextRunAt: number | null },
+  nowMs: number,
+): IterationRecord {
+  const scheduledAt = task.nextRunAt ?? nowMs;
+  return {
+    taskId: task.id,
+    scheduledAt,
+    startedAt: nowMs,
+    finishedAt: nowMs,
+    outcome: 'missed',
+    error: null,
+    currentLoop: task.currentLoop,
+    lastRunAt: null,
+    nextRunAt: null,
+    lastError: null,
+    settlesSlot: true,
+  };
+}
 
 interface Replay {
   scheduledAt: number;

@@ -1,13 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loop } from '../../src/loop/index.js';
 import { interruptedSlot, settledProgress } from '../../src/tasks/definition.js';
-import {
-  checkTaskName,
-  parseTaskSchedule,
-  resumeDueAt,
-  type TaskSchedule,
-  toLoopOptions,
-} from '../../src/tasks/index.js';
+import { checkTaskName, resumeDueAt, type TaskSchedule, toLoopOptions } from '../../src/tasks/index.js';
 
 const T0 = Date.UTC(2025, 5, 2, 12, 0, 0);
 const schedule = (s: TaskSchedule) => loop(toLoopOptions(s), () => {}).schedule;
@@ -19,30 +13,6 @@ describe('task names', () => {
   });
   it.each(['', 'Daily', '-a', '_a', 'a b', 'a'.repeat(33), 'é'])('rejects %j', (name) => {
     expect(() => checkTaskName(name)).toThrow(expect.objectContaining({ code: 'invalid_name' }));
-  });
-});
-
-describe('parseTaskSchedule', () => {
-  it('accepts the three kinds', () => {
-    expect(parseTaskSchedule({ kind: 'interval', seconds: 90 })).toEqual({ kind: 'interval', seconds: 90 });
-    expect(parseTaskSchedule({ kind: 'times', times: ['09:00'], timeZone: 'Europe/Paris' }).kind).toBe(
-      'times',
-    );
-    expect(parseTaskSchedule({ kind: 'cron', cron: '0 9 * * 1', timeZone: 'UTC' }).kind).toBe('cron');
-  });
-
-  it.each([
-    [{ kind: 'interval', seconds: 0 }],
-    [{ kind: 'interval', seconds: -5 }],
-    [{ kind: 'times', times: [], timeZone: 'UTC' }],
-    [{ kind: 'times', times: ['25:00'], timeZone: 'UTC' }],
-    [{ kind: 'times', times: ['09:00'], timeZone: 'Mars/Olympus' }],
-    [{ kind: 'cron', cron: 'not a cron', timeZone: 'UTC' }],
-    [{ kind: 'weekly' }],
-  ])('rejects %j with a sentence', (input) => {
-    expect(() => parseTaskSchedule(input)).toThrow(
-      expect.objectContaining({ code: 'invalid_schedule', message: expect.stringMatching(/^That schedule/) }),
-    );
   });
 });
 
