@@ -1,25 +1,35 @@
-// Routes `/task` interactions to their subcommand modules, with the guard every one of them shares: server
-// only, Manage Server only (checked again here, whatever Discord's defaults hid), every reply ephemeral,
-// and every interaction answered, even when the command throws.
+// Routes `/task` interactions (commands, autocomplete, and clicks on the buttons of its replies) to their
+// subcommand modules, with the guard every one of them shares: server only, Manage Server only (checked
+// again here, whatever Discord's defaults hid), every reply ephemeral, and every interaction answered, even
+// when the command throws.
 import {
   type AutocompleteInteraction,
   type ChatInputCommandInteraction,
   type Client,
   Events,
   type Interaction,
+  type MessageComponentInteraction,
   MessageFlags,
   PermissionFlagsBits,
 } from 'discord.js';
 import { databaseFaultOf, databaseFaultSentence, sqliteCodeOf } from '../db/errors.js';
 import { censorToken } from '../log.js';
 import { TaskError } from '../tasks/index.js';
-import { type CommandContext, type CommandReply, MAX_CHOICES, type TaskSubcommand } from './task-command.js';
+import {
+  type CommandContext,
+  type CommandReply,
+  type ComponentReply,
+  MAX_CHOICES,
+  parseComponentId,
+  type TaskSubcommand,
+} from './task-command.js';
 
 export const NOT_IN_SERVER = '`/task` only works in a server, not in direct messages.';
 export const SERVER_NOT_READY = "I can't see this server yet; try again in a moment.";
 export const NEEDS_MANAGE_SERVER = 'You need the **Manage Server** permission to use `/task`.';
 export const SOMETHING_WENT_WRONG =
   'Something went wrong while running that command. It has been logged; please try again.';
+export const STALE_COMPONENT = 'That button no longer works; run the command again.';
 
 /** Past this, the reply is deferred (Discord allows 3 s for the first answer) and edited in later. */
 export const DEFAULT_DEFER_AFTER_MS = 1_500;
@@ -35,6 +45,12 @@ export interface RouterOptions {
 /** Listens for interactions on the client; returns a function that stops listening. */
 export function routeInteractions(client: Client, options: RouterOptions): () => void {
   const listener = (interaction: Interaction): void => {
+    if (interaction.isMessageComponent()) {
+      // Other listeners may own other components: answer only ids that name this command.
+      if (parseComponentId(options.commandName, interaction.customId) === undefined) return;
+      void answerComponent(interaction, options).catch((error) => logFailure(options, interaction, error));
+      return;
+    }
     if (!('commandName' in interaction) || interaction.commandName !== options.commandName) return;
     if (interaction.isChatInputCommand()) {
       void answerCommand(interaction, options).catch((error) => logFailure(options, interaction, error));
@@ -46,8 +62,12 @@ export function routeInteractions(client: Client, options: RouterOptions): () =>
   return () => client.off(Events.InteractionCreate, listener);
 }
 
-/** `create reminder`, `list`: the path the member typed, for logs. */
-function pathOf(interaction: ChatInputCommandInteraction | AutocompleteInteraction): string {
+type RoutedInteraction = ChatInputCommandInteraction | AutocompleteInteraction | MessageComponentInteraction;
+
+/** `create reminder`, `list`: the path the member typed (or whose button they clicked), for logs. */
+function pathOf(interaction: RoutedInteraction, commandName: string): string {
+  if (interaction.isMessageComponent())
+    return parseComponentId(commandName, interaction.customId)?.subcommand ?? '';
   const group = interaction.options.getSubcommandGroup(false);
   const subcommand = interaction.options.getSubcommand(false);
   return [group, subcommand].filter(Boolean).join(' ');
@@ -61,8 +81,8 @@ function moduleFor(
   return key === null ? undefined : options.subcommands.get(key);
 }
 
-/** Why this member may not run /task here, as the sentence to show; undefined when they may. */
-function refusal(interaction: ChatInputCommandInteraction | AutocompleteInteraction): string | undefined {
+/** Why this member may not use /task here, as the sentence to show; undefined when they may. */
+function refusal(interaction: RoutedInteraction): string | undefined {
   if (!interaction.inGuild()) return NOT_IN_SERVER;
   if (!interaction.inCachedGuild()) return SERVER_NOT_READY;
   if (!interaction.memberPermissions.has(PermissionFlagsBits.ManageGuild)) return NEEDS_MANAGE_SERVER;
@@ -103,7 +123,7 @@ async function answerCommand(
  */
 function failureReply(
   options: RouterOptions,
-  interaction: ChatInputCommandInteraction,
+  interaction: ChatInputCommandInteraction | MessageComponentInteraction,
   error: unknown,
 ): string {
   if (error instanceof TaskError) return error.message;
@@ -157,6 +177,70 @@ function send(interaction: ChatInputCommandInteraction, reply: CommandReply): Pr
   return interaction.reply({ ...message, flags: MessageFlags.Ephemeral });
 }
 
+/**
+ * Answers a click on a button of one of /task's replies: the same guard as commands, then the owning
+ * subcommand's `component` handler; deferred (the message kept as it is) when the handler is slow.
+ */
+async function answerComponent(
+  interaction: MessageComponentInteraction,
+  options: RouterOptions,
+): Promise<void> {
+  let deferral: Promise<unknown> | undefined;
+  const timer = setTimeout(() => {
+    deferral = interaction
+      .deferUpdate()
+      .catch((error) => logFailure(options, interaction, error, 'could not defer the update'));
+  }, options.deferAfterMs ?? DEFAULT_DEFER_AFTER_MS);
+  let answer: ComponentReply;
+  try {
+    answer = await runComponent(interaction, options);
+  } catch (error) {
+    answer = { reply: failureReply(options, interaction, error) };
+  } finally {
+    clearTimeout(timer);
+  }
+  await deferral;
+  try {
+    await sendComponentAnswer(interaction, answer);
+  } catch (error) {
+    logFailure(options, interaction, error, 'could not send the reply');
+    if (!('reply' in answer && answer.reply === SOMETHING_WENT_WRONG)) {
+      await sendComponentAnswer(interaction, { reply: SOMETHING_WENT_WRONG });
+    }
+  }
+}
+
+async function runComponent(
+  interaction: MessageComponentInteraction,
+  options: RouterOptions,
+): Promise<ComponentReply> {
+  const refused = refusal(interaction);
+  if (refused) return { reply: refused };
+  const parsed = parseComponentId(options.commandName, interaction.customId);
+  const module = parsed && options.subcommands.get(parsed.subcommand);
+  if (!parsed || !module?.component || !interaction.inCachedGuild()) return { reply: STALE_COMPONENT };
+  return module.component(interaction, parsed.args, options.ctx);
+}
+
+function sendComponentAnswer(
+  interaction: MessageComponentInteraction,
+  answer: ComponentReply,
+): Promise<unknown> {
+  const reply = 'update' in answer ? answer.update : answer.reply;
+  const message = {
+    ...(typeof reply === 'string' ? { content: reply } : reply),
+    allowedMentions: { parse: [] },
+  };
+  if ('update' in answer) {
+    // After deferUpdate, editing the reply edits the message that holds the button.
+    return interaction.deferred ? interaction.editReply(message) : interaction.update(message);
+  }
+  const ephemeral = { ...message, flags: MessageFlags.Ephemeral } as const;
+  return interaction.deferred || interaction.replied
+    ? interaction.followUp(ephemeral)
+    : interaction.reply(ephemeral);
+}
+
 async function answerAutocomplete(
   interaction: AutocompleteInteraction,
   options: RouterOptions,
@@ -176,7 +260,7 @@ async function answerAutocomplete(
 
 function logFailure(
   options: RouterOptions,
-  interaction: ChatInputCommandInteraction | AutocompleteInteraction,
+  interaction: RoutedInteraction,
   error: unknown,
   message = 'command failed',
   extra: Record<string, unknown> = {},
@@ -189,7 +273,8 @@ function logFailure(
       interaction: interaction.id,
       guildId: interaction.guildId,
       userId: interaction.user.id,
-      command: `/${interaction.commandName} ${pathOf(interaction)}`.trim(),
+      command: `/${options.commandName} ${pathOf(interaction, options.commandName)}`.trim(),
+      ...(interaction.isMessageComponent() ? { customId: interaction.customId } : {}),
     },
     message,
   );

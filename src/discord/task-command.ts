@@ -1,6 +1,6 @@
 // The shape of one `/task` subcommand module (commands/task/*.ts) and what it is given when it runs.
-// A module exports `data`, `execute` and optionally `autocomplete`; the loader in commands/index.ts
-// assembles them into the one `/task` command, so adding a subcommand is adding a file.
+// A module exports `data`, `execute` and optionally `autocomplete` and `component`; the loader in
+// commands/index.ts assembles them into the one `/task` command, so adding a subcommand is adding a file.
 import type { SlashCommandSubcommandBuilder, SlashCommandSubcommandGroupBuilder } from '@discordjs/builders';
 import type {
   ApplicationCommandOptionChoiceData,
@@ -8,6 +8,7 @@ import type {
   ChatInputCommandInteraction,
   Client,
   InteractionReplyOptions,
+  MessageComponentInteraction,
 } from 'discord.js';
 import type { Db } from '../db/index.js';
 import type { HandlerRegistry } from '../handlers/registry.js';
@@ -48,6 +49,16 @@ export interface TaskSubcommand {
     interaction: AutocompleteInteraction<'cached'>,
     ctx: CommandContext,
   ): Promise<ApplicationCommandOptionChoiceData[]>;
+  /**
+   * Answers a click on a button (or select) this module put on one of its replies, whose custom id is
+   * `componentId(commandName, subcommand, ...args)`; `args` are the parts after the subcommand. A TaskError
+   * thrown from here is shown to the clicker as its sentence, ephemerally.
+   */
+  component?(
+    interaction: MessageComponentInteraction<'cached'>,
+    args: readonly string[],
+    ctx: CommandContext,
+  ): Promise<ComponentReply>;
 }
 
 /**
@@ -55,6 +66,45 @@ export interface TaskSubcommand {
  * never ping (the router sets allowed mentions to none).
  */
 export type CommandReply = string | Pick<InteractionReplyOptions, 'content' | 'components' | 'files'>;
+
+/**
+ * What a click answers: the message holding the component, edited in place (a page turned), or a new
+ * ephemeral reply to the clicker alone (a refusal), leaving the message as it was.
+ */
+export type ComponentReply = { update: CommandReply } | { reply: CommandReply };
+
+/** Discord refuses a component custom id longer than this. */
+export const MAX_CUSTOM_ID_LENGTH = 100;
+
+/** Separates the parts of a custom id; no part may contain it. */
+const CUSTOM_ID_SEPARATOR = ':';
+
+/**
+ * The custom id of a component that routes back to `subcommand`'s `component` handler with `args`:
+ * `task:list:2:<user id>`. Throws (a bug, not a user error) if a part holds the separator or the id is too long.
+ */
+export function componentId(
+  commandName: string,
+  subcommand: string,
+  ...args: readonly (string | number)[]
+): string {
+  const parts = [commandName, subcommand, ...args.map(String)];
+  const id = parts.join(CUSTOM_ID_SEPARATOR);
+  if (parts.some((part) => part.includes(CUSTOM_ID_SEPARATOR)) || id.length > MAX_CUSTOM_ID_LENGTH) {
+    throw new Error(`cannot build a component custom id from ${JSON.stringify(parts)}`);
+  }
+  return id;
+}
+
+/** The parts of a custom id built by componentId, or undefined if it is not one of `commandName`'s. */
+export function parseComponentId(
+  commandName: string,
+  customId: string,
+): { subcommand: string; args: string[] } | undefined {
+  const [command, subcommand, ...args] = customId.split(CUSTOM_ID_SEPARATOR);
+  if (command !== commandName || subcommand === undefined || subcommand === '') return undefined;
+  return { subcommand, args };
+}
 
 /** Discord shows at most 25 autocomplete choices. */
 export const MAX_CHOICES = 25;
