@@ -1,0 +1,217 @@
+// `/task import`, task by task: each entry of an export file checked as `/task create` would check it
+// (name, kind, options through the handler's schema, schedule through the gate, count, catch-up, timeout),
+// with its channel and the roles or members in its options found by name in this server. Every problem of
+// every entry is collected, so one reply can list them all. Pure: the server comes in as a ServerDirectory.
+import { ApplicationCommandOptionType, type ChannelType } from 'discord-api-types/v10';
+import type { Handler } from '../handlers/define.js';
+import { checkCatchUp, checkCount, checkTimeout } from '../tasks/definition.js';
+import {
+  checkSchedule,
+  checkTaskName,
+  DEFAULT_TIMEOUT_MS,
+  type TaskDefinition,
+  TaskError,
+} from '../tasks/index.js';
+import { TASK_CHANNEL_TYPES } from './channel-permissions.js';
+import { handlerSlashOptions, validateHandlerOptions } from './handler-options.js';
+import { isReference, type NameLookup, type ServerDirectory, taskEntrySchema } from './transfer.js';
+
+export interface ImportContext {
+  handler(kind: string): Handler | undefined;
+  directory: ServerDirectory;
+  /** Names of the tasks this server has now. */
+  existingNames: ReadonlySet<string>;
+  nowMs: number;
+}
+
+/** One entry of the file, checked: its definition when nothing is wrong with it, its problems otherwise. */
+export interface PlannedTask {
+  /** The task's name, or `task 3` for an entry without one. */
+  label: string;
+  problems: string[];
+  /** Set when `problems` is empty. */
+  definition?: Omit<TaskDefinition, 'createdBy'>;
+  handler?: Handler;
+  /** The state it was exported in. */
+  exportedState?: string;
+}
+
+/** Checks every entry (nothing stops at the first problem), so one reply can list them all. */
+export function planImport(entries: readonly unknown[], ctx: ImportContext): PlannedTask[] {
+  const seen = new Map<string, number>();
+  for (const entry of entries) {
+    const name = (entry as { name?: unknown } | null)?.name;
+    if (typeof name === 'string') seen.set(name, (seen.get(name) ?? 0) + 1);
+  }
+  return entries.map((entry, index) => planOne(entry, index, ctx, seen));
+}
+
+function planOne(
+  entry: unknown,
+  index: number,
+  ctx: ImportContext,
+  seen: ReadonlyMap<string, number>,
+): PlannedTask {
+  const parsed = taskEntrySchema.safeParse(entry);
+  const rawName = (entry as { name?: unknown } | null)?.name;
+  const label = typeof rawName === 'string' && rawName.trim() !== '' ? rawName : `task ${index + 1}`;
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue?.path.length ? `\`${issue.path.join('.')}\`` : 'the entry';
+    return { label, problems: [`${field} is missing or has the wrong type.`] };
+  }
+  const task = parsed.data;
+  const problems: string[] = [];
+  const check = <T>(run: () => T): T | undefined => {
+    try {
+      return run();
+    } catch (error) {
+      if (!(error instanceof TaskError)) throw error;
+      problems.push(error.message);
+      return undefined;
+    }
+  };
+
+  check(() => checkTaskName(task.name));
+  if (ctx.existingNames.has(task.name)) problems.push(`This server already has a task named "${task.name}".`);
+  if ((seen.get(task.name) ?? 0) > 1) problems.push(`The file has more than one task named "${task.name}".`);
+
+  const handler = ctx.handler(task.kind);
+  if (!handler) problems.push(`There is no task kind "${task.kind}" on this bot.`);
+
+  let channelId: string | undefined;
+  if (task.channel === null) {
+    problems.push(
+      'It has no channel (its channel was deleted before the export); set `channel` to a channel name.',
+    );
+  } else {
+    channelId = resolveName(
+      task.channel,
+      '#',
+      (name) => ctx.directory.channelByName(name, TASK_CHANNEL_TYPES),
+      'channel',
+      problems,
+    );
+  }
+
+  let options: Record<string, unknown> | undefined;
+  if (handler) {
+    const mapped = importOptions(handler, task.options, ctx.directory, problems);
+    if (mapped) {
+      const validated = validateHandlerOptions(handler, mapped);
+      if (validated.ok) options = validated.value;
+      else problems.push(validated.error);
+    }
+  }
+
+  const schedule = check(() => checkSchedule(task.schedule, ctx.nowMs));
+  const count = check(() => checkCount(task.count));
+  const catchUp = check(() => checkCatchUp(task.catchUp));
+  const timeoutMs = check(() => checkTimeout(task.timeoutMs));
+
+  if (problems.length > 0 || !handler || !options || !schedule || channelId === undefined) {
+    return { label, problems, exportedState: task.state };
+  }
+  return {
+    label,
+    problems,
+    handler,
+    exportedState: task.state,
+    definition: {
+      name: task.name,
+      kind: task.kind,
+      options,
+      schedule,
+      count: count ?? null,
+      catchUp: catchUp ?? 'skip',
+      timeoutMs: timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      channelId,
+      // Only a task that was running when exported starts; the others wait for /task start.
+      start: task.state === 'running',
+    },
+  };
+}
+
+/**
+ * The handler's options with names (`@Crew`, `#general`) turned into this server's ids, by the handler's
+ * slash option types; undefined (and a problem each) when a name has no match here.
+ */
+function importOptions(
+  handler: Handler,
+  given: Record<string, unknown>,
+  directory: ServerDirectory,
+  problems: string[],
+): Record<string, unknown> | undefined {
+  const out: Record<string, unknown> = { ...given };
+  let mapped = true;
+  for (const option of handlerSlashOptions(handler)) {
+    const value = given[option.name];
+    if (value === undefined || value === null || !isReference(option.type)) continue;
+    if (typeof value !== 'string') {
+      problems.push(`Its \`${option.name}\` should be a name like "@Crew" or "#general".`);
+      mapped = false;
+      continue;
+    }
+    const channelTypes =
+      'channel_types' in option ? (option.channel_types as ChannelType[] | undefined) : undefined;
+    const id = referenceId(option.type, value, directory, channelTypes, problems, option.name);
+    if (id === undefined) mapped = false;
+    else out[option.name] = id;
+  }
+  return mapped ? out : undefined;
+}
+
+function referenceId(
+  type: ApplicationCommandOptionType,
+  value: string,
+  directory: ServerDirectory,
+  channelTypes: readonly ChannelType[] | undefined,
+  problems: string[],
+  option: string,
+): string | undefined {
+  const what = `\`${option}\``;
+  switch (type) {
+    case ApplicationCommandOptionType.Channel:
+      return resolveName(
+        value,
+        '#',
+        (name) => directory.channelByName(name, channelTypes),
+        `channel for ${what}`,
+        problems,
+      );
+    case ApplicationCommandOptionType.Role:
+      return resolveName(value, '@', (name) => directory.roleByName(name), `role for ${what}`, problems);
+    case ApplicationCommandOptionType.User:
+      return resolveName(value, '@', (name) => directory.memberByName(name), `member for ${what}`, problems);
+    default:
+      return resolveName(
+        value,
+        '@',
+        (name) => {
+          const role = directory.roleByName(name);
+          return 'missing' in role ? directory.memberByName(name) : role;
+        },
+        `role or member for ${what}`,
+        problems,
+      );
+  }
+}
+
+/** The id `written` (`#general`, `@Crew`) leads to here, or undefined with the problem said. */
+function resolveName(
+  written: string,
+  prefix: '#' | '@',
+  lookup: (name: string) => NameLookup,
+  what: string,
+  problems: string[],
+): string | undefined {
+  const name = written.startsWith(prefix) ? written.slice(prefix.length) : written;
+  const found = lookup(name);
+  if ('id' in found) return found.id;
+  if ('missing' in found) problems.push(`There is no ${what} named ${prefix}${name} in this server.`);
+  else
+    problems.push(
+      `${found.several} ${what.replace(/^(\w+)/, '$1s')} here are named ${prefix}${name}; rename all but one.`,
+    );
+  return undefined;
+}
