@@ -5,9 +5,12 @@ import type {
   AutocompleteInteraction,
   ChatInputCommandInteraction,
 } from 'discord.js';
-import type { ScheduleOptions } from '../src/discord/schedule-input.js';
+import { retryWhileBusy } from '../src/db/busy.js';
+import { guildTimeZone } from '../src/db/index.js';
+import { MAX_SCHEDULE_TEXT, type ScheduleOptions } from '../src/discord/schedule-input.js';
+import { schedulePreviewChoices } from '../src/discord/schedule-preview.js';
 import { type CommandContext, MAX_CHOICES } from '../src/discord/task-command.js';
-import { suggestTimeZones } from '../src/discord/time-zones.js';
+import { parseTimeZone, timeZoneChoices } from '../src/discord/time-zones.js';
 
 /** The longest name a task may have (see TASK_NAME_PATTERN). */
 export const MAX_NAME_LENGTH = 32;
@@ -28,10 +31,18 @@ export function addTaskNameOption(builder: SlashCommandSubcommandBuilder): Slash
 export function addScheduleOptions(builder: SlashCommandSubcommandBuilder): SlashCommandSubcommandBuilder {
   return builder
     .addStringOption((o) =>
-      o.setName('every').setDescription('Like 90s, 15m, 1h30m or 2d (at least 10s)').setMaxLength(100),
+      o
+        .setName('every')
+        .setDescription('Like 90s, 15m, 1h30m or 2d (at least 10s)')
+        .setMaxLength(MAX_SCHEDULE_TEXT)
+        .setAutocomplete(true),
     )
     .addStringOption((o) =>
-      o.setName('at').setDescription('Daily, like 09:00 or 09:00, 18:30').setMaxLength(200),
+      o
+        .setName('at')
+        .setDescription('09:00, mon,fri 9am, or once: 2026-12-24 18:00, tomorrow 9am')
+        .setMaxLength(MAX_SCHEDULE_TEXT)
+        .setAutocomplete(true),
     )
     .addStringOption((o) =>
       o
@@ -41,7 +52,11 @@ export function addScheduleOptions(builder: SlashCommandSubcommandBuilder): Slas
         .setAutocomplete(true),
     )
     .addStringOption((o) =>
-      o.setName('cron').setDescription('Like 0 9 * * 1 (Mondays at 09:00)').setMaxLength(200),
+      o
+        .setName('cron')
+        .setDescription('Like 0 9 * * 1 (Mondays at 09:00)')
+        .setMaxLength(MAX_SCHEDULE_TEXT)
+        .setAutocomplete(true),
     );
 }
 
@@ -55,16 +70,17 @@ export function scheduleOptionsOf(interaction: ChatInputCommandInteraction): Sch
   };
 }
 
-/** Autocomplete for the options several subcommands share: `name` (this server's tasks) and `timezone`. */
+/**
+ * Autocomplete for the options several subcommands share: `name` (this server's tasks), `timezone`, and the
+ * live preview of `at` / `every` / `cron`.
+ */
 export async function autocompleteShared(
   interaction: AutocompleteInteraction<'cached'>,
   ctx: CommandContext,
 ): Promise<ApplicationCommandOptionChoiceData[]> {
   const focused = interaction.options.getFocused(true);
   const typed = String(focused.value);
-  if (focused.name === 'timezone') {
-    return suggestTimeZones(typed, MAX_CHOICES).map((zone) => ({ name: zone, value: zone }));
-  }
+  if (focused.name === 'timezone') return timeZoneChoices(typed, Date.now(), MAX_CHOICES);
   if (focused.name === 'name') {
     const prefix = typed.trim().toLowerCase();
     return ctx.runtime
@@ -73,5 +89,33 @@ export async function autocompleteShared(
       .slice(0, MAX_CHOICES)
       .map((task) => ({ name: `${task.name} (${task.kind}, ${task.state})`, value: task.name }));
   }
+  if (focused.name === 'at' || focused.name === 'every' || focused.name === 'cron') {
+    return previewSchedule(interaction, ctx, focused.name, typed);
+  }
   return [];
+}
+
+/**
+ * The live preview of `at` / `every` / `cron`, in the zone that applies: the `timezone` option when it is
+ * already valid, else the task's own (for /task interval), else the server's default.
+ */
+async function previewSchedule(
+  interaction: AutocompleteInteraction<'cached'>,
+  ctx: CommandContext,
+  option: 'at' | 'every' | 'cron',
+  typed: string,
+) {
+  const zoneTyped = interaction.options.getString('timezone');
+  const timezone = zoneTyped !== null && parseTimeZone(zoneTyped).ok ? zoneTyped : null;
+  const name =
+    interaction.options.getSubcommand(false) === 'interval' ? interaction.options.getString('name') : null;
+  const current =
+    name === null ? undefined : ctx.runtime.list(interaction.guildId).find((task) => task.name === name);
+  const defaultTimeZone = await retryWhileBusy(() => guildTimeZone(ctx.db, interaction.guildId));
+  return schedulePreviewChoices(option, typed, {
+    nowMs: Date.now(),
+    defaultTimeZone,
+    timezone,
+    ...(current ? { current: current.schedule } : {}),
+  });
 }

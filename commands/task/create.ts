@@ -1,5 +1,7 @@
 // /task create <kind> name channel [every|at|cron] [timezone] [count] [catchup] [timeout] …the kind's own options
 import { SlashCommandSubcommandBuilder, SlashCommandSubcommandGroupBuilder } from '@discordjs/builders';
+import { retryWhileBusy } from '../../src/db/busy.js';
+import { guildTimeZone } from '../../src/db/index.js';
 import {
   missingChannelPermission,
   neededChannelPermissions,
@@ -108,7 +110,11 @@ export const execute: TaskSubcommand['execute'] = async (interaction, ctx) => {
   const handler = ctx.registry.get(kind);
   if (!handler) return `There is no task kind "${kind}" on this bot any more.`;
 
-  const schedule = scheduleFromOptions(scheduleOptionsOf(interaction), { nowMs: Date.now() });
+  const defaultTimeZone = await retryWhileBusy(() => guildTimeZone(ctx.db, interaction.guildId));
+  const schedule = scheduleFromOptions(scheduleOptionsOf(interaction), {
+    nowMs: Date.now(),
+    defaultTimeZone,
+  });
   if (!schedule.ok) return schedule.error;
   const options = validateHandlerOptions(handler, collectHandlerOptions(interaction, handler));
   if (!options.ok) return options.error;

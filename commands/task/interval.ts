@@ -1,6 +1,7 @@
 // /task interval name [every|at|cron] [timezone]: change when a task runs.
 import { SlashCommandSubcommandBuilder } from '@discordjs/builders';
 import { retryWhileBusy } from '../../src/db/busy.js';
+import { guildTimeZone } from '../../src/db/index.js';
 import { isOtherServersChannel } from '../../src/discord/channel-permissions.js';
 import { describeSchedule, nextRunLine } from '../../src/discord/format.js';
 import { scheduleFromOptions } from '../../src/discord/schedule-input.js';
@@ -20,8 +21,10 @@ export const execute: TaskSubcommand['execute'] = async (interaction, ctx) => {
   if (isOtherServersChannel(interaction.guild, current.channelId)) {
     return `**${current.name}** posts in a channel of another server, which is not allowed; delete it and create it again with a channel of this server.`;
   }
+  const defaultTimeZone = await retryWhileBusy(() => guildTimeZone(ctx.db, interaction.guildId));
   const schedule = scheduleFromOptions(scheduleOptionsOf(interaction), {
     nowMs: Date.now(),
+    defaultTimeZone,
     current: current.schedule,
   });
   if (!schedule.ok) return schedule.error;

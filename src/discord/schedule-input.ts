@@ -135,7 +135,7 @@ function notADuration(input: string): string {
   }
   const read = text === '' ? undefined : readDate(text, new Date());
   if (/^in\s/.test(text) || (read?.leftover === '' && !read.results.some(isBareDuration))) {
-    return `"${shown}" is not a duration: for a one-off time, use at: instead (every: takes 90s, 15m, 1h30m or 2d).`;
+    return `"${shown}" is not a duration: for a one-off time, use at: instead of every:.`;
   }
   return `"${shown}" is not a duration: write it like 90s, 15m, 1h30m or 2d.`;
 }
