@@ -1,49 +1,409 @@
-// Time zones as admins type them into slash-command options, and the autocomplete suggestions for them.
+// Time zones as admins type them: IANA names, cities, abbreviations (`CET`) and offsets (`UTC+2`), resolved
+// to one IANA zone, or to the candidates to pick from when the text fits several; and the labelled choices
+// autocomplete offers. Abbreviations and offsets come from Node's ICU (CLDR) wherever it has them.
 import { fail, ok, type Parsed, quote } from './input.js';
+import {
+  CURRENT_ZONE_NAMES,
+  EXTRA_ABBREVIATIONS,
+  EXTRA_CITIES,
+  LEGACY_ZONE_ABBREVIATIONS,
+  MAJOR_ZONES,
+} from './time-zone-data.js';
+
+/** What a typed time zone means: one zone, several to choose from, or a sentence saying why none. */
+export type ZoneResolution =
+  | { kind: 'zone'; zone: string }
+  | { kind: 'ambiguous'; by: 'abbreviation' | 'offset'; candidates: string[] }
+  | { kind: 'refused'; error: string };
+
+/** An autocomplete choice: `name` is what Discord shows (≤ 100 characters), `value` what the option gets. */
+export interface ZoneChoice {
+  name: string;
+  value: string;
+}
+
+const MAX_CHOICE_LENGTH = 100;
+/** The widest offsets in use: Baker Island (UTC-12) and Kiribati's Line Islands (UTC+14). */
+const MIN_OFFSET_MINUTES = -12 * 60;
+const MAX_OFFSET_MINUTES = 14 * 60;
+const EXAMPLES = 'type a city like Paris, an IANA name like Europe/Paris, or pick a suggestion';
+
+// ---------------------------------------------------------------- the catalogue of zones
 
 let zoneNames: readonly string[] | undefined;
+let zoneByLowerName: Map<string, string> | undefined;
+let zoneByCity: Map<string, string> | undefined;
 
-/** Every IANA zone this Node knows, plus UTC (which `Intl.supportedValuesOf` leaves out). */
+/** Every IANA zone this Node knows, under its current tz name, plus UTC (`supportedValuesOf` leaves it out). */
 function timeZoneNames(): readonly string[] {
-  zoneNames ??= ['UTC', ...Intl.supportedValuesOf('timeZone').filter((zone) => zone !== 'UTC')];
+  zoneNames ??= [
+    ...new Set([
+      'UTC',
+      ...Intl.supportedValuesOf('timeZone').map((zone) => CURRENT_ZONE_NAMES[zone] ?? zone),
+    ]),
+  ];
   return zoneNames;
 }
 
-/** An IANA name, matched case-insensitively and returned in its canonical spelling. */
-export function parseTimeZone(input: string): Parsed<string> {
-  const wanted = input.trim();
-  const known = timeZoneNames().find((zone) => zone.toLowerCase() === wanted.toLowerCase());
-  if (known) return ok(known);
+function zoneNamed(lowerName: string): string | undefined {
+  zoneByLowerName ??= new Map(
+    [...timeZoneNames(), ...Object.keys(CURRENT_ZONE_NAMES)].map((zone) => [
+      zone.toLowerCase(),
+      CURRENT_ZONE_NAMES[zone] ?? zone,
+    ]),
+  );
+  return zoneByLowerName.get(lowerName);
+}
+
+/** `São Paulo`, `st. john's`, `Port-au-Prince`, `paris, france` → `sao paulo`, `st johns`, `port au prince`, `paris`. */
+function cityKey(text: string): string {
+  return text
+    .split(',')[0]!
+    .normalize('NFD')
+    .replace(/\p{M}/gu, '')
+    .toLowerCase()
+    .replace(/[.'’]/g, '')
+    .replace(/[\s_-]+/g, ' ')
+    .trim();
+}
+
+/** The zone of a city: the last part of an IANA name (`new york`) or one of EXTRA_CITIES (`munich`). */
+function cityZone(text: string): string | undefined {
+  // No two IANA names share a last part, so a city names one zone.
+  zoneByCity ??= new Map([
+    ...timeZoneNames().map((zone): [string, string] => [
+      cityKey(zone.slice(zone.lastIndexOf('/') + 1)),
+      zone,
+    ]),
+    ...Object.entries(EXTRA_CITIES),
+  ]);
+  return zoneByCity.get(cityKey(text));
+}
+
+// ---------------------------------------------------------------- what a zone looks like at an instant
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatter(zone: string, locale: string): Intl.DateTimeFormat {
+  const key = `${locale} ${zone}`;
+  let made = formatters.get(key);
+  if (!made) {
+    made = new Intl.DateTimeFormat(locale, {
+      timeZone: zone,
+      timeZoneName: 'short',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      hourCycle: 'h23',
+    });
+    formatters.set(key, made);
+  }
+  return made;
+}
+
+/**
+ * CLDR gives English abbreviations per region (`CET` in en-GB, `EST` in en-CA, `AEST` in en-NZ) and prints
+ * `GMT+1` elsewhere. One locale per area of the tz database (plus en-GB for north Africa's CET and EET)
+ * keeps the one-time scan of ~420 zones near one formatter each; the few names only other English locales
+ * give (India's IST, SGT, HKT) are in EXTRA_ABBREVIATIONS.
+ */
+function localesFor(zone: string): readonly string[] {
+  switch (zone.slice(0, zone.indexOf('/'))) {
+    case 'America':
+      return ['en-CA'];
+    case 'Africa':
+      return ['en-ZA', 'en-GB'];
+    case 'Australia':
+    case 'Antarctica':
+    case 'Pacific':
+      return ['en-NZ'];
+    default:
+      return ['en-GB'];
+  }
+}
+
+/** The zone's UTC offset in minutes at `atMs`. */
+function offsetMinutes(zone: string, atMs: number): number {
+  const parts = formatter(zone, localesFor(zone)[0]!).formatToParts(atMs);
+  const part = (type: Intl.DateTimeFormatPartTypes) => Number(parts.find((p) => p.type === type)?.value);
+  const wallMs = Date.UTC(part('year'), part('month') - 1, part('day'), part('hour'), part('minute'));
+  return Math.round((wallMs - Math.floor(atMs / 60_000) * 60_000) / 60_000);
+}
+
+/** `GMT+1`, `UTC-5`: CLDR's fallback when it has no name, which is no abbreviation at all. */
+const NUMERIC_NAME = /^(GMT|UTC)[+\-−]/;
+
+/** The zone's abbreviation at `atMs` (`CET`, `EDT`, `JST`), or undefined when none is in common use. */
+function abbreviationAt(zone: string, atMs: number): string | undefined {
+  for (const locale of localesFor(zone)) {
+    const name = formatter(zone, locale)
+      .formatToParts(atMs)
+      .find((part) => part.type === 'timeZoneName')?.value;
+    if (name && !NUMERIC_NAME.test(name)) return name;
+  }
+  const daylight = isDaylightTime(zone, atMs);
+  return EXTRA_ABBREVIATIONS.find(
+    (entry) => entry.zones.includes(zone) && (entry.daylight ?? false) === daylight,
+  )?.abbreviation;
+}
+
+function isDaylightTime(zone: string, atMs: number): boolean {
+  const { january, july } = yearlyOffsets(zone, atMs);
+  return offsetMinutes(zone, atMs) > Math.min(january, july);
+}
+
+function yearlyOffsets(zone: string, atMs: number): { january: number; july: number } {
+  const year = new Date(atMs).getUTCFullYear();
+  return {
+    january: offsetMinutes(zone, Date.UTC(year, 0, 15)),
+    july: offsetMinutes(zone, Date.UTC(year, 6, 15)),
+  };
+}
+
+/** `UTC+1`, `UTC-3:30`, `UTC+0`. */
+function formatOffset(minutes: number): string {
+  const sign = minutes < 0 ? '-' : '+';
+  const size = Math.abs(minutes);
+  const rest = size % 60;
+  return `UTC${sign}${Math.floor(size / 60)}${rest === 0 ? '' : `:${String(rest).padStart(2, '0')}`}`;
+}
+
+/** A fixed `Etc/GMT-2` zone's offset in minutes (the tz sign is inverted: Etc/GMT-2 is UTC+2). */
+function fixedOffsetOf(zone: string): number | undefined {
+  const match = /^Etc\/GMT([+-])(\d{1,2})$/.exec(zone);
+  if (!match) return undefined;
+  return (match[1] === '-' ? 60 : -60) * Number(match[2]);
+}
+
+/** How a zone is shown: `Europe/Paris (CET, UTC+1)`, `Etc/GMT-2 (fixed UTC+2, no daylight saving)`, `UTC`. */
+export function describeTimeZone(zone: string, nowMs: number = Date.now()): string {
+  if (zone === 'UTC') return 'UTC';
+  const fixed = fixedOffsetOf(zone);
+  if (fixed !== undefined) return `${zone} (fixed ${formatOffset(fixed)}, no daylight saving)`;
+  const abbreviation = abbreviationAt(zone, nowMs);
+  const offset = formatOffset(offsetMinutes(zone, nowMs));
+  return `${zone} (${abbreviation ? `${abbreviation}, ` : ''}${offset})`;
+}
+
+// ---------------------------------------------------------------- abbreviations and offsets
+
+interface ZoneIndex {
+  zonesByAbbreviation: Map<string, Set<string>>;
+  /** Standard and summer offsets of every zone this year, for offset look-ups. */
+  offsets: Map<string, { january: number; july: number }>;
+}
+
+let zoneIndex: ZoneIndex | undefined;
+
+/** Built once per process (about 0.2 s of ICU calls): every zone's abbreviations and offsets in the year. */
+function index(nowMs: number): ZoneIndex {
+  if (zoneIndex) return zoneIndex;
+  const year = new Date(nowMs).getUTCFullYear();
+  const instants = [Date.UTC(year, 0, 15), Date.UTC(year, 6, 15)];
+  const zonesByAbbreviation = new Map<string, Set<string>>();
+  const add = (abbreviation: string, zone: string) => {
+    const key = abbreviation.toUpperCase();
+    zonesByAbbreviation.set(key, (zonesByAbbreviation.get(key) ?? new Set()).add(zone));
+  };
+  const offsets = new Map<string, { january: number; july: number }>();
+  for (const zone of timeZoneNames()) {
+    offsets.set(zone, yearlyOffsets(zone, nowMs));
+    for (const instant of instants) {
+      const abbreviation = abbreviationAt(zone, instant);
+      if (abbreviation) add(abbreviation, zone);
+    }
+  }
+  for (const entry of EXTRA_ABBREVIATIONS) for (const zone of entry.zones) add(entry.abbreviation, zone);
+  // GMT is also what people call UTC itself.
+  add('GMT', 'UTC');
+  zoneIndex = { zonesByAbbreviation, offsets };
+  return zoneIndex;
+}
+
+/** Most-used zones first (MAJOR_ZONES order), then the rest alphabetically. */
+function byImportance(a: string, b: string): number {
+  const rank = (zone: string) => {
+    const at = MAJOR_ZONES.indexOf(zone);
+    return at === -1 ? MAJOR_ZONES.length : at;
+  };
+  return rank(a) - rank(b) || a.localeCompare(b);
+}
+
+const OFFSET_PATTERN = /^(?:(?:utc|gmt|z)\s*)?([+\-−])\s*(\d{1,2})(?:[:h]?\s*(\d{2}))?$/i;
+
+function resolveOffset(text: string, nowMs: number): ZoneResolution | undefined {
+  const match = OFFSET_PATTERN.exec(text);
+  if (!match) return undefined;
+  const [, sign, hoursText, minutesText] = match;
+  const minutesPart = Number(minutesText ?? 0);
+  const total = (sign === '+' ? 1 : -1) * (Number(hoursText) * 60 + minutesPart);
+  if (minutesPart > 59 || total < MIN_OFFSET_MINUTES || total > MAX_OFFSET_MINUTES) {
+    return {
+      kind: 'refused',
+      error: `"${quote(text)}" is not a UTC offset in use: offsets run from UTC-12 to UTC+14.`,
+    };
+  }
+  const { offsets } = index(nowMs);
+  const zones = [...offsets]
+    .filter(([, { january, july }]) => january === total || july === total)
+    .map(([zone]) => zone);
+  const current = (zone: string) => (offsetMinutes(zone, nowMs) === total ? 0 : 1);
+  zones.sort((a, b) => current(a) - current(b) || byImportance(a, b));
+  if (total === 0) zones.unshift('UTC');
+  else if (total % 60 === 0) zones.push(`Etc/GMT${total > 0 ? '-' : '+'}${Math.abs(total) / 60}`);
+  const candidates = [...new Set(zones)];
+  if (candidates.length === 0) {
+    return {
+      kind: 'refused',
+      error: `No time zone is at ${formatOffset(total)}: check the offset, or type your city instead.`,
+    };
+  }
+  return candidates.length === 1
+    ? { kind: 'zone', zone: candidates[0]! }
+    : { kind: 'ambiguous', by: 'offset', candidates };
+}
+
+function resolveAbbreviation(text: string, nowMs: number): ZoneResolution | undefined {
+  const abbreviation = LEGACY_ZONE_ABBREVIATIONS[text.toLowerCase()] ?? text;
+  if (!/^[a-z]{2,5}$/i.test(abbreviation)) return undefined;
+  const zones = index(nowMs).zonesByAbbreviation.get(abbreviation.toUpperCase());
+  if (!zones) return undefined;
+  const candidates = [...zones].sort(byImportance);
+  return candidates.length === 1
+    ? { kind: 'zone', zone: candidates[0]! }
+    : { kind: 'ambiguous', by: 'abbreviation', candidates };
+}
+
+/** An IANA name or alias Node knows (`europe/paris`, `US/Eastern`, `Etc/GMT-2`), in its current spelling. */
+function resolveName(text: string): string | undefined {
+  const name = text.replace(/\s+/g, '_');
+  const known = zoneNamed(name.toLowerCase());
+  if (known) return known;
+  if (!/^[a-z][\w+\-/]*$/i.test(name)) return undefined;
   try {
-    // Aliases such as "US/Eastern" are valid IANA names that supportedValuesOf does not list.
-    return ok(new Intl.DateTimeFormat('en-US', { timeZone: wanted }).resolvedOptions().timeZone);
+    const zone = new Intl.DateTimeFormat('en-US', { timeZone: name }).resolvedOptions().timeZone;
+    return CURRENT_ZONE_NAMES[zone] ?? zone;
   } catch {
-    return fail(
-      `"${quote(input)}" is not a time zone I know: pick an IANA name such as Europe/Paris or America/New_York.`,
-    );
+    return undefined;
   }
 }
 
 /**
- * Up to 25 zones for autocomplete, best first: the city itself ("paris" → Europe/Paris), then cities
- * starting with the text, then any part of the name starting with it, then any zone containing it.
+ * What `input` names: an IANA zone (any case), a city (`new york`, `são paulo`, `munich`), an abbreviation
+ * (`CET`, `JST`) or an offset (`UTC+2`, `+05:30`). An abbreviation or offset several zones share is
+ * `ambiguous`, never turned into a fixed offset; only a typed `Etc/GMT-2` gives one.
  */
-export function suggestTimeZones(query: string, limit = 25): string[] {
+export function resolveTimeZone(input: string, nowMs: number = Date.now()): ZoneResolution {
+  const text = input.trim();
+  if (text === '') return { kind: 'refused', error: `Give a time zone: ${EXAMPLES}.` };
+  const byOffsetOrAbbreviation = resolveOffset(text, nowMs) ?? resolveAbbreviation(text, nowMs);
+  if (byOffsetOrAbbreviation) return byOffsetOrAbbreviation;
+  const named = resolveName(text);
+  if (named) return { kind: 'zone', zone: named };
+  const inCity = cityZone(text);
+  if (inCity) return { kind: 'zone', zone: inCity };
+  return { kind: 'refused', error: `"${quote(input)}" is not a time zone I know: ${EXAMPLES}.` };
+}
+
+/** A few candidates for a sentence: `Europe/Paris, Europe/Berlin, Europe/Madrid, …`. */
+function someOf(candidates: readonly string[], shown = 3): string {
+  return candidates.slice(0, shown).join(', ') + (candidates.length > shown ? ', …' : '');
+}
+
+/** `input` as one IANA zone, or the sentence saying why not (listing candidates when it fits several). */
+export function parseTimeZone(input: string, nowMs: number = Date.now()): Parsed<string> {
+  const resolved = resolveTimeZone(input, nowMs);
+  if (resolved.kind === 'zone') return ok(resolved.zone);
+  if (resolved.kind === 'refused') return fail(resolved.error);
+  const used = resolved.by === 'offset' ? 'is the UTC offset of' : 'is used by';
+  return fail(
+    `"${quote(input)}" ${used} several time zones (${someOf(resolved.candidates)}): ` +
+      'pick one from the suggestions, or type your city.',
+  );
+}
+
+// ---------------------------------------------------------------- autocomplete
+
+interface NameMatch {
+  zone: string;
+  /** The city from EXTRA_CITIES that matched, when the zone's own name did not. */
+  city?: string;
+}
+
+/**
+ * Zones whose names match the text, best first: the city itself ("paris" → Europe/Paris), then cities
+ * starting with it, then any part of the name starting with it, then any name containing it.
+ */
+function matchNames(query: string): NameMatch[] {
   const needle = query.trim().toLowerCase().replace(/\s+/g, '_');
-  if (needle === '') return timeZoneNames().slice(0, limit);
+  const city = cityKey(query);
+  if (needle === '') return [];
   const rank = (zone: string): number => {
     const lower = zone.toLowerCase();
     const segments = lower.split('/');
-    const city = segments[segments.length - 1]!;
-    if (city === needle || lower === needle) return 0;
-    if (city.startsWith(needle) || lower.startsWith(needle)) return 1;
+    const last = segments[segments.length - 1]!;
+    if (last === needle || lower === needle || cityKey(last) === city) return 0;
+    if (last.startsWith(needle) || lower.startsWith(needle) || cityKey(last).startsWith(city)) return 1;
     if (segments.some((segment) => segment.startsWith(needle))) return 2;
     return lower.includes(needle) ? 3 : 4;
   };
-  return timeZoneNames()
+  const zones: (NameMatch & { rank: number })[] = [...timeZoneNames(), ...fixedZones()]
     .map((zone) => ({ zone, rank: rank(zone) }))
-    .filter((entry) => entry.rank < 4)
-    .sort((a, b) => a.rank - b.rank)
-    .slice(0, limit)
-    .map((entry) => entry.zone);
+    .filter((entry) => entry.rank < 4);
+  const cities = Object.entries(EXTRA_CITIES)
+    .filter(([name]) => city !== '' && name.startsWith(city))
+    .map(([name, zone]) => ({ zone, city: name, rank: name === city ? 0 : 1 }));
+  return [...zones, ...cities]
+    .sort((a, b) => a.rank - b.rank || byImportance(a.zone, b.zone))
+    .map(({ rank: _rank, ...match }) => match);
+}
+
+let fixedZoneNames: readonly string[] | undefined;
+
+/** `Etc/GMT-14` … `Etc/GMT+12`: found by name only, for whoever wants a fixed offset knowingly. */
+function fixedZones(): readonly string[] {
+  fixedZoneNames ??= Array.from({ length: 27 }, (_, at) => at - 14)
+    .filter((hours) => hours !== 0)
+    .map((hours) => `Etc/GMT${hours < 0 ? '' : '+'}${hours}`);
+  return fixedZoneNames;
+}
+
+/** Zone names matching the text, best first (see matchNames), at most `limit`. */
+export function suggestTimeZones(query: string, limit = 25): string[] {
+  return [...new Set(matchNames(query).map((match) => match.zone))].slice(0, limit);
+}
+
+const titleCase = (text: string) => text.replace(/\b\p{L}/gu, (letter) => letter.toUpperCase());
+
+function choice(zone: string, nowMs: number, city?: string): ZoneChoice {
+  const label = describeTimeZone(zone, nowMs);
+  return { name: (city ? `${titleCase(city)}: ${label}` : label).slice(0, MAX_CHOICE_LENGTH), value: zone };
+}
+
+/**
+ * The `timezone` autocomplete: the zone the text names, then other matches; every candidate of an
+ * abbreviation or offset; the most-used zones when nothing is typed; or one choice saying why nothing fits.
+ * Each is labelled with the zone's abbreviation and offset now; its value is the IANA name.
+ */
+export function timeZoneChoices(typed: string, nowMs: number = Date.now(), limit = 25): ZoneChoice[] {
+  if (typed.trim() === '') return MAJOR_ZONES.slice(0, limit).map((zone) => choice(zone, nowMs));
+  const resolved = resolveTimeZone(typed, nowMs);
+  if (resolved.kind === 'ambiguous') {
+    return resolved.candidates.slice(0, limit).map((zone) => choice(zone, nowMs));
+  }
+  const matches: NameMatch[] = resolved.kind === 'zone' ? [{ zone: resolved.zone }] : [];
+  for (const match of matchNames(typed)) {
+    if (!matches.some((seen) => seen.zone === match.zone)) matches.push(match);
+  }
+  if (matches.length === 0 && resolved.kind === 'refused') {
+    // Discord cuts names at 100 characters: a long refusal is said shorter rather than cut mid-word.
+    const why =
+      resolved.error.length <= MAX_CHOICE_LENGTH
+        ? resolved.error
+        : `"${quote(typed, 20)}" is not a time zone I know: try a city like Paris.`;
+    return [{ name: why, value: typed.trim().slice(0, MAX_CHOICE_LENGTH) }];
+  }
+  return matches.slice(0, limit).map((match) => choice(match.zone, nowMs, match.city));
 }
