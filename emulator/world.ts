@@ -7,6 +7,7 @@ import {
   type APIMessageInteractionMetadata,
   type APIMessageTopLevelComponent,
   type APIRole,
+  type APIThreadList,
   type APIUser,
   ChannelType,
   GatewayDispatchEvents,
@@ -22,10 +23,18 @@ import {
   Locale,
   MessageFlags,
   MessageType,
-  OverwriteType,
   PermissionFlagsBits,
   type RoleFlags,
+  ThreadAutoArchiveDuration,
 } from 'discord-api-types/v10';
+import {
+  apiChannelOf,
+  apiThreadMember,
+  type ChannelRecord,
+  isThread,
+  type ThreadChannelType,
+  type WorldChannelType,
+} from './channel-wire.js';
 import { DiscordErrorCode, notFound } from './errors.js';
 import { WaitableLog, type WaitOptions } from './log.js';
 import { type Pings, resolvePings } from './mentions.js';
@@ -61,19 +70,7 @@ export interface RoleRecord {
   botId: string | null;
 }
 
-export type WorldChannelType = ChannelType.GuildText | ChannelType.GuildVoice | ChannelType.GuildCategory;
-
-export interface ChannelRecord {
-  id: string;
-  guildId: string;
-  type: WorldChannelType;
-  name: string;
-  topic: string | null;
-  parentId: string | null;
-  position: number;
-  overwrites: OverwriteBits[];
-  lastMessageId: string | null;
-}
+export type { ChannelRecord, ThreadState, WorldChannelType } from './channel-wire.js';
 
 export interface MemberRecord {
   userId: string;
@@ -87,6 +84,8 @@ export interface GuildRecord {
   name: string;
   ownerId: string;
   channelIds: string[];
+  /** Threads live beside channels, as on Discord: GET /guilds/:id/channels leaves them out. */
+  threadIds: string[];
   roleIds: string[];
   members: Map<string, MemberRecord>;
 }
@@ -138,11 +137,26 @@ export interface OverwriteSpec {
 
 export interface ChannelSpec {
   name: string;
-  type?: 'text' | 'voice' | 'category';
+  type?: 'text' | 'voice' | 'category' | 'announcement' | 'forum' | 'media';
   topic?: string;
   /** Name of a category created in the same `createGuild` call, or a category id. */
   parent?: string;
   overwrites?: OverwriteSpec[];
+}
+
+/** A thread in a text, announcement or forum channel (a forum's threads are its posts). */
+export interface ThreadSpec {
+  name: string;
+  /** The parent channel: its name in the same `createGuild` call, or its id. */
+  parent: string;
+  /** Default public; a thread of an announcement channel is always an announcement thread. */
+  type?: 'public' | 'private';
+  /** User id of who opened it; defaults to the guild's owner. */
+  owner?: string;
+  archived?: boolean;
+  locked?: boolean;
+  /** User ids who joined it besides the owner (the bot joins a private thread only when listed). */
+  members?: string[];
 }
 
 export interface MemberSpec {
@@ -166,6 +180,7 @@ export interface GuildSpec {
   withoutBot?: boolean;
   roles?: RoleSpec[];
   channels?: ChannelSpec[];
+  threads?: ThreadSpec[];
   members?: MemberSpec[];
 }
 
@@ -179,6 +194,8 @@ export interface GuildHandle {
   channels: Record<string, string>;
   /** Member user ids by username. */
   members: Record<string, string>;
+  /** Thread ids by name. */
+  threads: Record<string, string>;
 }
 
 export interface PostMessageSpec {
@@ -201,13 +218,38 @@ export interface CreateMessageInput extends PostMessageSpec {
   ephemeral?: boolean;
   /** Action rows of buttons and selects (validated by the caller), kept and returned with the message. */
   components?: APIMessageTopLevelComponent[];
+  /** A forum post's first message has its thread's id. */
+  id?: string;
 }
 
 const CHANNEL_TYPES: Record<NonNullable<ChannelSpec['type']>, WorldChannelType> = {
   text: ChannelType.GuildText,
   voice: ChannelType.GuildVoice,
   category: ChannelType.GuildCategory,
+  announcement: ChannelType.GuildAnnouncement,
+  forum: ChannelType.GuildForum,
+  media: ChannelType.GuildMedia,
 };
+
+/** What a thread edit may change (PATCH /channels/:id on a thread, or an admin in a test). */
+export interface ThreadEdit {
+  name?: string;
+  archived?: boolean;
+  locked?: boolean;
+}
+
+/** A new thread: in a text or announcement channel, or a forum post (then with its first message). */
+export interface NewThreadInput {
+  parentId: string;
+  name: string;
+  ownerId: string;
+  type: ThreadChannelType;
+  autoArchiveMinutes?: ThreadAutoArchiveDuration;
+  invitable?: boolean;
+  archived?: boolean;
+  locked?: boolean;
+  memberIds?: string[];
+}
 
 /**
  * The emulated Discord: users, guilds, roles, channels, members and messages. Every mutation updates
@@ -273,6 +315,7 @@ export class World {
       name: spec.name,
       ownerId,
       channelIds: [],
+      threadIds: [],
       roleIds: [],
       members: new Map(),
     };
@@ -299,6 +342,7 @@ export class World {
       roles: {},
       channels: {},
       members: {},
+      threads: {},
     };
     for (const roleSpec of spec.roles ?? [])
       handle.roles[roleSpec.name] = this.#insertRole(guild, roleSpec, null).id;
@@ -335,6 +379,12 @@ export class World {
         : null;
       const channel = this.#insertChannel(guild, channelSpec, parentId, roleId);
       handle.channels[channelSpec.name] = channel.id;
+    }
+    for (const threadSpec of spec.threads ?? []) {
+      const parentId = handle.channels[threadSpec.parent] ?? threadSpec.parent;
+      handle.threads[threadSpec.name] = this.#insertThread(
+        threadInput(this.channel(parentId), threadSpec, ownerId),
+      ).id;
     }
     if (!spec.withoutBot) this.#emit(GatewayDispatchEvents.GuildCreate, this.guildCreatePayload(id), id);
     return handle;
@@ -459,13 +509,95 @@ export class World {
     this.#emit(GatewayDispatchEvents.ChannelUpdate, this.apiChannel(channelId), channel.guildId);
   }
 
+  /** Deletes a channel (with its threads, as Discord does) or a thread. */
   deleteChannel(channelId: string): void {
     const channel = this.channel(channelId);
-    const payload = this.apiChannel(channelId);
     const guild = this.guild(channel.guildId);
+    if (isThread(channel)) {
+      guild.threadIds = guild.threadIds.filter((id) => id !== channelId);
+      this.#channels.delete(channelId);
+      this.#emit(
+        GatewayDispatchEvents.ThreadDelete,
+        { id: channel.id, guild_id: guild.id, parent_id: channel.parentId, type: channel.type },
+        guild.id,
+      );
+      return;
+    }
+    const payload = this.apiChannel(channelId);
     guild.channelIds = guild.channelIds.filter((id) => id !== channelId);
+    for (const threadId of guild.threadIds.filter((id) => this.#channels.get(id)?.parentId === channelId)) {
+      this.#channels.delete(threadId);
+    }
+    guild.threadIds = guild.threadIds.filter((id) => this.#channels.has(id));
     this.#channels.delete(channelId);
     this.#emit(GatewayDispatchEvents.ChannelDelete, payload, guild.id);
+  }
+
+  // ---- threads -----------------------------------------------------------------------------------
+
+  /** Someone opens a thread (an admin in a test, or the REST routes): THREAD_CREATE reaches the bot. */
+  createThread(spec: ThreadSpec): string {
+    const parent = this.channel(spec.parent);
+    const ownerId = spec.owner ?? this.guild(parent.guildId).ownerId;
+    return this.openThread(threadInput(parent, spec, ownerId)).id;
+  }
+
+  /** Internal: inserts the thread and announces it; a forum post's first message follows separately. */
+  openThread(input: NewThreadInput): ChannelRecord {
+    const thread = this.#insertThread(input);
+    this.#emit(
+      GatewayDispatchEvents.ThreadCreate,
+      { ...this.apiChannel(thread.id), newly_created: true },
+      thread.guildId,
+    );
+    return thread;
+  }
+
+  /** Archives, locks or renames a thread (Discord's auto-archive, a moderator): THREAD_UPDATE follows. */
+  updateThread(threadId: string, patch: ThreadEdit): ChannelRecord {
+    const channel = this.channel(threadId);
+    if (!isThread(channel)) throw new Error(`channel ${threadId} is not a thread`);
+    if (patch.name !== undefined) channel.name = patch.name;
+    if (patch.locked !== undefined) channel.thread.locked = patch.locked;
+    if (patch.archived !== undefined && patch.archived !== channel.thread.archived) {
+      channel.thread.archived = patch.archived;
+      channel.thread.archiveChangedAtMs = Date.now();
+    }
+    this.#emit(GatewayDispatchEvents.ThreadUpdate, this.apiChannel(threadId), channel.guildId);
+    return channel;
+  }
+
+  /** Adds a member to a thread (joining it, or being added): THREAD_MEMBERS_UPDATE, as Discord sends. */
+  joinThread(threadId: string, userId: string): void {
+    const channel = this.channel(threadId);
+    if (!isThread(channel)) throw new Error(`channel ${threadId} is not a thread`);
+    if (channel.thread.members.has(userId)) return;
+    const joinedAtMs = Date.now();
+    channel.thread.members.set(userId, joinedAtMs);
+    this.#emit(
+      GatewayDispatchEvents.ThreadMembersUpdate,
+      {
+        id: threadId,
+        guild_id: channel.guildId,
+        member_count: Math.min(channel.thread.members.size, 50),
+        added_members: [apiThreadMember(threadId, userId, joinedAtMs)],
+      },
+      channel.guildId,
+    );
+  }
+
+  /** The guild's threads that are not archived, with the viewer's memberships: GET /guilds/:id/threads/active. */
+  activeThreads(guildId: string, viewerId: string): APIThreadList {
+    const threads = this.guild(guildId)
+      .threadIds.map((id) => this.channel(id))
+      .filter((channel) => isThread(channel) && !channel.thread.archived);
+    return {
+      threads: threads.map((channel) => this.apiChannel(channel.id)),
+      members: threads.flatMap((channel) => {
+        const joinedAtMs = channel.thread?.members.get(viewerId);
+        return joinedAtMs === undefined ? [] : [apiThreadMember(channel.id, viewerId, joinedAtMs)];
+      }),
+    };
   }
 
   channel(id: string): ChannelRecord {
@@ -487,13 +619,24 @@ export class World {
     });
     if (channelId === undefined) return base;
     const channel = this.channel(channelId);
-    return applyOverwrites({
+    // A thread has no overwrites: it takes its parent's permissions.
+    const source = isThread(channel) && channel.parentId !== null ? this.channel(channel.parentId) : channel;
+    const permissions = applyOverwrites({
       base,
       guildId,
       memberId: userId,
       memberRoleIds: member.roleIds,
-      overwrites: channel.overwrites,
+      overwrites: source.overwrites,
     });
+    // A private thread is seen only by its members and by those who may manage threads.
+    if (
+      channel.type === ChannelType.PrivateThread &&
+      !channel.thread?.members.has(userId) &&
+      !has(permissions, PermissionFlagsBits.ManageThreads)
+    ) {
+      return 0n;
+    }
+    return permissions;
   }
 
   // ---- messages ----------------------------------------------------------------------------------
@@ -514,7 +657,7 @@ export class World {
       input.allowedMentions,
       replyTo ? replyTo.message.author.id : null,
     );
-    const id = this.snowflakes.next();
+    const id = input.id ?? this.snowflakes.next();
     const now = Date.now();
     const message: APIMessage = {
       id,
@@ -565,6 +708,7 @@ export class World {
     list.push(record);
     this.#channelMessages.set(channel.id, list);
     channel.lastMessageId = id;
+    this.#afterThreadPost(channel, author.id, id);
     this.messageLog.push({
       kind: 'create',
       channelId: channel.id,
@@ -730,47 +874,9 @@ export class World {
     };
   }
 
+  /** The channel as the bot receives it (a thread's `member` is the bot's own membership). */
   apiChannel(id: string): APIChannel {
-    const channel = this.channel(id);
-    const common = {
-      id: channel.id,
-      guild_id: channel.guildId,
-      name: channel.name,
-      position: channel.position,
-      parent_id: channel.parentId,
-      flags: 0,
-      permission_overwrites: channel.overwrites.map((o) => ({
-        id: o.id,
-        type: o.type === 0 ? OverwriteType.Role : OverwriteType.Member,
-        allow: o.allow.toString(),
-        deny: o.deny.toString(),
-      })),
-    };
-    switch (channel.type) {
-      case ChannelType.GuildText:
-        return {
-          ...common,
-          type: ChannelType.GuildText,
-          topic: channel.topic,
-          nsfw: false,
-          rate_limit_per_user: 0,
-          last_message_id: channel.lastMessageId,
-          default_auto_archive_duration: 1440,
-        };
-      case ChannelType.GuildVoice:
-        return {
-          ...common,
-          type: ChannelType.GuildVoice,
-          bitrate: 64_000,
-          user_limit: 0,
-          rtc_region: null,
-          nsfw: false,
-          rate_limit_per_user: 0,
-          last_message_id: null,
-        };
-      case ChannelType.GuildCategory:
-        return { ...common, type: ChannelType.GuildCategory, parent_id: null };
-    }
+    return apiChannelOf(this.channel(id), this.botUser.id);
   }
 
   apiMember(guildId: string, userId: string): APIGuildMember {
@@ -822,7 +928,10 @@ export class World {
       channels: guild.channelIds.map((id) =>
         this.apiChannel(id),
       ) as GatewayGuildCreateDispatchData['channels'],
-      threads: [],
+      // Discord lists the active threads the bot can see.
+      threads: this.activeThreads(guildId, this.botUser.id).threads.filter((thread) =>
+        this.#canView(this.channel(thread.id)),
+      ) as GatewayGuildCreateDispatchData['threads'],
       presences: [],
       stage_instances: [],
       guild_scheduled_events: [],
@@ -897,10 +1006,68 @@ export class World {
         };
       }),
       lastMessageId: null,
+      thread: null,
     };
     this.#channels.set(channel.id, channel);
     guild.channelIds.push(channel.id);
     return channel;
+  }
+
+  #insertThread(input: NewThreadInput): ChannelRecord {
+    const parent = this.channel(input.parentId);
+    const guild = this.guild(parent.guildId);
+    const now = Date.now();
+    const members = new Map<string, number>([[input.ownerId, now]]);
+    for (const userId of input.memberIds ?? []) members.set(userId, now);
+    const channel: ChannelRecord = {
+      id: this.snowflakes.next(now),
+      guildId: guild.id,
+      type: input.type,
+      name: input.name,
+      topic: null,
+      parentId: parent.id,
+      position: 0,
+      overwrites: [],
+      lastMessageId: null,
+      thread: {
+        ownerId: input.ownerId,
+        archived: input.archived ?? false,
+        locked: input.locked ?? false,
+        autoArchiveMinutes: input.autoArchiveMinutes ?? ThreadAutoArchiveDuration.OneDay,
+        archiveChangedAtMs: now,
+        createdAtMs: now,
+        members,
+        invitable: input.invitable ?? true,
+        messageCount: 0,
+      },
+    };
+    this.#channels.set(channel.id, channel);
+    guild.threadIds.push(channel.id);
+    // A forum's last_message_id is its latest post.
+    if (parent.type === ChannelType.GuildForum || parent.type === ChannelType.GuildMedia) {
+      parent.lastMessageId = channel.id;
+    }
+    return channel;
+  }
+
+  /**
+   * Posting in a thread counts the message, makes the author a member and reopens an archived thread (the
+   * routes refuse a locked one first), as Discord does; each change is announced.
+   */
+  #afterThreadPost(channel: ChannelRecord, authorId: string, messageId: string): void {
+    if (!isThread(channel)) return;
+    channel.thread.messageCount++;
+    // A forum post's first message shares the thread's id and is not counted by Discord.
+    if (messageId === channel.id) channel.thread.messageCount--;
+    if (channel.thread.archived) this.updateThread(channel.id, { archived: false });
+    if (this.guild(channel.guildId).members.has(authorId)) this.joinThread(channel.id, authorId);
+  }
+
+  /** Whether the bot can see the channel: what GUILD_CREATE and the thread list show it. */
+  #canView(channel: ChannelRecord): boolean {
+    const guild = this.guild(channel.guildId);
+    if (!guild.members.has(this.botUser.id)) return false;
+    return has(this.permissionsOf(guild.id, this.botUser.id, channel.id), PermissionFlagsBits.ViewChannel);
   }
 
   #roleIdByName(guild: GuildRecord, nameOrId: string): string {
@@ -963,4 +1130,35 @@ export class World {
     const { user: _user, ...rest } = this.#apiMember(member);
     return rest;
   }
+}
+
+/** A thread spec in World terms: an announcement channel's threads are announcement threads. */
+function threadInput(parent: ChannelRecord, spec: ThreadSpec, ownerId: string): NewThreadInput {
+  const allowed = [
+    ChannelType.GuildText,
+    ChannelType.GuildAnnouncement,
+    ChannelType.GuildForum,
+    ChannelType.GuildMedia,
+  ];
+  if (!allowed.includes(parent.type)) {
+    throw new Error(`thread ${spec.name}: its parent must be a text, announcement or forum channel`);
+  }
+  const postOnly = parent.type === ChannelType.GuildForum || parent.type === ChannelType.GuildMedia;
+  if (spec.type === 'private' && (postOnly || parent.type === ChannelType.GuildAnnouncement)) {
+    throw new Error(`thread ${spec.name}: only a text channel has private threads`);
+  }
+  return {
+    parentId: parent.id,
+    name: spec.name,
+    ownerId: spec.owner ?? ownerId,
+    type:
+      parent.type === ChannelType.GuildAnnouncement
+        ? ChannelType.AnnouncementThread
+        : spec.type === 'private'
+          ? ChannelType.PrivateThread
+          : ChannelType.PublicThread,
+    ...(spec.archived !== undefined ? { archived: spec.archived } : {}),
+    ...(spec.locked !== undefined ? { locked: spec.locked } : {}),
+    ...(spec.members !== undefined ? { memberIds: spec.members } : {}),
+  };
 }

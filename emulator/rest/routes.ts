@@ -1,4 +1,5 @@
-import { type APIMessage, ChannelType, PermissionFlagsBits } from 'discord-api-types/v10';
+import { type APIMessage, PermissionFlagsBits } from 'discord-api-types/v10';
+import { isThread } from '../channel-wire.js';
 import type { CommandRegistry } from '../commands.js';
 import {
   DiscordErrorCode,
@@ -12,7 +13,9 @@ import type { InteractionManager } from '../interactions.js';
 import { editFromBody, parseMessageBody, requireSomethingToSend } from '../message-body.js';
 import { has } from '../permissions.js';
 import type { World } from '../world.js';
+import { requireInChannel as botInChannel, requirePostable } from './channel-access.js';
 import { rateLimitedResponse, type SlidingWindow } from './rate-limits.js';
+import { editThread, threadRoutes } from './thread-routes.js';
 import { noContent, ok, type RestRequest, type RouteDefinition } from './types.js';
 
 export interface RouteContext {
@@ -33,6 +36,7 @@ export function buildRoutes(ctx: RouteContext): RouteDefinition[] {
     ...gatewayAndIdentityRoutes(ctx),
     ...guildRoutes(ctx),
     ...channelRoutes(ctx),
+    ...threadRoutes(ctx.world),
     ...commandRoutes(ctx),
     ...interactionRoutes(ctx),
   ];
@@ -135,16 +139,7 @@ function guildRoutes({ world }: RouteContext): RouteDefinition[] {
 
 function channelRoutes(ctx: RouteContext): RouteDefinition[] {
   const { world } = ctx;
-  /** The bot's permissions in a channel: Missing Access without View Channel, else Missing Permissions. */
-  const requireInChannel = (channelId: string, ...bits: bigint[]) => {
-    const channel = world.channel(channelId);
-    const guild = world.guild(channel.guildId);
-    if (!guild.members.has(world.botUser.id)) throw missingAccess();
-    const permissions = world.permissionsOf(guild.id, world.botUser.id, channel.id);
-    if (!has(permissions, PermissionFlagsBits.ViewChannel)) throw missingAccess();
-    for (const bit of bits) if (!has(permissions, bit)) throw missingPermissions();
-    return { channel, permissions };
-  };
+  const requireInChannel = (channelId: string, ...bits: bigint[]) => botInChannel(world, channelId, ...bits);
   const messageIn = (channelId: string, messageId: string) => {
     const record = world.message(messageId);
     if (record.message.channel_id !== channelId || record.ephemeral)
@@ -161,7 +156,10 @@ function channelRoutes(ctx: RouteContext): RouteDefinition[] {
     {
       method: 'PATCH',
       pattern: '/channels/:channelId',
-      handler: (request) => editChannel(ctx, request, requireInChannel),
+      handler: (request) =>
+        isThread(world.channel(request.params.channelId!))
+          ? editThread(world, request)
+          : editChannel(ctx, request, requireInChannel),
     },
     {
       method: 'GET',
@@ -188,10 +186,7 @@ function channelRoutes(ctx: RouteContext): RouteDefinition[] {
       method: 'POST',
       pattern: '/channels/:channelId/messages',
       handler: ({ params, body }) => {
-        const { channel } = requireInChannel(params.channelId!, PermissionFlagsBits.SendMessages);
-        if (channel.type === ChannelType.GuildCategory) {
-          throw new HttpError(400, 50008, 'Cannot send messages in a non-text channel');
-        }
+        const { channel } = requirePostable(world, params.channelId!);
         const input = parseMessageBody(body);
         if (input.nonce !== undefined && input.enforce_nonce) {
           const original = world.findByNonce(channel.id, world.botUser.id, input.nonce, ctx.nonceWindowMs);
@@ -251,7 +246,7 @@ function channelRoutes(ctx: RouteContext): RouteDefinition[] {
       method: 'POST',
       pattern: '/channels/:channelId/typing',
       handler: ({ params }) => {
-        requireInChannel(params.channelId!, PermissionFlagsBits.SendMessages);
+        requirePostable(world, params.channelId!);
         return noContent();
       },
     },
