@@ -1,19 +1,13 @@
-// /task info name: the definition, state, progress, next run, recent runs and the handler's status.
+// /task info name: the definition, state, progress, next 5 runs, recent runs and the handler's status.
 import { SlashCommandSubcommandBuilder } from '@discordjs/builders';
 import { ApplicationCommandOptionType } from 'discord-api-types/v10';
 import type { Task } from '../../src/db/index.js';
-import {
-  describeRun,
-  describeSchedule,
-  fitLines,
-  nextRunLine,
-  progress,
-  shortTime,
-} from '../../src/discord/format.js';
+import { describeRun, describeSchedule, fitLines, progress, shortTime } from '../../src/discord/format.js';
 import { handlerSlashOptions } from '../../src/discord/handler-options.js';
 import { handlerStatus } from '../../src/discord/handler-status.js';
 import { formatEvery, quote } from '../../src/discord/input.js';
 import type { TaskSubcommand } from '../../src/discord/task-command.js';
+import { upcomingRunLines } from '../../src/discord/upcoming-runs.js';
 import type { Handler } from '../../src/handlers/define.js';
 import { addTaskNameOption, autocompleteShared } from '../options.js';
 
@@ -33,7 +27,7 @@ export const execute: TaskSubcommand['execute'] = async (interaction, ctx) => {
     `Kind: ${task.kind} in <#${task.channelId}>, ${task.state}`,
     `Schedule: ${describeSchedule(task.schedule)}${task.count === null ? '' : `, ${task.count} times`}; catch-up ${task.catchUp}; timeout ${describeTimeout(task.timeoutMs)}`,
     `Progress: ${progress(task)}`,
-    nextRunLine(task),
+    ...upcomingRunLines(task),
     ...optionLines(task, ctx.registry.get(task.kind)),
   ];
   if (task.lastError) lines.push(`Last error: ${quote(task.lastError, 300)}`);
