@@ -90,7 +90,7 @@ function planOne(
       '#',
       (name) => ctx.directory.channelByName(name, TASK_CHANNEL_TYPES),
       'channel',
-      problems,
+      { problems },
     );
   }
 
@@ -169,20 +169,14 @@ function referenceId(
   problems: string[],
   option: string,
 ): string | undefined {
-  const what = `\`${option}\``;
+  const named = { option, problems };
   switch (type) {
     case ApplicationCommandOptionType.Channel:
-      return resolveName(
-        value,
-        '#',
-        (name) => directory.channelByName(name, channelTypes),
-        `channel for ${what}`,
-        problems,
-      );
+      return resolveName(value, '#', (name) => directory.channelByName(name, channelTypes), 'channel', named);
     case ApplicationCommandOptionType.Role:
-      return resolveName(value, '@', (name) => directory.roleByName(name), `role for ${what}`, problems);
+      return resolveName(value, '@', (name) => directory.roleByName(name), 'role', named);
     case ApplicationCommandOptionType.User:
-      return resolveName(value, '@', (name) => directory.memberByName(name), `member for ${what}`, problems);
+      return resolveName(value, '@', (name) => directory.memberByName(name), 'member', named);
     default:
       return resolveName(
         value,
@@ -191,27 +185,41 @@ function referenceId(
           const role = directory.roleByName(name);
           return 'missing' in role ? directory.memberByName(name) : role;
         },
-        `role or member for ${what}`,
-        problems,
+        'role or member',
+        named,
       );
   }
 }
 
-/** The id `written` (`#general`, `@Crew`) leads to here, or undefined with the problem said. */
+/**
+ * The id `written` (`#general`, `@Crew`) leads to here, or undefined with the problem said: of the task's
+ * channel, or of the handler option `where.option`.
+ */
 function resolveName(
   written: string,
   prefix: '#' | '@',
   lookup: (name: string) => NameLookup,
-  what: string,
-  problems: string[],
+  what: 'channel' | 'role' | 'member' | 'role or member',
+  where: { option?: string; problems: string[] },
 ): string | undefined {
   const name = written.startsWith(prefix) ? written.slice(prefix.length) : written;
   const found = lookup(name);
   if ('id' in found) return found.id;
-  if ('missing' in found) problems.push(`There is no ${what} named ${prefix}${name} in this server.`);
-  else
-    problems.push(
-      `${found.several} ${what.replace(/^(\w+)/, '$1s')} here are named ${prefix}${name}; rename all but one.`,
+  const shown = `${prefix}${name}`;
+  const several = 'several' in found ? found.several : 0;
+  if (where.option === undefined) {
+    where.problems.push(
+      several === 0
+        ? `There is no ${what} named ${shown} in this server.`
+        : `${several} ${what}s here are named ${shown}; rename all but one.`,
     );
+  } else {
+    const its = `Its \`${where.option}\` option names ${shown}, but`;
+    where.problems.push(
+      several === 0
+        ? `${its} this server has no ${what} by that name.`
+        : `${its} ${several} ${what === 'role or member' ? 'roles or members' : `${what}s`} here have that name; rename all but one.`,
+    );
+  }
   return undefined;
 }

@@ -208,13 +208,13 @@ export function readExportFile(bytes: Uint8Array): Parsed<unknown[]> {
   return ok(tasks);
 }
 
-/** The refusal for a file past MAX_IMPORT_BYTES. */
+/** The refusal for a file past MAX_IMPORT_BYTES, its size rounded up so it never reads as the limit. */
 export function tooLarge(bytes: number): string {
-  return `That file is ${megabytes(bytes)}; an export is at most ${megabytes(MAX_IMPORT_BYTES)}.`;
-}
-
-function megabytes(bytes: number): string {
-  return `${(bytes / (1024 * 1024)).toFixed(bytes < 1024 * 1024 ? 2 : 1)} MB`;
+  const size =
+    bytes < 1024 * 1024
+      ? `${Math.ceil(bytes / 1024)} kB`
+      : `${(Math.ceil((bytes / (1024 * 1024)) * 10) / 10).toFixed(1)} MB`;
+  return `That file is ${size}; an export is at most ${MAX_IMPORT_BYTES / (1024 * 1024)} MB.`;
 }
 
 /** The refusal for more tasks than the server has room for, or undefined when they fit. */
