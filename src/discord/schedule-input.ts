@@ -63,7 +63,7 @@ export function scheduleFromOptions(
         'A time zone only applies to `at` and `cron` schedules; `every` counts from when the task starts.',
       );
     }
-    const zone = parseTimeZone(options.timezone);
+    const zone = parseTimeZone(options.timezone, nowMs);
     if (!zone.ok) return zone;
     timeZone = zone.value;
   } else if (current && current.kind !== 'interval') {
@@ -312,6 +312,12 @@ function parseOnce(input: string, text: string, timeZone: string, nowMs: number)
   if (result.tags().has('result/relativeDate')) {
     // "in 2 hours" is a span from now, whatever the wall clock does meanwhile.
     atMs = Math.ceil(result.date().getTime() / 1000) * 1000;
+  } else if (result.start.isCertain('timezoneOffset')) {
+    // An offset or abbreviation typed with the date ("18:00 EST", "01:30 -0500") says which instant.
+    atMs = result.date().getTime();
+  } else if (/[+-]\d{1,2}:\d{2}$/.test(result.text)) {
+    // chrono reads past "-05:00" without applying it: refuse rather than read it in the task's zone.
+    return fail(`Write the UTC offset without a colon (like -0500), or leave it out and use \`timezone\`.`);
   } else {
     const start = result.start;
     if (!start.isCertain('hour')) {
@@ -368,12 +374,19 @@ function isBareDuration(result: chrono.ParsedResult): boolean {
   return result.tags().has('result/relativeDate') && !/^in\s|\sfrom now$|\sago$/.test(result.text);
 }
 
-/** `2026-12-24 18:00` (seconds only when not zero): a one-off's wall-clock time in its zone. */
+/**
+ * `2026-12-24 18:00` (seconds only when not zero): a one-off's wall-clock time in its zone. The second pass
+ * of a time an autumn change repeats gets its offset (`01:30 -0500`), since the bare time means the first.
+ */
 function dateText(atMs: number, timeZone: string): string {
   const w = wallClock(atMs, timeZone);
   const pad = (n: number) => String(n).padStart(2, '0');
   const seconds = w.second ? `:${pad(w.second)}` : '';
-  return `${w.year}-${pad(w.month)}-${pad(w.day)} ${pad(w.hour)}:${pad(w.minute)}${seconds}`;
+  const text = `${w.year}-${pad(w.month)}-${pad(w.day)} ${pad(w.hour)}:${pad(w.minute)}${seconds}`;
+  if (wallTimeToInstant(w, timeZone) === atMs) return text;
+  const minutes = offsetMs(atMs, timeZone) / 60_000;
+  const sign = minutes < 0 ? '-' : '+';
+  return `${text} ${sign}${pad(Math.floor(Math.abs(minutes) / 60))}${pad(Math.abs(minutes) % 60)}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -141,6 +141,32 @@ describe('at: one date and time (a one-off)', () => {
     });
   });
 
+  it('honours an offset or abbreviation typed with the date, and refuses an offset chrono would skip', () => {
+    expect(value(parseAt('2026-12-24 18:00 EST', 'Europe/Paris', NOW))).toEqual({
+      kind: 'once',
+      at: utc('2026-12-24T23:00'),
+      timeZone: 'Europe/Paris',
+    });
+    expect(value(parseAt('2026-12-24 18:00 -0500', 'UTC', NOW))).toMatchObject({
+      at: utc('2026-12-24T23:00'),
+    });
+    expect(error(parseAt('2026-12-24 18:00 -05:00', 'UTC', NOW))).toBe(
+      'Write the UTC offset without a colon (like -0500), or leave it out and use `timezone`.',
+    );
+  });
+
+  it('the second pass of a repeated hour reads back, with its offset in the canonical text', () => {
+    // 05:30 UTC on 1 Nov 2026 is 01:30 EDT; an hour later it is 01:30 again, EST.
+    const beforeFallBack = Date.UTC(2026, 10, 1, 5, 30);
+    const schedule = value(parseAt('in 1 hour', 'America/New_York', beforeFallBack));
+    expect(schedule).toMatchObject({ at: utc('2026-11-01T06:30') });
+    expect(scheduleText(schedule).text).toBe('2026-11-01 01:30 -0500');
+    expect(value(parseAt('2026-11-01 01:30 -0500', 'America/New_York', beforeFallBack))).toEqual(schedule);
+    expect(
+      scheduleText(value(parseAt('2026-11-01 01:30', 'America/New_York', NOW - 40 * 86_400_000))).text,
+    ).toBe('2026-11-01 01:30');
+  });
+
   it('"in 2 hours" across a DST change is two real hours', () => {
     const justBeforeChange = Date.UTC(2027, 2, 14, 6, 30); // 01:30 EST; clocks jump to 03:00 at 07:00 UTC
     expect(value(parseAt('in 2 hours', 'America/New_York', justBeforeChange))).toMatchObject({
