@@ -1,41 +1,146 @@
 // Before creating a task, check the bot can do its job in the chosen channel, so the admin hears about a
-// missing permission now rather than from a failed run later. Each handler declares what it needs.
+// missing permission now rather than from a failed run later. Each handler declares what it needs, in a
+// text channel's terms; a thread or a forum asks for the same thing under its own permission's name.
 import {
   type APIChannel,
   ChannelType,
   type Client,
   DiscordAPIError,
   type Guild,
+  type GuildBasedChannel,
   PermissionFlagsBits,
   type PermissionsString,
   RESTJSONErrorCodes,
   Routes,
 } from 'discord.js';
 import type { Handler } from '../handlers/define.js';
-import { ELSEWHERE, findGuildChannel } from '../handlers/executor.js';
+import { ELSEWHERE, findGuildChannel, lookUpTaskChannel } from '../handlers/executor.js';
 
 /** The channels a task may be given (the `channel` option of create and edit). */
 export const TASK_CHANNEL_TYPES = [
   ChannelType.GuildText,
   ChannelType.GuildAnnouncement,
   ChannelType.GuildVoice,
+  ChannelType.AnnouncementThread,
+  ChannelType.PublicThread,
+  ChannelType.PrivateThread,
+  ChannelType.GuildForum,
 ] as const;
+
+export type TaskChannelType = (typeof TASK_CHANNEL_TYPES)[number];
+
+/** Where a handler's `ctx.send` can post: text-based channels, threads included; a forum takes no message. */
+export const POSTING_CHANNEL_TYPES: readonly TaskChannelType[] = TASK_CHANNEL_TYPES.filter(
+  (type) => type !== ChannelType.GuildForum,
+);
+
+/** A thread is edited under Manage Threads, not Manage Channels: a kind that edits its channel is kept out. */
+const CHANNEL_EDITING_TYPES: readonly TaskChannelType[] = [
+  ChannelType.GuildText,
+  ChannelType.GuildAnnouncement,
+  ChannelType.GuildVoice,
+];
+
+/**
+ * A handler may say which channel types its tasks work in. Until the Handler contract (define.ts) declares
+ * this hook, a handler adds it beside `defineHandler`'s fields; without it the defaults above apply.
+ */
+export interface ChannelTypesHook<Options> {
+  channelTypes?(options: Options): readonly ChannelType[];
+}
+
+/** What a task of one kind asks of its channel: the channel types it works in and its permissions. */
+export interface ChannelNeeds {
+  kind: string;
+  channelTypes: readonly TaskChannelType[];
+  /** In a text channel's terms; a thread or forum translates them (see permissionsIn). */
+  permissions: readonly PermissionsString[];
+}
 
 const DEFAULT_NEEDS: readonly PermissionsString[] = ['ViewChannel', 'SendMessages'];
 
-/** What a task of this handler needs in its channel: View Channel always, then what the handler declares. */
+/** What a task of this handler needs of its channel: View Channel always, then what the handler declares. */
 export function neededChannelPermissions<Options>(
-  handler: Handler<Options>,
+  handler: Handler<Options> & ChannelTypesHook<Options>,
   options: Options,
   guild: Guild,
-): PermissionsString[] {
+): ChannelNeeds {
   const declared = handler.channelPermissions?.(options, guild) ?? DEFAULT_NEEDS;
-  return [...new Set<PermissionsString>(['ViewChannel', ...declared])];
+  const permissions = [...new Set<PermissionsString>(['ViewChannel', ...declared])];
+  const declaredTypes =
+    typeof handler.channelTypes === 'function' ? handler.channelTypes(options) : undefined;
+  const channelTypes = declaredTypes
+    ? TASK_CHANNEL_TYPES.filter((type) => declaredTypes.includes(type))
+    : permissions.includes('ManageChannels')
+      ? CHANNEL_EDITING_TYPES
+      : POSTING_CHANNEL_TYPES;
+  return { kind: handler.kind, channelTypes, permissions };
+}
+
+/** A permission the bot lacks, with the name Discord's settings give it in that kind of channel. */
+interface Need {
+  bit: bigint;
+  label: string;
+}
+
+/**
+ * The needs in the channel's own terms: in a thread, posting is Send Messages in Threads and editing is
+ * Manage Threads; in a forum, posting opens a post, which Discord's settings call Create Posts (the Send
+ * Messages bit on a forum).
+ */
+function permissionsIn(channel: GuildBasedChannel, permissions: readonly PermissionsString[]): Need[] {
+  return permissions.map((permission) => {
+    if (channel.isThread() && permission === 'SendMessages') {
+      return { bit: PermissionFlagsBits.SendMessagesInThreads, label: 'Send Messages in Threads' };
+    }
+    if (channel.isThread() && permission === 'ManageChannels') {
+      return { bit: PermissionFlagsBits.ManageThreads, label: 'Manage Threads' };
+    }
+    if (channel.type === ChannelType.GuildForum && permission === 'SendMessages') {
+      return { bit: PermissionFlagsBits.SendMessages, label: 'Create Posts' };
+    }
+    return { bit: PermissionFlagsBits[permission], label: permissionLabel(permission) };
+  });
 }
 
 /** `ManageChannels` → `Manage Channels`, as Discord's settings name it. */
 function permissionLabel(permission: PermissionsString): string {
   return permission.replace(/(?<=[a-z])(?=[A-Z])/g, ' ');
+}
+
+const CHANNEL_TYPE_NAMES: Partial<Record<ChannelType, string>> = {
+  [ChannelType.GuildText]: 'a text channel',
+  [ChannelType.GuildAnnouncement]: 'an announcement channel',
+  [ChannelType.GuildVoice]: 'a voice channel',
+  [ChannelType.AnnouncementThread]: 'a thread',
+  [ChannelType.PublicThread]: 'a thread',
+  [ChannelType.PrivateThread]: 'a private thread',
+  [ChannelType.GuildForum]: 'a forum',
+  [ChannelType.GuildMedia]: 'a media channel',
+  [ChannelType.GuildStageVoice]: 'a stage channel',
+  [ChannelType.GuildCategory]: 'a category',
+};
+
+/** "a text channel, a voice channel or a thread", from the types a kind accepts. */
+function describeChannelTypes(types: readonly ChannelType[]): string {
+  const names = [...new Set(types.map((type) => CHANNEL_TYPE_NAMES[type] ?? 'a channel'))];
+  return names.length === 1 ? names[0]! : `${names.slice(0, -1).join(', ')} or ${names.at(-1)}`;
+}
+
+/**
+ * Why the bot can't post in this thread whatever its role permissions: a private thread it was never
+ * added to, or a locked one without Manage Threads. An archived thread that is not locked is fine: the
+ * first post reopens it, as Discord does for anyone who may post there.
+ */
+function threadRefusal(channel: GuildBasedChannel, channelId: string): string | undefined {
+  if (!channel.isThread()) return undefined;
+  if (channel.type === ChannelType.PrivateThread && !channel.joined && !channel.manageable) {
+    return `I'm not in the private thread <#${channelId}>; add me to it (mention me there) or pick another channel.`;
+  }
+  if (channel.locked && !channel.manageable) {
+    return `<#${channelId}> is locked, so I can't post there; unlock it or give me the **Manage Threads** permission.`;
+  }
+  return undefined;
 }
 
 /**
@@ -58,17 +163,25 @@ export function notThisServersChannel(channelId: string): string {
 export async function missingChannelPermission(
   guild: Guild,
   channelId: string,
-  needed: readonly PermissionsString[],
+  needs: ChannelNeeds,
 ): Promise<string | undefined> {
-  const channel = findGuildChannel(guild.client, guild, channelId);
+  const channel = await lookUpTaskChannel(guild.client, guild, channelId);
   if (channel === ELSEWHERE) return notThisServersChannel(channelId);
   if (!channel) return `I can't see <#${channelId}>; pick a channel I can view.`;
+  if (!(needs.channelTypes as readonly ChannelType[]).includes(channel.type)) {
+    return (
+      `A ${needs.kind} task can't work in <#${channelId}>, ${CHANNEL_TYPE_NAMES[channel.type] ?? 'a channel of that type'}; ` +
+      `pick ${describeChannelTypes(needs.channelTypes)}.`
+    );
+  }
   const me = guild.members.me ?? (await guild.members.fetchMe());
   const permissions = channel.permissionsFor(me);
-  const missing = needed.filter((need) => !permissions.has(PermissionFlagsBits[need]));
-  if (missing.length === 0) return discordPlacesChannel(guild, channelId);
-  const names = missing.map((need) => `**${permissionLabel(need)}**`).join(' and ');
-  return `I can't work in <#${channelId}>: I need the ${names} permission${missing.length > 1 ? 's' : ''} there.`;
+  const missing = permissionsIn(channel, needs.permissions).filter((need) => !permissions.has(need.bit));
+  if (missing.length > 0) {
+    const names = [...new Set(missing.map((need) => `**${need.label}**`))].join(' and ');
+    return `I can't work in <#${channelId}>: I need the ${names} permission${missing.length > 1 ? 's' : ''} there.`;
+  }
+  return threadRefusal(channel, channelId) ?? discordPlacesChannel(guild, channelId);
 }
 
 /**

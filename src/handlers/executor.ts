@@ -8,6 +8,7 @@ import {
   type GuildBasedChannel,
   type Message,
   type MessageCreateOptions,
+  RESTJSONErrorCodes,
 } from 'discord.js';
 import type { ZodError } from 'zod';
 import { DATABASE_FAULT_REASONS, databaseFaultOf } from '../db/errors.js';
@@ -38,7 +39,7 @@ export function createExecutor({ client, db, registry, log }: ExecutorDeps): Tas
     const guild = client.guilds.cache.get(task.guildId);
     if (!guild) throw new Error('the bot is no longer in that server');
     if (!guild.available) throw new TransientError('that server is unavailable (a Discord outage)');
-    const channel = findGuildChannel(client, guild, task.channelId);
+    const channel = await lookUpTaskChannel(client, guild, task.channelId);
     if (channel === ELSEWHERE) throw new Error(channelElsewhere(task.channelId));
     const handlerLog = log.child({
       guildId: task.guildId,
@@ -102,6 +103,28 @@ export function findGuildChannel(
   const channel = guild.channels.cache.get(channelId);
   if (channel === undefined) return null;
   return channel.guild.id === guild.id && channel.guildId === guild.id ? channel : ELSEWHERE;
+}
+
+/**
+ * findGuildChannel, then Discord when the cache has nothing: the gateway announces only active threads, so
+ * an archived thread a task posts into is unknown after a restart until fetched (posting reopens it). A
+ * deleted channel, or one the bot cannot see, is still null.
+ */
+export async function lookUpTaskChannel(
+  client: Client,
+  guild: Guild,
+  channelId: string,
+): Promise<GuildBasedChannel | null | typeof ELSEWHERE> {
+  const cached = findGuildChannel(client, guild, channelId);
+  if (cached !== null) return cached;
+  try {
+    await client.channels.fetch(channelId);
+  } catch (error) {
+    const unseen = [RESTJSONErrorCodes.UnknownChannel, RESTJSONErrorCodes.MissingAccess] as const;
+    if (error instanceof DiscordAPIError && unseen.some((code) => code === error.code)) return null;
+    throw error;
+  }
+  return findGuildChannel(client, guild, channelId);
 }
 
 /** Why a run whose stored channel is in another server does not run, for `/task info`. */

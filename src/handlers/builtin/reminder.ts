@@ -2,9 +2,18 @@
 // Pings are exactly what the admin chose: the chosen role, or @everyone if that is the role they picked;
 // an "@everyone" or "<@&id>" typed into the text never pings. Creating one that pings @everyone or a role
 // that is not mentionable asks for Mention Everyone, without which Discord would drop the ping.
-import type { APIEmbed, Guild, MessageCreateOptions, PermissionsString } from 'discord.js';
+// In a thread it posts like anywhere else; in a forum each run opens a new post named by the title.
+import {
+  type APIEmbed,
+  ChannelType,
+  type ForumChannel,
+  type Guild,
+  type Message,
+  type MessageCreateOptions,
+  type PermissionsString,
+} from 'discord.js';
 import { z } from 'zod';
-import { defineHandler } from '../define.js';
+import { defineHandler, type Handler, type HandlerContext } from '../define.js';
 
 const MAX_CONTENT = 2_000;
 const SNOWFLAKE = /^\d{17,20}$/;
@@ -52,7 +61,80 @@ function mentionFor(roleId: string): string {
   return `<@&${roleId}>`;
 }
 
-export default defineHandler<ReminderOptions>({
+/** Discord's limit on a thread's (a forum post's) name. */
+const MAX_POST_TITLE = 100;
+
+/** A forum post's name: the reminder's title, or else its first line, cut to Discord's 100 characters. */
+export function forumPostTitle({ title, message }: Pick<ReminderOptions, 'title' | 'message'>): string {
+  const name = (title ?? message.split('\n')[0]!).trim();
+  return name.length <= MAX_POST_TITLE ? name : `${name.slice(0, MAX_POST_TITLE - 1).trimEnd()}…`;
+}
+
+/** What a run posts: the text (after the mention) or an embed, pinging only the chosen role. */
+function reminderBody(
+  { message, role, title, color }: ReminderOptions,
+  guild: Guild,
+): Pick<MessageCreateOptions, 'content' | 'embeds' | 'allowedMentions'> {
+  const everyone = role !== undefined && role === guild.id;
+  const mention = role === undefined ? undefined : everyone ? '@everyone' : mentionFor(role);
+  const allowedMentions: MessageCreateOptions['allowedMentions'] =
+    role === undefined ? { parse: [] } : everyone ? { parse: ['everyone'] } : { parse: [], roles: [role] };
+  if (title === undefined && color === undefined) {
+    return { content: mention ? `${mention} ${message}` : message, allowedMentions };
+  }
+  const embed: APIEmbed = { description: message };
+  if (title !== undefined) embed.title = title;
+  if (color !== undefined) embed.color = Number.parseInt(color.slice(1), 16);
+  return { ...(mention ? { content: mention } : {}), embeds: [embed], allowedMentions };
+}
+
+/**
+ * Opens this run's forum post, unless a replay of the slot finds the post an earlier attempt opened. Discord
+ * documents no nonce for a post's first message, so the post itself is the proof: one the bot opened in
+ * this forum since the slot's time, with this name and this first message. Only the same reminder, twice in
+ * one forum at the same minute, could be mistaken for it, and it would look the same.
+ */
+async function openForumPost(
+  ctx: HandlerContext<ReminderOptions>,
+  forum: ForumChannel,
+  body: ReturnType<typeof reminderBody>,
+): Promise<void> {
+  const name = forumPostTitle(ctx.options);
+  const { threads } = await forum.threads.fetchActive(false);
+  for (const thread of threads.values()) {
+    if (thread.ownerId !== ctx.client.user.id || thread.name !== name) continue;
+    if ((thread.createdTimestamp ?? 0) < ctx.scheduledAt.getTime()) continue;
+    const starter = await thread.fetchStarterMessage().catch(() => null);
+    if (starter && samePost(starter, body)) {
+      ctx.log.info({ threadId: thread.id }, 'forum post of this slot already opened; not posting again');
+      return;
+    }
+  }
+  await forum.threads.create({ name, message: body });
+}
+
+function samePost(starter: Message, body: ReturnType<typeof reminderBody>): boolean {
+  return (
+    starter.content === (body.content ?? '') &&
+    starter.embeds[0]?.description === (body.embeds?.[0] as APIEmbed | undefined)?.description
+  );
+}
+
+/**
+ * The channel types a reminder works in, read by the create/edit channel check. Declared beside the Handler
+ * fields until define.ts has the hook; the check's default (no forums) fits kinds that only use ctx.send.
+ */
+const CHANNEL_TYPES: readonly ChannelType[] = [
+  ChannelType.GuildText,
+  ChannelType.GuildAnnouncement,
+  ChannelType.GuildVoice,
+  ChannelType.AnnouncementThread,
+  ChannelType.PublicThread,
+  ChannelType.PrivateThread,
+  ChannelType.GuildForum,
+];
+
+const reminder: Handler<ReminderOptions> & { channelTypes(): readonly ChannelType[] } = {
   kind: 'reminder',
   description: 'Post a message on a schedule, optionally mentioning a role',
   options,
@@ -74,19 +156,23 @@ export default defineHandler<ReminderOptions>({
     if (role !== undefined && pingNeedsMentionEveryone(role, guild)) needs.push('MentionEveryone');
     return needs;
   },
+  // Every channel a task may have: posts in threads, opens posts in a forum.
+  channelTypes: () => CHANNEL_TYPES,
   async run(ctx) {
-    const { message, role, title, color } = ctx.options;
-    const everyone = role !== undefined && role === ctx.guild.id;
-    const mention = role === undefined ? undefined : everyone ? '@everyone' : mentionFor(role);
-    const allowedMentions: MessageCreateOptions['allowedMentions'] =
-      role === undefined ? { parse: [] } : everyone ? { parse: ['everyone'] } : { parse: [], roles: [role] };
-    if (title === undefined && color === undefined) {
-      await ctx.send({ content: mention ? `${mention} ${message}` : message, allowedMentions });
+    const body = reminderBody(ctx.options, ctx.guild);
+    const channel = ctx.channel;
+    if (channel?.type === ChannelType.GuildForum) {
+      await openForumPost(ctx, channel, body);
       return;
     }
-    const embed: APIEmbed = { description: message };
-    if (title !== undefined) embed.title = title;
-    if (color !== undefined) embed.color = Number.parseInt(color.slice(1), 16);
-    await ctx.send({ ...(mention ? { content: mention } : {}), embeds: [embed], allowedMentions });
+    // Said plainly, where Discord would answer "Thread is archived" for a thread that is locked.
+    if (channel?.isThread() && channel.locked && !channel.manageable) {
+      throw new Error(
+        `the thread #${channel.name} (${channel.id}) is locked; unlock it or give the bot Manage Threads`,
+      );
+    }
+    await ctx.send(body);
   },
-});
+};
+
+export default defineHandler<ReminderOptions>(reminder);
