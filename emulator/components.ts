@@ -107,21 +107,33 @@ export function parseComponents(value: unknown, flags = 0): APIMessageTopLevelCo
   return value as APIMessageTopLevelComponent[];
 }
 
-/** The button or select with this custom_id anywhere in the message's components (rows, containers, sections). */
-export function findComponent(components: readonly unknown[], customId: string): InteractiveComponent | null {
+/** A button or select found in a message: what clicking it needs, and what a reader sees on it. */
+export type MessageControl = Omit<InteractiveComponent, 'custom_id'> & {
+  /** Absent on link and premium buttons. */
+  custom_id?: string;
+  label?: string;
+};
+
+/** Every button and select in the message's components (rows, containers, sections), in reading order. */
+export function controlsOf(components: readonly unknown[]): MessageControl[] {
+  const found: MessageControl[] = [];
   for (const node of components as Node[]) {
     if (typeof node !== 'object' || node === null) continue;
-    if (
-      node.custom_id === customId &&
-      (node.type === ComponentType.Button || SELECT_TYPES.has(node.type as number))
-    )
-      return node as InteractiveComponent;
+    if (node.type === ComponentType.Button || SELECT_TYPES.has(node.type as number)) {
+      found.push(node as MessageControl);
+      continue;
+    }
     const nested = [
       ...(Array.isArray(node.components) ? node.components : []),
       ...(node.accessory !== undefined ? [node.accessory] : []),
     ];
-    const found = nested.length > 0 ? findComponent(nested, customId) : null;
-    if (found) return found;
+    found.push(...controlsOf(nested));
   }
-  return null;
+  return found;
+}
+
+/** The button or select with this custom_id anywhere in the message's components (rows, containers, sections). */
+export function findComponent(components: readonly unknown[], customId: string): InteractiveComponent | null {
+  const control = controlsOf(components).find((c) => c.custom_id === customId);
+  return control ? (control as InteractiveComponent) : null;
 }

@@ -1,4 +1,7 @@
-// Discord markup as a terminal shows it: timestamps as dates, mentions as names, no bold markers.
+// Discord markup as a terminal shows it: timestamps as dates, mentions as names, no bold markers, and a
+// message's buttons as a row of [labels].
+import { ComponentType } from 'discord-api-types/v10';
+import { controlsOf } from '../../emulator/components.js';
 import type { World } from '../../emulator/index.js';
 
 export function clock(at: Date = new Date()): string {
@@ -36,4 +39,29 @@ export function render(text: string, world: World, nowMs = Date.now()): string {
     .replace(/<@&(\d+)>/g, (_, id: string) => `@${name(() => world.role(id).name, id)}`)
     .replace(/<@!?(\d+)>/g, (_, id: string) => `@${name(() => world.user(id).username, id)}`)
     .replace(/\*\*/g, '');
+}
+
+/**
+ * A message's buttons and selects on one line: `[◀ Previous] [Next ▶]`, a disabled one in parentheses
+ * (`(◀ Previous)`); empty when it has none.
+ */
+export function renderControls(components: readonly unknown[] | undefined): string {
+  return controlsOf(components ?? [])
+    .map((control) => {
+      const label =
+        control.type === ComponentType.Button ? (control.label ?? control.custom_id ?? 'button') : '▾ select';
+      return control.disabled ? `(${label})` : `[${label}]`;
+    })
+    .join(' ');
+}
+
+/** A message as the terminal shows it: its text, then its buttons on the next line. */
+export function renderMessage(
+  message: { content: string; components?: readonly unknown[] },
+  world: World,
+  nowMs = Date.now(),
+): string {
+  const controls = renderControls(message.components);
+  const text = render(message.content, world, nowMs);
+  return controls === '' ? text : `${text}\n${controls}`;
 }

@@ -14,6 +14,8 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NOT_YOUR_PAGES, OUTDATED_BUTTON, TASKS_PER_PAGE } from '../../commands/task/list.js';
 import { InvocationError } from '../../emulator/index.js';
+import { pressButton } from '../../scripts/sandbox/press.js';
+import { renderControls, renderMessage } from '../../scripts/sandbox/render.js';
 import { DatabaseBusyError } from '../../src/db/busy.js';
 import { DATABASE_FAULT_SENTENCES } from '../../src/db/errors.js';
 import type { Task } from '../../src/db/index.js';
@@ -307,6 +309,44 @@ describe('a slow page', () => {
     } finally {
       await slow.close();
     }
+  });
+});
+
+describe('list pages in the sandbox', () => {
+  it('shows the buttons under the reply, and `press next` turns the page', async () => {
+    await createTasks(
+      t.a,
+      Array.from({ length: 16 }, (_, i) => name(i)),
+    );
+    const list = await invoke(t.emulator, 'list', {}, { guild: t.a });
+    const world = t.emulator.world;
+    expect(renderMessage(list, world).split('\n').at(-1)).toBe('(◀ Previous) [Next ▶]');
+    expect(renderControls([])).toBe('');
+
+    const printed: string[] = [];
+    const print = (line: string) => printed.push(line);
+    expect(await pressButton(t.emulator, t.a.admin, 'next', print)).toBe(true);
+    expect(printed.at(-1)).toMatch(
+      /\(only you\) 16 tasks, page 2 of 2\n• task-015 .*\n\[◀ Previous\] \(Next ▶\)$/,
+    );
+    expect(world.message(list.id).message.content).toContain('page 2 of 2');
+
+    // The bad presses each say why, and click nothing.
+    expect(await pressButton(t.emulator, t.a.admin, 'Next ▶', print)).toBe(false);
+    expect(printed.at(-1)).toMatch(/✗ That button is disabled\.$/);
+    expect(await pressButton(t.emulator, t.a.admin, 'shuffle', print)).toBe(false);
+    expect(printed.at(-1)).toMatch(/✗ No reply of the bot's has a "shuffle" button\.$/);
+    expect(await pressButton(t.emulator, t.a.admin, ' ▶ ', print)).toBe(false);
+    expect(printed.at(-1)).toMatch(/✗ Say which button: press next, press previous\.$/);
+    // Another admin sees none of the first admin's ephemeral replies, so has nothing to press.
+    const other = world.addMember(t.a.id, { user: { username: 'a-admin-2' }, roles: [t.a.roles.Admins!] });
+    expect(await pressButton(t.emulator, other, 'previous', print)).toBe(false);
+    expect(await pressButton(t.emulator, t.a.admin, 'prev', print)).toBe(true);
+    expect(printed.at(-1)).toContain('16 tasks, page 1 of 2');
+    await deleteTasks(
+      t.a,
+      Array.from({ length: 16 }, (_, i) => name(i)),
+    );
   });
 });
 
