@@ -144,16 +144,22 @@ function notADuration(input: string): string {
 // at: daily times, weekdays with times, or one date and time
 
 const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
-const DAY_NAMES: Record<string, number[]> = {
-  weekdays: [1, 2, 3, 4, 5],
-  weekday: [1, 2, 3, 4, 5],
-  weekends: [6, 7],
-  weekend: [6, 7],
-  day: [1, 2, 3, 4, 5, 6, 7],
-  days: [1, 2, 3, 4, 5, 6, 7],
-  daily: [1, 2, 3, 4, 5, 6, 7],
-  everyday: [1, 2, 3, 4, 5, 6, 7],
-};
+const EVERY_DAY = [1, 2, 3, 4, 5, 6, 7];
+// A Map, not an object: typed words such as "constructor" must not find Object.prototype's members.
+const DAY_NAMES = new Map<string, number[]>([
+  ['weekdays', [1, 2, 3, 4, 5]],
+  ['weekday', [1, 2, 3, 4, 5]],
+  ['weekends', [6, 7]],
+  ['weekend', [6, 7]],
+  ['day', EVERY_DAY],
+  ['days', EVERY_DAY],
+  ['daily', EVERY_DAY],
+  ['everyday', EVERY_DAY],
+  ['tues', [2]],
+  ['weds', [3]],
+  ['thur', [4]],
+  ['thurs', [4]],
+]);
 for (const [index, full] of [
   'monday',
   'tuesday',
@@ -164,9 +170,8 @@ for (const [index, full] of [
   'sunday',
 ].entries()) {
   const day = [index + 1];
-  for (const name of [full, `${full}s`, full.slice(0, 3), `${full.slice(0, 3)}s`]) DAY_NAMES[name] = day;
+  for (const name of [full, `${full}s`, full.slice(0, 3), `${full.slice(0, 3)}s`]) DAY_NAMES.set(name, day);
 }
-Object.assign(DAY_NAMES, { tues: [2], weds: [3], thur: [4], thurs: [4] });
 /** Words that may sit between days and times ("every monday at 9am", "5pm on fridays"). */
 const FILLERS = new Set(['at', 'on', 'every', 'each']);
 
@@ -212,11 +217,11 @@ function timeOfDay(token: string): string | undefined {
 
 /** `mon`, `fridays`, `weekdays`, `mon-fri` → ISO weekdays; undefined if the token is not days. */
 function weekdaysOf(token: string): number[] | undefined {
-  const named = DAY_NAMES[token];
+  const named = DAY_NAMES.get(token);
   if (named) return named;
   const range = /^([a-z]+)-([a-z]+)$/.exec(token);
-  const from = range && DAY_NAMES[range[1]!];
-  const to = range && DAY_NAMES[range[2]!];
+  const from = range && DAY_NAMES.get(range[1]!);
+  const to = range && DAY_NAMES.get(range[2]!);
   if (!from || !to || from.length !== 1 || to.length !== 1) return undefined;
   const days: number[] = [];
   // A range may wrap the week: fri-mon is Friday to Monday.

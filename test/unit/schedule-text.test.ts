@@ -81,6 +81,13 @@ describe('at: weekdays with times', () => {
     });
   });
 
+  it.each(['constructor 9am', '__proto__ 9am', 'toString-valueOf 9am', 'hasOwnProperty'])(
+    'reads %j as words, not as members of Object.prototype',
+    (input) => {
+      expect(error(parseAt(input, 'UTC', NOW))).toMatch(/^I (can't read|understood)/);
+    },
+  );
+
   it('refuses days without a time, with an example', () => {
     expect(error(parseAt('mondays', 'UTC', NOW))).toBe('Say at what time too, like "mondays 09:00".');
   });
