@@ -286,7 +286,7 @@ describe('reading an import file', () => {
 });
 
 describe('checking each task of an import', () => {
-  const entry = (overrides: Partial<ExportedTask> & Record<string, unknown> = {}) => ({
+  const entry = (overrides: { [K in keyof ExportedTask]?: unknown } = {}) => ({
     name: 'standup',
     kind: 'reminder',
     state: 'running',

@@ -1,0 +1,200 @@
+// /task export and /task import end to end: the real bot sends the file, the emulator keeps it, and another
+// server imports it, mapping channels and roles by name.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { invoke, startTestBot, type TestBot, type TestGuild } from './helpers.js';
+
+let t: TestBot;
+beforeAll(async () => {
+  t = await startTestBot();
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+/** Runs /task export in `guild` and returns the reply's text and the file it carried (parsed). */
+async function exportFrom(guild: TestGuild) {
+  const reply = await invoke(t.emulator, 'export', {}, { guild });
+  const [file] = reply.attachments;
+  return {
+    content: reply.content,
+    filename: file?.filename,
+    text: file ? t.emulator.downloadAttachment(file.url).toString() : undefined,
+  };
+}
+
+/** Uploads `content` as a file and runs /task import with it in `guild`. */
+function importInto(guild: TestGuild, content: string | Uint8Array, filename = 'tasks.json') {
+  const file = t.emulator.uploadAttachment({ filename, content });
+  return t.run('import', { file }, { guild });
+}
+
+const taskNames = async (guild: TestGuild) =>
+  [...(await t.run('list', {}, { guild })).matchAll(/\*\*([a-z0-9_-]+)\*\* \(/g)].map((m) => m[1]);
+
+describe('/task export', () => {
+  it('says so when there is nothing to export, and sends no file', async () => {
+    const fresh = await exportFrom(t.b);
+    expect(fresh.content).toBe('This server has no tasks to export yet.');
+    expect(fresh.filename).toBeUndefined();
+  });
+
+  it('sends the definitions as a JSON file, names instead of ids, and another server imports them', async () => {
+    const { a, b } = t;
+    await t.run('create reminder', {
+      name: 'standup',
+      channel: a.channels.announcements!,
+      at: '09:00',
+      timezone: 'Europe/Paris',
+      message: 'Stand-up!',
+      role: a.roles.Crew!,
+      count: 5,
+    });
+    // A counter posting (not renaming its channel, whose name would then be the counter's text).
+    await t.run('create counter', {
+      name: 'members',
+      channel: a.channels.general!,
+      every: '10m',
+      template: 'Members: {members}',
+      target: 'message',
+    });
+    await t.run('create reminder', {
+      name: 'paused',
+      channel: a.channels.general!,
+      every: '1h',
+      message: 'x',
+      catchup: 'once',
+      timeout: '30s',
+    });
+    await t.run('stop', { name: 'paused' });
+
+    const exported = await exportFrom(a);
+    expect(exported.content).toMatch(/^Here are this server's 3 tasks: definitions only, no history\./);
+    expect(exported.filename).toMatch(/^metronome-tasks-a-\d{4}-\d\d-\d\d\.json$/);
+    const file = JSON.parse(exported.text!);
+    expect(file).toMatchObject({ version: 1, exportedBy: 'Metronome', server: 'a' });
+    expect(file.tasks).toEqual([
+      expect.objectContaining({
+        name: 'members',
+        kind: 'counter',
+        channel: '#general',
+        state: 'running',
+        options: { template: 'Members: {members}', target: 'message' },
+      }),
+      expect.objectContaining({ name: 'paused', state: 'stopped', catchUp: 'once', timeoutMs: 30_000 }),
+      {
+        name: 'standup',
+        kind: 'reminder',
+        state: 'running',
+        channel: '#announcements',
+        schedule: { kind: 'times', times: ['09:00'], timeZone: 'Europe/Paris' },
+        count: 5,
+        catchUp: 'skip',
+        timeoutMs: 60_000,
+        options: { message: 'Stand-up!', role: '@Crew' },
+      },
+    ]);
+    for (const id of [a.id, ...Object.values(a.channels), ...Object.values(a.roles), a.admin])
+      expect(exported.text).not.toContain(id);
+
+    const imported = await importInto(b, exported.text!);
+    expect(imported).toBe(
+      [
+        'Imported 3 tasks:',
+        `• **members** (counter) in <#${b.channels.general}>, every 10m, running`,
+        `• **paused** (reminder) in <#${b.channels.general}>, every 1h, stopped (it was stopped when exported; \`/task start paused\` runs it)`,
+        `• **standup** (reminder) in <#${b.channels.announcements}>, daily at 09:00 (Europe/Paris), running`,
+      ].join('\n'),
+    );
+    const info = await t.run('info', { name: 'standup' }, { guild: b });
+    expect(info).toContain(`<@&${b.roles.Crew}>`);
+    expect(await taskNames(b)).toEqual(['members', 'paused', 'standup']);
+  });
+});
+
+describe('/task import', () => {
+  const file = (tasks: unknown[]) => JSON.stringify({ version: 1, tasks });
+  const reminder = (name: string, extra: Record<string, unknown> = {}) => ({
+    name,
+    kind: 'reminder',
+    state: 'running',
+    channel: '#general',
+    schedule: { kind: 'interval', seconds: 3600 },
+    options: { message: 'hi' },
+    ...extra,
+  });
+
+  it('lists every problem, task by task, and creates none of the tasks', async () => {
+    const before = await taskNames(t.a);
+    const reply = await importInto(
+      t.a,
+      file([
+        reminder('fine-one'),
+        reminder('standup'),
+        reminder('qotd-daily', { kind: 'qotd' }),
+        reminder('elsewhere', { channel: '#off-topic' }),
+        reminder('pinger', { options: { message: 'hi', role: '@Mods' } }),
+        reminder('locked-out', { channel: '#locked' }),
+        reminder('too-fast', { schedule: { kind: 'interval', seconds: 2 } }),
+      ]),
+    );
+    expect(reply).toBe(
+      [
+        'Nothing was imported: 6 of the 7 tasks in the file have problems. Fix them and import the file again.',
+        '• **standup**: This server already has a task named "standup".',
+        '• **qotd-daily**: There is no task kind "qotd" on this bot.',
+        '• **elsewhere**: There is no channel named #off-topic in this server.',
+        '• **pinger**: Its `role` option names @Mods, but this server has no role by that name.',
+        `• **locked-out**: I can't work in <#${t.a.channels.locked}>: I need the **Send Messages** permission there.`,
+        '• **too-fast**: Tasks can run at most every 10 seconds.',
+      ].join('\n'),
+    );
+    expect(await taskNames(t.a)).toEqual(before);
+  });
+
+  it('refuses files that are not an export, one sentence each', async () => {
+    const cases: [string | Uint8Array, RegExp][] = [
+      ['', /^That file is empty; attach a file made by `\/task export`\.$/],
+      ['{"version": 1, "tasks": [', /^That file isn't valid JSON/],
+      ['name,kind\nstandup,reminder', /^That file isn't valid JSON/],
+      [JSON.stringify({ name: 'standup' }), /^That file isn't a Metronome task export/],
+      [
+        JSON.stringify({ version: 2, tasks: [reminder('x')] }),
+        /^That file is in version 2 of the export format, from a newer Metronome/,
+      ],
+      [file([]), /^That file has no tasks to import\.$/],
+      [new Uint8Array(1024 * 1024 + 1), /^That file is 1\.1 MB; an export is at most 1 MB\.$/],
+    ];
+    for (const [content, expected] of cases)
+      expect(await importInto(t.b, content), String(expected)).toMatch(expected);
+  });
+
+  it('refuses more tasks than the server may hold, before looking at them', async () => {
+    const many = Array.from({ length: 101 }, (_, i) => reminder(`bulk-${i}`));
+    expect(await importInto(t.b, file(many))).toMatch(
+      /^That file has 101 tasks, but this server has \d+ of the 100 Metronome allows, so only \d+ more fit; nothing was imported\.$/,
+    );
+  });
+
+  it('says so when the file cannot be downloaded', async () => {
+    t.emulator.rest.faults.fail({ path: /^\/attachments\// }, { status: 404 });
+    expect(await importInto(t.b, file([reminder('never')]))).toBe(
+      "I couldn't download that file from Discord; try again in a moment.",
+    );
+    expect(await taskNames(t.b)).not.toContain('never');
+  });
+
+  it('creates tasks exported stopped as stopped, and the running ones run', async () => {
+    const reply = await importInto(
+      t.b,
+      file([
+        reminder('ticker', { schedule: { kind: 'interval', seconds: 10 }, options: { message: 'tick' } }),
+        reminder('failed-one', { state: 'failed' }),
+      ]),
+    );
+    expect(reply).toContain('• **failed-one** (reminder)');
+    expect(reply).toContain('stopped (it was failed when exported; `/task start failed-one` runs it)');
+    const posted = await t.emulator.waitForMessage(t.b.channels.general!, (m) => m.content === 'tick');
+    expect(posted.author.id).toBe(t.emulator.world.botUser.id);
+    expect(await t.run('info', { name: 'failed-one' }, { guild: t.b })).toMatch(/stopped/);
+  });
+});
