@@ -222,12 +222,19 @@ function index(nowMs: number): ZoneIndex {
   return zoneIndex;
 }
 
+const majorRank = new Map(MAJOR_ZONES.map((zone, at) => [zone, at]));
+
+/**
+ * Builds the abbreviation and offset index now, e.g. at start-up, rather than when someone first types an
+ * abbreviation or offset (it holds the event loop about 0.2–0.5 s, once per process).
+ */
+export function prepareTimeZones(nowMs: number = Date.now()): void {
+  index(nowMs);
+}
+
 /** Most-used zones first (MAJOR_ZONES order), then the rest alphabetically. */
 function byImportance(a: string, b: string): number {
-  const rank = (zone: string) => {
-    const at = MAJOR_ZONES.indexOf(zone);
-    return at === -1 ? MAJOR_ZONES.length : at;
-  };
+  const rank = (zone: string) => majorRank.get(zone) ?? MAJOR_ZONES.length;
   return rank(a) - rank(b) || a.localeCompare(b);
 }
 
@@ -249,8 +256,8 @@ function resolveOffset(text: string, nowMs: number): ZoneResolution | undefined 
   const zones = [...offsets]
     .filter(([, { january, july }]) => january === total || july === total)
     .map(([zone]) => zone);
-  const current = (zone: string) => (offsetMinutes(zone, nowMs) === total ? 0 : 1);
-  zones.sort((a, b) => current(a) - current(b) || byImportance(a, b));
+  const notNow = new Map(zones.map((zone) => [zone, offsetMinutes(zone, nowMs) === total ? 0 : 1]));
+  zones.sort((a, b) => notNow.get(a)! - notNow.get(b)! || byImportance(a, b));
   if (total === 0) zones.unshift('UTC');
   else if (total % 60 === 0) zones.push(`Etc/GMT${total > 0 ? '-' : '+'}${Math.abs(total) / 60}`);
   const candidates = [...new Set(zones)];
@@ -265,8 +272,7 @@ function resolveOffset(text: string, nowMs: number): ZoneResolution | undefined 
     : { kind: 'ambiguous', by: 'offset', candidates };
 }
 
-function resolveAbbreviation(text: string, nowMs: number): ZoneResolution | undefined {
-  const abbreviation = LEGACY_ZONE_ABBREVIATIONS[text.toLowerCase()] ?? text;
+function resolveAbbreviation(abbreviation: string, nowMs: number): ZoneResolution | undefined {
   if (!/^[a-z]{2,5}$/i.test(abbreviation)) return undefined;
   const zones = index(nowMs).zonesByAbbreviation.get(abbreviation.toUpperCase());
   if (!zones) return undefined;
@@ -276,14 +282,11 @@ function resolveAbbreviation(text: string, nowMs: number): ZoneResolution | unde
     : { kind: 'ambiguous', by: 'abbreviation', candidates };
 }
 
-/** An IANA name or alias Node knows (`europe/paris`, `US/Eastern`, `Etc/GMT-2`), in its current spelling. */
-function resolveName(text: string): string | undefined {
-  const name = text.replace(/\s+/g, '_');
-  const known = zoneNamed(name.toLowerCase());
-  if (known) return known;
-  if (!/^[a-z][\w+\-/]*$/i.test(name)) return undefined;
+/** A tz alias Node knows beyond its list (`US/Eastern`, `Zulu`, `Etc/GMT-2`), in its current spelling. */
+function resolveAlias(text: string): string | undefined {
+  if (!/^[a-z][\w+\-/]*$/i.test(text)) return undefined;
   try {
-    const zone = new Intl.DateTimeFormat('en-US', { timeZone: name }).resolvedOptions().timeZone;
+    const zone = new Intl.DateTimeFormat('en-US', { timeZone: text }).resolvedOptions().timeZone;
     return CURRENT_ZONE_NAMES[zone] ?? zone;
   } catch {
     return undefined;
@@ -298,12 +301,16 @@ function resolveName(text: string): string | undefined {
 export function resolveTimeZone(input: string, nowMs: number = Date.now()): ZoneResolution {
   const text = input.trim();
   if (text === '') return { kind: 'refused', error: `Give a time zone: ${EXAMPLES}.` };
-  const byOffsetOrAbbreviation = resolveOffset(text, nowMs) ?? resolveAbbreviation(text, nowMs);
-  if (byOffsetOrAbbreviation) return byOffsetOrAbbreviation;
-  const named = resolveName(text);
-  if (named) return { kind: 'zone', zone: named };
-  const inCity = cityZone(text);
-  if (inCity) return { kind: 'zone', zone: inCity };
+  const byOffset = resolveOffset(text, nowMs);
+  if (byOffset) return byOffset;
+  // Names and cities first: they need no scan of every zone, which only abbreviations do.
+  const legacy = LEGACY_ZONE_ABBREVIATIONS[text.toLowerCase()];
+  const known = legacy ? undefined : (zoneNamed(text.replace(/\s+/g, '_').toLowerCase()) ?? cityZone(text));
+  if (known) return { kind: 'zone', zone: known };
+  const byAbbreviation = resolveAbbreviation(legacy ?? text, nowMs);
+  if (byAbbreviation) return byAbbreviation;
+  const alias = resolveAlias(text);
+  if (alias) return { kind: 'zone', zone: alias };
   return { kind: 'refused', error: `"${quote(input)}" is not a time zone I know: ${EXAMPLES}.` };
 }
 
@@ -340,17 +347,16 @@ function matchNames(query: string): NameMatch[] {
   const needle = query.trim().toLowerCase().replace(/\s+/g, '_');
   const city = cityKey(query);
   if (needle === '') return [];
-  const rank = (zone: string): number => {
-    const lower = zone.toLowerCase();
-    const segments = lower.split('/');
-    const last = segments[segments.length - 1]!;
-    if (last === needle || lower === needle || cityKey(last) === city) return 0;
-    if (last.startsWith(needle) || lower.startsWith(needle) || cityKey(last).startsWith(city)) return 1;
+  const rank = ({ lower, segments, last, lastAsCity }: SearchableZone): number => {
+    const asCity = city !== '';
+    if (last === needle || lower === needle || (asCity && lastAsCity === city)) return 0;
+    if (last.startsWith(needle) || lower.startsWith(needle) || (asCity && lastAsCity.startsWith(city)))
+      return 1;
     if (segments.some((segment) => segment.startsWith(needle))) return 2;
     return lower.includes(needle) ? 3 : 4;
   };
-  const zones: (NameMatch & { rank: number })[] = [...timeZoneNames(), ...fixedZones()]
-    .map((zone) => ({ zone, rank: rank(zone) }))
+  const zones: (NameMatch & { rank: number })[] = searchableZones()
+    .map((entry) => ({ zone: entry.zone, rank: rank(entry) }))
     .filter((entry) => entry.rank < 4);
   const cities = Object.entries(EXTRA_CITIES)
     .filter(([name]) => city !== '' && name.startsWith(city))
@@ -358,6 +364,27 @@ function matchNames(query: string): NameMatch[] {
   return [...zones, ...cities]
     .sort((a, b) => a.rank - b.rank || byImportance(a.zone, b.zone))
     .map(({ rank: _rank, ...match }) => match);
+}
+
+interface SearchableZone {
+  zone: string;
+  lower: string;
+  segments: string[];
+  last: string;
+  lastAsCity: string;
+}
+
+let searchable: SearchableZone[] | undefined;
+
+/** Every zone's name cut up once for matching what is typed, key stroke after key stroke. */
+function searchableZones(): SearchableZone[] {
+  searchable ??= [...timeZoneNames(), ...fixedZones()].map((zone) => {
+    const lower = zone.toLowerCase();
+    const segments = lower.split('/');
+    const last = segments[segments.length - 1]!;
+    return { zone, lower, segments, last, lastAsCity: cityKey(last) };
+  });
+  return searchable;
 }
 
 let fixedZoneNames: readonly string[] | undefined;

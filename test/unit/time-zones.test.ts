@@ -252,6 +252,12 @@ describe('autocomplete choices', () => {
     expect(timeZoneChoices('zzzz', WINTER)).toEqual([
       { name: '"zzzz" is not a time zone I know: try a city like Paris.', value: 'zzzz' },
     ]);
+    // Punctuation alone is no city: it must not match every zone.
+    for (const typed of [',', '.', "'", '__']) {
+      const choices = timeZoneChoices(typed, WINTER);
+      expect(choices).toHaveLength(1);
+      expect(choices[0]?.name).toMatch(/is not a time zone I know/);
+    }
     const [long] = timeZoneChoices(`q${'x'.repeat(300)}`, WINTER);
     expect(long?.name.length).toBeLessThanOrEqual(100);
     expect(long?.value.length).toBeLessThanOrEqual(100);
