@@ -197,7 +197,7 @@ interface ZoneIndex {
 
 let zoneIndex: ZoneIndex | undefined;
 
-/** Built once per process (about 0.2 s of ICU calls): every zone's abbreviations and offsets in the year. */
+/** Built once per process (0.2–0.5 s of ICU calls): every zone's abbreviations and offsets in the year. */
 function index(nowMs: number): ZoneIndex {
   if (zoneIndex) return zoneIndex;
   const year = new Date(nowMs).getUTCFullYear();

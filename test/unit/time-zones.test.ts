@@ -43,6 +43,8 @@ describe('IANA names', () => {
     expect(zone('asia/kolkata')).toBe('Asia/Kolkata');
     expect(zone('Europe/Kiev')).toBe('Europe/Kyiv');
     expect(zone('US/Eastern')).toBe('America/New_York');
+    expect(zone('America/Montreal')).toBe('America/Toronto');
+    for (const utc of ['Etc/UTC', 'Zulu', 'Etc/GMT+0', 'utc']) expect(zone(utc)).toBe('UTC');
   });
 
   it('accepts a fixed Etc/ zone typed knowingly, and says what it is', () => {
@@ -151,6 +153,8 @@ describe('offsets', () => {
 
   it('resolve when one zone is at that offset', () => {
     expect(zone('+05:45')).toBe('Asia/Kathmandu');
+    // Nobody lives at UTC-12 (Baker Island): the fixed zone is the only one, so there is nothing to pick.
+    expect(zone('UTC-12')).toBe('Etc/GMT+12');
   });
 
   it('refuse offsets out of range or unused, saying why', () => {
