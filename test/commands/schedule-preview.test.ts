@@ -2,7 +2,6 @@
 // emulator with the real discord.js client.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OptionValue } from '../../emulator/index.js';
-import { setGuildTimeZone } from '../../src/db/index.js';
 import { startTestBot, type TestBot } from './helpers.js';
 
 let t: TestBot;
@@ -90,15 +89,22 @@ describe('at', () => {
     expect(choices[0]!.value).toBe(date);
   });
 
-  it('ignores a timezone still being typed, and uses the server default zone', async () => {
+  it('ignores a timezone still being typed, and uses the server default zone, as create does', async () => {
     const choices = await preview('at', '09:00', { timezone: 'Europe/Par' });
     expect(choices[0]!.name).toMatch(/^daily 09:00 UTC · /);
-    setGuildTimeZone(t.bot.db.db, t.a.id, 'Asia/Tokyo', { by: t.a.admin, now: Date.now() });
+    await t.run('settings', { timezone: 'Asia/Tokyo' });
     try {
       const inTokyo = await preview('at', '09:00');
       expect(inTokyo[0]!.name).toMatch(/^daily 09:00 Asia\/Tokyo · /);
+      const created = await t.run('create reminder', {
+        name: 'tokyo',
+        channel: general,
+        at: String(inTokyo[0]!.value),
+        message: 'x',
+      });
+      expect(created).toContain('Asia/Tokyo');
     } finally {
-      setGuildTimeZone(t.bot.db.db, t.a.id, 'UTC', { by: t.a.admin, now: Date.now() });
+      await t.run('settings', { timezone: 'UTC' });
     }
   });
 
