@@ -4,7 +4,8 @@ import { SlashCommandSubcommandBuilder } from '@discordjs/builders';
 import { retryWhileBusy } from '../../src/db/busy.js';
 import type { Task } from '../../src/db/index.js';
 import { describeSchedule, relative } from '../../src/discord/format.js';
-import { clampPage, pageButtons, pageLabel, paginate } from '../../src/discord/pages.js';
+import { clampPage, NOT_YOUR_PAGES, pageButtons, pageLabel, paginate } from '../../src/discord/pages.js';
+import { STALE_COMPONENT } from '../../src/discord/router.js';
 import {
   type CommandContext,
   type CommandReply,
@@ -13,13 +14,9 @@ import {
 } from '../../src/discord/task-command.js';
 import { TASK_COMMAND_NAME } from '../index.js';
 
-export const TASKS_PER_PAGE = 15;
+const TASKS_PER_PAGE = 15;
 /** Discord's 2000 characters less room for the header, which the lead may grow (the server's time zone). */
 const PAGE_CHARACTERS = 1_700;
-
-export const NOT_YOUR_PAGES =
-  'Only the admin who ran this `/task list` can turn its pages; run `/task list` to get your own.';
-export const OUTDATED_BUTTON = 'That button is out of date; run `/task list` again.';
 
 export const data = new SlashCommandSubcommandBuilder()
   .setName('list')
@@ -32,7 +29,7 @@ export const execute: TaskSubcommand['execute'] = async (interaction, ctx) =>
 export const component: NonNullable<TaskSubcommand['component']> = async (interaction, args, ctx) => {
   const [page, ownerId] = args;
   if (args.length !== 2 || !/^\d{1,6}$/.test(page!) || !/^\d{1,20}$/.test(ownerId!)) {
-    return { reply: OUTDATED_BUTTON };
+    return { reply: STALE_COMPONENT };
   }
   // Only the owner sees an ephemeral reply, but a forged click can still name it.
   if (interaction.user.id !== ownerId) return { reply: NOT_YOUR_PAGES };

@@ -40,6 +40,10 @@ export function pageLabel(page: number, pageCount: number): string {
   return `page ${page} of ${pageCount}`;
 }
 
+/** The answer to a page click by anyone but the member who ran the command (only a forged click can be). */
+export const NOT_YOUR_PAGES =
+  'Only the admin who ran this command can turn its pages; run it yourself to get your own.';
+
 export const PREVIOUS_LABEL = '◀ Previous';
 export const NEXT_LABEL = 'Next ▶';
 
