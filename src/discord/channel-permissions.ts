@@ -123,7 +123,13 @@ const CHANNEL_TYPE_NAMES: Partial<Record<ChannelType, string>> = {
 
 /** "a text channel, a voice channel or a thread", from the types a kind accepts. */
 function describeChannelTypes(types: readonly ChannelType[]): string {
-  const names = [...new Set(types.map((type) => CHANNEL_TYPE_NAMES[type] ?? 'a channel'))];
+  const names = [
+    ...new Set(
+      types.map((type) =>
+        type === ChannelType.PrivateThread ? 'a thread' : (CHANNEL_TYPE_NAMES[type] ?? 'a channel'),
+      ),
+    ),
+  ];
   return names.length === 1 ? names[0]! : `${names.slice(0, -1).join(', ')} or ${names.at(-1)}`;
 }
 
