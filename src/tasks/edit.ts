@@ -139,8 +139,7 @@ export function stateAfterCount(
 ): TaskState {
   const reached = count !== null && task.currentLoop >= count;
   if (reached && task.state !== 'completed') return 'completed';
-  const oneOff = (task.schedule as { kind: string }).kind === 'once';
-  if (!reached && task.state === 'completed' && !oneOff) return 'stopped';
+  if (!reached && task.state === 'completed' && task.schedule.kind !== 'once') return 'stopped';
   return task.state;
 }
 

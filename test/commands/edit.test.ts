@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { data as editData } from '../../commands/task/edit.js';
 import type { OptionValue } from '../../emulator/index.js';
 import { commandCharacters, MAX_COMMAND_CHARACTERS } from '../../src/discord/command-limits.js';
-import { startTestBot, type TestBot } from './helpers.js';
+import { FIXTURE_HANDLERS, startTestBot, type TestBot } from './helpers.js';
 
 /** A custom kind with one option of each type, in a module with no imports (so it loads from any folder). */
 const GADGET = `export default {
@@ -407,5 +407,69 @@ describe('/task edit, forged', () => {
       "`/task edit` doesn't change when a task runs; use `/task interval` for that.",
     );
     expect(await t.run('info', { name: 'forged' })).toContain('every 1h');
+  });
+});
+
+describe('/task edit, a kind no longer loaded', () => {
+  it('changes only what needs no kind: name, count, catch-up, timeout', async () => {
+    await t.run('create gadget', { name: 'orphan', channel: general, every: '1h', level: 1 });
+    await t.restart(FIXTURE_HANDLERS); // the gadget module is gone
+    expect(await edit({ name: 'orphan', option: 'note', value: 'x' })).toBe(
+      'A gadget task has no `note` option; it has no options of its own.',
+    );
+    expect(await edit({ name: 'orphan', channel: announcements })).toBe(
+      'There is no task kind "gadget" on this bot any more, so only the name, count, catch-up and timeout of **orphan** can change.',
+    );
+    expect(await edit({ name: 'orphan', count: 9, rename: 'orphan2' })).toBe(
+      '**orphan**: renamed to **orphan2**, count forever → 9.',
+    );
+  });
+});
+
+describe('/task edit with many kinds', () => {
+  let many: TestBot | undefined;
+  let manyDir: string | undefined;
+  afterAll(async () => {
+    await many?.close();
+    if (manyDir) rmSync(manyDir, { recursive: true, force: true });
+  });
+
+  it('keeps its size, fits /task in 8,000 characters, and edits a kind create had no room for', async () => {
+    manyDir = mkdtempSync(join(tmpdir(), 'metronome-edit-many-'));
+    const kind = (index: number) => `kind${String(index).padStart(2, '0')}`;
+    for (let index = 1; index <= 30; index++) {
+      writeFileSync(
+        join(manyDir, `${kind(index)}.mjs`),
+        `export default {
+  kind: '${kind(index)}',
+  description: 'A generated kind for the many-kinds test: it posts nothing at all',
+  options: { safeParse: (value) => ({ success: true, data: value }) },
+  slashOptions: (b) => b.addStringOption((o) => o.setName('text').setDescription('Some text for this kind')),
+  async run() {},
+};
+`,
+      );
+    }
+    many = await startTestBot({ handlersDir: manyDir });
+    const [registered] = many.emulator.commands.list(null);
+    expect(commandCharacters(registered as Parameters<typeof commandCharacters>[0])).toBeLessThanOrEqual(
+      MAX_COMMAND_CHARACTERS,
+    );
+    const edit = registered?.options?.find((o) => o.name === 'edit');
+    expect(commandCharacters(edit as Parameters<typeof commandCharacters>[0])).toBe(1007);
+    const leftOut = many.bot.started.notOffered.map((entry) => entry.path);
+    expect(leftOut).toContain(`create ${kind(30)}`);
+    // Its tasks still run (an import or an older bot made them), and edit reaches them.
+    await many.bot.runtime.create(many.a.id, {
+      name: 'late',
+      kind: kind(30),
+      options: { text: 'old' },
+      schedule: { kind: 'interval', seconds: 3600 },
+      channelId: many.a.channels.general!,
+      createdBy: many.a.admin,
+    });
+    expect(await many.run('edit', { name: 'late', option: 'text', value: 'new' })).toBe(
+      '**late**: text "old" → "new".',
+    );
   });
 });

@@ -9,8 +9,7 @@ import {
   SCHEDULE_NOT_EDITABLE,
   stateAfterCount,
 } from '../../src/tasks/edit.js';
-import { type Task, TaskError } from '../../src/tasks/index.js';
-import { DEFAULT_TIMEOUT_MS } from '../../src/tasks/runtime.js';
+import { DEFAULT_TIMEOUT_MS, type Task, TaskError } from '../../src/tasks/index.js';
 import { definition, MINUTE, recordingExecutor, useRuntimeOnFakeClock } from './helpers.js';
 
 const T0 = Date.UTC(2025, 5, 2, 12, 0, 0);
@@ -118,9 +117,7 @@ describe('stateAfterCount', () => {
     expect(stateAfterCount(row({ currentLoop: 3, count: 3, state: 'completed' }), 5)).toBe('stopped');
     expect(stateAfterCount(row({ currentLoop: 3, count: 3, state: 'completed' }), null)).toBe('stopped');
     expect(stateAfterCount(row({ currentLoop: 3, count: 3, state: 'completed' }), 2)).toBe('completed');
-    const oneOff = row({
-      schedule: { kind: 'once', at: T0, timeZone: 'UTC' } as unknown as Task['schedule'],
-    });
+    const oneOff = row({ schedule: { kind: 'once', at: T0, timeZone: 'UTC' } });
     expect(stateAfterCount({ ...oneOff, currentLoop: 1, count: 1, state: 'completed' }, 5)).toBe('completed');
   });
 });
