@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   CURRENT_ZONE_NAMES,
   EXTRA_ABBREVIATIONS,
@@ -308,5 +308,48 @@ describe('the hand-kept data', () => {
     ];
     for (const name of zones) expect(zone(name)).toBe(name);
     expect(new Set(MAJOR_ZONES).size).toBe(MAJOR_ZONES.length);
+  });
+});
+
+describe('prepareTimeZones', () => {
+  type Module = typeof import('../../src/discord/time-zones.js');
+
+  /** With a fresh copy of the module (its caches empty): how many ICU formatters each step makes. */
+  async function formattersMade(...steps: ((module: Module) => void)[]): Promise<number[]> {
+    vi.resetModules();
+    const fresh: Module = await import('../../src/discord/time-zones.js');
+    const Original = Intl.DateTimeFormat;
+    let made = 0;
+    Intl.DateTimeFormat = class extends Original {
+      constructor(...args: ConstructorParameters<typeof Original>) {
+        super(...args);
+        made++;
+      }
+    } as typeof Intl.DateTimeFormat;
+    try {
+      return steps.map((step) => {
+        const before = made;
+        step(fresh);
+        return made - before;
+      });
+    } finally {
+      Intl.DateTimeFormat = Original;
+    }
+  }
+
+  it('does the one-time scan of every zone up front, so the first abbreviation typed needs none', async () => {
+    const [cold] = await formattersMade((m) => m.parseTimeZone('CET', WINTER));
+    expect(cold).toBeGreaterThan(400);
+    const [prepare, afterwards] = await formattersMade(
+      (m) => m.prepareTimeZones(WINTER),
+      (m) => expect(m.parseTimeZone('UTC+2', WINTER).ok).toBe(false),
+    );
+    expect(prepare).toBeGreaterThan(400);
+    expect(afterwards).toBe(0);
+  });
+
+  it('is not needed for names and cities', async () => {
+    expect(await formattersMade((m) => m.parseTimeZone('paris', WINTER))).toEqual([0]);
+    expect(await formattersMade((m) => m.parseTimeZone('Europe/Berlin', WINTER))).toEqual([0]);
   });
 });
