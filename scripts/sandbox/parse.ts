@@ -12,6 +12,9 @@ export interface ParsedCommand {
 
 export type ParseResult = { ok: true; value: ParsedCommand } | { ok: false; error: string };
 
+/** Uploads a local file for an attachment option (`file:./tasks.json`): its attachment id, or why not. */
+export type AttachFile = (path: string) => { ok: true; id: string } | { ok: false; error: string };
+
 /** Splits on whitespace outside single or double quotes; quotes are removed, `\"` keeps a quote. */
 export function splitWords(line: string): string[] {
   const words: string[] = [];
@@ -44,12 +47,14 @@ export function splitWords(line: string): string[] {
 
 /**
  * Parses a prompt line against the registered command, giving each option the type Discord would send:
- * numbers for integer options, ids for channels (`#general`), roles (`@Crew`) and users (`@alice`).
+ * numbers for integer options, ids for channels (`#general`), roles (`@Crew`) and users (`@alice`), and for
+ * an attachment option the id of the local file it names, uploaded with `attach`.
  */
 export function parseCommandLine(
   line: string,
   definition: APIApplicationCommand | undefined,
   guild: GuildHandle,
+  attach?: AttachFile,
 ): ParseResult {
   let words: string[];
   try {
@@ -90,6 +95,13 @@ export function parseCommandLine(
         ok: false,
         error: `unknown option "${key}"; options here: ${leaf.map((o) => o.name).join(', ')}`,
       };
+    if (option.type === ApplicationCommandOptionType.Attachment) {
+      if (!attach) return { ok: false, error: `option ${key} takes a file, which this prompt cannot upload` };
+      const uploaded = attach(raw);
+      if (!uploaded.ok) return { ok: false, error: uploaded.error };
+      parsed.options[key] = uploaded.id;
+      continue;
+    }
     const value = coerce(option.type, raw, guild);
     if (value === undefined) return { ok: false, error: `"${raw}" does not fit option ${key}` };
     parsed.options[key] = value;

@@ -1,18 +1,24 @@
 // A sandbox session: the emulator with a demo server, the real bot on a temporary database, and a way to
 // type /task commands as the server's admin and watch what the bot does in the channels.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import {
   type APIChannel,
   type APIMessage,
   ApplicationCommandOptionType,
   GatewayDispatchEvents,
 } from 'discord-api-types/v10';
-import { type Emulator, type GuildHandle, InvocationError, startEmulator } from '../../emulator/index.js';
+import {
+  type Emulator,
+  type GuildHandle,
+  InvocationError,
+  MAX_ATTACHMENT_BYTES,
+  startEmulator,
+} from '../../emulator/index.js';
 import { type Bot, startBot } from '../../src/bot.js';
 import { createLogger } from '../../src/log.js';
-import { parseCommandLine } from './parse.js';
+import { type AttachFile, parseCommandLine } from './parse.js';
 import { clock, render } from './render.js';
 
 const DEMO_ADMIN = 'demo-admin';
@@ -76,13 +82,15 @@ export async function startSession(options: SessionOptions = {}): Promise<Sessio
   }
   const admin = guild.members[DEMO_ADMIN]!;
   const definition = () => emulator.commands.resolveChatInput(guild.id, 'task');
+  const attach = attachLocalFile(emulator);
+  const exportsDir = join(dir, 'exports');
 
   return {
     emulator,
     bot,
     guild,
     async run(line) {
-      const parsed = parseCommandLine(line, definition(), guild);
+      const parsed = parseCommandLine(line, definition(), guild, attach);
       if (!parsed.ok) {
         print(`${stamp()} ✗ ${parsed.error}`);
         return false;
@@ -96,6 +104,13 @@ export async function startSession(options: SessionOptions = {}): Promise<Sessio
         });
         const reply = await handle.waitForReply(undefined, { timeoutMs: 6_000 });
         print(`${stamp()} (only you) ${render(reply.content, emulator.world)}`);
+        for (const file of reply.attachments) {
+          // Saved where the user can read it, or hand it back to /task import in this session.
+          mkdirSync(exportsDir, { recursive: true });
+          const path = join(exportsDir, basename(file.filename));
+          writeFileSync(path, emulator.downloadAttachment(file.url));
+          print(`${stamp()} 📎 ${file.filename} (${sizeText(file.size)}), saved as ${path}`);
+        }
         return true;
       } catch (error) {
         const why =
@@ -111,6 +126,34 @@ export async function startSession(options: SessionOptions = {}): Promise<Sessio
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Uploads a local file (path relative to the current folder) as Discord's client would for `file:`. */
+function attachLocalFile(emulator: Emulator): AttachFile {
+  return (path) => {
+    const full = resolve(path);
+    let size: number;
+    try {
+      size = statSync(full).size;
+    } catch {
+      return { ok: false, error: `there is no file ${full}` };
+    }
+    if (size > MAX_ATTACHMENT_BYTES)
+      return {
+        ok: false,
+        error: `${full} is larger than Discord's ${sizeText(MAX_ATTACHMENT_BYTES)} upload limit`,
+      };
+    return {
+      ok: true,
+      id: emulator.uploadAttachment({ filename: basename(full), content: readFileSync(full) }),
+    };
+  };
+}
+
+function sizeText(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} kB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
 }
 
 function stamp(): string {
@@ -155,6 +198,7 @@ function helpText(options: readonly OptionLike[]): string {
   const lines = [
     `Type /task commands as ${DEMO_ADMIN} (Manage Server) in #general. Options are name:value; quote values with spaces.`,
     'Channels are #general, #announcements, #stats; roles @Crew, @Admins; members @alice, @bob.',
+    'A file option takes a local path (file:./tasks.json); files the bot sends are saved and their path printed.',
     '',
   ];
   const usage = (path: string, leaf: readonly OptionLike[] = []) =>

@@ -1,6 +1,8 @@
 // /task export and /task import end to end: the real bot sends the file, the emulator keeps it, and another
 // server imports it, mapping channels and roles by name.
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSession } from '../../scripts/sandbox/session.js';
 import { invoke, startTestBot, type TestBot, type TestGuild } from './helpers.js';
 
 let t: TestBot;
@@ -196,5 +198,33 @@ describe('/task import', () => {
     const posted = await t.emulator.waitForMessage(t.b.channels.general!, (m) => m.content === 'tick');
     expect(posted.author.id).toBe(t.emulator.world.botUser.id);
     expect(await t.run('info', { name: 'failed-one' }, { guild: t.b })).toMatch(/stopped/);
+  });
+});
+
+describe('the sandbox', () => {
+  it('saves what /task export sends and uploads a local file for /task import', async () => {
+    const printed: string[] = [];
+    const session = await startSession({ print: (line) => printed.push(line) });
+    try {
+      await session.run('/task create reminder name:standup channel:#general every:1h message:"Hi"');
+      expect(await session.run('/task export')).toBe(true);
+      const saved = /📎 (metronome-tasks-demo-server-[\d-]+\.json) \((\d+) B\), saved as (\S+)$/.exec(
+        printed.at(-1)!,
+      );
+      expect(saved).not.toBeNull();
+      const [, name, size, path] = saved!;
+      expect(path!.endsWith(name!)).toBe(true);
+      expect(readFileSync(path!).length).toBe(Number(size));
+      expect(JSON.parse(readFileSync(path!, 'utf8')).tasks[0].name).toBe('standup');
+
+      expect(await session.run(`/task import file:${path}`)).toBe(true);
+      expect(printed.at(-1)).toContain('This server already has a task named "standup".');
+      expect(await session.run('/task import file:./no-such-file.json')).toBe(false);
+      expect(printed.at(-1)).toMatch(/✗ there is no file \S+no-such-file\.json$/);
+      expect(session.help()).toContain('/task import file:…');
+      expect(session.help()).toContain('/task export');
+    } finally {
+      await session.close();
+    }
   });
 });
