@@ -49,7 +49,7 @@ export function schedulePreviewChoices(
     const [nextMs] = upcomingRuns(parsed.value, context.nowMs, 1);
     if (nextMs !== undefined) {
       const once: TaskSchedule = { kind: 'once', at: nextMs, timeZone: parsed.value.timeZone };
-      choices.push(choiceFor(once, context.nowMs, typed, 'or only once'));
+      choices.push(choiceFor(once, context.nowMs, typed, 'or'));
     }
   }
   return choices;
@@ -65,7 +65,7 @@ function exampleChoices(option: ScheduleOptionName, context: PreviewContext): Pr
   const choices: PreviewChoice[] = [];
   const { current } = context;
   if (current && scheduleText(current).option === option) {
-    choices.push(choiceFor(current, context.nowMs, undefined, 'now'));
+    choices.push(choiceFor(current, context.nowMs, undefined, 'now:'));
   }
   for (const example of EXAMPLES[option]) {
     const parsed = parse(option, example, context);
@@ -80,7 +80,7 @@ function choiceFor(schedule: TaskSchedule, nowMs: number, typed?: string, label?
   // Canonical text fits unless it lists many times; what was typed (capped by the option) always does.
   const value = text.length <= MAX_CHOICE_LENGTH || typed === undefined ? text : typed;
   const name = describeForPreview(schedule, nowMs);
-  return { name: fitChoice(label ? `${label}: ${name}` : name), value: value.slice(0, MAX_CHOICE_LENGTH) };
+  return { name: fitChoice(label ? `${label} ${name}` : name), value: value.slice(0, MAX_CHOICE_LENGTH) };
 }
 
 /**
@@ -174,7 +174,7 @@ function zoneLabel(instantMs: number, timeZone: string): string {
 function inWords(deltaMs: number): string {
   const minutes = Math.round(deltaMs / 60_000);
   if (minutes < 1) return 'in under a minute';
-  if (minutes < 90) return `in ${minutes} min`;
+  if (minutes < 120) return `in ${minutes} min`;
   const hours = Math.round(deltaMs / 3_600_000);
   if (hours < 48) return `in ${hours} h`;
   return `in ${Math.round(deltaMs / 86_400_000)} days`;

@@ -76,7 +76,7 @@ describe('at', () => {
       /^weekly Mon, Wed, Fri 09:00 Europe\/Paris · next (Mon|Wed|Fri) \d+ \w{3} 09:00 \(in /,
     );
     expect(choices[0]!.value).toBe('mon,wed,fri 09:00');
-    expect(choices[1]!.name).toMatch(/^or only once: once · (Mon|Wed|Fri) \d+ \w{3} \d{4} 09:00 CES?T · in /);
+    expect(choices[1]!.name).toMatch(/^or once · (Mon|Wed|Fri) \d+ \w{3} \d{4} 09:00 CES?T · in /);
     expect(choices[1]!.value).toMatch(/^\d{4}-\d{2}-\d{2} 09:00$/);
   });
 

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TaskSchedule } from '../../src/db/index.js';
 import { parseAt, parseEvery, scheduleFromOptions, scheduleText } from '../../src/discord/schedule-input.js';
+import { schedulePreviewChoices } from '../../src/discord/schedule-preview.js';
 
 /** Tuesday 1 December 2026, 13:05 UTC (14:05 in Paris, 08:05 in New York, 02:05 on the 2nd in Auckland). */
 const NOW = Date.UTC(2026, 11, 1, 13, 5);
@@ -386,5 +387,81 @@ describe('canonical text reads back as the same schedule', () => {
     expect(text('mon-fri 18:30')).toBe('weekdays 18:30');
     expect(text('6:30pm, 9am')).toBe('09:00, 18:30');
     expect(scheduleText({ kind: 'interval', seconds: 900 }).text).toBe('15m');
+  });
+});
+
+describe('the autocomplete preview, at a fixed instant', () => {
+  const context = { nowMs: NOW };
+  const names = (option: 'at' | 'every' | 'cron', typed: string, timezone?: string) =>
+    schedulePreviewChoices(option, typed, { ...context, timezone: timezone ?? null }).map((c) => c.name);
+
+  it('reads as documented for each kind', () => {
+    expect(names('at', '2026-12-24 18:00', 'Europe/Paris')).toEqual([
+      'once · Thu 24 Dec 2026 18:00 CET · in 23 days',
+    ]);
+    expect(names('at', '9am', 'Europe/Paris')).toEqual([
+      'daily 09:00 Europe/Paris · next Wed 2 Dec 09:00 (in 19 h)',
+      'or once · Wed 2 Dec 2026 09:00 CET · in 19 h',
+    ]);
+    expect(names('at', 'mon,wed,fri 09:00')[0]).toBe(
+      'weekly Mon, Wed, Fri 09:00 UTC · next Wed 2 Dec 09:00 (in 20 h)',
+    );
+    expect(names('at', 'weekdays 18:30', 'America/New_York')[0]).toBe(
+      'weekly on weekdays 18:30 America/New_York · next Tue 1 Dec 18:30 (in 10 h)',
+    );
+    expect(names('at', 'in 90 minutes', 'Pacific/Auckland')).toEqual([
+      'once · Wed 2 Dec 2026 03:35 Pacific/Auckland · in 90 min',
+    ]);
+    expect(names('every', '15m')).toEqual(['every 15m · first run at creation, then every 15 minutes']);
+    expect(names('cron', '0 9 * * 1')).toEqual(['cron 0 9 * * 1 UTC · next Mon 7 Dec 09:00 (in 6 days)']);
+  });
+
+  it('a zone with no letters abbreviation shows its name', () => {
+    expect(names('at', '2026-12-24 18:00', 'Asia/Kolkata')[0]).toMatch(
+      /^once · Thu 24 Dec 2026 18:00 (IST|Asia\/Kolkata) · /,
+    );
+    expect(names('at', '2026-12-24 18:00', 'America/Sao_Paulo')[0]).toBe(
+      'once · Thu 24 Dec 2026 18:00 America/Sao_Paulo · in 23 days',
+    );
+  });
+
+  it('a choice too long to carry its canonical text carries what was typed, which reads back the same', () => {
+    const typed = '1am,2am,3am,4am,5am,6am,7am,8am,9am,10am,11am,1pm,2pm,3pm,4pm,5pm,6pm,7pm';
+    const [choice] = schedulePreviewChoices('at', typed, context);
+    expect(choice!.name).toMatch(/^daily 01:00, 02:00, 03:00 \+15 more UTC · next /);
+    expect(choice!.value).toBe(typed);
+    expect(scheduleText(value(scheduleFromOptions({ at: typed }, context))).text.length).toBeGreaterThan(100);
+  });
+
+  it('every choice stays within Discord’s limits, whatever is typed', () => {
+    const inputs = ['', 'x'.repeat(100), '😀'.repeat(50), 'tomorrow at 9am please', '0 9 * * 1', '15m', ' '];
+    for (const option of ['at', 'every', 'cron'] as const) {
+      for (const typed of inputs) {
+        const choices = schedulePreviewChoices(option, typed, { ...context, timezone: 'Pacific/Auckland' });
+        expect(choices.length).toBeGreaterThan(0);
+        expect(choices.length).toBeLessThanOrEqual(25);
+        for (const { name, value: choiceValue } of choices) {
+          expect(name.length).toBeGreaterThan(0);
+          expect(name.length).toBeLessThanOrEqual(100);
+          expect(choiceValue.length).toBeGreaterThan(0);
+          expect(choiceValue.length).toBeLessThanOrEqual(100);
+        }
+      }
+    }
+  });
+
+  it('examples and previews read back as the schedule they show', () => {
+    for (const option of ['at', 'every', 'cron'] as const) {
+      for (const choice of schedulePreviewChoices(option, '', { ...context, timezone: 'Europe/Paris' })) {
+        expect(
+          value(
+            scheduleFromOptions(
+              { [option]: choice.value, timezone: option === 'every' ? null : 'Europe/Paris' },
+              context,
+            ),
+          ),
+        ).toBeDefined();
+      }
+    }
   });
 });
