@@ -19,7 +19,7 @@ import { DatabaseBusyError } from '../../src/db/busy.js';
 import { DATABASE_FAULT_SENTENCES } from '../../src/db/errors.js';
 import type { Task } from '../../src/db/index.js';
 import { clampPage, NEXT_LABEL, NOT_YOUR_PAGES, PREVIOUS_LABEL, paginate } from '../../src/discord/pages.js';
-import { NEEDS_MANAGE_SERVER, STALE_COMPONENT } from '../../src/discord/router.js';
+import { NEEDS_MANAGE_SERVER, SOMETHING_WENT_WRONG, STALE_COMPONENT } from '../../src/discord/router.js';
 import { componentId, parseComponentId } from '../../src/discord/task-command.js';
 import { invoke, startTestBot, type TestBot, type TestGuild } from './helpers.js';
 
@@ -248,7 +248,7 @@ describe('who may turn the pages', () => {
 });
 
 describe('a slow page', () => {
-  it('defers the update, then edits the list in; a failure after deferring is an ephemeral follow-up', async () => {
+  it('defers the update, then edits the list in; a failure after deferring is an ephemeral follow-up, and so is a failed edit', async () => {
     const slow = await startTestBot({ deferAfterMs: 0 });
     try {
       for (let i = 0; i < 16; i++) {
@@ -304,6 +304,21 @@ describe('a slow page', () => {
           command: '/task list',
           customId: next.replace(':2:', ':1:'),
         }),
+      );
+
+      // The admin dismisses the list while a click on it is being answered: the edit fails, is logged, and
+      // the click still gets an answer.
+      const dismissed = slow.emulator.invokeComponent({
+        user: slow.a.admin,
+        message: list.id,
+        customId: button(edited, PREVIOUS_LABEL).custom_id,
+      });
+      expect((await dismissed.waitForAck()).type).toBe(InteractionResponseType.DeferredMessageUpdate);
+      slow.emulator.world.deleteMessage(list.id);
+      release('read');
+      expect((await dismissed.waitForFollowUp()).content).toBe(SOMETHING_WENT_WRONG);
+      expect(slow.logs).toContainEqual(
+        expect.objectContaining({ msg: 'could not send the reply', command: '/task list' }),
       );
     } finally {
       await slow.close();
