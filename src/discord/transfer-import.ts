@@ -56,9 +56,10 @@ function planOne(
   const rawName = (entry as { name?: unknown } | null)?.name;
   const label = typeof rawName === 'string' && rawName.trim() !== '' ? rawName : `task ${index + 1}`;
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = issue?.path.length ? `\`${issue.path.join('.')}\`` : 'the entry';
-    return { label, problems: [`${field} is missing or has the wrong type.`] };
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry))
+      return { label, problems: ['It is not a task: each entry of `tasks` is an object.'] };
+    const fields = new Set(parsed.error.issues.map((issue) => String(issue.path[0])));
+    return { label, problems: [...fields].map(wrongField) };
   }
   const task = parsed.data;
   const problems: string[] = [];
@@ -130,6 +131,24 @@ function planOne(
       start: task.state === 'running',
     },
   };
+}
+
+/** What each field of an entry should hold, for the sentence when it holds something else. */
+const FIELD_SHAPES: Record<string, string> = {
+  name: 'a task name like "standup"',
+  kind: 'a task kind like "reminder"',
+  state: 'one of running, stopped, cancelled, failed or completed',
+  channel: 'a channel name like "#general"',
+  schedule: 'a schedule like {"kind": "interval", "seconds": 3600}',
+  count: 'a whole number, or null for forever',
+  catchUp: '"skip" or "once"',
+  timeoutMs: 'a number of milliseconds',
+  options: "an object of the kind's options",
+};
+
+function wrongField(field: string): string {
+  const shape = FIELD_SHAPES[field];
+  return shape === undefined ? `Its \`${field}\` is not valid.` : `Its \`${field}\` should be ${shape}.`;
 }
 
 /**

@@ -201,6 +201,38 @@ describe('/task import', () => {
   });
 });
 
+describe('/task import of damaged files', () => {
+  it('answers every field set to every wrong type with a sentence, never a failure', async () => {
+    const valid = {
+      name: 'mutant',
+      kind: 'reminder',
+      state: 'running',
+      channel: '#general',
+      schedule: { kind: 'interval', seconds: 3600 },
+      count: null,
+      catchUp: 'skip',
+      timeoutMs: 60_000,
+      options: { message: 'hi', role: '@Crew' },
+    };
+    const wrong: unknown[] = [null, 0, -1, 1.5, '', 'x', '__proto__', [], {}, true, [1, 2], { kind: 'nope' }];
+    const answers = new Set<string>();
+    for (const field of Object.keys(valid)) {
+      for (const value of wrong) {
+        const entry = { ...valid, [field]: value };
+        const reply = await importInto(t.b, JSON.stringify({ version: 1, tasks: [entry] }));
+        expect(reply, `${field}: ${JSON.stringify(value)}`).toMatch(
+          /^(Nothing was imported: |Imported 1 task:\n).+$/s,
+        );
+        answers.add(reply.split('\n')[0]!);
+        // One that was valid after all is created: delete it so the next one may reuse the name.
+        if (reply.startsWith('Imported')) await t.run('delete', { name: 'mutant' }, { guild: t.b });
+      }
+    }
+    expect(answers.size).toBeGreaterThan(1);
+    expect(t.logs.filter((line) => line.msg === 'command failed')).toEqual([]);
+  });
+});
+
 describe('the sandbox', () => {
   it('saves what /task export sends and uploads a local file for /task import', async () => {
     const printed: string[] = [];

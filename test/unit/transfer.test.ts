@@ -337,6 +337,7 @@ describe('checking each task of an import', () => {
         { kind: 'reminder' },
         'not an object',
         entry({ name: 'state', state: 'paused' }),
+        entry({ name: 'bad-types', channel: 5, count: '3', options: [] }),
       ],
       importContext(['taken']),
     );
@@ -367,9 +368,18 @@ describe('checking each task of an import', () => {
         'Its `by` option names @nobody, but this server has no member by that name.',
         'Its `ping` should be a name like "@Crew" or "#general".',
       ],
-      'task 15': ['`name` is missing or has the wrong type.'],
-      'task 16': ['the entry is missing or has the wrong type.'],
-      state: ['`state` is missing or has the wrong type.'],
+      'task 15': [
+        'Its `name` should be a task name like "standup".',
+        'Its `channel` should be a channel name like "#general".',
+        'Its `schedule` should be a schedule like {"kind": "interval", "seconds": 3600}.',
+      ],
+      'task 16': ['It is not a task: each entry of `tasks` is an object.'],
+      state: ['Its `state` should be one of running, stopped, cancelled, failed or completed.'],
+      'bad-types': [
+        'Its `channel` should be a channel name like "#general".',
+        'Its `count` should be a whole number, or null for forever.',
+        "Its `options` should be an object of the kind's options.",
+      ],
     });
     expect(plan.every((p) => p.definition === undefined)).toBe(true);
   });
