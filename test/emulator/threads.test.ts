@@ -255,3 +255,35 @@ describe('threads and forums', () => {
     );
   });
 });
+
+describe('World threads: what a test may ask for', () => {
+  it('refuses thread specs Discord could not hold', async () => {
+    const { World } = await import('../../emulator/world.js');
+    const world = new World();
+    const guild = (threads: GuildSpec['threads']) =>
+      world.createGuild({
+        name: 'g',
+        channels: [
+          { name: 'chat' },
+          { name: 'ideas', type: 'forum' },
+          { name: 'news', type: 'announcement' },
+          { name: 'Lounge', type: 'voice' },
+        ],
+        threads,
+      });
+    expect(() => guild([{ name: 't', parent: 'Lounge' }])).toThrow(
+      'thread t: its parent must be a text, announcement or forum channel',
+    );
+    expect(() => guild([{ name: 't', parent: 'ideas', type: 'private' }])).toThrow(
+      'thread t: only a text channel has private threads',
+    );
+    expect(() => guild([{ name: 't', parent: 'news', type: 'private' }])).toThrow(
+      'thread t: only a text channel has private threads',
+    );
+    const handle = guild([{ name: 'n', parent: 'news' }]);
+    expect(world.channel(handle.threads.n!).type).toBe(ChannelType.AnnouncementThread);
+    expect(() => world.updateThread(handle.channels.chat!, { archived: true })).toThrow('is not a thread');
+    expect(() => world.joinThread(handle.channels.chat!, world.botUser.id)).toThrow('is not a thread');
+    expect(() => world.createThread({ name: 'x', parent: '123' })).toThrow('Unknown Channel');
+  });
+});
