@@ -9,6 +9,7 @@ import {
   checkSchedule,
   checkTaskName,
   DEFAULT_TIMEOUT_MS,
+  TASK_NAME_PATTERN,
   type TaskDefinition,
   TaskError,
 } from '../tasks/index.js';
@@ -26,7 +27,7 @@ export interface ImportContext {
 
 /** One entry of the file, checked: its definition when nothing is wrong with it, its problems otherwise. */
 export interface PlannedTask {
-  /** The task's name, or `task 3` for an entry without one. */
+  /** The task's name, or `task 3` for an entry without a valid one. */
   label: string;
   problems: string[];
   /** Set when `problems` is empty. */
@@ -54,7 +55,9 @@ function planOne(
 ): PlannedTask {
   const parsed = taskEntrySchema.safeParse(entry);
   const rawName = (entry as { name?: unknown } | null)?.name;
-  const label = typeof rawName === 'string' && rawName.trim() !== '' ? rawName : `task ${index + 1}`;
+  // A name that is not a valid task name is not shown in bold as a label: it could be any text at all.
+  const label =
+    typeof rawName === 'string' && TASK_NAME_PATTERN.test(rawName) ? rawName : `task ${index + 1}`;
   if (!parsed.success) {
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry))
       return { label, problems: ['It is not a task: each entry of `tasks` is an object.'] };

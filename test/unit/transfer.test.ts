@@ -343,7 +343,7 @@ describe('checking each task of an import', () => {
     );
     expect(problemsOf(plan)).toEqual({
       taken: ['This server already has a task named "taken".'],
-      'Bad Name': [expect.stringMatching(/^"Bad Name" is not a valid task name/)],
+      'task 2': [expect.stringMatching(/^"Bad Name" is not a valid task name/)],
       twice: ['The file has more than one task named "twice".'],
       qotd: ['There is no task kind "qotd" on this bot.'],
       nowhere: [
