@@ -20,6 +20,14 @@ import {
 } from '../../src/discord/channel-permissions.js';
 import { handlerSlashOptions, validateHandlerOptions } from '../../src/discord/handler-options.js';
 import { fail, formatEvery, ok, type Parsed, parseTimeout } from '../../src/discord/input.js';
+import {
+  currentFirst,
+  currentNumberFirst,
+  cut,
+  optionValueChoices,
+  parseOptionValue,
+  showOptionValue,
+} from '../../src/discord/option-value.js';
 import { type CommandContext, MAX_CHOICES, type TaskSubcommand } from '../../src/discord/task-command.js';
 import counter from '../../src/handlers/builtin/counter.js';
 import leaderboard from '../../src/handlers/builtin/leaderboard.js';
@@ -37,8 +45,6 @@ import { addTaskNameOption, autocompleteShared, MAX_NAME_LENGTH } from '../optio
 
 /** As at create. */
 const MAX_COUNT = 1_000_000;
-/** Discord's limit for a choice's name and a string choice's value. */
-const MAX_CHOICE_LENGTH = 100;
 const SCHEDULE_OPTIONS = ['every', 'at', 'timezone', 'cron'];
 /** Options of edit itself; everything else given is a kind option. */
 const OWN_OPTIONS = ['name', 'rename', 'channel', 'count', 'catchup', 'timeout', 'option', 'value', 'clear'];
@@ -240,7 +246,7 @@ function changesOf(
     const option = declared.find((o) => o.name === optionName);
     if (!option) return fail(noSuchOption(task, optionName, declared));
     if (optionName in set) return fail(`\`${optionName}\` is given twice; give it once.`);
-    const value = parseValue(interaction.guild, option, valueText);
+    const value = parseOptionValue(interaction.guild, option, valueText);
     if (!value.ok) return value;
     set[optionName] = value.value;
   }
@@ -310,87 +316,6 @@ function parseClear(
   return ok(kindOptions);
 }
 
-/** Typed text → the value the kind stores for this option, checked against what its slash option allows. */
-function parseValue(guild: Guild, option: KindOption, input: string): Parsed<unknown> {
-  const text = input.trim();
-  const named = `\`${option.name}\``;
-  let value: unknown;
-  switch (option.type) {
-    case ApplicationCommandOptionType.String:
-      value = text;
-      if (option.min_length !== undefined && text.length < option.min_length) {
-        return fail(`${named} must be at least ${option.min_length} characters.`);
-      }
-      if (option.max_length !== undefined && text.length > option.max_length) {
-        return fail(`${named} can be at most ${option.max_length} characters.`);
-      }
-      break;
-    case ApplicationCommandOptionType.Integer:
-    case ApplicationCommandOptionType.Number: {
-      const number = /^[-+]?\d+(\.\d+)?$/.test(text) ? Number(text) : Number.NaN;
-      const integer = option.type === ApplicationCommandOptionType.Integer;
-      if (Number.isNaN(number) || (integer && !Number.isInteger(number))) {
-        return fail(`${named} takes a ${integer ? 'whole ' : ''}number, like ${option.min_value ?? 5}.`);
-      }
-      if (option.min_value !== undefined && number < option.min_value)
-        return fail(`${named} must be at least ${option.min_value}.`);
-      if (option.max_value !== undefined && number > option.max_value)
-        return fail(`${named} can be at most ${option.max_value}.`);
-      value = number;
-      break;
-    }
-    case ApplicationCommandOptionType.Boolean: {
-      const yes = ['true', 'yes', 'on'].includes(text.toLowerCase());
-      if (!yes && !['false', 'no', 'off'].includes(text.toLowerCase()))
-        return fail(`${named} takes true or false.`);
-      value = yes;
-      break;
-    }
-    case ApplicationCommandOptionType.Role:
-    case ApplicationCommandOptionType.Mentionable: {
-      const id =
-        /^(?:<@&)?(\d{17,20})>?$/.exec(text)?.[1] ??
-        guild.roles.cache.find((role) => role.name.toLowerCase() === text.replace(/^@/, '').toLowerCase())
-          ?.id;
-      const user = /^(?:<@!?)?(\d{17,20})>?$/.exec(text)?.[1];
-      if (id !== undefined && guild.roles.cache.has(id)) value = id;
-      else if (option.type === ApplicationCommandOptionType.Mentionable && user !== undefined) value = user;
-      else
-        return fail(
-          `${named} takes a role of this server, like @${guild.roles.cache.find((r) => r.id !== guild.id)?.name ?? 'Members'}; pick one from the list.`,
-        );
-      break;
-    }
-    case ApplicationCommandOptionType.User: {
-      const id = /^(?:<@!?)?(\d{17,20})>?$/.exec(text)?.[1];
-      if (id === undefined)
-        return fail(`${named} takes a member, like <@${guild.ownerId}>; pick one from the list.`);
-      value = id;
-      break;
-    }
-    case ApplicationCommandOptionType.Channel: {
-      const id = /^(?:<#)?(\d{17,20})>?$/.exec(text)?.[1];
-      if (id === undefined || !guild.channels.cache.has(id)) {
-        return fail(`${named} takes a channel of this server; pick one from the list.`);
-      }
-      value = id;
-      break;
-    }
-    default:
-      return fail(`${named} can't be set here; create the task again to change it.`);
-  }
-  if (
-    'choices' in option &&
-    option.choices?.length &&
-    !option.choices.some((choice) => choice.value === value)
-  ) {
-    return fail(
-      `${named} must be one of ${option.choices.map((choice) => `\`${choice.value}\``).join(', ')}.`,
-    );
-  }
-  return ok(value);
-}
-
 /** Current values first, so an admin sees what they are changing and can start from it. */
 export const autocomplete: TaskSubcommand['autocomplete'] = async (interaction, ctx) => {
   const focused = interaction.options.getFocused(true);
@@ -401,15 +326,15 @@ export const autocomplete: TaskSubcommand['autocomplete'] = async (interaction, 
   const typed = String(focused.value).trim();
   switch (focused.name) {
     case 'rename':
-      return withCurrent(`current name: ${task.name}`, task.name, typed);
+      return currentFirst(`current name: ${task.name}`, task.name, typed);
     case 'count':
-      return numberChoices(
+      return currentNumberFirst(
         task.count === null ? undefined : task.count,
         `current: ${task.count ?? 'forever'} (${task.currentLoop} done)`,
         typed,
       );
     case 'timeout':
-      return withCurrent(
+      return currentFirst(
         `current: ${formatEvery(task.timeoutMs / 1000)}`,
         formatEvery(task.timeoutMs / 1000),
         typed,
@@ -419,14 +344,14 @@ export const autocomplete: TaskSubcommand['autocomplete'] = async (interaction, 
         .filter((o) => o.name.startsWith(typed.toLowerCase()))
         .slice(0, MAX_CHOICES)
         .map((o) => ({
-          name: cut(`${o.name}: ${shown(interaction.guild, o, task.options[o.name])}`),
+          name: cut(`${o.name}: ${showOptionValue(interaction.guild, o, task.options[o.name])}`),
           value: o.name,
         }));
     case 'value': {
       const option = declared.find(
         (o) => o.name === interaction.options.getString('option')?.trim().toLowerCase(),
       );
-      return option ? valueChoices(interaction.guild, option, task.options[option.name], typed) : [];
+      return option ? optionValueChoices(interaction.guild, option, task.options[option.name], typed) : [];
     }
     case 'clear':
       return clearChoices(task, declared, typed);
@@ -435,14 +360,14 @@ export const autocomplete: TaskSubcommand['autocomplete'] = async (interaction, 
   if (!option) return [];
   const current = task.options[option.name];
   if (option.type !== ApplicationCommandOptionType.String) {
-    return numberChoices(
+    return currentNumberFirst(
       typeof current === 'number' ? current : undefined,
-      `current: ${shown(interaction.guild, option, current)}`,
+      `current: ${showOptionValue(interaction.guild, option, current)}`,
       typed,
     );
   }
-  return withCurrent(
-    `current: ${shown(interaction.guild, option, current)}`,
+  return currentFirst(
+    `current: ${showOptionValue(interaction.guild, option, current)}`,
     typeof current === 'string' ? current : undefined,
     typed,
   );
@@ -460,75 +385,6 @@ function taskOf(name: string | null, guildId: string, ctx: CommandContext): Task
 function handlerFor(task: Task, ctx: CommandContext): KindOption[] {
   const handler = ctx.registry.get(task.kind);
   return handler ? handlerSlashOptions(handler) : [];
-}
-
-/** The current value (when it fits a choice), then what was typed. */
-function withCurrent(
-  label: string,
-  current: string | undefined,
-  typed: string,
-): ApplicationCommandOptionChoiceData[] {
-  const choices: ApplicationCommandOptionChoiceData[] = [];
-  const typedFits = typed !== '' && typed.length <= MAX_CHOICE_LENGTH;
-  if (current !== undefined && current !== '' && current.length <= MAX_CHOICE_LENGTH) {
-    choices.push({ name: cut(label), value: current });
-  } else if (current !== undefined && typedFits) {
-    // Longer than a choice may be: shown for reading, and picking it keeps what was typed.
-    choices.push({ name: cut(`(${current.length} characters, too long to pick) ${label}`), value: typed });
-  }
-  if (typedFits && typed !== current) choices.push({ name: cut(`new: ${typed}`), value: typed });
-  return dedupe(choices);
-}
-
-function numberChoices(
-  current: number | undefined,
-  label: string,
-  typed: string,
-): ApplicationCommandOptionChoiceData[] {
-  const choices: ApplicationCommandOptionChoiceData[] = [];
-  if (current !== undefined) choices.push({ name: cut(label), value: current });
-  const number = Number(typed);
-  if (typed !== '' && Number.isFinite(number) && number !== current)
-    choices.push({ name: `new: ${number}`, value: number });
-  return choices;
-}
-
-function valueChoices(
-  guild: Guild,
-  option: KindOption,
-  current: unknown,
-  typed: string,
-): ApplicationCommandOptionChoiceData[] {
-  const choices: ApplicationCommandOptionChoiceData[] = [];
-  if (current !== undefined && String(current).length <= MAX_CHOICE_LENGTH) {
-    choices.push({ name: cut(`current: ${shown(guild, option, current)}`), value: String(current) });
-  }
-  const lower = typed.toLowerCase();
-  if ('choices' in option && option.choices?.length) {
-    for (const choice of option.choices) {
-      if (choice.name.toLowerCase().includes(lower) || String(choice.value).includes(lower)) {
-        choices.push({ name: cut(choice.name), value: String(choice.value) });
-      }
-    }
-  } else if (
-    option.type === ApplicationCommandOptionType.Role ||
-    option.type === ApplicationCommandOptionType.Mentionable
-  ) {
-    for (const role of guild.roles.cache.values()) {
-      if (role.name.toLowerCase().includes(lower.replace(/^@/, '')))
-        choices.push({ name: cut(`@${role.name}`), value: role.id });
-    }
-  } else if (option.type === ApplicationCommandOptionType.Channel) {
-    for (const channel of guild.channels.cache.values()) {
-      if (channel.name.toLowerCase().includes(lower.replace(/^#/, '')))
-        choices.push({ name: cut(`#${channel.name}`), value: channel.id });
-    }
-  } else if (option.type === ApplicationCommandOptionType.Boolean) {
-    choices.push({ name: 'true', value: 'true' }, { name: 'false', value: 'false' });
-  } else if (typed !== '' && typed.length <= MAX_CHOICE_LENGTH) {
-    choices.push({ name: cut(`new: ${typed}`), value: typed });
-  }
-  return dedupe(choices).slice(0, MAX_CHOICES);
 }
 
 /** The options that can be cleared now, after what is already typed (`role, ti` → `role, title`). */
@@ -558,25 +414,6 @@ function clearChoices(
       name: cut(`${head}${entry.name} (${entry.what})`),
       value: cut(`${head}${entry.name}`),
     }));
-}
-
-/** A stored value as an admin reads it: roles and channels by name, long text cut. */
-function shown(guild: Guild, option: KindOption, value: unknown): string {
-  if (value === undefined) return 'not set';
-  const id = String(value);
-  if (option.type === ApplicationCommandOptionType.Role) return `@${guild.roles.cache.get(id)?.name ?? id}`;
-  if (option.type === ApplicationCommandOptionType.Channel)
-    return `#${guild.channels.cache.get(id)?.name ?? id}`;
-  return String(value).replace(/\s+/g, ' ');
-}
-
-function cut(text: string): string {
-  return text.length <= MAX_CHOICE_LENGTH ? text : `${text.slice(0, MAX_CHOICE_LENGTH - 1)}…`;
-}
-
-function dedupe(choices: ApplicationCommandOptionChoiceData[]): ApplicationCommandOptionChoiceData[] {
-  const seen = new Set<unknown>();
-  return choices.filter((choice) => !seen.has(choice.value) && seen.add(choice.value));
 }
 
 function capitalize(text: string): string {

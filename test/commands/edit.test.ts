@@ -32,7 +32,8 @@ const GADGET = `export default {
       .addRoleOption((o) => o.setName('crew').setDescription('A role'))
       .addChannelOption((o) => o.setName('mirror').setDescription('Another channel'))
       .addStringOption((o) => o.setName('mode').setDescription('a or b').addChoices({ name: 'mode a', value: 'a' }, { name: 'mode b', value: 'b' }))
-      .addStringOption((o) => o.setName('note').setDescription('Anything').setMaxLength(10)),
+      .addStringOption((o) => o.setName('note').setDescription('Anything').setMaxLength(10))
+      .addStringOption((o) => o.setName('size').setDescription('small or large (a leaderboard size is a number)')),
   async run(ctx) {
     await ctx.send('gadget level ' + ctx.options.level + (ctx.options.note ? ' ' + ctx.options.note : ''));
   },
@@ -306,6 +307,13 @@ describe('/task edit, other kinds', () => {
         typeof reply === 'string' ? new RegExp(`^${reply.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) : reply,
       );
     }
+    // The typed size is a leaderboard's number; this kind's size is text, set by name.
+    expect(await edit({ name: 'gizmo', size: 5 })).toBe(
+      'For a gadget task, set `size` with `option:size` and `value`.',
+    );
+    expect(await edit({ name: 'gizmo', option: 'size', value: 'large' })).toBe(
+      '**gizmo**: size set to "large".',
+    );
     expect(await edit({ name: 'gizmo', clear: 'level' })).toBe(
       'A gadget task needs a `level`; give it a new one instead of clearing it.',
     );
