@@ -1,14 +1,22 @@
 // Time zones as admins type them: IANA names, cities, abbreviations (`CET`) and offsets (`UTC+2`), resolved
 // to one IANA zone, or to the candidates to pick from when the text fits several; and the labelled choices
-// autocomplete offers. Abbreviations and offsets come from Node's ICU (CLDR) wherever it has them.
+// autocomplete offers. What ICU knows of each zone (offsets, abbreviations) is in time-zone-facts.ts.
 import { fail, ok, type Parsed, quote } from './input.js';
 import {
   CURRENT_ZONE_NAMES,
-  EXTRA_ABBREVIATIONS,
   EXTRA_CITIES,
   LEGACY_ZONE_ABBREVIATIONS,
   MAJOR_ZONES,
 } from './time-zone-data.js';
+import {
+  describeTimeZone,
+  formatOffset,
+  offsetMinutes,
+  timeZoneNames,
+  zoneIndex,
+} from './time-zone-facts.js';
+
+export { describeTimeZone, prepareTimeZones } from './time-zone-facts.js';
 
 /** What a typed time zone means: one zone, several to choose from, or a sentence saying why none. */
 export type ZoneResolution =
@@ -30,20 +38,8 @@ const EXAMPLES = 'type a city like Paris, an IANA name like Europe/Paris, or pic
 
 // ---------------------------------------------------------------- the catalogue of zones
 
-let zoneNames: readonly string[] | undefined;
 let zoneByLowerName: Map<string, string> | undefined;
 let zoneByCity: Map<string, string> | undefined;
-
-/** Every IANA zone this Node knows, under its current tz name, plus UTC (`supportedValuesOf` leaves it out). */
-function timeZoneNames(): readonly string[] {
-  zoneNames ??= [
-    ...new Set([
-      'UTC',
-      ...Intl.supportedValuesOf('timeZone').map((zone) => CURRENT_ZONE_NAMES[zone] ?? zone),
-    ]),
-  ];
-  return zoneNames;
-}
 
 function zoneNamed(lowerName: string): string | undefined {
   zoneByLowerName ??= new Map(
@@ -80,157 +76,7 @@ function cityZone(text: string): string | undefined {
   return zoneByCity.get(cityKey(text));
 }
 
-// ---------------------------------------------------------------- what a zone looks like at an instant
-
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function formatter(zone: string, locale: string): Intl.DateTimeFormat {
-  const key = `${locale} ${zone}`;
-  let made = formatters.get(key);
-  if (!made) {
-    made = new Intl.DateTimeFormat(locale, {
-      timeZone: zone,
-      timeZoneName: 'short',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      hourCycle: 'h23',
-    });
-    formatters.set(key, made);
-  }
-  return made;
-}
-
-/**
- * CLDR gives English abbreviations per region (`CET` in en-GB, `EST` in en-CA, `AEST` in en-NZ) and prints
- * `GMT+1` elsewhere. One locale per area of the tz database (plus en-GB for north Africa's CET and EET)
- * keeps the one-time scan of ~420 zones near one formatter each; the few names only other English locales
- * give (India's IST, SGT, HKT) are in EXTRA_ABBREVIATIONS.
- */
-function localesFor(zone: string): readonly string[] {
-  switch (zone.slice(0, zone.indexOf('/'))) {
-    case 'America':
-      return ['en-CA'];
-    case 'Africa':
-      return ['en-ZA', 'en-GB'];
-    case 'Australia':
-    case 'Antarctica':
-    case 'Pacific':
-      return ['en-NZ'];
-    default:
-      return ['en-GB'];
-  }
-}
-
-/** The zone's UTC offset in minutes at `atMs`. */
-function offsetMinutes(zone: string, atMs: number): number {
-  const parts = formatter(zone, localesFor(zone)[0]!).formatToParts(atMs);
-  const part = (type: Intl.DateTimeFormatPartTypes) => Number(parts.find((p) => p.type === type)?.value);
-  const wallMs = Date.UTC(part('year'), part('month') - 1, part('day'), part('hour'), part('minute'));
-  return Math.round((wallMs - Math.floor(atMs / 60_000) * 60_000) / 60_000);
-}
-
-/** `GMT+1`, `UTC-5`: CLDR's fallback when it has no name, which is no abbreviation at all. */
-const NUMERIC_NAME = /^(GMT|UTC)[+\-−]/;
-
-/** The zone's abbreviation at `atMs` (`CET`, `EDT`, `JST`), or undefined when none is in common use. */
-function abbreviationAt(zone: string, atMs: number): string | undefined {
-  for (const locale of localesFor(zone)) {
-    const name = formatter(zone, locale)
-      .formatToParts(atMs)
-      .find((part) => part.type === 'timeZoneName')?.value;
-    if (name && !NUMERIC_NAME.test(name)) return name;
-  }
-  const daylight = isDaylightTime(zone, atMs);
-  return EXTRA_ABBREVIATIONS.find(
-    (entry) => entry.zones.includes(zone) && (entry.daylight ?? false) === daylight,
-  )?.abbreviation;
-}
-
-function isDaylightTime(zone: string, atMs: number): boolean {
-  const { january, july } = yearlyOffsets(zone, atMs);
-  return offsetMinutes(zone, atMs) > Math.min(january, july);
-}
-
-function yearlyOffsets(zone: string, atMs: number): { january: number; july: number } {
-  const year = new Date(atMs).getUTCFullYear();
-  return {
-    january: offsetMinutes(zone, Date.UTC(year, 0, 15)),
-    july: offsetMinutes(zone, Date.UTC(year, 6, 15)),
-  };
-}
-
-/** `UTC+1`, `UTC-3:30`, `UTC+0`. */
-function formatOffset(minutes: number): string {
-  const sign = minutes < 0 ? '-' : '+';
-  const size = Math.abs(minutes);
-  const rest = size % 60;
-  return `UTC${sign}${Math.floor(size / 60)}${rest === 0 ? '' : `:${String(rest).padStart(2, '0')}`}`;
-}
-
-/** A fixed `Etc/GMT-2` zone's offset in minutes (the tz sign is inverted: Etc/GMT-2 is UTC+2). */
-function fixedOffsetOf(zone: string): number | undefined {
-  const match = /^Etc\/GMT([+-])(\d{1,2})$/.exec(zone);
-  if (!match) return undefined;
-  return (match[1] === '-' ? 60 : -60) * Number(match[2]);
-}
-
-/** How a zone is shown: `Europe/Paris (CET, UTC+1)`, `Etc/GMT-2 (fixed UTC+2, no daylight saving)`, `UTC`. */
-export function describeTimeZone(zone: string, nowMs: number = Date.now()): string {
-  if (zone === 'UTC') return 'UTC';
-  const fixed = fixedOffsetOf(zone);
-  if (fixed !== undefined) return `${zone} (fixed ${formatOffset(fixed)}, no daylight saving)`;
-  const abbreviation = abbreviationAt(zone, nowMs);
-  const offset = formatOffset(offsetMinutes(zone, nowMs));
-  return `${zone} (${abbreviation ? `${abbreviation}, ` : ''}${offset})`;
-}
-
-// ---------------------------------------------------------------- abbreviations and offsets
-
-interface ZoneIndex {
-  zonesByAbbreviation: Map<string, Set<string>>;
-  /** Standard and summer offsets of every zone this year, for offset look-ups. */
-  offsets: Map<string, { january: number; july: number }>;
-}
-
-let zoneIndex: ZoneIndex | undefined;
-
-/** Built once per process (0.2–0.5 s of ICU calls): every zone's abbreviations and offsets in the year. */
-function index(nowMs: number): ZoneIndex {
-  if (zoneIndex) return zoneIndex;
-  const year = new Date(nowMs).getUTCFullYear();
-  const instants = [Date.UTC(year, 0, 15), Date.UTC(year, 6, 15)];
-  const zonesByAbbreviation = new Map<string, Set<string>>();
-  const add = (abbreviation: string, zone: string) => {
-    const key = abbreviation.toUpperCase();
-    zonesByAbbreviation.set(key, (zonesByAbbreviation.get(key) ?? new Set()).add(zone));
-  };
-  const offsets = new Map<string, { january: number; july: number }>();
-  for (const zone of timeZoneNames()) {
-    offsets.set(zone, yearlyOffsets(zone, nowMs));
-    for (const instant of instants) {
-      const abbreviation = abbreviationAt(zone, instant);
-      if (abbreviation) add(abbreviation, zone);
-    }
-  }
-  for (const entry of EXTRA_ABBREVIATIONS) for (const zone of entry.zones) add(entry.abbreviation, zone);
-  // GMT is also what people call UTC itself.
-  add('GMT', 'UTC');
-  zoneIndex = { zonesByAbbreviation, offsets };
-  return zoneIndex;
-}
-
 const majorRank = new Map(MAJOR_ZONES.map((zone, at) => [zone, at]));
-
-/**
- * Builds the abbreviation and offset index now, e.g. at start-up, rather than when someone first types an
- * abbreviation or offset (it holds the event loop about 0.2–0.5 s, once per process).
- */
-export function prepareTimeZones(nowMs: number = Date.now()): void {
-  index(nowMs);
-}
 
 /** Most-used zones first (MAJOR_ZONES order), then the rest alphabetically. */
 function byImportance(a: string, b: string): number {
@@ -252,7 +98,7 @@ function resolveOffset(text: string, nowMs: number): ZoneResolution | undefined 
       error: `"${quote(text)}" is not a UTC offset in use: offsets run from UTC-12 to UTC+14.`,
     };
   }
-  const { offsets } = index(nowMs);
+  const { offsets } = zoneIndex(nowMs);
   const zones = [...offsets]
     .filter(([, { january, july }]) => january === total || july === total)
     .map(([zone]) => zone);
@@ -274,7 +120,7 @@ function resolveOffset(text: string, nowMs: number): ZoneResolution | undefined 
 
 function resolveAbbreviation(abbreviation: string, nowMs: number): ZoneResolution | undefined {
   if (!/^[a-z]{2,5}$/i.test(abbreviation)) return undefined;
-  const zones = index(nowMs).zonesByAbbreviation.get(abbreviation.toUpperCase());
+  const zones = zoneIndex(nowMs).zonesByAbbreviation.get(abbreviation.toUpperCase());
   if (!zones) return undefined;
   const candidates = [...zones].sort(byImportance);
   return candidates.length === 1

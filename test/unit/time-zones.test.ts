@@ -5,6 +5,7 @@ import {
   EXTRA_CITIES,
   MAJOR_ZONES,
 } from '../../src/discord/time-zone-data.js';
+import { timeZoneNames } from '../../src/discord/time-zone-facts.js';
 import {
   describeTimeZone,
   parseTimeZone,
@@ -308,6 +309,13 @@ describe('the hand-kept data', () => {
     ];
     for (const name of zones) expect(zone(name)).toBe(name);
     expect(new Set(MAJOR_ZONES).size).toBe(MAJOR_ZONES.length);
+  });
+
+  it('leaves no city two zones: no two IANA names end in the same city, and EXTRA_CITIES adds none of them', () => {
+    const cities = timeZoneNames().map((name) => name.slice(name.lastIndexOf('/') + 1).toLowerCase());
+    expect(new Set(cities).size).toBe(cities.length);
+    const asTyped = new Set(cities.map((city) => city.replace(/[_-]/g, ' ')));
+    for (const city of Object.keys(EXTRA_CITIES)) expect(asTyped.has(city)).toBe(false);
   });
 });
 
