@@ -53,11 +53,17 @@ export const execute: TaskSubcommand['execute'] = async (interaction, ctx) => {
   const refused = plan.filter((planned) => planned.problems.length > 0);
   if (refused.length > 0) return problemsReply(plan.length, refused);
 
+  const skipped = plan
+    .filter((planned) => planned.skipped !== undefined)
+    .map((planned) => `• Skipped **${planned.label}**: ${planned.skipped}.`);
+  const toCreate = plan.filter((planned) => planned.definition !== undefined);
+  if (toCreate.length === 0)
+    return fitLines('Nothing to import: no task in the file is left to run.', skipped);
   let tasks: Awaited<ReturnType<typeof ctx.runtime.createAll>>;
   try {
     tasks = await ctx.runtime.createAll(
       guild.id,
-      plan.map((planned) => ({ ...planned.definition!, createdBy: interaction.user.id })),
+      toCreate.map((planned) => ({ ...planned.definition!, createdBy: interaction.user.id })),
     );
   } catch (error) {
     if (error instanceof TaskError) return `Nothing was imported: ${error.message}`;
@@ -71,7 +77,7 @@ export const execute: TaskSubcommand['execute'] = async (interaction, ctx) => {
         : `stopped (it was ${exported.get(task.name)} when exported; \`/task start ${task.name}\` runs it)`;
     return `• **${task.name}** (${task.kind}) in <#${task.channelId}>, ${describeSchedule(task.schedule)}, ${state}`;
   });
-  return fitLines(`Imported ${tasks.length} task${tasks.length === 1 ? '' : 's'}:`, lines);
+  return fitLines(`Imported ${tasks.length} task${tasks.length === 1 ? '' : 's'}:`, [...lines, ...skipped]);
 };
 
 /** The file's bytes, or the sentence for a download that failed. */

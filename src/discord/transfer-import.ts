@@ -35,6 +35,8 @@ export interface PlannedTask {
   handler?: Handler;
   /** The state it was exported in. */
   exportedState?: string;
+  /** Why it is left out without being a problem (a one-off that already ran). */
+  skipped?: string;
 }
 
 /** Checks every entry (nothing stops at the first problem), so one reply can list them all. */
@@ -65,6 +67,10 @@ function planOne(
     return { label, problems: [...fields].map(wrongField) };
   }
   const task = parsed.data;
+  if (isSpentOneOff(task, ctx.nowMs)) {
+    // Its one run is over: nothing to create, and no reason to refuse the rest of the file over it.
+    return { label, problems: [], exportedState: task.state, skipped: 'a one-off that already ran' };
+  }
   const problems: string[] = [];
   const check = <T>(run: () => T): T | undefined => {
     try {
@@ -134,6 +140,16 @@ function planOne(
       start: task.state === 'running',
     },
   };
+}
+
+function isSpentOneOff(task: { state: string; schedule: unknown }, nowMs: number): boolean {
+  const schedule = task.schedule as { kind?: unknown; at?: unknown } | null;
+  return (
+    task.state === 'completed' &&
+    schedule?.kind === 'once' &&
+    typeof schedule.at === 'number' &&
+    schedule.at <= nowMs
+  );
 }
 
 /** What each field of an entry should hold, for the sentence when it holds something else. */

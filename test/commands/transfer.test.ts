@@ -177,6 +177,24 @@ describe('/task import', () => {
     );
   });
 
+  it('skips one-offs that already ran, and says so', async () => {
+    const ran = { kind: 'once', at: Date.now() - 60_000, timeZone: 'UTC' };
+    expect(await importInto(t.b, file([reminder('old-news', { state: 'completed', schedule: ran })]))).toBe(
+      'Nothing to import: no task in the file is left to run.\n• Skipped **old-news**: a one-off that already ran.',
+    );
+    const reply = await importInto(
+      t.b,
+      file([
+        reminder('old-news', { state: 'completed', schedule: ran }),
+        reminder('fresh', { state: 'stopped' }),
+      ]),
+    );
+    expect(reply).toMatch(
+      /^Imported 1 task:\n• \*\*fresh\*\* .+\n• Skipped \*\*old-news\*\*: a one-off that already ran\.$/,
+    );
+    expect(await taskNames(t.b)).not.toContain('old-news');
+  });
+
   it('says so when the file cannot be downloaded', async () => {
     t.emulator.rest.faults.fail({ path: /^\/attachments\// }, { status: 404 });
     expect(await importInto(t.b, file([reminder('never')]))).toBe(

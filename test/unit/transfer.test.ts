@@ -384,6 +384,20 @@ describe('checking each task of an import', () => {
     expect(plan.every((p) => p.definition === undefined)).toBe(true);
   });
 
+  it('skips a completed one-off whose time has passed, but refuses a past one-off still to run', () => {
+    const past = { kind: 'once', at: NOW - 60_000, timeZone: 'UTC' };
+    const [done, pending] = planImport(
+      [
+        entry({ name: 'done', state: 'completed', schedule: past }),
+        entry({ name: 'pending', schedule: past }),
+      ],
+      importContext(),
+    );
+    expect(done).toMatchObject({ problems: [], skipped: 'a one-off that already ran' });
+    expect(done!.definition).toBeUndefined();
+    expect(pending!.problems).toEqual(['That time has already passed; pick one in the future.']);
+  });
+
   it('refuses a name shared by several channels or roles rather than guessing', () => {
     const crowded: FakeServer = {
       ...target,
