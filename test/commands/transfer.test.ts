@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSession } from '../../scripts/sandbox/session.js';
+import { NEEDS_MANAGE_SERVER } from '../../src/discord/router.js';
 import { invoke, startTestBot, type TestBot, type TestGuild } from './helpers.js';
 
 let t: TestBot;
@@ -193,6 +194,17 @@ describe('/task import', () => {
       /^Imported 1 task:\n• \*\*fresh\*\* .+\n• Skipped \*\*old-news\*\*: a one-off that already ran\.$/,
     );
     expect(await taskNames(t.b)).not.toContain('old-news');
+  });
+
+  it('does not even download the file of a member without Manage Server', async () => {
+    const file = t.emulator.uploadAttachment({ filename: 'tasks.json', content: '{}' });
+    const reply = await t.run(
+      'import',
+      { file },
+      { guild: t.b, user: t.b.member, ignoreDefaultMemberPermissions: true },
+    );
+    expect(reply).toBe(NEEDS_MANAGE_SERVER);
+    expect(t.emulator.requests.some((r) => r.path.includes(file))).toBe(false);
   });
 
   it('says so when the file cannot be downloaded', async () => {
