@@ -132,6 +132,10 @@ describe('/task edit, registered', () => {
       'value',
       'clear',
     ]);
+    // Discord itself refuses a count below 1 or a size outside 3–25, as at create; the runtime checks again.
+    expect(options.find((o) => o.name === 'count')).toMatchObject({ min_value: 1, max_value: 1_000_000 });
+    expect(options.find((o) => o.name === 'size')).toMatchObject({ min_value: 3, max_value: 25 });
+    expect(options.find((o) => o.name === 'period')).toMatchObject({ choices: expect.any(Array) });
     // A fixed size, whatever the kinds loaded: measured here, and reported in the README.
     expect(commandCharacters(editData.toJSON())).toBe(1007);
     expect(commandCharacters(editData.toJSON())).toBeLessThan(MAX_COMMAND_CHARACTERS / 7);
