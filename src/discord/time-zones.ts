@@ -243,11 +243,6 @@ function fixedZones(): readonly string[] {
   return fixedZoneNames;
 }
 
-/** Zone names matching the text, best first (see matchNames), at most `limit`. */
-export function suggestTimeZones(query: string, limit = 25): string[] {
-  return [...new Set(matchNames(query).map((match) => match.zone))].slice(0, limit);
-}
-
 const titleCase = (text: string) => text.replace(/\b\p{L}/gu, (letter) => letter.toUpperCase());
 
 function choice(zone: string, nowMs: number, city?: string): ZoneChoice {

@@ -10,7 +10,6 @@ import {
   describeTimeZone,
   parseTimeZone,
   resolveTimeZone,
-  suggestTimeZones,
   timeZoneChoices,
 } from '../../src/discord/time-zones.js';
 
@@ -287,15 +286,16 @@ describe('autocomplete choices', () => {
   );
 });
 
-describe('suggestTimeZones', () => {
-  it('suggests at most 25, prefix matches first', () => {
-    expect(suggestTimeZones('')).toEqual([]);
-    expect(suggestTimeZones('paris')[0]).toBe('Europe/Paris');
-    expect(suggestTimeZones('par')).toContain('Europe/Paris');
-    expect(suggestTimeZones('europe')).toHaveLength(25);
-    expect(suggestTimeZones('europe').every((name) => name.startsWith('Europe/'))).toBe(true);
-    expect(suggestTimeZones('new york')).toContain('America/New_York');
-    expect(suggestTimeZones('zzzz')).toEqual([]);
+describe('name matching', () => {
+  const values = (typed: string) => timeZoneChoices(typed, WINTER).map((choice) => choice.value);
+
+  it('puts prefix matches first, at most 25', () => {
+    expect(values('par')).toContain('Europe/Paris');
+    expect(values('europe')).toHaveLength(25);
+    expect(values('europe').every((name) => name.startsWith('Europe/'))).toBe(true);
+    expect(values('new york')).toContain('America/New_York');
+    expect(values('new_y')).toContain('America/New_York');
+    expect(values('etc/gmt-1')).toEqual(expect.arrayContaining(['Etc/GMT-1', 'Etc/GMT-10', 'Etc/GMT-14']));
   });
 });
 
