@@ -170,8 +170,10 @@ function zoneLabel(instantMs: number, timeZone: string): string {
   return timeZone;
 }
 
-/** `in 45 min`, `in 21 h`, `in 23 days`. */
+/** `in 45 min`, `in 21 h`, `in 23 days`, or `passed`. */
 function inWords(deltaMs: number): string {
+  // A task's current one-off (shown first by /task interval) may already be behind us.
+  if (deltaMs < 0) return 'passed';
   const minutes = Math.round(deltaMs / 60_000);
   if (minutes < 1) return 'in under a minute';
   if (minutes < 120) return `in ${minutes} min`;

@@ -416,6 +416,18 @@ describe('the autocomplete preview, at a fixed instant', () => {
     expect(names('cron', '0 9 * * 1')).toEqual(['cron 0 9 * * 1 UTC · next Mon 7 Dec 09:00 (in 6 days)']);
   });
 
+  it("/task interval shows the task's schedule first, even a one-off already passed", () => {
+    const current = { kind: 'once' as const, at: NOW - 3_600_000, timeZone: 'UTC' };
+    expect(schedulePreviewChoices('at', '', { ...context, current })[0]).toEqual({
+      name: 'now: once · Tue 1 Dec 2026 12:05 UTC · passed',
+      value: '2026-12-01 12:05',
+    });
+    // A current schedule of another option is not offered here.
+    expect(schedulePreviewChoices('cron', '', { ...context, current })[0]!.name).toMatch(
+      /^cron 0 9 \* \* 1 UTC/,
+    );
+  });
+
   it('a zone with no letters abbreviation shows its name', () => {
     expect(names('at', '2026-12-24 18:00', 'Asia/Kolkata')[0]).toMatch(
       /^once · Thu 24 Dec 2026 18:00 (IST|Asia\/Kolkata) · /,
