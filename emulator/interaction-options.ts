@@ -9,6 +9,7 @@ import {
 } from 'discord-api-types/v10';
 import type { AttachmentStore } from './attachments.js';
 import type { OptionShape } from './commands.js';
+import type { findComponent } from './components.js';
 import type { World } from './world.js';
 
 export type OptionValue = string | number | boolean;
@@ -247,4 +248,37 @@ function checkOptionValue(
   if (definition.choices?.length && !definition.choices.some((c) => c.value === value)) {
     fail(`must be one of ${definition.choices.map((c) => JSON.stringify(c.value)).join(', ')}`);
   }
+}
+
+/** A user clicking a button or picking from a select menu on a message the bot sent. */
+export interface ComponentInvocation {
+  user: string;
+  /** Id of the message holding the component. */
+  message: string;
+  customId: string;
+  /** For a string select: the picked option values (each one of its options, within min/max_values). */
+  values?: string[];
+  locale?: Locale;
+}
+
+export /** A string select's picked values: each one of its options, no repeats, within min/max_values. */
+function checkSelectValues(
+  component: NonNullable<ReturnType<typeof findComponent>>,
+  invocation: ComponentInvocation,
+): string[] {
+  const where = `select "${invocation.customId}"`;
+  const values = invocation.values;
+  if (values === undefined) throw new InvocationError(`${where}: values are required`);
+  const min = component.min_values ?? 1;
+  const max = component.max_values ?? 1;
+  if (values.length < min || values.length > max)
+    throw new InvocationError(`${where}: takes ${min}-${max} values, got ${values.length}`);
+  if (new Set(values).size !== values.length) throw new InvocationError(`${where}: values repeat`);
+  const allowed = new Set((component.options ?? []).map((o) => o.value));
+  const unknown = values.filter((v) => !allowed.has(v));
+  if (unknown.length > 0)
+    throw new InvocationError(
+      `${where}: ${unknown.map((v) => JSON.stringify(v)).join(', ')} not among its options (${[...allowed].join(', ')})`,
+    );
+  return [...values];
 }

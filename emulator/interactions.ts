@@ -10,8 +10,6 @@ import {
   InteractionResponseType,
   InteractionType,
   Locale,
-  MessageFlags,
-  MessageType,
   PermissionFlagsBits,
 } from 'discord-api-types/v10';
 import type { AttachmentStore } from './attachments.js';
@@ -19,120 +17,38 @@ import type { CommandRegistry } from './commands.js';
 import { findComponent } from './components.js';
 import { DiscordErrorCode, HttpError, invalidFormBody, notFound } from './errors.js';
 import {
+  type InteractionCallback,
+  type InteractionEvent,
+  InteractionHandle,
+  type InteractionRecord,
+} from './interaction-handle.js';
+import {
   type AutocompleteInvocation,
   buildOptions,
+  type ComponentInvocation,
+  checkSelectValues,
   InvocationError,
   ResolvedCollector,
   type SlashInvocation,
 } from './interaction-options.js';
+import { createResponseMessage, editAttachments, isAllowedResponse } from './interaction-replies.js';
 import { WaitableLog, type WaitOptions } from './log.js';
-import { editFromBody, type MessageBody, parseMessageBody, requireSomethingToSend } from './message-body.js';
-import { filesOf, type UploadedFile } from './multipart.js';
+import { editFromBody, parseMessageBody } from './message-body.js';
+import { filesOf } from './multipart.js';
 import { has } from './permissions.js';
 import type { MessageRecord, World } from './world.js';
 
 /** Interaction tokens (and so follow-ups and edits) stay valid for 15 minutes. */
 const TOKEN_LIFETIME_MS = 15 * 60_000;
 
-export type { AutocompleteInvocation, OptionValue, SlashInvocation } from './interaction-options.js';
+export type { InteractionCallback, InteractionHandle, InteractionRecord } from './interaction-handle.js';
+export type {
+  AutocompleteInvocation,
+  ComponentInvocation,
+  OptionValue,
+  SlashInvocation,
+} from './interaction-options.js';
 export { InvocationError } from './interaction-options.js';
-
-/** A user clicking a button or picking from a select menu on a message the bot sent. */
-export interface ComponentInvocation {
-  user: string;
-  /** Id of the message holding the component. */
-  message: string;
-  customId: string;
-  /** For a string select: the picked option values (each one of its options, within min/max_values). */
-  values?: string[];
-  locale?: Locale;
-}
-
-export interface InteractionCallback {
-  type: InteractionResponseType;
-  data: unknown;
-  at: number;
-}
-
-export interface InteractionRecord {
-  id: string;
-  token: string;
-  type: InteractionType;
-  payload: APIInteraction;
-  createdAtMs: number;
-  callback: InteractionCallback | null;
-  /** Callbacks refused (40060, 10062, or 50035 for a response type invalid here), for assertions. */
-  rejectedCallbacks: { status: number; code: number; type: unknown; at: number }[];
-  /**
-   * The reply message, or for a component interaction answered with an update (7) or deferred update (6),
-   * the message holding the component: what `@original` then edits.
-   */
-  originalMessageId: string | null;
-  followUpIds: string[];
-  /** For a component interaction, the message holding the component. */
-  sourceMessageId: string | null;
-}
-
-type InteractionEvent =
-  | { kind: 'callback'; interactionId: string; callback: InteractionCallback }
-  | { kind: 'original' | 'followUp'; interactionId: string; message: APIMessage };
-
-const isSettled = (message: APIMessage): boolean => ((message.flags ?? 0) & MessageFlags.Loading) === 0;
-
-/** What a test holds after invoking a command: the interaction and ways to await the bot's answer. */
-export class InteractionHandle {
-  constructor(
-    private readonly manager: InteractionManager,
-    readonly record: InteractionRecord,
-  ) {}
-
-  get id(): string {
-    return this.record.id;
-  }
-
-  get token(): string {
-    return this.record.token;
-  }
-
-  /** The bot's acknowledgement (reply, defer, update, autocomplete result, modal). */
-  waitForAck(options?: WaitOptions): Promise<InteractionCallback> {
-    return this.manager.waitForCallback(this.id, options);
-  }
-
-  /**
-   * The original response once it is a real message (after reply, or after the edit that follows a defer),
-   * and satisfies the predicate. Ephemeral replies are included: check `flags & MessageFlags.Ephemeral`.
-   * For a component interaction answered with update (or deferUpdate and an edit), the source message as
-   * edited.
-   */
-  waitForReply(
-    predicate: (message: APIMessage) => boolean = () => true,
-    options?: WaitOptions,
-  ): Promise<APIMessage> {
-    return this.manager.waitForMessage(this.id, 'original', (m) => isSettled(m) && predicate(m), options);
-  }
-
-  waitForFollowUp(
-    predicate: (message: APIMessage) => boolean = () => true,
-    options?: WaitOptions,
-  ): Promise<APIMessage> {
-    return this.manager.waitForMessage(this.id, 'followUp', predicate, options);
-  }
-
-  /** The original response as it is now, or null. */
-  original(): APIMessage | null {
-    return this.manager.originalOf(this.record);
-  }
-
-  followUps(): APIMessage[] {
-    return this.record.followUpIds.map((id) => this.manager.world.message(id).message);
-  }
-
-  get ephemeral(): boolean {
-    const original = this.original();
-    return original !== null && ((original.flags ?? 0) & MessageFlags.Ephemeral) !== 0;
-  }
-}
 
 /**
  * Creates interactions and enforces Discord's response rules: one acknowledgement (40060 after), within
@@ -309,7 +225,10 @@ export class InteractionManager {
     const callback: InteractionCallback = { type, data: response.data, at: Date.now() };
     let message: APIMessage | null = null;
     if (type === InteractionResponseType.ChannelMessageWithSource) {
-      message = this.#createResponseMessage(
+      message = createResponseMessage(
+        this.world,
+        this.attachments,
+
         record,
         parseMessageBody(response.data),
         false,
@@ -317,9 +236,20 @@ export class InteractionManager {
       ).message;
     } else if (type === InteractionResponseType.DeferredChannelMessageWithSource) {
       const flags = parseMessageBody(response.data).flags ?? 0;
-      message = this.#createResponseMessage(record, { content: '', flags }, true).message;
+      message = createResponseMessage(
+        this.world,
+        this.attachments,
+        record,
+        { content: '', flags },
+        true,
+      ).message;
     } else if (type === InteractionResponseType.UpdateMessage) {
-      this.#editAttachments(this.world.message(record.sourceMessageId!), response.data, filesOf(body));
+      editAttachments(
+        this.attachments,
+        this.world.message(record.sourceMessageId!),
+        response.data,
+        filesOf(body),
+      );
       message = this.world.editMessage(
         record.sourceMessageId!,
         editFromBody(parseMessageBody(response.data)),
@@ -358,7 +288,7 @@ export class InteractionManager {
 
   editWebhookMessage(record: InteractionRecord, messageId: string, body: unknown): APIMessage {
     const target = this.webhookMessage(record, messageId);
-    this.#editAttachments(target, body, filesOf(body));
+    editAttachments(this.attachments, target, body, filesOf(body));
     const edited = this.world.editMessage(target.message.id, editFromBody(parseMessageBody(body)));
     const kind = target.message.id === record.originalMessageId ? 'original' : 'followUp';
     this.events.push({ kind, interactionId: record.id, message: structuredClone(edited.message) });
@@ -367,7 +297,14 @@ export class InteractionManager {
 
   followUp(record: InteractionRecord, body: unknown): APIMessage {
     if (!record.callback) throw notFound(DiscordErrorCode.UnknownWebhook, 'Webhook');
-    const created = this.#createResponseMessage(record, parseMessageBody(body), false, filesOf(body));
+    const created = createResponseMessage(
+      this.world,
+      this.attachments,
+      record,
+      parseMessageBody(body),
+      false,
+      filesOf(body),
+    );
     record.followUpIds.push(created.message.id);
     this.events.push({
       kind: 'followUp',
@@ -480,110 +417,4 @@ export class InteractionManager {
     } as unknown as APIInteraction;
     return this.#register(id, token, type, payload, null);
   }
-
-  #createResponseMessage(
-    record: InteractionRecord,
-    body: MessageBody,
-    deferred: boolean,
-    files: readonly UploadedFile[] = [],
-  ): MessageRecord {
-    const flags = body.flags ?? 0;
-    const ephemeral = (flags & MessageFlags.Ephemeral) !== 0;
-    const payload = record.payload as { channel_id?: string; member?: { user: { id: string } } };
-    // A file alone is something to send.
-    if (!deferred && files.length === 0) requireSomethingToSend(body);
-    const attachments = this.attachments
-      .storeSent(payload.channel_id!, files)
-      .map((stored) => this.attachments.apiAttachment(stored));
-    const created = this.world.createMessage({
-      channel: payload.channel_id!,
-      author: this.world.botUser.id,
-      content: body.content ?? '',
-      ...(body.embeds ? { embeds: body.embeds } : {}),
-      ...(body.components ? { components: body.components } : {}),
-      ...(body.allowed_mentions ? { allowedMentions: body.allowed_mentions } : {}),
-      flags:
-        (flags & (MessageFlags.Ephemeral | MessageFlags.SuppressEmbeds)) |
-        (deferred ? MessageFlags.Loading : 0),
-      ephemeral,
-      type:
-        record.type === InteractionType.ApplicationCommand && !record.callback && !record.originalMessageId
-          ? MessageType.ChatInputCommand
-          : MessageType.Default,
-      webhookId: this.world.applicationId,
-      applicationId: this.world.applicationId,
-      interactionMetadata: {
-        id: record.id,
-        type: record.type,
-        user: this.world.apiUser(payload.member!.user.id),
-        authorizing_integration_owners: {
-          [ApplicationIntegrationType.GuildInstall]: record.payload.guild_id ?? '',
-        },
-        ...(record.sourceMessageId ? { interacted_message_id: record.sourceMessageId } : {}),
-      } as MessageRecord['message']['interaction_metadata'] & object,
-    });
-    // The world creates messages without files; an ephemeral reply is announced nowhere, so setting them
-    // here is what Discord would have shown. (A public one was already dispatched without them.)
-    created.message.attachments = attachments;
-    if (!record.originalMessageId) record.originalMessageId = created.message.id;
-    return created;
-  }
-
-  /**
-   * An edit's files, as Discord applies them: `attachments` in the body lists the existing ones to keep
-   * (all are kept when it is absent), and each uploaded `files[n]` is added.
-   */
-  #editAttachments(target: MessageRecord, body: unknown, files: readonly UploadedFile[]): void {
-    const listed =
-      typeof body === 'object' && body !== null ? (body as { attachments?: unknown }).attachments : undefined;
-    if (files.length === 0 && !Array.isArray(listed)) return;
-    const keepIds = Array.isArray(listed)
-      ? new Set(listed.map((entry) => String((entry as { id?: unknown } | null)?.id)))
-      : null;
-    const kept = target.message.attachments.filter((a) => keepIds === null || keepIds.has(a.id));
-    const added = this.attachments
-      .storeSent(target.message.channel_id, files)
-      .map((stored) => this.attachments.apiAttachment(stored));
-    target.message.attachments = [...kept, ...added];
-  }
-}
-
-function isAllowedResponse(interaction: InteractionType, type: unknown): type is InteractionResponseType {
-  if (interaction === InteractionType.ApplicationCommandAutocomplete) {
-    return type === InteractionResponseType.ApplicationCommandAutocompleteResult;
-  }
-  // Updating the message in place only makes sense where there is one: a component's.
-  if (
-    interaction === InteractionType.MessageComponent &&
-    (type === InteractionResponseType.UpdateMessage || type === InteractionResponseType.DeferredMessageUpdate)
-  ) {
-    return true;
-  }
-  return (
-    type === InteractionResponseType.ChannelMessageWithSource ||
-    type === InteractionResponseType.DeferredChannelMessageWithSource ||
-    type === InteractionResponseType.Modal
-  );
-}
-
-/** A string select's picked values: each one of its options, no repeats, within min/max_values. */
-function checkSelectValues(
-  component: NonNullable<ReturnType<typeof findComponent>>,
-  invocation: ComponentInvocation,
-): string[] {
-  const where = `select "${invocation.customId}"`;
-  const values = invocation.values;
-  if (values === undefined) throw new InvocationError(`${where}: values are required`);
-  const min = component.min_values ?? 1;
-  const max = component.max_values ?? 1;
-  if (values.length < min || values.length > max)
-    throw new InvocationError(`${where}: takes ${min}-${max} values, got ${values.length}`);
-  if (new Set(values).size !== values.length) throw new InvocationError(`${where}: values repeat`);
-  const allowed = new Set((component.options ?? []).map((o) => o.value));
-  const unknown = values.filter((v) => !allowed.has(v));
-  if (unknown.length > 0)
-    throw new InvocationError(
-      `${where}: ${unknown.map((v) => JSON.stringify(v)).join(', ')} not among its options (${[...allowed].join(', ')})`,
-    );
-  return [...values];
 }
