@@ -41,9 +41,9 @@ import { SnowflakeGenerator } from './snowflake.js';
 import {
   CHANNEL_TYPES,
   type ChannelSpec,
+  type CreatedGuild,
   type CreateMessageInput,
   type DispatchListener,
-  type GuildHandle,
   type GuildRecord,
   type GuildSpec,
   type MemberRecord,
@@ -65,6 +65,7 @@ import {
 export type { ChannelRecord, ThreadState, WorldChannelType } from './channel-wire.js';
 export type {
   ChannelSpec,
+  CreatedGuild,
   CreateMessageInput,
   DispatchListener,
   GuildHandle,
@@ -133,7 +134,7 @@ export class World {
 
   // ---- guilds ------------------------------------------------------------------------------------
 
-  createGuild(spec: GuildSpec): GuildHandle {
+  createGuild(spec: GuildSpec): CreatedGuild {
     const id = this.snowflakes.next();
     const ownerId = spec.ownerId ?? this.createUser({ username: `${spec.name}-owner` });
     const guild: GuildRecord = {
@@ -160,7 +161,7 @@ export class World {
     });
     guild.roleIds.push(id);
 
-    const handle: GuildHandle = {
+    const handle: CreatedGuild = {
       id,
       everyoneRoleId: id,
       ownerId,

@@ -11,14 +11,14 @@ import {
   type TextChannel,
 } from 'discord.js';
 import { describe, expect, it } from 'vitest';
-import type { GuildHandle, GuildSpec } from '../../emulator/index.js';
+import type { GuildSpec, World } from '../../emulator/index.js';
 import { type Harness, useHarness } from './harness.js';
 
 /** A second guild with a forum and threads, announced live; resolves once the client has cached it. */
 async function threadedGuild(
   harness: Harness,
   spec: Partial<GuildSpec> = {},
-): Promise<{ handle: GuildHandle; guild: Guild }> {
+): Promise<{ handle: ReturnType<World['createGuild']>; guild: Guild }> {
   const handle = harness.emulator.world.createGuild({
     name: 'Threads',
     channels: [
