@@ -25,13 +25,14 @@ export const TASK_CHANNEL_TYPES = [
   ChannelType.PublicThread,
   ChannelType.PrivateThread,
   ChannelType.GuildForum,
+  ChannelType.GuildMedia,
 ] as const;
 
 export type TaskChannelType = (typeof TASK_CHANNEL_TYPES)[number];
 
 /** Where a handler's `ctx.send` can post: text-based channels, threads included; a forum takes no message. */
 export const POSTING_CHANNEL_TYPES: readonly TaskChannelType[] = TASK_CHANNEL_TYPES.filter(
-  (type) => type !== ChannelType.GuildForum,
+  (type) => type !== ChannelType.GuildForum && type !== ChannelType.GuildMedia,
 );
 
 /** A thread is edited under Manage Threads, not Manage Channels: a kind that edits its channel is kept out. */
@@ -85,8 +86,8 @@ interface Need {
 
 /**
  * The needs in the channel's own terms: in a thread, posting is Send Messages in Threads and editing is
- * Manage Threads; in a forum, posting opens a post, which Discord's settings call Create Posts (the Send
- * Messages bit on a forum).
+ * Manage Threads; in a forum (or media channel), posting opens a post, which Discord's settings call Create
+ * Posts (the Send Messages bit on a forum).
  */
 function permissionsIn(channel: GuildBasedChannel, permissions: readonly PermissionsString[]): Need[] {
   return permissions.map((permission) => {
@@ -96,7 +97,8 @@ function permissionsIn(channel: GuildBasedChannel, permissions: readonly Permiss
     if (channel.isThread() && permission === 'ManageChannels') {
       return { bit: PermissionFlagsBits.ManageThreads, label: 'Manage Threads' };
     }
-    if (channel.type === ChannelType.GuildForum && permission === 'SendMessages') {
+    const postOnly = channel.type === ChannelType.GuildForum || channel.type === ChannelType.GuildMedia;
+    if (postOnly && permission === 'SendMessages') {
       return { bit: PermissionFlagsBits.SendMessages, label: 'Create Posts' };
     }
     return { bit: PermissionFlagsBits[permission], label: permissionLabel(permission) };

@@ -21,7 +21,7 @@ afterEach(async () => {
 function startThreadedBot(): Promise<Bot> {
   return startBot({
     guild: {
-      channels: [{ name: 'general' }, { name: 'ideas', type: 'forum' }],
+      channels: [{ name: 'general' }, { name: 'ideas', type: 'forum' }, { name: 'clips', type: 'media' }],
       threads: [
         { name: 'standups', parent: 'general' },
         { name: 'archive', parent: 'general', archived: true },
@@ -95,6 +95,26 @@ describe('reminder in threads and forums: runs', () => {
     }
     // Nothing was sent to the forum itself, which Discord would refuse.
     expect(world.messages(forumId)).toEqual([]);
+  });
+
+  it('opens a post in a media channel the same way', async () => {
+    bot = await startThreadedBot();
+    const mediaId = bot.guild.channels.clips!;
+    await bot.create({
+      name: 'clip',
+      kind: 'reminder',
+      options: { message: 'Clip of the week?' },
+      channelId: mediaId,
+      count: 1,
+    });
+    await advance(0);
+    await runsRecorded(bot, 'clip', 1);
+    const { world } = bot.emulator;
+    const [postId] = world
+      .guild(bot.guild.id)
+      .threadIds.filter((id) => world.channel(id).parentId === mediaId);
+    expect(world.channel(postId!).name).toBe('Clip of the week?');
+    expect(world.messages(postId!).map((r) => r.message.content)).toEqual(['Clip of the week?']);
   });
 
   it('opens one forum post when a slot is replayed after a crash: the replay finds the first post', async () => {
@@ -196,6 +216,7 @@ describe('/task create in threads and forums', () => {
     const general = t.a.channels.general!;
     const ids = {
       forum: world.createChannel(t.a.id, { name: 'ideas', type: 'forum' }),
+      media: world.createChannel(t.a.id, { name: 'clips', type: 'media' }),
       thread: world.createThread({ name: 'chat-thread', parent: general }),
       archived: world.createThread({ name: 'old', parent: general, archived: true }),
       locked: world.createThread({ name: 'frozen', parent: general, locked: true }),
@@ -204,7 +225,7 @@ describe('/task create in threads and forums', () => {
     };
     const cache = t.bot.client.channels.cache;
     await eventually(() =>
-      expect([ids.forum, ids.thread, ids.locked].every((id) => cache.has(id))).toBe(true),
+      expect([ids.forum, ids.media, ids.thread, ids.locked].every((id) => cache.has(id))).toBe(true),
     );
     return ids;
   }
@@ -217,7 +238,7 @@ describe('/task create in threads and forums', () => {
     ...extra,
   });
 
-  it('accepts a thread, an archived thread and a forum for a reminder', async () => {
+  it('accepts a thread, an archived thread, a forum and a media channel for a reminder', async () => {
     commands = await startTestBot();
     const ids = await threadedServer(commands);
     expect(await commands.run('create reminder', reminder(ids.thread))).toMatch(/^Created \*\*r-/);
@@ -226,6 +247,7 @@ describe('/task create in threads and forums', () => {
     expect(await commands.run('create reminder', reminder(ids.forum, { title: 'Ideas' }))).toMatch(
       /^Created \*\*r-/,
     );
+    expect(await commands.run('create reminder', reminder(ids.media))).toMatch(/^Created \*\*r-/);
   });
 
   it('names Send Messages in Threads and Create Posts when the bot lacks them', async () => {

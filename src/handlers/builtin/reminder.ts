@@ -2,12 +2,14 @@
 // Pings are exactly what the admin chose: the chosen role, or @everyone if that is the role they picked;
 // an "@everyone" or "<@&id>" typed into the text never pings. Creating one that pings @everyone or a role
 // that is not mentionable asks for Mention Everyone, without which Discord would drop the ping.
-// In a thread it posts like anywhere else; in a forum each run opens a new post named by the title.
+// In a thread it posts like anywhere else; in a forum or media channel each run opens a new post named by
+// the title.
 import {
   type APIEmbed,
   ChannelType,
   type ForumChannel,
   type Guild,
+  type MediaChannel,
   type Message,
   type MessageCreateOptions,
   type PermissionsString,
@@ -96,7 +98,7 @@ function reminderBody(
  */
 async function openForumPost(
   ctx: HandlerContext<ReminderOptions>,
-  forum: ForumChannel,
+  forum: ForumChannel | MediaChannel,
   body: ReturnType<typeof reminderBody>,
 ): Promise<void> {
   const name = forumPostTitle(ctx.options);
@@ -132,6 +134,7 @@ const CHANNEL_TYPES: readonly ChannelType[] = [
   ChannelType.PublicThread,
   ChannelType.PrivateThread,
   ChannelType.GuildForum,
+  ChannelType.GuildMedia,
 ];
 
 const reminder: Handler<ReminderOptions> & { channelTypes(): readonly ChannelType[] } = {
@@ -161,7 +164,7 @@ const reminder: Handler<ReminderOptions> & { channelTypes(): readonly ChannelTyp
   async run(ctx) {
     const body = reminderBody(ctx.options, ctx.guild);
     const channel = ctx.channel;
-    if (channel?.type === ChannelType.GuildForum) {
+    if (channel?.type === ChannelType.GuildForum || channel?.type === ChannelType.GuildMedia) {
       await openForumPost(ctx, channel, body);
       return;
     }
