@@ -320,3 +320,39 @@ describe('/task create in threads and forums', () => {
     ).toMatch(/^Created \*\*top\*\*/);
   });
 });
+
+describe('counters and leaderboards in a thread', () => {
+  it('keeps a counter message and a leaderboard up to date in a thread, editing each in place', async () => {
+    bot = await startThreadedBot();
+    const current = bot;
+    const threadId = current.guild.threads.standups!;
+    await current.create({
+      name: 'members',
+      kind: 'counter',
+      options: { template: 'Members: {members}', target: 'message' },
+      channelId: threadId,
+    });
+    await current.create({ name: 'top', kind: 'leaderboard', options: {}, channelId: threadId });
+    await advance(0);
+    await runsRecorded(current, 'members', 1);
+    await runsRecorded(current, 'top', 1);
+    current.emulator.world.addMember(current.guild.id, { user: { username: 'carol' } });
+    await advance(MINUTE);
+    await runsRecorded(current, 'members', 2);
+    await runsRecorded(current, 'top', 2);
+    const posts = current.emulator.world.messages(threadId);
+    // One message each, edited in place: no new post per run.
+    expect(posts).toHaveLength(2);
+    const counterEntries = current.emulator.world
+      .transcript(threadId)
+      .filter((entry) => entry.message.content.startsWith('Members:'));
+    // carol joined between the runs: the counter's one message went from 5 to 6.
+    expect(counterEntries.map((e) => [e.kind, e.message.content])).toEqual([
+      ['create', 'Members: 5'],
+      ['update', 'Members: 6'],
+    ]);
+    for (const name of ['members', 'top']) {
+      expect(current.runtime.info(current.guild.id, name).runs.map((r) => r.outcome)).toEqual(['ok', 'ok']);
+    }
+  });
+});
