@@ -1,6 +1,14 @@
-import { type CatchUpPolicy, catchUpPolicies, type RunIntent, type Task } from '../db/index.js';
+import {
+  type CatchUpPolicy,
+  catchUpPolicies,
+  type NewTask,
+  type RunIntent,
+  type Task,
+  type TaskSchedule,
+} from '../db/index.js';
 import { firstDueAt, nextDueAfter, type Schedule } from '../loop/index.js';
 import { TaskError } from './errors.js';
+import { checkSchedule, engineSchedule } from './schedule.js';
 
 // Pure rules about a task's definition: its name, count, catch-up policy and timeout, and where a resumed
 // task picks up (its schedule has its own module, schedule.ts). No database, no timers.
@@ -15,6 +23,57 @@ export function checkTaskName(name: string): void {
         'starting with a letter or digit.',
     );
   }
+}
+
+/** A run's timeout when the definition gives none. */
+export const DEFAULT_TIMEOUT_MS = 60_000;
+
+/** What `/task create` supplies. The handler layer validates `kind` and `options` before calling create. */
+export interface TaskDefinition {
+  name: string;
+  kind: string;
+  options?: Record<string, unknown>;
+  schedule: TaskSchedule;
+  /** Iterations to run, then the task completes; null or omitted = forever. */
+  count?: number | null;
+  catchUp?: CatchUpPolicy;
+  /** Per-iteration timeout; default 60 s, at most 15 min. */
+  timeoutMs?: number;
+  channelId: string;
+  createdBy: string;
+  /** Start running at once (default true). */
+  start?: boolean;
+}
+
+/** A definition checked through the gates (name, schedule, count, timeout, catch-up) as the row to insert. */
+export function checkedTaskRow(
+  guildId: string,
+  def: TaskDefinition,
+  now: number,
+  minIntervalSeconds?: number,
+): NewTask {
+  checkTaskName(def.name);
+  const schedule = checkSchedule(def.schedule, now, minIntervalSeconds);
+  const count = checkCount(def.count ?? null);
+  const timeoutMs = checkTimeout(def.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  const catchUp = checkCatchUp(def.catchUp ?? 'skip');
+  const start = def.start ?? true;
+  return {
+    guildId,
+    name: def.name,
+    kind: def.kind,
+    options: def.options ?? {},
+    schedule,
+    count,
+    catchUp,
+    timeoutMs,
+    channelId: def.channelId,
+    createdBy: def.createdBy,
+    state: start ? 'running' : 'stopped',
+    nextRunAt: start ? firstDueAt(engineSchedule(schedule), now) : null,
+    createdAt: now,
+    updatedAt: now,
+  };
 }
 
 /** The longest per-iteration timeout a task may have; /task's timeout option should check against it. */

@@ -1,7 +1,14 @@
 export type { CatchUpPolicy, Task, TaskRun, TaskSchedule, TaskState } from '../db/index.js';
 export { taskScheduleSchema } from '../db/index.js';
 export type { ExecuteContext, TaskExecutor } from './attempt.js';
-export { checkTaskName, MAX_TIMEOUT_MS, resumeDueAt, TASK_NAME_PATTERN } from './definition.js';
+export {
+  checkTaskName,
+  DEFAULT_TIMEOUT_MS,
+  MAX_TIMEOUT_MS,
+  resumeDueAt,
+  TASK_NAME_PATTERN,
+  type TaskDefinition,
+} from './definition.js';
 export {
   describeEdit,
   type EditChecks,

@@ -227,6 +227,27 @@ export function interruptedRecord(
   };
 }
 
+/** The record of a one-off's slot that passed while the bot was down or stalled (catch-up skip): not a run. */
+export function missedRecord(
+  task: { id: number; currentLoop: number; nextRunAt: number | null },
+  nowMs: number,
+): IterationRecord {
+  const scheduledAt = task.nextRunAt ?? nowMs;
+  return {
+    taskId: task.id,
+    scheduledAt,
+    startedAt: nowMs,
+    finishedAt: nowMs,
+    outcome: 'missed',
+    error: null,
+    currentLoop: task.currentLoop,
+    lastRunAt: null,
+    nextRunAt: null,
+    lastError: null,
+    settlesSlot: true,
+  };
+}
+
 export function errorText(error: unknown): string {
   if (error instanceof Error) return error.message || error.name;
   return String(error);

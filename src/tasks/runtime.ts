@@ -38,13 +38,11 @@ import {
 } from '../loop/index.js';
 import { attempt, type TaskExecutor } from './attempt.js';
 import {
-  checkCatchUp,
-  checkCount,
-  checkTaskName,
-  checkTimeout,
-  interruptedSlot,
+  checkedTaskRow,
+  DEFAULT_TIMEOUT_MS,
   resumeDueAt,
   settledProgress,
+  type TaskDefinition,
 } from './definition.js';
 import {
   describeEdit,
@@ -55,8 +53,9 @@ import {
   type TaskEdited,
 } from './edit.js';
 import { TaskError } from './errors.js';
-import { errorText, interruptedRecord, RunJournal } from './journal.js';
+import { errorText, interruptedRecord, missedRecord, RunJournal } from './journal.js';
 import { KeyedLock } from './keyed-lock.js';
+import { planResumePage, type ResumeInput } from './recovery.js';
 import { checkSchedule, engineSchedule, storedEngineSchedule, toLoopOptions } from './schedule.js';
 
 // The TaskRuntime turns stored task definitions into running Loops and keeps the rows in step with them.
@@ -65,7 +64,6 @@ import { checkSchedule, engineSchedule, storedEngineSchedule, toLoopOptions } fr
 // are written back as they happen, so the rows always say what to resume. The run journal (journal.ts)
 // writes the starts and the records, each batched per tick.
 
-export const DEFAULT_TIMEOUT_MS = 60_000;
 /** How long shutdown() waits for iterations in flight before aborting them. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 /** Rows read per page by resumeAll(). */
@@ -86,26 +84,14 @@ export interface TaskRuntimeOptions {
   log?: Logger;
   /** Most tasks one server may have (default 100), so one server cannot take the whole bot. */
   maxTasksPerGuild?: number;
+  /**
+   * The shortest interval (and cron gap) a new schedule may have; default MIN_INTERVAL_SECONDS (10), as /task
+   * refuses. Only tests and benchmarks that need fast tasks lower it; the bot never does.
+   */
+  minIntervalSeconds?: number;
 }
 
 export const DEFAULT_MAX_TASKS_PER_GUILD = 100;
-
-/** What `/task create` supplies. The handler layer validates `kind` and `options` before calling create. */
-export interface TaskDefinition {
-  name: string;
-  kind: string;
-  options?: Record<string, unknown>;
-  schedule: TaskSchedule;
-  /** Iterations to run, then the task completes; null or omitted = forever. */
-  count?: number | null;
-  catchUp?: CatchUpPolicy;
-  /** Per-iteration timeout; default 60 s, at most 15 min. */
-  timeoutMs?: number;
-  channelId: string;
-  createdBy: string;
-  /** Start running at once (default true). */
-  start?: boolean;
-}
 
 export interface TaskInfo {
   task: Task;
@@ -182,6 +168,7 @@ export class TaskRuntime {
   readonly #execute: TaskExecutor;
   readonly #log: Logger;
   readonly #maxTasksPerGuild: number;
+  readonly #minIntervalSeconds: number | undefined;
   /** The live Loop of each running (or still ending) task, by task id. */
   readonly #active = new Map<number, Activation>();
   /** Serializes commands on one task, keyed by (guild, name). */
@@ -205,6 +192,7 @@ export class TaskRuntime {
     this.#log = options.log ?? pino({ level: 'silent' });
     this.#journal = new RunJournal(this.#db, this.#log);
     this.#maxTasksPerGuild = options.maxTasksPerGuild ?? DEFAULT_MAX_TASKS_PER_GUILD;
+    this.#minIntervalSeconds = options.minIntervalSeconds;
     if (!Number.isSafeInteger(this.#maxTasksPerGuild) || this.#maxTasksPerGuild < 1) {
       throw new RangeError(`maxTasksPerGuild must be a positive integer, got ${this.#maxTasksPerGuild}`);
     }
@@ -223,7 +211,7 @@ export class TaskRuntime {
   create(guildId: string, def: TaskDefinition): Promise<Task> {
     return this.#exclusive(guildId, def.name, () => {
       const now = Date.now();
-      const row = this.#checkedRow(guildId, def, now);
+      const row = checkedTaskRow(guildId, def, now, this.#minIntervalSeconds);
       const task = inTransaction(this.#db, () => this.#insertNew(guildId, row, 0));
       this.#started([task]);
       return task;
@@ -239,7 +227,7 @@ export class TaskRuntime {
       const now = Date.now();
       const rows = defs.map((def) => {
         try {
-          return this.#checkedRow(guildId, def, now);
+          return checkedTaskRow(guildId, def, now, this.#minIntervalSeconds);
         } catch (error) {
           if (error instanceof TaskError) throw new TaskError(error.code, `${def.name}: ${error.message}`);
           throw error;
@@ -264,32 +252,6 @@ export class TaskRuntime {
       this.#started(tasks);
       return tasks;
     });
-  }
-
-  /** A definition checked through the gates (name, schedule, count, timeout, catch-up) as the row to insert. */
-  #checkedRow(guildId: string, def: TaskDefinition, now: number): NewTask {
-    checkTaskName(def.name);
-    const schedule = checkSchedule(def.schedule, now);
-    const count = checkCount(def.count ?? null);
-    const timeoutMs = checkTimeout(def.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-    const catchUp = checkCatchUp(def.catchUp ?? 'skip');
-    const start = def.start ?? true;
-    return {
-      guildId,
-      name: def.name,
-      kind: def.kind,
-      options: def.options ?? {},
-      schedule,
-      count,
-      catchUp,
-      timeoutMs,
-      channelId: def.channelId,
-      createdBy: def.createdBy,
-      state: start ? 'running' : 'stopped',
-      nextRunAt: start ? firstDueAt(engineSchedule(schedule), now) : null,
-      createdAt: now,
-      updatedAt: now,
-    };
   }
 
   /** Inserts a checked row, inside the caller's transaction; `alsoComing` more rows follow it in that one. */
@@ -386,7 +348,7 @@ export class TaskRuntime {
   updateSchedule(guildId: string, name: string, schedule: TaskSchedule): Promise<Task> {
     return this.#exclusive(guildId, name, () => {
       const task = this.#require(guildId, name);
-      const parsed = checkSchedule(schedule);
+      const parsed = checkSchedule(schedule, Date.now(), this.#minIntervalSeconds);
       this.#journal.flush(); // records of the old schedule must not land after the new next run
       const activation = this.#active.get(task.id);
       const updated = inTransaction(this.#db, () => {
@@ -515,8 +477,15 @@ export class TaskRuntime {
     const nowMs = Date.now();
     const open = new Map<number, RunIntent>();
     for (const intent of this.#journal.openIntents()) open.set(intent.taskId, intent);
+    const input: ResumeInput = {
+      nowMs,
+      retryWindowMs: RUN_RETRY_WINDOW_MS,
+      open,
+      schedules: new Map(),
+      isActive: (taskId) => this.#active.has(taskId),
+      log: this.#log,
+    };
     const broken: { id: number; error: string }[] = [];
-    const schedules = new Map<TaskSchedule, Schedule>(); // tasks share their parsed schedules; normalize each once
     let resumed = 0;
     let caughtUp = 0;
     let replayed = 0;
@@ -525,77 +494,24 @@ export class TaskRuntime {
     for (let afterId = 0; ; afterId = page[page.length - 1]!.id) {
       page = listRunningTaskTimings(this.#db, { afterId, limit: RESUME_PAGE_SIZE });
       if (page.length === 0) break;
-      const moved: { id: number; nextRunAt: number }[] = [];
-      const due: TaskTiming[] = [];
-      const settled: IterationRecord[] = [];
-      const completed: number[] = [];
-      const replays = new Set<number>();
-      for (const task of page) {
-        const intent = open.get(task.id);
-        open.delete(task.id);
-        if (this.#active.has(task.id)) continue;
-        const slot = intent && interruptedSlot(task, intent, nowMs, RUN_RETRY_WINDOW_MS);
-        try {
-          let schedule = schedules.get(task.schedule);
-          if (schedule === undefined) {
-            schedule = engineSchedule(task.schedule);
-            schedules.set(task.schedule, schedule);
-          }
-          let dueMs: number;
-          if (slot?.replay) {
-            task.currentLoop = slot.currentLoop;
-            dueMs = slot.dueMs;
-            replays.add(task.id);
-            this.#replays.set(task.id, {
-              scheduledAt: dueMs,
-              firstStartedAt: intent!.startedAt,
-              late: false,
-            });
-            this.#log.info(
-              { taskId: task.id, scheduledAt: new Date(dueMs) },
-              'running again the slot the bot stopped during (same nonce)',
-            );
-          } else if (slot) {
-            this.#log.warn(
-              { taskId: task.id, scheduledAt: new Date(intent!.scheduledAt) },
-              'the bot stopped during a run too long ago to run it again; recorded as interrupted',
-            );
-            task.currentLoop = slot.currentLoop;
-            task.lastRunAt = slot.lastRunAt;
-            const done = task.count !== null && task.currentLoop >= task.count;
-            dueMs = done ? Number.NaN : resumeDueAt(schedule, task, nowMs);
-            settled.push(interruptedRecord(intent!, slot, done ? null : dueMs, nowMs));
-            if (done) {
-              completed.push(task.id);
-              continue;
-            }
-          } else {
-            dueMs = resumeDueAt(schedule, task, nowMs);
-          }
-          if (dueMs === Number.POSITIVE_INFINITY) {
-            // A one-off whose time passed while the bot was down, catch-up skip: recorded as missed, and done.
-            settled.push(missedRecord(task, nowMs));
-            completed.push(task.id);
-            continue;
-          }
-          if (dueMs !== task.nextRunAt) moved.push({ id: task.id, nextRunAt: dueMs });
-          task.nextRunAt = dueMs;
-          due.push(task);
-        } catch (error) {
-          broken.push({ id: task.id, error: errorText(error) });
-          // It will not run again, so its open attempt cannot be replayed: its outcome stays unknown.
-          if (intent) settled.push(interruptedRecord(intent, settledProgress(task, intent), null, nowMs));
-        }
-      }
+      const plan = planResumePage(page, input);
+      broken.push(...plan.broken);
       inTransaction(this.#db, () => {
-        this.#journal.recordNow(settled);
-        setNextRuns(this.#db, moved, nowMs);
-        for (const id of completed) {
+        this.#journal.recordNow(plan.settled);
+        setNextRuns(this.#db, plan.moved, nowMs);
+        for (const id of plan.completed) {
           updateTask(this.#db, id, { state: 'completed', nextRunAt: null, updatedAt: nowMs });
         }
       });
-      interrupted += settled.length;
-      for (const task of due) {
+      interrupted += plan.settled.filter((record) => record.outcome === 'interrupted').length;
+      for (const [taskId, intent] of plan.replays) {
+        this.#replays.set(taskId, {
+          scheduledAt: intent.scheduledAt,
+          firstStartedAt: intent.startedAt,
+          late: false,
+        });
+      }
+      for (const task of plan.due) {
         const dueMs = task.nextRunAt!;
         try {
           const activation = new Activation(
@@ -611,7 +527,7 @@ export class TaskRuntime {
           continue;
         }
         resumed++;
-        if (replays.has(task.id)) replayed++;
+        if (plan.replays.has(task.id)) replayed++;
         else if (dueMs < nowMs) caughtUp++;
       }
       if (page.length < RESUME_PAGE_SIZE) break;
@@ -949,27 +865,6 @@ export class TaskRuntime {
 }
 
 function ignoreError(): void {}
-
-/** The record of a one-off's slot that passed while the bot was down or stalled (catch-up skip): not a run. */
-function missedRecord(
-  task: { id: number; currentLoop: number; nextRunAt: number | null },
-  nowMs: number,
-): IterationRecord {
-  const scheduledAt = task.nextRunAt ?? nowMs;
-  return {
-    taskId: task.id,
-    scheduledAt,
-    startedAt: nowMs,
-    finishedAt: nowMs,
-    outcome: 'missed',
-    error: null,
-    currentLoop: task.currentLoop,
-    lastRunAt: null,
-    nextRunAt: null,
-    lastError: null,
-    settlesSlot: true,
-  };
-}
 
 interface Replay {
   scheduledAt: number;

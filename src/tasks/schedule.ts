@@ -23,7 +23,11 @@ const CRON_RUNS_CHECKED = 60;
  * syntax, a cron with no future run…) and by Metronome's rules (at most every 10 seconds; a one-off in the
  * future), and returns it parsed, or throws a TaskError with the reason as a sentence.
  */
-export function checkSchedule(input: unknown, nowMs = Date.now()): TaskSchedule {
+export function checkSchedule(
+  input: unknown,
+  nowMs = Date.now(),
+  minIntervalSeconds = MIN_INTERVAL_SECONDS,
+): TaskSchedule {
   const parsed = taskScheduleSchema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -34,15 +38,15 @@ export function checkSchedule(input: unknown, nowMs = Date.now()): TaskSchedule 
   const engine = engineSchedule(schedule);
   switch (schedule.kind) {
     case 'interval':
-      if (schedule.seconds < MIN_INTERVAL_SECONDS)
-        throw refusal(`Tasks can run at most every ${MIN_INTERVAL_SECONDS} seconds.`);
+      if (schedule.seconds < minIntervalSeconds)
+        throw refusal(`Tasks can run at most every ${minIntervalSeconds} seconds.`);
       if (schedule.seconds > MAX_INTERVAL_SECONDS)
         throw refusal('An interval can be at most a year; use a time of day or a cron for rare tasks.');
       break;
     case 'cron':
-      if (cronTooFrequent(engine, nowMs)) {
+      if (cronTooFrequent(engine, nowMs, minIntervalSeconds)) {
         throw refusal(
-          `\`${schedule.cron}\` runs more often than every ${MIN_INTERVAL_SECONDS} seconds, the most often a task may run.`,
+          `\`${schedule.cron}\` runs more often than every ${minIntervalSeconds} seconds, the most often a task may run.`,
         );
       }
       break;
@@ -118,9 +122,9 @@ function engineOf(schedule: TaskSchedule | Schedule): Schedule {
 }
 
 /** Whether two consecutive runs among the next few come closer than the minimum interval. */
-function cronTooFrequent(schedule: Schedule, nowMs: number): boolean {
+function cronTooFrequent(schedule: Schedule, nowMs: number, minIntervalSeconds: number): boolean {
   const runs = upcomingRuns(schedule, nowMs, CRON_RUNS_CHECKED);
-  return runs.some((runMs, i) => i > 0 && runMs - runs[i - 1]! < MIN_INTERVAL_SECONDS * 1000);
+  return runs.some((runMs, i) => i > 0 && runMs - runs[i - 1]! < minIntervalSeconds * 1000);
 }
 
 /** The TaskError for a schedule refused by zod or by the engine, `reason` being their message. */
