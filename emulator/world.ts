@@ -413,11 +413,15 @@ export class World {
     );
   }
 
-  /** The guild's threads that are not archived, with the viewer's memberships: GET /guilds/:id/threads/active. */
-  activeThreads(guildId: string, viewerId: string): APIThreadList {
+  /**
+   * The guild's threads that are not archived and that the bot can see, with its memberships: what GUILD_CREATE
+   * and GET /guilds/:id/threads/active list.
+   */
+  activeThreads(guildId: string): APIThreadList {
+    const viewerId = this.botUser.id;
     const threads = this.guild(guildId)
       .threadIds.map((id) => this.channel(id))
-      .filter((channel) => isThread(channel) && !channel.thread.archived);
+      .filter((channel) => isThread(channel) && !channel.thread.archived && this.#canView(channel));
     return {
       threads: threads.map((channel) => this.apiChannel(channel.id)),
       members: threads.flatMap((channel) => {
@@ -756,9 +760,7 @@ export class World {
         this.apiChannel(id),
       ) as GatewayGuildCreateDispatchData['channels'],
       // Discord lists the active threads the bot can see.
-      threads: this.activeThreads(guildId, this.botUser.id).threads.filter((thread) =>
-        this.#canView(this.channel(thread.id)),
-      ) as GatewayGuildCreateDispatchData['threads'],
+      threads: this.activeThreads(guildId).threads as GatewayGuildCreateDispatchData['threads'],
       presences: [],
       stage_instances: [],
       guild_scheduled_events: [],
@@ -883,9 +885,8 @@ export class World {
    */
   #afterThreadPost(channel: ChannelRecord, authorId: string, messageId: string): void {
     if (!isThread(channel)) return;
-    channel.thread.messageCount++;
     // A forum post's first message shares the thread's id and is not counted by Discord.
-    if (messageId === channel.id) channel.thread.messageCount--;
+    if (messageId !== channel.id) channel.thread.messageCount++;
     if (channel.thread.archived) this.updateThread(channel.id, { archived: false });
     if (this.guild(channel.guildId).members.has(authorId)) this.joinThread(channel.id, authorId);
   }

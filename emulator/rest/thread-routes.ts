@@ -43,12 +43,7 @@ export function threadRoutes(world: World): RouteDefinition[] {
       handler: ({ params }) => {
         const guild = world.guild(params.guildId!);
         if (!guild.members.has(world.botUser.id)) throw missingAccess();
-        const list = world.activeThreads(guild.id, world.botUser.id);
-        const visible = list.threads.filter((thread) =>
-          has(world.permissionsOf(guild.id, world.botUser.id, thread.id), PermissionFlagsBits.ViewChannel),
-        );
-        const ids = new Set(visible.map((thread) => thread.id));
-        return ok({ threads: visible, members: list.members.filter((member) => ids.has(member.id!)) });
+        return ok(world.activeThreads(guild.id));
       },
     },
   ];

@@ -31,7 +31,7 @@ export const TASK_CHANNEL_TYPES = [
 export type TaskChannelType = (typeof TASK_CHANNEL_TYPES)[number];
 
 /** Where a handler's `ctx.send` can post: text-based channels, threads included; a forum takes no message. */
-export const POSTING_CHANNEL_TYPES: readonly TaskChannelType[] = TASK_CHANNEL_TYPES.filter(
+const POSTING_CHANNEL_TYPES: readonly TaskChannelType[] = TASK_CHANNEL_TYPES.filter(
   (type) => type !== ChannelType.GuildForum && type !== ChannelType.GuildMedia,
 );
 
