@@ -341,13 +341,16 @@ export class World {
     const channel = this.channel(channelId);
     const guild = this.guild(channel.guildId);
     if (isThread(channel)) {
+      const visible = this.#canView(channel);
       guild.threadIds = guild.threadIds.filter((id) => id !== channelId);
       this.#channels.delete(channelId);
-      this.#emit(
-        GatewayDispatchEvents.ThreadDelete,
-        { id: channel.id, guild_id: guild.id, parent_id: channel.parentId, type: channel.type },
-        guild.id,
-      );
+      if (visible) {
+        this.#emit(
+          GatewayDispatchEvents.ThreadDelete,
+          { id: channel.id, guild_id: guild.id, parent_id: channel.parentId, type: channel.type },
+          guild.id,
+        );
+      }
       return;
     }
     const payload = this.apiChannel(channelId);
@@ -372,11 +375,10 @@ export class World {
   /** Internal: inserts the thread and announces it; a forum post's first message follows separately. */
   openThread(input: NewThreadInput): ChannelRecord {
     const thread = this.#insertThread(input);
-    this.#emit(
-      GatewayDispatchEvents.ThreadCreate,
-      { ...this.apiChannel(thread.id), newly_created: true },
-      thread.guildId,
-    );
+    this.#emitThreadEvent(thread, GatewayDispatchEvents.ThreadCreate, {
+      ...this.apiChannel(thread.id),
+      newly_created: true,
+    });
     return thread;
   }
 
@@ -390,7 +392,7 @@ export class World {
       channel.thread.archived = patch.archived;
       channel.thread.archiveChangedAtMs = Date.now();
     }
-    this.#emit(GatewayDispatchEvents.ThreadUpdate, this.apiChannel(threadId), channel.guildId);
+    this.#emitThreadEvent(channel, GatewayDispatchEvents.ThreadUpdate, this.apiChannel(threadId));
     return channel;
   }
 
@@ -399,18 +401,17 @@ export class World {
     const channel = this.channel(threadId);
     if (!isThread(channel)) throw new Error(`channel ${threadId} is not a thread`);
     if (channel.thread.members.has(userId)) return;
+    const sawIt = this.#canView(channel);
     const joinedAtMs = Date.now();
     channel.thread.members.set(userId, joinedAtMs);
-    this.#emit(
-      GatewayDispatchEvents.ThreadMembersUpdate,
-      {
-        id: threadId,
-        guild_id: channel.guildId,
-        member_count: Math.min(channel.thread.members.size, 50),
-        added_members: [apiThreadMember(threadId, userId, joinedAtMs)],
-      },
-      channel.guildId,
-    );
+    // Added to a private thread it could not see, the bot learns of the thread itself first, as on Discord.
+    if (!sawIt) this.#emitThreadEvent(channel, GatewayDispatchEvents.ThreadCreate, this.apiChannel(threadId));
+    this.#emitThreadEvent(channel, GatewayDispatchEvents.ThreadMembersUpdate, {
+      id: threadId,
+      guild_id: channel.guildId,
+      member_count: Math.min(channel.thread.members.size, 50),
+      added_members: [apiThreadMember(threadId, userId, joinedAtMs)],
+    });
   }
 
   /**
@@ -889,6 +890,11 @@ export class World {
     if (messageId !== channel.id) channel.thread.messageCount++;
     if (channel.thread.archived) this.updateThread(channel.id, { archived: false });
     if (this.guild(channel.guildId).members.has(authorId)) this.joinThread(channel.id, authorId);
+  }
+
+  /** Thread events reach the bot only for threads it can see: a private one it is not in stays unknown. */
+  #emitThreadEvent(thread: ChannelRecord, event: GatewayDispatchEvents, data: unknown): void {
+    if (this.#canView(thread)) this.#emit(event, data, thread.guildId);
   }
 
   /** Whether the bot can see the channel: what GUILD_CREATE and the thread list show it. */

@@ -201,7 +201,22 @@ describe('threads and forums', () => {
     expect(
       await codeOf(harness.client.rest.post(Routes.channelMessages(secret), { body: { content: 'hi' } })),
     ).toBe(RESTJSONErrorCodes.MissingAccess);
+    // Opened while the bot looks on: still no THREAD_CREATE for it.
+    const later = world.createThread({ name: 'later', parent: handle.channels.chat!, type: 'private' });
+    const announced = (id: string) =>
+      harness.emulator.gateway.frames.entries.some(
+        (f) => f.t === 'THREAD_CREATE' && (f.d as { id?: string }).id === id,
+      );
     world.joinThread(secret, world.botUser.id);
+    // Added, the bot hears of the thread and of its membership.
+    await expect
+      .poll(() => {
+        const thread = guild.channels.cache.get(secret);
+        return thread?.isThread() && thread.joined;
+      })
+      .toBe(true);
+    expect(announced(later)).toBe(false);
+    expect(guild.channels.cache.has(later)).toBe(false);
     await harness.client.rest.post(Routes.channelMessages(secret), { body: { content: 'hi' } });
     expect(world.messages(secret)).toHaveLength(1);
   });
