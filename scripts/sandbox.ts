@@ -2,6 +2,7 @@
 // network needed. Type /task commands at the prompt as the demo server's admin and watch the channels.
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { prepareTimeZones } from '../src/discord/time-zones.js';
 import { type Session, startSession } from './sandbox/session.js';
 
 const args = process.argv.slice(2);
@@ -32,8 +33,10 @@ async function runLine(session: Session, line: string): Promise<boolean | 'exit'
     );
     return true;
   }
+  const press = /^press\s+(.+)$/i.exec(text);
+  if (press) return session.press(press[1]!);
   if (!/^\/?task\b/.test(text)) {
-    console.log(`✗ "${text}" is not a /task command, wait, help or exit`);
+    console.log(`✗ "${text}" is not a /task command, wait, press, help or exit`);
     return false;
   }
   return session.run(text);
@@ -72,6 +75,8 @@ const print = (line: string) => {
   if (scriptPath === undefined && process.stdout.isTTY) process.stdout.write('\r\x1b[K');
   console.log(line);
 };
+// As `npm start` does: the timezone option's first suggestions are then instant.
+prepareTimeZones();
 const session = await startSession({ verbose, print });
 let code = 1;
 try {

@@ -2,7 +2,7 @@
 // one message. Only the admin who ran the command may turn its pages.
 import { SlashCommandSubcommandBuilder } from '@discordjs/builders';
 import { retryWhileBusy } from '../../src/db/busy.js';
-import type { Task } from '../../src/db/index.js';
+import { guildTimeZone, type Task } from '../../src/db/index.js';
 import { describeSchedule, relative } from '../../src/discord/format.js';
 import { clampPage, NOT_YOUR_PAGES, pageButtons, pageLabel, paginate } from '../../src/discord/pages.js';
 import { STALE_COMPONENT } from '../../src/discord/router.js';
@@ -50,7 +50,8 @@ async function listPage(
   }
   const pages = paginate(tasks.map(taskLine), { lines: TASKS_PER_PAGE, characters: PAGE_CHARACTERS });
   const shown = clampPage(page, pages.length);
-  const header = listHeader(tasks.length, shown, pages.length);
+  const timeZone = await retryWhileBusy(() => guildTimeZone(ctx.db, guildId));
+  const header = listHeader(tasks.length, shown, pages.length, timeZone);
   const components =
     pages.length > 1
       ? [pageButtons(shown, pages.length, (to) => componentId(TASK_COMMAND_NAME, 'list', to, ownerId))]
@@ -59,9 +60,10 @@ async function listPage(
 }
 
 /** The top of every page: the one place for what applies to the whole list. */
-function listHeader(taskCount: number, page: number, pageCount: number): string {
+function listHeader(taskCount: number, page: number, pageCount: number, timeZone: string): string {
   const count = `**${taskCount} task${taskCount === 1 ? '' : 's'}**`;
-  return pageCount > 1 ? `${count}, ${pageLabel(page, pageCount)}` : count;
+  const zone = `Server time zone: ${timeZone} (\`/task settings\` changes it)`;
+  return `${pageCount > 1 ? `${count}, ${pageLabel(page, pageCount)}` : count}\n${zone}`;
 }
 
 function taskLine(task: Task): string {

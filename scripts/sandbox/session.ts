@@ -19,7 +19,8 @@ import {
 import { type Bot, startBot } from '../../src/bot.js';
 import { createLogger } from '../../src/log.js';
 import { type AttachFile, parseCommandLine } from './parse.js';
-import { clock, render } from './render.js';
+import { pressButton } from './press.js';
+import { clock, render, renderMessage } from './render.js';
 
 const DEMO_ADMIN = 'demo-admin';
 
@@ -35,6 +36,8 @@ export interface Session {
   guild: GuildHandle;
   /** Runs one /task line as demo-admin; resolves true if the bot answered. */
   run(line: string): Promise<boolean>;
+  /** Clicks the button labelled like `label` (`next`) on the newest reply that has one, as demo-admin. */
+  press(label: string): Promise<boolean>;
   help(): string;
   close(): Promise<void>;
 }
@@ -103,7 +106,7 @@ export async function startSession(options: SessionOptions = {}): Promise<Sessio
           channel: guild.channels.general!,
         });
         const reply = await handle.waitForReply(undefined, { timeoutMs: 6_000 });
-        print(`${stamp()} (only you) ${render(reply.content, emulator.world)}`);
+        print(`${stamp()} (only you) ${renderMessage(reply, emulator.world)}`);
         for (const file of reply.attachments) {
           // Saved where the user can read it, or hand it back to /task import in this session.
           mkdirSync(exportsDir, { recursive: true });
@@ -119,6 +122,7 @@ export async function startSession(options: SessionOptions = {}): Promise<Sessio
         return false;
       }
     },
+    press: (label) => pressButton(emulator, admin, label, print),
     help: () => helpText(definition()?.options ?? []),
     async close() {
       await bot.stop();
@@ -212,6 +216,8 @@ function helpText(options: readonly OptionLike[]): string {
     '',
     'Example: /task create reminder name:standup channel:#general every:10s message:"Stand-up time!"',
   );
-  lines.push('Also: wait 12s (let time pass), help, exit.');
+  lines.push(
+    "Also: wait 12s (let time pass), press next / press previous (turn a list's pages), help, exit.",
+  );
   return lines.join('\n');
 }

@@ -125,7 +125,8 @@ describe('autocomplete', () => {
 
   it('suggests time zones', async () => {
     const zones = await complete('timezone', 'paris', t.a, 'interval');
-    expect(zones[0]).toEqual({ name: 'Europe/Paris', value: 'Europe/Paris' });
+    expect(zones[0]?.value).toBe('Europe/Paris');
+    expect(zones[0]?.name).toMatch(/^Europe\/Paris \(CES?T, UTC\+[12]\)$/);
     expect((await complete('timezone', '', t.a, 'interval')).length).toBe(25);
     const forCreate = await t.emulator.invokeAutocomplete({
       command: 'task',

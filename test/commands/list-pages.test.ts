@@ -175,6 +175,7 @@ describe('/task list pages', () => {
     expect(reply.content).toBe(
       [
         '**2 tasks**',
+        'Server time zone: UTC (`/task settings` changes it)',
         '• **alpha** (reminder) stopped, not scheduled, every 1h',
         '• **beta** (reminder) stopped, not scheduled, every 1h',
       ].join('\n'),
@@ -341,7 +342,7 @@ describe('list pages in the sandbox', () => {
     const print = (line: string) => printed.push(line);
     expect(await pressButton(t.emulator, t.a.admin, 'next', print)).toBe(true);
     expect(printed.at(-1)).toMatch(
-      /\(only you\) 16 tasks, page 2 of 2\n• task-015 .*\n\[◀ Previous\] \(Next ▶\)$/,
+      /\(only you\) 16 tasks, page 2 of 2\nServer time zone: UTC \(`\/task settings` changes it\)\n• task-015 .*\n\[◀ Previous\] \(Next ▶\)$/,
     );
     expect(world.message(list.id).message.content).toContain('page 2 of 2');
 

@@ -130,7 +130,7 @@ describe('/task list and /task info', () => {
     expect(info).toContain('Kind: slow in <#');
     expect(info).toContain('Schedule: every 1h; catch-up skip');
     expect(info).toContain('Progress: 1 run done');
-    expect(info).toMatch(/Next run: <t:\d+:F> \(<t:\d+:R>\)/);
+    expect(info).toMatch(/Next 5 runs, in your time:\n• <t:\d+:f> \(<t:\d+:R>\)\n/);
     expect(info).toContain('Options: ms: 1');
     expect(info).toContain('Status: each run takes 1 ms');
     expect(info).toMatch(/• <t:\d+:f> ok \(\d+ ms\)/);
