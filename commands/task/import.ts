@@ -13,7 +13,7 @@ import {
   tooLarge,
 } from '../../src/discord/transfer.js';
 import { type PlannedTask, planImport } from '../../src/discord/transfer-import.js';
-import { DEFAULT_MAX_TASKS_PER_GUILD, TaskError } from '../../src/tasks/index.js';
+import { TaskError } from '../../src/tasks/index.js';
 
 /** Discord answers a download in well under this; past it the admin hears why rather than waiting. */
 const DOWNLOAD_TIMEOUT_MS = 10_000;
@@ -35,7 +35,7 @@ export const execute: TaskSubcommand['execute'] = async (interaction, ctx) => {
   if (!file.ok) return file.error;
 
   const existing = await retryWhileBusy(() => ctx.runtime.list(guild.id));
-  const full = overLimit(file.value.length, existing.length, DEFAULT_MAX_TASKS_PER_GUILD);
+  const full = overLimit(file.value.length, existing.length, ctx.runtime.maxTasksPerGuild);
   if (full) return full;
   const plan = planImport(file.value, {
     handler: (kind) => ctx.registry.get(kind),

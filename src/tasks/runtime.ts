@@ -597,6 +597,11 @@ export class TaskRuntime {
     return this.#journal.flush();
   }
 
+  /** The most tasks one server may have on this bot. */
+  get maxTasksPerGuild(): number {
+    return this.#maxTasksPerGuild;
+  }
+
   /** How many tasks have a live Loop in this process. */
   get activeCount(): number {
     return this.#active.size;

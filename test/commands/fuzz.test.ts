@@ -99,6 +99,29 @@ const STRINGS = [
   'undefined',
   '-1',
   '3.5',
+  'tomorrow 9am',
+  '2026-12-24 18:00',
+  '24 Dec 18:00',
+  'in 2 hours',
+  'in 90 minutes',
+  'next monday 09:00',
+  'mon,wed,fri 09:00',
+  'weekdays 18:30',
+  '9am',
+  '12/01',
+  '01/12/2026',
+  '1999-01-01 10:00',
+  'feb 30 10:00',
+  'paris',
+  'new york',
+  'CET',
+  'EST',
+  'UTC+2',
+  'GMT-5',
+  '+05:30',
+  'Etc/GMT-2',
+  'role, title',
+  'message',
 ];
 
 function randomString(maxLength: number, minLength = 0): string {
@@ -151,6 +174,8 @@ function randomValue(option: APIApplicationCommandOption): OptionValue | undefin
       // Well-formed values often enough that tasks get created, stopped, changed and deleted too.
       if (option.name === 'name' && rand() < 0.7) return pick(['fz-a', 'fz-b', 'fz-c', 'fz-d']);
       if (option.name === 'every' && rand() < 0.5) return pick(['10m', '1h', '15s']);
+      if (option.name === 'at' && rand() < 0.5)
+        return pick(['09:00', 'tomorrow 9am', 'in 2 hours', 'mon,wed 09:00', '2030-12-24 18:00']);
       return randomString(option.max_length ?? 6000, option.min_length ?? 0);
     case ApplicationCommandOptionType.Integer:
       return randomNumber(option, true);
@@ -168,6 +193,30 @@ function randomValue(option: APIApplicationCommandOption): OptionValue | undefin
     }
     case ApplicationCommandOptionType.Role:
       return pick([guild.everyoneRoleId, ...Object.values(guild.roles)]);
+    case ApplicationCommandOptionType.Attachment:
+      // /task import: garbage, or an export-shaped file with good and bad tasks.
+      return t.emulator.uploadAttachment({
+        filename: 'fuzz.json',
+        content:
+          rand() < 0.5
+            ? randomString(5_000)
+            : JSON.stringify({
+                version: pick([1, 2, '1']),
+                tasks: [
+                  {
+                    name: pick(['fz-a', 'fz-x', 'Bad Name']),
+                    kind: pick(['reminder', 'nope']),
+                    channel: pick(['#general', '#nope', null]),
+                    schedule: pick([
+                      { kind: 'interval', seconds: pick([10, 1, 3600]) },
+                      { kind: 'once', at: pick([0, Date.now() + 3_600_000]), timeZone: 'UTC' },
+                      { kind: 'times', times: ['09:00'], days: [1, 9], timeZone: 'UTC' },
+                    ]),
+                    options: { message: randomString(50, 1) },
+                  },
+                ],
+              }),
+      });
     case ApplicationCommandOptionType.User:
     case ApplicationCommandOptionType.Mentionable:
       return pick([guild.admin, guild.member]);
