@@ -92,7 +92,13 @@ interface Need {
 function permissionsIn(channel: GuildBasedChannel, permissions: readonly PermissionsString[]): Need[] {
   return permissions.map((permission) => {
     if (channel.isThread() && permission === 'SendMessages') {
-      return { bit: PermissionFlagsBits.SendMessagesInThreads, label: 'Send Messages in Threads' };
+      // A forum's channel settings call the same bit Send Messages in Posts.
+      const inPost =
+        channel.parent?.type === ChannelType.GuildForum || channel.parent?.type === ChannelType.GuildMedia;
+      return {
+        bit: PermissionFlagsBits.SendMessagesInThreads,
+        label: inPost ? 'Send Messages in Posts' : 'Send Messages in Threads',
+      };
     }
     if (channel.isThread() && permission === 'ManageChannels') {
       return { bit: PermissionFlagsBits.ManageThreads, label: 'Manage Threads' };

@@ -275,6 +275,23 @@ describe('/task create in threads and forums', () => {
     expect(await t.run('create reminder', reminder(announcementThread))).toBe(
       `I can't work in <#${announcementThread}>: I need the **Send Messages in Threads** permission there.`,
     );
+    // A forum post is a thread too; the forum's settings call the permission Send Messages in Posts.
+    const post = world.createThread({ name: 'a post', parent: ids.forum });
+    world.updateChannel(ids.forum, {
+      overwrites: [
+        { id: world.botUser.id, type: 1, allow: 0n, deny: PermissionFlagsBits.SendMessagesInThreads },
+      ],
+    });
+    await eventually(() => {
+      const thread = t.bot.client.channels.cache.get(post);
+      const me = t.bot.client.guilds.cache.get(t.a.id)!.members.me!;
+      expect(
+        thread?.isThread() && thread.permissionsFor(me)?.has(PermissionFlagsBits.SendMessagesInThreads),
+      ).toBe(false);
+    });
+    expect(await t.run('create reminder', reminder(post))).toBe(
+      `I can't work in <#${post}>: I need the **Send Messages in Posts** permission there.`,
+    );
     // The thread takes its parent's permissions: #locked denies the bot Send Messages, not Send Messages in Threads.
     expect(await t.run('create reminder', reminder(ids.lockedParentThread))).toMatch(/^Created \*\*r-/);
   });
