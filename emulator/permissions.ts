@@ -33,6 +33,8 @@ export const DEFAULT_EVERYONE_PERMISSIONS = resolvePermissions([
 export const DEFAULT_BOT_PERMISSIONS = resolvePermissions([
   'ViewChannel',
   'SendMessages',
+  // Reminders post into threads and forum posts.
+  'SendMessagesInThreads',
   'EmbedLinks',
   'ReadMessageHistory',
   'ManageChannels',
