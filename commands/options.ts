@@ -12,6 +12,9 @@ import { schedulePreviewChoices } from '../src/discord/schedule-preview.js';
 import { type CommandContext, MAX_CHOICES } from '../src/discord/task-command.js';
 import { parseTimeZone, timeZoneChoices } from '../src/discord/time-zones.js';
 
+/** The largest `count` the slash option offers (create and edit). */
+export const MAX_COUNT = 1_000_000;
+
 /** The longest name a task may have (see TASK_NAME_PATTERN). */
 export const MAX_NAME_LENGTH = 32;
 

@@ -15,9 +15,13 @@ import { scheduleFromOptions } from '../../src/discord/schedule-input.js';
 import type { CommandRoom, TaskSubcommand } from '../../src/discord/task-command.js';
 import type { Handler } from '../../src/handlers/define.js';
 import type { HandlerRegistry } from '../../src/handlers/registry.js';
-import { addScheduleOptions, autocompleteShared, MAX_NAME_LENGTH, scheduleOptionsOf } from '../options.js';
-
-const MAX_COUNT = 1_000_000;
+import {
+  addScheduleOptions,
+  autocompleteShared,
+  MAX_COUNT,
+  MAX_NAME_LENGTH,
+  scheduleOptionsOf,
+} from '../options.js';
 
 /**
  * One subcommand per handler kind: the options every task has, then the handler's own. Kinds are added in
@@ -116,7 +120,11 @@ export const execute: TaskSubcommand['execute'] = async (interaction, ctx) => {
     defaultTimeZone,
   });
   if (!schedule.ok) return schedule.error;
-  const options = validateHandlerOptions(handler, collectHandlerOptions(interaction, handler));
+  const options = validateHandlerOptions(
+    handler,
+    collectHandlerOptions(interaction, handler),
+    interaction.guild,
+  );
   if (!options.ok) return options.error;
   const timeoutText = interaction.options.getString('timeout');
   const timeout = timeoutText === null ? undefined : parseTimeout(timeoutText);

@@ -41,10 +41,9 @@ import {
   type TaskChanges,
   TaskError,
 } from '../../src/tasks/index.js';
-import { addTaskNameOption, autocompleteShared, MAX_NAME_LENGTH } from '../options.js';
+import { addTaskNameOption, autocompleteShared, MAX_COUNT, MAX_NAME_LENGTH } from '../options.js';
 
 /** As at create. */
-const MAX_COUNT = 1_000_000;
 const SCHEDULE_OPTIONS = ['every', 'at', 'timezone', 'cron'];
 /** Options of edit itself; everything else given is a kind option. */
 const OWN_OPTIONS = ['name', 'rename', 'channel', 'count', 'catchup', 'timeout', 'option', 'value', 'clear'];
@@ -191,7 +190,7 @@ function checksFor(guild: Guild, task: Task, handler: Handler | undefined): Edit
   return {
     options(merged) {
       if (!handler) throw gone();
-      const parsed = validateHandlerOptions(handler, merged);
+      const parsed = validateHandlerOptions(handler, merged, guild);
       if (!parsed.ok) throw new TaskError('invalid_definition', parsed.error);
       return parsed.value;
     },

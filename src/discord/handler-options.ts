@@ -1,9 +1,10 @@
 // The kind options of `/task create <kind>`: read from the interaction by the names and types the handler
 // declared in slashOptions, then validated by the handler's zod schema.
 import { SlashCommandSubcommandBuilder } from '@discordjs/builders';
-import type { ChatInputCommandInteraction } from 'discord.js';
+import type { ChatInputCommandInteraction, Guild } from 'discord.js';
 import { type APIApplicationCommandBasicOption, ApplicationCommandOptionType } from 'discord-api-types/v10';
 import type { Handler } from '../handlers/define.js';
+import { isOtherServersChannel, notThisServersChannel } from './channel-permissions.js';
 import type { Parsed } from './input.js';
 
 const declared = new WeakMap<Handler, APIApplicationCommandBasicOption[]>();
@@ -65,11 +66,20 @@ export function collectHandlerOptions(
   return values;
 }
 
-/** Validates with the handler's schema; the first problem becomes one sentence naming the option. */
+/**
+ * Validates with the handler's schema; the first problem becomes one sentence naming the option. With
+ * `guild`, a role or channel option must also be one of that server's: Discord's own clients offer no other,
+ * but a forged interaction can name any id, and a task must never ping or post outside its server.
+ */
 export function validateHandlerOptions(
   handler: Handler,
   raw: Record<string, unknown>,
+  guild?: Guild,
 ): Parsed<Record<string, unknown>> {
+  if (guild) {
+    const foreign = foreignOption(handler, raw, guild);
+    if (foreign) return { ok: false, error: foreign };
+  }
   const result = handler.options.safeParse(raw);
   if (result.success) {
     const value = result.data;
@@ -87,6 +97,27 @@ export function validateHandlerOptions(
       ? `The \`${option}\` option is not valid for a ${handler.kind} task: ${why}`
       : `Those options are not valid for a ${handler.kind} task: ${why}`,
   };
+}
+
+/** The sentence for a role or channel option that is not `guild`'s, if any. */
+function foreignOption(handler: Handler, raw: Record<string, unknown>, guild: Guild): string | undefined {
+  for (const option of handlerSlashOptions(handler)) {
+    const id = raw[option.name];
+    if (typeof id !== 'string') continue;
+    if (option.type === ApplicationCommandOptionType.Role) {
+      // discord.js files a role an interaction names under the interaction's server, even another server's:
+      // a role the bot knows in another server it is in is that server's.
+      const elsewhere = guild.client.guilds.cache.some(
+        (other) => other.id !== guild.id && other.roles.cache.has(id),
+      );
+      if (elsewhere || (id !== guild.id && !guild.roles.cache.has(id)))
+        return `The \`${option.name}\` option is not a role of this server; pick one of this server's roles.`;
+    }
+    if (option.type === ApplicationCommandOptionType.Channel && isOtherServersChannel(guild, id)) {
+      return notThisServersChannel(id);
+    }
+  }
+  return undefined;
 }
 
 function sentenceCase(message: string): string {

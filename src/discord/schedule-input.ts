@@ -4,8 +4,7 @@
 // sentence for the admin; the runtime's own gate (checkSchedule) has the last word.
 import * as chrono from 'chrono-node';
 import type { TaskSchedule } from '../db/index.js';
-import { wallTimeToInstant } from '../loop/index.js';
-import { offsetMs, wallClock } from '../loop/schedule.js';
+import { offsetMs, wallClock, wallTimeToInstant } from '../loop/index.js';
 import { checkSchedule, MAX_INTERVAL_SECONDS, MIN_INTERVAL_SECONDS, TaskError } from '../tasks/index.js';
 import { durationSeconds, fail, formatEvery, ok, type Parsed, quote } from './input.js';
 import { parseTimeZone } from './time-zones.js';

@@ -12,10 +12,13 @@ export {
   firstDueAt,
   nextDueAfter,
   normalizeSchedule,
+  offsetMs,
   type Schedule,
   type ScheduleOptions,
   type TimeOfDay,
   type TimeOfDayInput,
+  type WallTime,
+  wallClock,
   wallTimeToInstant,
 } from './schedule.js';
 export type {

@@ -163,3 +163,31 @@ describe('a channel of another server', () => {
     expect(t.emulator.world.channel(aStats).name).toBe(nameBefore);
   });
 });
+
+describe('a role of another server', () => {
+  it('is refused by /task create and /task edit in a forged interaction, and nothing pings it', async () => {
+    const aCrew = t.a.roles.Crew!;
+    const bGeneral = t.b.channels.general!;
+    const refusal = "The `role` option is not a role of this server; pick one of this server's roles.";
+    expect(
+      await t.run(
+        'create reminder',
+        { name: 'ping-a', channel: bGeneral, every: '1h', message: 'hi', role: aCrew },
+        { guild: t.b },
+      ),
+    ).toBe(refusal);
+    expect(row(t.b.id, 'ping-a')).toBeUndefined();
+
+    await t.run(
+      'create reminder',
+      { name: 'ping-b', channel: bGeneral, every: '1h', message: 'hi' },
+      { guild: t.b },
+    );
+    expect(await t.run('edit', { name: 'ping-b', role: aCrew }, { guild: t.b })).toBe(refusal);
+    const stored = sql
+      .prepare('SELECT options FROM tasks WHERE guild_id = ? AND name = ?')
+      .get(t.b.id, 'ping-b') as { options: string };
+    expect(JSON.parse(stored.options)).not.toHaveProperty('role');
+    await t.run('delete', { name: 'ping-b' }, { guild: t.b });
+  });
+});
