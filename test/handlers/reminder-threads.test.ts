@@ -1,6 +1,6 @@
 import { ChannelType } from 'discord.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { updateTask } from '../../src/db/index.js';
+import { getHandlerState, setHandlerState, updateTask } from '../../src/db/index.js';
 import { forumPostTitle } from '../../src/handlers/builtin/reminder.js';
 import { createExecutor } from '../../src/handlers/executor.js';
 import { runNonce, TaskRuntime } from '../../src/tasks/index.js';
@@ -117,7 +117,11 @@ describe('reminder in threads and forums: runs', () => {
     expect(world.messages(postId!).map((r) => r.message.content)).toEqual(['Clip of the week?']);
   });
 
-  it('opens one forum post when a slot is replayed after a crash: the replay finds the first post', async () => {
+  /**
+   * Runs a forum reminder's first slot, lets `crash` damage what the bot kept, then replays the slot as after
+   * a restart (same nonce). Resolves with the forum's posts and the requests for active threads.
+   */
+  async function replayFirstSlot(crash: (current: Bot, taskId: number) => void) {
     bot = await startThreadedBot();
     const current = bot;
     const forumId = current.guild.channels.ideas!;
@@ -130,7 +134,7 @@ describe('reminder in threads and forums: runs', () => {
     await advance(0);
     await runsRecorded(current, 'daily', 1);
     await current.runtime.shutdown(0);
-    // As if the bot died after Discord opened the post but before it recorded the run.
+    // The run's record is lost, so the slot runs again with the same nonce.
     updateTask(current.connection.db, task.id, {
       currentLoop: 0,
       lastRunAt: null,
@@ -138,6 +142,8 @@ describe('reminder in threads and forums: runs', () => {
       catchUp: 'once',
       updatedAt: Date.now(),
     });
+    crash(current, task.id);
+    const scansBefore = activeThreadScans(current);
     const replay = new TaskRuntime({
       db: current.connection.db,
       execute: createExecutor({
@@ -151,14 +157,50 @@ describe('reminder in threads and forums: runs', () => {
     await advance(0);
     await eventually(() => expect(replay.info(current.guild.id, 'daily').runs[0]?.outcome).toBe('ok'));
     await replay.shutdown(0);
-    const opened = current.emulator.requests.filter(
-      (r) => r.method === 'POST' && r.path.endsWith(`/${forumId}/threads`),
-    );
-    expect(opened).toHaveLength(1);
     const { world } = current.emulator;
-    expect(
-      world.guild(current.guild.id).threadIds.filter((id) => world.channel(id).parentId === forumId),
-    ).toHaveLength(1);
+    const posts = world
+      .guild(current.guild.id)
+      .threadIds.filter((id) => world.channel(id).parentId === forumId);
+    return {
+      posts,
+      scans: activeThreadScans(current) - scansBefore,
+      nonce: runNonce(task.id, task.nextRunAt!),
+    };
+  }
+
+  const activeThreadScans = (current: Bot) =>
+    current.emulator.requests.filter((r) => r.method === 'GET' && r.path.endsWith('/threads/active')).length;
+
+  it('opens one forum post when a slot is replayed after its post was noted, without asking Discord', async () => {
+    const { posts, scans } = await replayFirstSlot(() => {});
+    expect(posts).toHaveLength(1);
+    expect(scans).toBe(0);
+  });
+
+  it('opens one forum post when the bot died between opening it and noting it: the replay finds it', async () => {
+    const { posts, scans } = await replayFirstSlot((current, taskId) => {
+      const note = getHandlerState(current.connection.db, taskId, 'forumPost') as { nonce: string };
+      setHandlerState(current.connection.db, taskId, 'forumPost', { nonce: note.nonce });
+    });
+    expect(posts).toHaveLength(1);
+    expect(scans).toBe(1);
+  });
+
+  it('opens the post when the bot died after noting the attempt but before Discord opened it', async () => {
+    let lost = '';
+    const { posts, scans } = await replayFirstSlot((current, taskId) => {
+      const note = getHandlerState(current.connection.db, taskId, 'forumPost') as {
+        nonce: string;
+        threadId: string;
+      };
+      setHandlerState(current.connection.db, taskId, 'forumPost', { nonce: note.nonce });
+      lost = note.threadId;
+      // As if the first attempt's post never happened.
+      current.emulator.world.deleteChannel(note.threadId);
+    });
+    expect(scans).toBe(1);
+    expect(posts).toHaveLength(1);
+    expect(posts[0]).not.toBe(lost);
   });
 
   it('reopens an archived thread by posting, even one the gateway never announced', async () => {

@@ -90,11 +90,20 @@ function reminderBody(
   return { ...(mention ? { content: mention } : {}), embeds: [embed], allowedMentions };
 }
 
+/** The task's latest forum post attempt, in its handler store: which slot (nonce), and the post once opened. */
+interface ForumPostNote {
+  nonce: string;
+  threadId?: string;
+}
+
+const FORUM_POST_KEY = 'forumPost';
+
 /**
- * Opens this run's forum post, unless a replay of the slot finds the post an earlier attempt opened. Discord
- * documents no nonce for a post's first message, so the post itself is the proof: one the bot opened in
- * this forum since the slot's time, with this name and this first message. Only the same reminder, twice in
- * one forum at the same minute, could be mistaken for it, and it would look the same.
+ * Opens this run's forum post once per slot. Discord documents no nonce for a post's first message, so the
+ * attempt is noted before the request and the post after it. A slot run again (a retry, a replay after a
+ * crash) that finds its note without a post asks Discord whether the post exists: one the bot opened in this
+ * forum since the slot's time, with this name and this first message. Only the same reminder, twice in one
+ * forum in the same slot, could be mistaken for it, and it would look the same.
  */
 async function openForumPost(
   ctx: HandlerContext<ReminderOptions>,
@@ -102,17 +111,36 @@ async function openForumPost(
   body: ReturnType<typeof reminderBody>,
 ): Promise<void> {
   const name = forumPostTitle(ctx.options);
+  const note = ctx.store.get<ForumPostNote>(FORUM_POST_KEY);
+  if (note?.nonce === ctx.nonce) {
+    if (note.threadId !== undefined) return;
+    const opened = await findSlotPost(ctx, forum, name, body);
+    if (opened !== undefined) {
+      ctx.log.info({ threadId: opened }, 'forum post of this slot already opened; not posting again');
+      ctx.store.set(FORUM_POST_KEY, { nonce: ctx.nonce, threadId: opened } satisfies ForumPostNote);
+      return;
+    }
+  }
+  ctx.store.set(FORUM_POST_KEY, { nonce: ctx.nonce } satisfies ForumPostNote);
+  const post = await forum.threads.create({ name, message: body });
+  ctx.store.set(FORUM_POST_KEY, { nonce: ctx.nonce, threadId: post.id } satisfies ForumPostNote);
+}
+
+/** The id of a post this slot already opened in the forum, if Discord has one. */
+async function findSlotPost(
+  ctx: HandlerContext<ReminderOptions>,
+  forum: ForumChannel | MediaChannel,
+  name: string,
+  body: ReturnType<typeof reminderBody>,
+): Promise<string | undefined> {
   const { threads } = await forum.threads.fetchActive(false);
   for (const thread of threads.values()) {
     if (thread.ownerId !== ctx.client.user.id || thread.name !== name) continue;
     if ((thread.createdTimestamp ?? 0) < ctx.scheduledAt.getTime()) continue;
     const starter = await thread.fetchStarterMessage().catch(() => null);
-    if (starter && samePost(starter, body)) {
-      ctx.log.info({ threadId: thread.id }, 'forum post of this slot already opened; not posting again');
-      return;
-    }
+    if (starter && samePost(starter, body)) return thread.id;
   }
-  await forum.threads.create({ name, message: body });
+  return undefined;
 }
 
 function samePost(starter: Message, body: ReturnType<typeof reminderBody>): boolean {
