@@ -50,7 +50,7 @@ export function addScheduleOptions(builder: SlashCommandSubcommandBuilder): Slas
     .addStringOption((o) =>
       o
         .setName('timezone')
-        .setDescription('For at/cron, like Europe/Paris (default UTC)')
+        .setDescription('For at/cron: paris, CET, Europe/Paris (default: the server zone)')
         .setMaxLength(100)
         .setAutocomplete(true),
     )
