@@ -78,7 +78,7 @@ export function neededChannelPermissions<Options>(
   return { kind: handler.kind, channelTypes, permissions };
 }
 
-/** A permission the bot lacks, with the name Discord's settings give it in that kind of channel. */
+/** A permission a task needs, with the name Discord's settings give it in that kind of channel. */
 interface Need {
   bit: bigint;
   label: string;
