@@ -7,7 +7,7 @@ const MAX_MESSAGE_LENGTH = 2000;
 
 /**
  * `every 1h30m`, `daily at 09:00, 18:30 (Europe/Paris)`, `every Mon, Fri at 09:00 (UTC)`,
- * `cron 0 9 * * 1 (UTC)`, `once, on Thu 24 Dec 2026 at 18:00 (Europe/Paris)`.
+ * `cron 0 9 * * 1 (UTC)`, `once, on Thu 24 Dec 2026 18:00 (Europe/Paris)`.
  */
 export function describeSchedule(schedule: TaskSchedule): string {
   switch (schedule.kind) {
@@ -21,17 +21,20 @@ export function describeSchedule(schedule: TaskSchedule): string {
     case 'cron':
       return `cron \`${schedule.cron}\` (${schedule.timeZone})`;
     case 'once':
-      return `once, on ${wallDate(schedule.at, schedule.timeZone)} (${schedule.timeZone})`;
+      return `once, on ${dateLabel(schedule.at, schedule.timeZone, true)} (${schedule.timeZone})`;
   }
 }
 
 /** ISO weekday names, Monday first. */
 export const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'] as const;
 
-/** `Thu 24 Dec 2026 at 18:00`: an instant as the wall clock of `timeZone` shows it. */
-export function wallDate(ms: number, timeZone: string): string {
-  const parts = Object.fromEntries(
-    new Intl.DateTimeFormat('en-GB', {
+const dateFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** `Thu 24 Dec 2026 18:00` (the year when asked) on the wall clock of `timeZone`. */
+export function dateLabel(instantMs: number, timeZone: string, withYear: boolean): string {
+  let format = dateFormats.get(timeZone);
+  if (format === undefined) {
+    format = new Intl.DateTimeFormat('en-GB', {
       timeZone,
       weekday: 'short',
       day: 'numeric',
@@ -39,12 +42,16 @@ export function wallDate(ms: number, timeZone: string): string {
       year: 'numeric',
       hour: '2-digit',
       minute: '2-digit',
+      second: '2-digit',
       hourCycle: 'h23',
-    })
-      .formatToParts(ms)
-      .map((part) => [part.type, part.value]),
-  );
-  return `${parts.weekday} ${parts.day} ${parts.month} ${parts.year} at ${parts.hour}:${parts.minute}`;
+    });
+    dateFormats.set(timeZone, format);
+  }
+  const part: Record<string, string> = {};
+  for (const { type, value } of format.formatToParts(instantMs)) part[type] = value;
+  const seconds = part.second === '00' ? '' : `:${part.second}`;
+  const year = withYear ? ` ${part.year}` : '';
+  return `${part.weekday} ${part.day} ${part.month}${year} ${part.hour}:${part.minute}${seconds}`;
 }
 
 const unix = (ms: number): number => Math.floor(ms / 1000);

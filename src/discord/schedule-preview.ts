@@ -3,6 +3,7 @@
 // canonical text in the option, which reads back as the same schedule.
 import type { TaskSchedule } from '../db/index.js';
 import { upcomingRuns } from '../tasks/index.js';
+import { dateLabel } from './format.js';
 import { quote } from './input.js';
 import {
   daysText,
@@ -123,32 +124,6 @@ function daysLabel(days: readonly number[]): string {
     .split(',')
     .map((day) => day[0]!.toUpperCase() + day.slice(1))
     .join(', ');
-}
-
-const dateFormats = new Map<string, Intl.DateTimeFormat>();
-
-/** `Thu 24 Dec 2026 18:00` (the year when asked) on the wall clock of `timeZone`. */
-function dateLabel(instantMs: number, timeZone: string, withYear: boolean): string {
-  let format = dateFormats.get(timeZone);
-  if (format === undefined) {
-    format = new Intl.DateTimeFormat('en-GB', {
-      timeZone,
-      weekday: 'short',
-      day: 'numeric',
-      month: 'short',
-      year: 'numeric',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-      hourCycle: 'h23',
-    });
-    dateFormats.set(timeZone, format);
-  }
-  const part: Record<string, string> = {};
-  for (const { type, value } of format.formatToParts(instantMs)) part[type] = value;
-  const seconds = part.second === '00' ? '' : `:${part.second}`;
-  const year = withYear ? ` ${part.year}` : '';
-  return `${part.weekday} ${part.day} ${part.month}${year} ${part.hour}:${part.minute}${seconds}`;
 }
 
 const zoneFormats = new Map<string, Intl.DateTimeFormat[]>();
