@@ -82,3 +82,47 @@ export function useRuntimeOnFakeClock(nowMs: number) {
     },
   };
 }
+
+/**
+ * A runtime on a fake clock starting at `nowMs` that a test can restart like a new process on the same
+ * database file: `restartAfter(downtime)` shuts it down, lets the downtime pass and resumes every task.
+ */
+export function useRestartableRuntime(nowMs: number, execute: TaskExecutor) {
+  const tempDbPath = useTempDir();
+  let path: string;
+  let conn: DatabaseConnection;
+  let runtime: TaskRuntime;
+  const boot = () => {
+    conn = openDatabase(path);
+    runtime = new TaskRuntime({ db: conn.db, execute });
+  };
+  const stopBot = async () => {
+    const done = runtime.shutdown(1_000);
+    await vi.advanceTimersByTimeAsync(1_000);
+    await done;
+    conn.close();
+  };
+  beforeEach(() => {
+    vi.useFakeTimers({ now: nowMs });
+    path = tempDbPath();
+    boot();
+  });
+  afterEach(async () => {
+    await stopBot();
+    vi.useRealTimers();
+  });
+  return {
+    runtime: () => runtime,
+    db: () => conn.db,
+    path: () => path,
+    boot,
+    stopBot,
+    /** Shuts the bot down, lets `downtimeMs` pass, and starts a new process's worth of runtime on the same file. */
+    async restartAfter(downtimeMs: number) {
+      await stopBot();
+      vi.setSystemTime(Date.now() + downtimeMs);
+      boot();
+      return runtime.resumeAll();
+    },
+  };
+}

@@ -4,44 +4,26 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type DatabaseConnection, lastRuns, openDatabase } from '../../src/db/index.js';
 import { TaskRuntime } from '../../src/tasks/index.js';
 import { useTempDir } from '../db/helpers.js';
-import { definition, MINUTE, recordingExecutor } from './helpers.js';
+import { definition, MINUTE, recordingExecutor, useRestartableRuntime } from './helpers.js';
 
 const T0 = Date.UTC(2026, 11, 1, 12, 0, 0);
 const HOUR = 60 * MINUTE;
 
 describe('one-off tasks', () => {
-  const tempDbPath = useTempDir();
-  let path: string;
-  let conn: DatabaseConnection;
-  let runtime: TaskRuntime;
   const execute = recordingExecutor();
-
+  const bot = useRestartableRuntime(T0, execute);
+  let runtime: TaskRuntime;
+  let conn: { db: ReturnType<typeof bot.db> };
   beforeEach(() => {
-    vi.useFakeTimers({ now: T0 });
     execute.calls.length = 0;
-    path = tempDbPath();
-    boot();
+    runtime = bot.runtime();
+    conn = { db: bot.db() };
   });
-  afterEach(async () => {
-    await stopBot();
-    vi.useRealTimers();
-  });
-
-  function boot() {
-    conn = openDatabase(path);
-    runtime = new TaskRuntime({ db: conn.db, execute });
-  }
-  async function stopBot() {
-    const done = runtime.shutdown(1_000);
-    await vi.advanceTimersByTimeAsync(1_000);
-    await done;
-    conn.close();
-  }
   async function restartAfter(downtimeMs: number) {
-    await stopBot();
-    vi.setSystemTime(Date.now() + downtimeMs);
-    boot();
-    return runtime.resumeAll();
+    const summary = await bot.restartAfter(downtimeMs);
+    runtime = bot.runtime();
+    conn = { db: bot.db() };
+    return summary;
   }
   const once = (atMs: number) => ({ kind: 'once' as const, at: atMs, timeZone: 'Europe/Paris' });
 
