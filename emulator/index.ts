@@ -41,6 +41,7 @@ export type { FaultAction, RequestMatcher } from './rest/faults.js';
 export type { RecordedRequest } from './rest/types.js';
 export type {
   ChannelSpec,
+  CreatedGuild,
   GuildHandle,
   GuildSpec,
   MemberSpec,
@@ -48,6 +49,9 @@ export type {
   OverwriteSpec,
   PostMessageSpec,
   RoleSpec,
+  ThreadEdit,
+  ThreadSpec,
+  ThreadState,
   TranscriptEntry,
   UserSpec,
   World,

@@ -10,6 +10,13 @@ const GUILDS_EVENTS: ReadonlySet<string> = new Set([
   GatewayDispatchEvents.ChannelCreate,
   GatewayDispatchEvents.ChannelUpdate,
   GatewayDispatchEvents.ChannelDelete,
+  GatewayDispatchEvents.ThreadCreate,
+  GatewayDispatchEvents.ThreadUpdate,
+  GatewayDispatchEvents.ThreadDelete,
+  GatewayDispatchEvents.ThreadListSync,
+  GatewayDispatchEvents.ThreadMemberUpdate,
+  // Discord sends the bot's own joins under Guilds; other members' only with Server Members as well.
+  GatewayDispatchEvents.ThreadMembersUpdate,
 ]);
 
 const MEMBER_EVENTS: ReadonlySet<string> = new Set([

@@ -127,7 +127,7 @@ function coerce(
     case ApplicationCommandOptionType.Boolean:
       return /^(true|yes|on)$/i.test(raw) ? true : /^(false|no|off)$/i.test(raw) ? false : undefined;
     case ApplicationCommandOptionType.Channel:
-      return lookup(guild.channels, raw.replace(/^#/, ''));
+      return lookup({ ...guild.channels, ...guild.threads }, raw.replace(/^#/, ''));
     case ApplicationCommandOptionType.Role:
       return raw === '@everyone' ? guild.everyoneRoleId : lookup(guild.roles, raw.replace(/^@/, ''));
     case ApplicationCommandOptionType.User:

@@ -51,7 +51,13 @@ export async function startSession(options: SessionOptions = {}): Promise<Sessio
       { name: 'Admins', permissions: ['ManageGuild'] },
       { name: 'Crew', mentionable: true },
     ],
-    channels: [{ name: 'general' }, { name: 'announcements' }, { name: 'stats', type: 'voice' }],
+    channels: [
+      { name: 'general' },
+      { name: 'announcements' },
+      { name: 'stats', type: 'voice' },
+      { name: 'ideas', type: 'forum', topic: 'One post per idea' },
+    ],
+    threads: [{ name: 'standups', parent: 'general' }],
     members: [
       { user: { username: DEMO_ADMIN, globalName: 'Demo Admin' }, roles: ['Admins'] },
       { user: { username: 'alice' }, roles: ['Crew'] },
@@ -167,7 +173,9 @@ function stamp(): string {
 /** Prints posts, edits, deletions and renames in the demo server's channels as they happen. */
 function watchChannels(emulator: Emulator, guild: GuildHandle, print: (line: string) => void): void {
   const { world } = emulator;
-  const names = new Map(Object.entries(guild.channels).map(([name, id]) => [id, name]));
+  const names = new Map(
+    Object.entries({ ...guild.channels, ...guild.threads }).map(([name, id]) => [id, name]),
+  );
   world.onDispatch((event, data, guildId) => {
     if (guildId !== guild.id) return;
     if (event === GatewayDispatchEvents.MessageCreate || event === GatewayDispatchEvents.MessageUpdate) {
@@ -179,6 +187,11 @@ function watchChannels(emulator: Emulator, guild: GuildHandle, print: (line: str
       );
       const text = [message.content, ...embeds].filter(Boolean).join(' ');
       print(`${stamp()} #${channel} ${message.author.username}${edited}: ${render(text, world)}`);
+    } else if (event === GatewayDispatchEvents.ThreadCreate) {
+      const thread = data as APIChannel & { name: string; parent_id?: string | null };
+      const parent = thread.parent_id ? (names.get(thread.parent_id) ?? thread.parent_id) : '?';
+      names.set(thread.id, `${parent} › ${thread.name}`);
+      print(`${stamp()} #${parent}: new post "${thread.name}"`);
     } else if (event === GatewayDispatchEvents.ChannelUpdate) {
       const channel = data as APIChannel & { name?: string };
       const before = names.get(channel.id);
@@ -201,7 +214,7 @@ interface OptionLike {
 function helpText(options: readonly OptionLike[]): string {
   const lines = [
     `Type /task commands as ${DEMO_ADMIN} (Manage Server) in #general. Options are name:value; quote values with spaces.`,
-    'Channels are #general, #announcements, #stats; roles @Crew, @Admins; members @alice, @bob.',
+    'Channels are #general, #announcements, #stats, the forum #ideas and the thread #standups; roles @Crew, @Admins; members @alice, @bob.',
     'A file option takes a local path (file:./tasks.json); files the bot sends are saved and their path printed.',
     '',
   ];

@@ -42,14 +42,6 @@ const CHANNEL_EDITING_TYPES: readonly TaskChannelType[] = [
   ChannelType.GuildVoice,
 ];
 
-/**
- * A handler may say which channel types its tasks work in. Until the Handler contract (define.ts) declares
- * this hook, a handler adds it beside `defineHandler`'s fields; without it the defaults above apply.
- */
-export interface ChannelTypesHook<Options> {
-  channelTypes?(options: Options): readonly ChannelType[];
-}
-
 /** What a task of one kind asks of its channel: the channel types it works in and its permissions. */
 export interface ChannelNeeds {
   kind: string;
@@ -62,14 +54,13 @@ const DEFAULT_NEEDS: readonly PermissionsString[] = ['ViewChannel', 'SendMessage
 
 /** What a task of this handler needs of its channel: View Channel always, then what the handler declares. */
 export function neededChannelPermissions<Options>(
-  handler: Handler<Options> & ChannelTypesHook<Options>,
+  handler: Handler<Options>,
   options: Options,
   guild: Guild,
 ): ChannelNeeds {
   const declared = handler.channelPermissions?.(options, guild) ?? DEFAULT_NEEDS;
   const permissions = [...new Set<PermissionsString>(['ViewChannel', ...declared])];
-  const declaredTypes =
-    typeof handler.channelTypes === 'function' ? handler.channelTypes(options) : undefined;
+  const declaredTypes = handler.channelTypes?.(options);
   const channelTypes = declaredTypes
     ? TASK_CHANNEL_TYPES.filter((type) => declaredTypes.includes(type))
     : permissions.includes('ManageChannels')

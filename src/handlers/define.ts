@@ -2,6 +2,7 @@
 // default-export `defineHandler({...})`; the registry loads them the same way and knows nothing else.
 import type { SlashCommandSubcommandBuilder } from '@discordjs/builders';
 import type {
+  ChannelType,
   Client,
   Guild,
   GuildBasedChannel,
@@ -85,6 +86,12 @@ export interface Handler<Options = unknown> {
    * role that only pings with Mention Everyone, say). Default: View Channel and Send Messages.
    */
   channelPermissions?(options: Options, guild: Guild): readonly PermissionsString[];
+  /**
+   * Optional: the channel types this kind's tasks work in, checked at create/edit. Default: text,
+   * announcement and voice channels and threads (no forums), and no threads for a kind that needs Manage
+   * Channels (it renames its channel).
+   */
+  channelTypes?(options: Options): readonly ChannelType[];
   /** Optional: one line for `/task info` about the task's handler state (e.g. an update held back). */
   status?(task: HandlerTask<Options>, store: HandlerStore): string | undefined;
 }

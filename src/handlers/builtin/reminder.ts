@@ -150,10 +150,7 @@ function samePost(starter: Message, body: ReturnType<typeof reminderBody>): bool
   );
 }
 
-/**
- * The channel types a reminder works in, read by the create/edit channel check. Declared beside the Handler
- * fields until define.ts has the hook; the check's default (no forums) fits kinds that only use ctx.send.
- */
+/** Every channel a task may have: a reminder posts in threads and opens posts in forums too. */
 const CHANNEL_TYPES: readonly ChannelType[] = [
   ChannelType.GuildText,
   ChannelType.GuildAnnouncement,
@@ -165,7 +162,7 @@ const CHANNEL_TYPES: readonly ChannelType[] = [
   ChannelType.GuildMedia,
 ];
 
-const reminder: Handler<ReminderOptions> & { channelTypes(): readonly ChannelType[] } = {
+export default defineHandler<ReminderOptions>({
   kind: 'reminder',
   description: 'Post a message on a schedule, optionally mentioning a role',
   options,
@@ -204,6 +201,4 @@ const reminder: Handler<ReminderOptions> & { channelTypes(): readonly ChannelTyp
     }
     await ctx.send(body);
   },
-};
-
-export default defineHandler<ReminderOptions>(reminder);
+});
