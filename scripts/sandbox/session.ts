@@ -227,6 +227,8 @@ function helpText(options: readonly OptionLike[]): string {
   }
   lines.push(
     '',
+    'Schedules: every:15m | at:09:00 | at:"mon,wed,fri 9am" | at:"2026-12-24 18:00" | at:"tomorrow 9am" | ' +
+      'at:"in 2 hours" | cron:"0 9 * * 1"; timezone:paris, CET or Europe/Paris (default: /task settings).',
     'Example: /task create reminder name:standup channel:#general every:10s message:"Stand-up time!"',
   );
   lines.push(
