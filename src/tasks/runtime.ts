@@ -56,7 +56,7 @@ import { TaskError } from './errors.js';
 import { errorText, interruptedRecord, missedRecord, RunJournal } from './journal.js';
 import { KeyedLock } from './keyed-lock.js';
 import { planResumePage, type ResumeInput } from './recovery.js';
-import { checkSchedule, engineSchedule, storedEngineSchedule, toLoopOptions } from './schedule.js';
+import { checkSchedule, storedEngineSchedule, toLoopOptions } from './schedule.js';
 
 // The TaskRuntime turns stored task definitions into running Loops and keeps the rows in step with them.
 // The rules that make restarts safe: a state change is committed before the Loop is touched; an attempt's

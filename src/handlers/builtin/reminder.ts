@@ -15,7 +15,7 @@ import {
   type PermissionsString,
 } from 'discord.js';
 import { z } from 'zod';
-import { defineHandler, type Handler, type HandlerContext } from '../define.js';
+import { defineHandler, type HandlerContext } from '../define.js';
 
 const MAX_CONTENT = 2_000;
 const SNOWFLAKE = /^\d{17,20}$/;
