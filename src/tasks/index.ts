@@ -1,5 +1,6 @@
 export type { CatchUpPolicy, Task, TaskRun, TaskSchedule, TaskState } from '../db/index.js';
 export { taskScheduleSchema } from '../db/index.js';
+export { RUN_RETRY_WINDOW_MINUTES } from './activation.js';
 export type { ExecuteContext, TaskExecutor } from './attempt.js';
 export {
   checkTaskName,

@@ -1,7 +1,6 @@
 import { pino } from 'pino';
 import { retryWhileBusy } from '../db/busy.js';
 import {
-  type CatchUpPolicy,
   countTasks,
   type Db,
   deleteTask,
@@ -27,15 +26,18 @@ import type { Logger } from '../log.js';
 import {
   firstDueAt,
   type IterationEndInfo,
-  type Loop,
   type LoopContext,
   type LoopEndReason,
-  type LoopObserver,
-  loop,
   type Schedule,
   type SlotMissedInfo,
   TransientError,
 } from '../loop/index.js';
+import {
+  Activation,
+  RUN_RETRY_WINDOW_MINUTES,
+  RUN_RETRY_WINDOW_MS,
+  type RuntimeCallbacks,
+} from './activation.js';
 import { attempt, type TaskExecutor } from './attempt.js';
 import {
   checkedTaskRow,
@@ -68,15 +70,6 @@ import { checkSchedule, storedEngineSchedule, toLoopOptions } from './schedule.j
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 /** Rows read per page by resumeAll(). */
 const RESUME_PAGE_SIZE = 1_000;
-/**
- * How long one run (one slot) is retried after passing errors (its timeout, network, Discord 5xx) before
- * it is given up and the task moves on to its next slot. Shorter than the few minutes within which
- * Discord drops a post repeating a nonce: an attempt abandoned at its timeout may still post, and every
- * retry posts again with the same nonce, so retries past Discord's window would show up as new messages.
- */
-export const RUN_RETRY_WINDOW_MINUTES = 2;
-const RUN_RETRY_WINDOW = Object.freeze({ minutes: RUN_RETRY_WINDOW_MINUTES });
-const RUN_RETRY_WINDOW_MS = RUN_RETRY_WINDOW_MINUTES * 60_000;
 
 export interface TaskRuntimeOptions {
   db: Db;
@@ -110,57 +103,6 @@ export interface ResumeSummary {
   interrupted: number;
   /** Tasks whose stored schedule the engine no longer accepts; marked failed. */
   failed: number;
-}
-
-/**
- * One run of one task's Loop. A new one per start, so events of a replaced run cannot touch the next. With
- * 100,000 tasks every field counts: between iterations it holds the Loop and the task id, nothing else.
- */
-class Activation implements LoopObserver {
-  readonly loop: Loop<[Activation]>;
-  readonly taskId: number;
-  done: Promise<void> | undefined;
-  /** The slot whose handler was last called: a cancel after that may have cut a run that already posted. */
-  calledSlot: number | undefined;
-  readonly #runtime: RuntimeCallbacks;
-
-  constructor(
-    taskId: number,
-    schedule: TaskSchedule,
-    count: number | null,
-    catchUp: CatchUpPolicy,
-    runtime: RuntimeCallbacks,
-  ) {
-    this.taskId = taskId;
-    this.#runtime = runtime;
-    // catchUp: a slot the clock jumped past, or a stall hid, is skipped or run once as after downtime.
-    this.loop = loop<[Activation]>(
-      { ...toLoopOptions(schedule), count, retryWindow: RUN_RETRY_WINDOW, catchUp },
-      runtime.iterate,
-    );
-    this.loop.observe(this);
-    // The end observer records and logs the error; the engine's default would print it to stderr.
-    this.loop.onError(ignoreError);
-  }
-
-  iterationEnd(info: IterationEndInfo): void {
-    this.#runtime.iterationEnded(this, info);
-  }
-
-  slotMissed(info: SlotMissedInfo): void {
-    this.#runtime.slotMissed(this, info);
-  }
-
-  end(reason: LoopEndReason, error?: unknown): void {
-    this.#runtime.ended(this, reason, error);
-  }
-}
-
-interface RuntimeCallbacks {
-  iterate(activation: Activation, ctx: LoopContext): Promise<void>;
-  iterationEnded(activation: Activation, info: IterationEndInfo): void;
-  slotMissed(activation: Activation, info: SlotMissedInfo): void;
-  ended(activation: Activation, reason: LoopEndReason, error: unknown): void;
 }
 
 export class TaskRuntime {
@@ -868,8 +810,6 @@ export class TaskRuntime {
     this.#journal.rebase(activation.taskId, { nextRunAt: null });
   }
 }
-
-function ignoreError(): void {}
 
 interface Replay {
   scheduledAt: number;
