@@ -76,6 +76,8 @@ export function checkedTaskRow(
   };
 }
 
+/** The shortest per-iteration timeout, as /task's timeout option allows: a run gets at least a second. */
+export const MIN_TIMEOUT_MS = 1_000;
 /** The longest per-iteration timeout a task may have; /task's timeout option should check against it. */
 export const MAX_TIMEOUT_MS = 15 * 60_000;
 
@@ -97,8 +99,8 @@ export function checkCatchUp(catchUp: string): CatchUpPolicy {
 }
 
 export function checkTimeout(timeoutMs: number): number {
-  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS) {
-    throw new TaskError('invalid_definition', 'The timeout must be between 1 ms and 15 minutes.');
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < MIN_TIMEOUT_MS || timeoutMs > MAX_TIMEOUT_MS) {
+    throw new TaskError('invalid_definition', 'The timeout must be between 1 second and 15 minutes.');
   }
   return timeoutMs;
 }

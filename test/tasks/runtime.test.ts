@@ -124,6 +124,12 @@ describe('TaskRuntime', () => {
       'invalid_definition',
       /timeout/,
     );
+    // The runtime's floor is the one /task offers: a run gets at least a second.
+    await expectTaskError(
+      runtime.create('g1', definition({ timeoutMs: 999 })),
+      'invalid_definition',
+      /between 1 second and 15 minutes/,
+    );
     const later = 'later' as 'skip';
     await expectTaskError(
       runtime.create('g1', definition({ catchUp: later })),
