@@ -13,22 +13,11 @@ import {
   RESTJSONErrorCodes,
   Routes,
 } from 'discord.js';
-import type { Handler } from '../handlers/define.js';
+import { type Handler, TASK_CHANNEL_TYPES, type TaskChannelType } from '../handlers/define.js';
 import { ELSEWHERE, findGuildChannel, lookUpTaskChannel } from '../handlers/executor.js';
 
-/** The channels a task may be given (the `channel` option of create and edit). */
-export const TASK_CHANNEL_TYPES = [
-  ChannelType.GuildText,
-  ChannelType.GuildAnnouncement,
-  ChannelType.GuildVoice,
-  ChannelType.AnnouncementThread,
-  ChannelType.PublicThread,
-  ChannelType.PrivateThread,
-  ChannelType.GuildForum,
-  ChannelType.GuildMedia,
-] as const;
-
-export type TaskChannelType = (typeof TASK_CHANNEL_TYPES)[number];
+// Defined with the handler contract (a handler may name them all); re-exported for the commands.
+export { TASK_CHANNEL_TYPES, type TaskChannelType } from '../handlers/define.js';
 
 /** Where a handler's `ctx.send` can post: text-based channels, threads included; a forum takes no message. */
 const POSTING_CHANNEL_TYPES: readonly TaskChannelType[] = TASK_CHANNEL_TYPES.filter(

@@ -1,14 +1,14 @@
 // The handler contract: what a task kind is. Built-in and custom handlers are both plain modules that
 // default-export `defineHandler({...})`; the registry loads them the same way and knows nothing else.
 import type { SlashCommandSubcommandBuilder } from '@discordjs/builders';
-import type {
+import {
   ChannelType,
-  Client,
-  Guild,
-  GuildBasedChannel,
-  Message,
-  MessageCreateOptions,
-  PermissionsString,
+  type Client,
+  type Guild,
+  type GuildBasedChannel,
+  type Message,
+  type MessageCreateOptions,
+  type PermissionsString,
 } from 'discord.js';
 import type { ZodType } from 'zod';
 import type { Db } from '../db/index.js';
@@ -97,6 +97,20 @@ export interface Handler<Options = unknown> {
 }
 
 /** Identity at run time; gives a module its types. A plain object of the same shape is accepted too. */
+/** Every channel type a task may be given (the `channel` option of create and edit). */
+export const TASK_CHANNEL_TYPES = [
+  ChannelType.GuildText,
+  ChannelType.GuildAnnouncement,
+  ChannelType.GuildVoice,
+  ChannelType.AnnouncementThread,
+  ChannelType.PublicThread,
+  ChannelType.PrivateThread,
+  ChannelType.GuildForum,
+  ChannelType.GuildMedia,
+] as const;
+
+export type TaskChannelType = (typeof TASK_CHANNEL_TYPES)[number];
+
 export function defineHandler<Options>(handler: Handler<Options>): Handler<Options> {
   return handler;
 }

@@ -15,7 +15,7 @@ import {
   type PermissionsString,
 } from 'discord.js';
 import { z } from 'zod';
-import { defineHandler, type HandlerContext } from '../define.js';
+import { defineHandler, type HandlerContext, TASK_CHANNEL_TYPES } from '../define.js';
 
 const MAX_CONTENT = 2_000;
 const SNOWFLAKE = /^\d{17,20}$/;
@@ -150,18 +150,6 @@ function samePost(starter: Message, body: ReturnType<typeof reminderBody>): bool
   );
 }
 
-/** Every channel a task may have: a reminder posts in threads and opens posts in forums too. */
-const CHANNEL_TYPES: readonly ChannelType[] = [
-  ChannelType.GuildText,
-  ChannelType.GuildAnnouncement,
-  ChannelType.GuildVoice,
-  ChannelType.AnnouncementThread,
-  ChannelType.PublicThread,
-  ChannelType.PrivateThread,
-  ChannelType.GuildForum,
-  ChannelType.GuildMedia,
-];
-
 export default defineHandler<ReminderOptions>({
   kind: 'reminder',
   description: 'Post a message on a schedule, optionally mentioning a role',
@@ -185,7 +173,7 @@ export default defineHandler<ReminderOptions>({
     return needs;
   },
   // Every channel a task may have: posts in threads, opens posts in a forum.
-  channelTypes: () => CHANNEL_TYPES,
+  channelTypes: () => TASK_CHANNEL_TYPES,
   async run(ctx) {
     const body = reminderBody(ctx.options, ctx.guild);
     const channel = ctx.channel;
