@@ -20,6 +20,7 @@ import {
   type CommandReply,
   type ComponentReply,
   MAX_CHOICES,
+  ownsComponentId,
   parseComponentId,
   type TaskSubcommand,
 } from './task-command.js';
@@ -46,8 +47,9 @@ export interface RouterOptions {
 export function routeInteractions(client: Client, options: RouterOptions): () => void {
   const listener = (interaction: Interaction): void => {
     if (interaction.isMessageComponent()) {
-      // Other listeners may own other components: answer only ids that name this command.
-      if (parseComponentId(options.commandName, interaction.customId) === undefined) return;
+      // Other listeners may own other components: answer only ids under this command's prefix, every one of
+      // them (one it cannot read gets a sentence rather than Discord's "This interaction failed").
+      if (!ownsComponentId(options.commandName, interaction.customId)) return;
       void answerComponent(interaction, options).catch((error) => logFailure(options, interaction, error));
       return;
     }

@@ -96,6 +96,11 @@ export function componentId(
   return id;
 }
 
+/** Whether a custom id is under this command's prefix (`task:…`): every such button is the router's to answer. */
+export function ownsComponentId(commandName: string, customId: string): boolean {
+  return customId.startsWith(`${commandName}${CUSTOM_ID_SEPARATOR}`);
+}
+
 /** The parts of a custom id built by componentId, or undefined if it is not one of `commandName`'s. */
 export function parseComponentId(
   commandName: string,

@@ -3,7 +3,12 @@
 // the bot keeps answering, and the database stays sound. "In time" is Discord's rule, judged by the
 // emulator when the answer arrives (10062 after 3 s); the test itself only waits for each answer, so a busy
 // machine makes it slower, never wrong.
-import { type APIApplicationCommandOption, ApplicationCommandOptionType } from 'discord-api-types/v10';
+import {
+  type APIApplicationCommandOption,
+  ApplicationCommandOptionType,
+  ButtonStyle,
+  ComponentType,
+} from 'discord-api-types/v10';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { InvocationError, type OptionValue, type SlashInvocation } from '../../emulator/index.js';
 import { startTestBot, type TestBot } from './helpers.js';
@@ -225,6 +230,54 @@ function randomValue(option: APIApplicationCommandOption): OptionValue | undefin
   }
 }
 
+/**
+ * A click on a /task button: a list page's, well-formed or not, by its owner, another admin or a member
+ * without Manage Server. The button sits on a bot message everyone sees, which is how a forged click would
+ * name it. Waits for the bot's answer like a command's.
+ */
+async function clickRandomButton(): Promise<{
+  customId: string;
+  record: ReturnType<typeof t.emulator.invokeComponent>['record'];
+}> {
+  const guild = t.a;
+  const customId = pick([
+    `task:list:${1 + Math.floor(rand() * 9)}:${guild.admin}`,
+    `task:list:${1 + Math.floor(rand() * 9)}:${guild.member}`,
+    `task:list:999999:${guild.admin}`,
+    `task:list:-1:${guild.admin}`,
+    'task:list:abc:1',
+    'task:list',
+    'task:nope:1:2',
+    'task:',
+    `task:${randomString(90)}`,
+  ]).slice(0, 100);
+  const message = t.emulator.world.createMessage({
+    channel: guild.channels.general!,
+    author: t.emulator.world.botUser.id,
+    content: 'buttons',
+    components: [
+      {
+        type: ComponentType.ActionRow,
+        components: [
+          {
+            type: ComponentType.Button,
+            style: ButtonStyle.Secondary,
+            label: 'Next',
+            custom_id: customId || 'x',
+          },
+        ],
+      },
+    ],
+  }).message;
+  const user = pick([guild.admin, guild.member]);
+  const handle = t.emulator.invokeComponent({ user, message: message.id, customId: customId || 'x' });
+  await t.emulator.waitForRequest(
+    { method: 'POST', path: new RegExp(`^/interactions/${handle.id}/[^/]+/callback$`) },
+    { timeoutMs: HANG_GUARD_MS },
+  );
+  return { customId, record: handle.record };
+}
+
 function randomInvocation(all: Leaf[]): { invocation: SlashInvocation; autocomplete?: string } {
   const leaf = pick(all);
   const options: Record<string, OptionValue> = {};
@@ -260,6 +313,12 @@ it(
     const late: string[] = [];
 
     const one = async (): Promise<void> => {
+      if (rand() < 0.08) {
+        const click = await clickRandomButton();
+        sent++;
+        if (!click.record.callback || click.record.rejectedCallbacks.length > 0) late.push(click.customId);
+        return;
+      }
       const { invocation, autocomplete } = randomInvocation(all);
       if (autocomplete) {
         const value = String(invocation.options?.[autocomplete] ?? randomString(100));

@@ -227,6 +227,7 @@ describe('who may turn the pages', () => {
       'task:list:1:not-a-user',
       'task:nosuch:1',
       'task:info:1',
+      'task:',
     ];
     const message = postButtons(t.b, ids.slice(0, 5));
     const more = postButtons(t.b, ids.slice(5));
@@ -236,11 +237,11 @@ describe('who may turn the pages', () => {
       expect(reply.ephemeral, id).toBe(true);
       answers.push(reply.answer.content);
     }
-    expect(answers).toEqual(Array(7).fill(STALE_COMPONENT));
+    expect(answers).toEqual(Array(8).fill(STALE_COMPONENT));
 
     // Another bot feature's buttons: the router leaves them alone (no answer), as the next click shows.
-    const foreign = postButtons(t.b, ['poll:vote:1', 'task:', `task:list:1:${t.b.admin}`]);
-    const ignored = ['poll:vote:1', 'task:'].map((customId) =>
+    const foreign = postButtons(t.b, ['poll:vote:1', 'tasks:1', `task:list:1:${t.b.admin}`]);
+    const ignored = ['poll:vote:1', 'tasks:1'].map((customId) =>
       t.emulator.invokeComponent({ user: t.b.admin, message: foreign.id, customId }),
     );
     await click(foreign, `task:list:1:${t.b.admin}`, t.b.admin);
