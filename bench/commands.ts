@@ -15,6 +15,7 @@ import {
   startEmulator,
 } from '../emulator/index.js';
 import { startBot } from '../src/bot.js';
+import { prepareScheduleText } from '../src/discord/schedule-input.js';
 import { createLogger } from '../src/log.js';
 
 const seconds = Number(process.argv[2] ?? 10);
@@ -53,6 +54,8 @@ const guild = emulator.world.createGuild({
   members: [{ user: { username: 'admin' }, roles: ['Admins'] }],
 });
 const dir = mkdtempSync(join(tmpdir(), 'metronome-bench-commands-'));
+// As `npm start` does (src/main.ts): chrono-node's first parse is paid before any admin types.
+prepareScheduleText();
 const bot = await startBot({
   config: {
     discordToken: emulator.token,

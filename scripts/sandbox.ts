@@ -2,6 +2,7 @@
 // network needed. Type /task commands at the prompt as the demo server's admin and watch the channels.
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { prepareScheduleText } from '../src/discord/schedule-input.js';
 import { prepareTimeZones } from '../src/discord/time-zones.js';
 import { type Session, startSession } from './sandbox/session.js';
 
@@ -77,6 +78,7 @@ const print = (line: string) => {
 };
 // As `npm start` does: the timezone option's first suggestions are then instant.
 prepareTimeZones();
+prepareScheduleText();
 const session = await startSession({ verbose, print });
 let code = 1;
 try {

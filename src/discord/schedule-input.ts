@@ -361,17 +361,21 @@ function readDate(text: string, reference: chrono.ParsingReference | Date) {
   return { results, leftover: leftover.replace(/[\s,.;:!?]+/g, ' ').trim() };
 }
 
-// chrono-node builds its patterns on first use, hundreds of ms: pay that while the bot starts, not on an
-// admin's first keystroke in autocomplete.
-for (const sample of [
-  'tomorrow 9am',
-  '24 Dec 18:00',
-  '2026-12-24 18:00',
-  'next monday 09:00',
-  'in 2 hours',
-  '?',
-])
-  readDate(sample, new Date(0));
+/**
+ * chrono-node builds its patterns on first use, hundreds of ms: `npm start` and the sandbox pay that while
+ * the bot starts (see main.ts), not on an admin's first keystroke in autocomplete.
+ */
+export function prepareScheduleText(): void {
+  for (const sample of [
+    'tomorrow 9am',
+    '24 Dec 18:00',
+    '2026-12-24 18:00',
+    'next monday 09:00',
+    'in 2 hours',
+    '?',
+  ])
+    readDate(sample, new Date(0));
+}
 
 /** chrono reads "15m" or "1.5h" alone as that long from now; only "in 15m" (or "15m from now") says so. */
 function isBareDuration(result: chrono.ParsedResult): boolean {

@@ -1,5 +1,6 @@
 // What Node's ICU (CLDR) says about each time zone: its offset and abbreviation at an instant, and, built once,
 // which zones use each abbreviation and offset in the year. The text people type is read in time-zones.ts.
+import { offsetMs } from '../loop/index.js';
 import { CURRENT_ZONE_NAMES, EXTRA_ABBREVIATIONS } from './time-zone-data.js';
 
 let zoneNames: readonly string[] | undefined;
@@ -57,12 +58,9 @@ function localesFor(zone: string): readonly string[] {
   }
 }
 
-/** The zone's UTC offset in minutes at `atMs`. */
+/** The zone's UTC offset in minutes at `atMs` (the loop engine's own offset arithmetic, cached per zone). */
 export function offsetMinutes(zone: string, atMs: number): number {
-  const parts = formatter(zone, localesFor(zone)[0]!).formatToParts(atMs);
-  const part = (type: Intl.DateTimeFormatPartTypes) => Number(parts.find((p) => p.type === type)?.value);
-  const wallMs = Date.UTC(part('year'), part('month') - 1, part('day'), part('hour'), part('minute'));
-  return Math.round((wallMs - Math.floor(atMs / 60_000) * 60_000) / 60_000);
+  return Math.round(offsetMs(atMs, zone) / 60_000);
 }
 
 /** `GMT+1`, `UTC-5`: CLDR's fallback when it has no name, which is no abbreviation at all. */
