@@ -99,7 +99,13 @@ export function checkCatchUp(catchUp: string): CatchUpPolicy {
 }
 
 export function checkTimeout(timeoutMs: number): number {
-  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < MIN_TIMEOUT_MS || timeoutMs > MAX_TIMEOUT_MS) {
+  if (Number.isSafeInteger(timeoutMs) && timeoutMs < MIN_TIMEOUT_MS) {
+    throw new TaskError(
+      'invalid_definition',
+      'A timeout must be at least 1 second: it can be between 1 second and 15 minutes.',
+    );
+  }
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs > MAX_TIMEOUT_MS) {
     throw new TaskError('invalid_definition', 'The timeout must be between 1 second and 15 minutes.');
   }
   return timeoutMs;

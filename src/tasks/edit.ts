@@ -49,8 +49,6 @@ export interface EditPlan {
 }
 
 const SNOWFLAKE = /^\d{17,20}$/;
-/** The surface takes whole seconds; the runtime refuses what the surface would. */
-const MIN_EDIT_TIMEOUT_MS = 1_000;
 
 export const SCHEDULE_NOT_EDITABLE =
   "`/task edit` doesn't change when a task runs; use `/task interval` for that.";
@@ -83,9 +81,6 @@ export function planEdit(
   }
   if (changes.timeoutMs !== undefined) {
     const timeoutMs = changes.timeoutMs ?? defaultTimeoutMs;
-    if (timeoutMs < MIN_EDIT_TIMEOUT_MS) {
-      throw new TaskError('invalid_definition', 'A timeout must be at least 1 second.');
-    }
     if (checkTimeout(timeoutMs) !== task.timeoutMs) patch.timeoutMs = timeoutMs;
   }
   const optionNames = changedOptions(task, changes, checks, patch);
