@@ -1,14 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { durationSeconds, formatEvery, parseTimeout } from '../../src/discord/input.js';
-
-const value = <T>(parsed: { ok: true; value: T } | { ok: false; error: string }): T => {
-  if (!parsed.ok) throw new Error(`expected a value, got: ${parsed.error}`);
-  return parsed.value;
-};
-const error = (parsed: { ok: boolean; error?: string }): string => {
-  if (parsed.ok) throw new Error('expected an error');
-  return parsed.error ?? '';
-};
+import { error, value } from '../support/parsed.js';
 
 describe('durations', () => {
   it.each([

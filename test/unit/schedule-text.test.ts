@@ -3,19 +3,11 @@ import { describe, expect, it } from 'vitest';
 import type { TaskSchedule } from '../../src/db/index.js';
 import { parseAt, parseEvery, scheduleFromOptions, scheduleText } from '../../src/discord/schedule-input.js';
 import { schedulePreviewChoices } from '../../src/discord/schedule-preview.js';
+import { error, value } from '../support/parsed.js';
 
 /** Tuesday 1 December 2026, 13:05 UTC (14:05 in Paris, 08:05 in New York, 02:05 on the 2nd in Auckland). */
 const NOW = Date.UTC(2026, 11, 1, 13, 5);
 const utc = (iso: string) => Date.parse(`${iso}Z`);
-
-const value = <T>(parsed: { ok: true; value: T } | { ok: false; error: string }): T => {
-  if (!parsed.ok) throw new Error(`expected a value, got: ${parsed.error}`);
-  return parsed.value;
-};
-const error = (parsed: { ok: boolean; error?: string }): string => {
-  if (parsed.ok) throw new Error(`expected an error, got ${JSON.stringify(parsed)}`);
-  return parsed.error ?? '';
-};
 
 describe('at: daily times', () => {
   it.each([

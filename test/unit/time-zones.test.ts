@@ -12,19 +12,12 @@ import {
   resolveTimeZone,
   timeZoneChoices,
 } from '../../src/discord/time-zones.js';
+import { error, value } from '../support/parsed.js';
 
 // Fixed instants, so offsets and abbreviations are those of a known season.
 const WINTER = Date.UTC(2026, 11, 1, 13, 0);
 const SUMMER = Date.UTC(2026, 6, 1, 13, 0);
 
-const value = <T>(parsed: { ok: true; value: T } | { ok: false; error: string }): T => {
-  if (!parsed.ok) throw new Error(`expected a value, got: ${parsed.error}`);
-  return parsed.value;
-};
-const error = (parsed: { ok: boolean; error?: string }): string => {
-  if (parsed.ok) throw new Error('expected an error');
-  return parsed.error ?? '';
-};
 const zone = (input: string, nowMs = WINTER) => value(parseTimeZone(input, nowMs));
 const candidates = (input: string, nowMs = WINTER): string[] => {
   const resolved = resolveTimeZone(input, nowMs);
