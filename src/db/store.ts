@@ -82,6 +82,7 @@ export function listRunningTasks(db: Db): Task[] {
 export type TaskTiming = Pick<
   Task,
   | 'id'
+  | 'kind'
   | 'schedule'
   | 'count'
   | 'catchUp'
@@ -94,6 +95,7 @@ export type TaskTiming = Pick<
 
 const timingColumns = {
   id: tasks.id,
+  kind: tasks.kind,
   schedule: tasks.schedule,
   count: tasks.count,
   catchUp: tasks.catchUp,
@@ -106,6 +108,7 @@ const timingColumns = {
 
 type TimingRow = [
   number,
+  string,
   string,
   number | null,
   Task['catchUp'],
@@ -141,20 +144,30 @@ export function listRunningTaskTimings(db: Db, page?: IdPage): TaskTiming[] {
     .raw()
     .all(...query.params) as TimingRow[];
   const schedules = new Map<string, TaskSchedule>();
-  return rows.map(([id, json, count, catchUp, currentLoop, lastRunAt, nextRunAt, lastError, timeoutMs]) => {
-    let schedule = schedules.get(json);
-    if (schedule === undefined) {
-      schedule = Object.freeze(JSON.parse(json) as TaskSchedule);
-      schedules.set(json, schedule);
-    }
-    return { id, schedule, count, catchUp, currentLoop, lastRunAt, nextRunAt, lastError, timeoutMs };
-  });
+  // Kinds are few: one string each instead of a copy per row.
+  const kinds = new Map<string, string>();
+  return rows.map(
+    ([id, rowKind, json, count, catchUp, currentLoop, lastRunAt, nextRunAt, lastError, timeoutMs]) => {
+      let kind = kinds.get(rowKind);
+      if (kind === undefined) {
+        kind = rowKind;
+        kinds.set(kind, kind);
+      }
+      let schedule = schedules.get(json);
+      if (schedule === undefined) {
+        schedule = Object.freeze(JSON.parse(json) as TaskSchedule);
+        schedules.set(json, schedule);
+      }
+      return { id, kind, schedule, count, catchUp, currentLoop, lastRunAt, nextRunAt, lastError, timeoutMs };
+    },
+  );
 }
 
 /** The timing columns of a task row. */
 export function timingOf(task: Task): TaskTiming {
-  const { id, schedule, count, catchUp, currentLoop, lastRunAt, nextRunAt, lastError, timeoutMs } = task;
-  return { id, schedule, count, catchUp, currentLoop, lastRunAt, nextRunAt, lastError, timeoutMs };
+  const { id, kind, schedule, count, catchUp, currentLoop, lastRunAt, nextRunAt, lastError, timeoutMs } =
+    task;
+  return { id, kind, schedule, count, catchUp, currentLoop, lastRunAt, nextRunAt, lastError, timeoutMs };
 }
 
 export function countTasks(db: Db, guildId: string): number {

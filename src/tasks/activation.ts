@@ -1,5 +1,5 @@
 // One run of one task's Loop, and the callbacks through which it reports to the runtime that owns it.
-import type { CatchUpPolicy, TaskSchedule } from '../db/index.js';
+import type { TaskTiming } from '../db/index.js';
 import {
   type IterationEndInfo,
   type Loop,
@@ -23,24 +23,30 @@ export const RUN_RETRY_WINDOW_MS = RUN_RETRY_WINDOW_MINUTES * 60_000;
 
 /**
  * One run of one task's Loop. A new one per start, so events of a replaced run cannot touch the next. With
- * 100,000 tasks every field counts: between iterations it holds the Loop and the task id, nothing else.
+ * 100,000 tasks every field counts: between iterations it holds the Loop, the task id and its kind, nothing else.
  */
 export class Activation implements LoopObserver {
   readonly loop: Loop<[Activation]>;
   readonly taskId: number;
+  /** The task's handler kind (one shared string per kind), for the runtime's events. */
+  readonly kind: string;
   done: Promise<void> | undefined;
   /** The slot whose handler was last called: a cancel after that may have cut a run that already posted. */
   calledSlot: number | undefined;
   readonly #runtime: RuntimeCallbacks;
 
   constructor(
-    taskId: number,
-    schedule: TaskSchedule,
-    count: number | null,
-    catchUp: CatchUpPolicy,
+    {
+      id,
+      kind,
+      schedule,
+      count,
+      catchUp,
+    }: Pick<TaskTiming, 'id' | 'kind' | 'schedule' | 'count' | 'catchUp'>,
     runtime: RuntimeCallbacks,
   ) {
-    this.taskId = taskId;
+    this.taskId = id;
+    this.kind = kind;
     this.#runtime = runtime;
     // catchUp: a slot the clock jumped past, or a stall hid, is skipped or run once as after downtime.
     this.loop = loop<[Activation]>(

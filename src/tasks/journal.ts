@@ -9,6 +9,7 @@ import {
 } from '../db/index.js';
 import type { Logger } from '../log.js';
 import { TransientError } from '../loop/index.js';
+import type { RuntimeEvents } from './events.js';
 
 // The run journal: what the runtime writes about each attempt of a task's run, in two halves.
 // - Write-ahead: before a handler is called, its intent ("task T, slot S, started") is committed. The intents
@@ -42,10 +43,23 @@ export class RunJournal {
   #failures = 0;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
+  readonly #events: RuntimeEvents;
 
-  constructor(db: Db, log: Logger) {
+  constructor(db: Db, log: Logger, events: RuntimeEvents) {
     this.#db = db;
     this.#log = log;
+    this.#events = events;
+  }
+
+  /** Records waiting to be written: this tick's, or a batch the database refused, kept for its retry. */
+  get queued(): number {
+    return this.#pending.length;
+  }
+
+  #wrote(what: 'intents' | 'records', rows: number, startedMs: number, ok: boolean): void {
+    if (this.#events.listenerCount('journalWrite') === 0) return;
+    const durationMs = performance.now() - startedMs;
+    this.#events.emit('journalWrite', { what, rows, durationMs, ok, queued: this.#pending.length });
   }
 
   /**
@@ -59,10 +73,13 @@ export class RunJournal {
         const batch = this.#intents;
         this.#intents = [];
         this.#intentsWritten = undefined;
+        const startedMs = performance.now();
         try {
           writeRunIntents(this.#db, batch);
+          this.#wrote('intents', batch.length, startedMs, true);
           resolve();
         } catch (error) {
+          this.#wrote('intents', batch.length, startedMs, false);
           this.#log.error({ err: error, runs: batch.length }, 'could not record that task runs started');
           reject(
             new TransientError(
@@ -164,11 +181,14 @@ export class RunJournal {
     if (this.#pending.length === 0) return true;
     const batch = this.#pending;
     this.#pending = [];
+    const startedMs = performance.now();
     try {
       recordIterations(this.#db, batch);
+      this.#wrote('records', batch.length, startedMs, true);
     } catch (error) {
       // recordIterations is synchronous, so nothing newer arrived meanwhile: the batch is the whole backlog.
       this.#pending = batch;
+      this.#wrote('records', batch.length, startedMs, false);
       this.#failures++;
       const retryInMs = Math.min(RECORD_RETRY_CAP_MS, RECORD_RETRY_BASE_MS * 2 ** (this.#failures - 1));
       this.#log.error(

@@ -55,6 +55,7 @@ import {
   type TaskEdited,
 } from './edit.js';
 import { TaskError } from './errors.js';
+import { RuntimeEvents } from './events.js';
 import { errorText, interruptedRecord, missedRecord, RunJournal } from './journal.js';
 import { KeyedLock } from './keyed-lock.js';
 import { planResumePage, type ResumeInput } from './recovery.js';
@@ -127,12 +128,14 @@ export class TaskRuntime {
   readonly #inFlight = new Map<number, Promise<void>>();
   #closing = false;
   readonly #callbacks: RuntimeCallbacks;
+  /** Each recorded run and each journal write, for metrics: see events.ts. */
+  readonly events = new RuntimeEvents();
 
   constructor(options: TaskRuntimeOptions) {
     this.#db = options.db;
     this.#execute = options.execute;
     this.#log = options.log ?? pino({ level: 'silent' });
-    this.#journal = new RunJournal(this.#db, this.#log);
+    this.#journal = new RunJournal(this.#db, this.#log, this.events);
     this.#maxTasksPerGuild = options.maxTasksPerGuild ?? DEFAULT_MAX_TASKS_PER_GUILD;
     this.#minIntervalSeconds = options.minIntervalSeconds;
     if (!Number.isSafeInteger(this.#maxTasksPerGuild) || this.#maxTasksPerGuild < 1) {
@@ -215,7 +218,7 @@ export class TaskRuntime {
   #started(tasks: readonly Task[]): void {
     for (const task of tasks) {
       if (task.state === 'running') {
-        const activation = new Activation(task.id, task.schedule, task.count, task.catchUp, this.#callbacks);
+        const activation = new Activation(task, this.#callbacks);
         this.#activate(activation, task.nextRunAt!, task.currentLoop);
       }
       this.#log.info(
@@ -377,7 +380,7 @@ export class TaskRuntime {
       this.#journal.rebase(task.id, { nextRunAt: null });
       return updateTask(this.#db, task.id, { state: 'completed', nextRunAt: null, updatedAt: nowMs })!;
     }
-    const activation = new Activation(task.id, task.schedule, task.count, task.catchUp, this.#callbacks);
+    const activation = new Activation(task, this.#callbacks);
     const nextRunAt = resumeDueAt(activation.loop.schedule, task, nowMs);
     const updated = inTransaction(this.#db, () => {
       // A slot the old run gave up on must not be replayed into the new one after a crash.
@@ -440,6 +443,10 @@ export class TaskRuntime {
       broken.push(...plan.broken);
       inTransaction(this.#db, () => {
         this.#journal.recordNow(plan.settled);
+        if (plan.settled.length > 0) {
+          const kinds = new Map(page.map((task) => [task.id, task.kind]));
+          for (const record of plan.settled) this.#recorded(record, kinds.get(record.taskId) ?? 'unknown');
+        }
         setNextRuns(this.#db, plan.moved, nowMs);
         for (const id of plan.completed) {
           updateTask(this.#db, id, { state: 'completed', nextRunAt: null, updatedAt: nowMs });
@@ -456,13 +463,7 @@ export class TaskRuntime {
       for (const task of plan.due) {
         const dueMs = task.nextRunAt!;
         try {
-          const activation = new Activation(
-            task.id,
-            task.schedule,
-            task.count,
-            task.catchUp,
-            this.#callbacks,
-          );
+          const activation = new Activation(task, this.#callbacks);
           this.#activate(activation, dueMs, task.currentLoop);
         } catch (error) {
           broken.push({ id: task.id, error: errorText(error) }); // e.g. a stored count the engine refuses
@@ -492,6 +493,7 @@ export class TaskRuntime {
    */
   #settleStopped(intents: Iterable<RunIntent>, nowMs: number): number {
     const settled: IterationRecord[] = [];
+    const kinds = new Map<number, string>();
     for (const intent of intents) {
       const task = getTaskById(this.#db, intent.taskId);
       if (task === undefined || this.#active.has(task.id)) continue;
@@ -499,9 +501,12 @@ export class TaskRuntime {
         { taskId: task.id, state: task.state, scheduledAt: new Date(intent.scheduledAt) },
         'the bot stopped during a run of a task that is not running; recorded as interrupted',
       );
-      settled.push(interruptedRecord(intent, settledProgress(task, intent), null, nowMs)); // not running: no next run
+      const record = interruptedRecord(intent, settledProgress(task, intent), null, nowMs); // not running: no next run
+      settled.push(record);
+      kinds.set(record.taskId, task.kind);
     }
     this.#journal.recordNow(settled);
+    for (const record of settled) this.#recorded(record, kinds.get(record.taskId)!);
     return settled.length;
   }
 
@@ -542,6 +547,11 @@ export class TaskRuntime {
   /** The most tasks one server may have on this bot. */
   get maxTasksPerGuild(): number {
     return this.#maxTasksPerGuild;
+  }
+
+  /** Run records waiting to be written (a batch the database refused waits for its retry). */
+  get queuedRecords(): number {
+    return this.#journal.queued;
   }
 
   /** How many tasks have a live Loop in this process. */
@@ -599,13 +609,7 @@ export class TaskRuntime {
     if (!current) throw new TaskError('not_found', `This server has no task named "${task.name}".`);
     // Shutdown began while the old run ended: the row says running, so the next start-up resumes it.
     if (this.#closing) return current;
-    const activation = new Activation(
-      current.id,
-      current.schedule,
-      current.count,
-      current.catchUp,
-      this.#callbacks,
-    );
+    const activation = new Activation(current, this.#callbacks);
     // The row is behind while the database refuses run records: the count goes on from the newest.
     const currentLoop =
       count === 'from-zero' ? 0 : (this.#journal.pendingCurrentLoop(task.id) ?? current.currentLoop);
@@ -743,7 +747,7 @@ export class TaskRuntime {
         'gave up replaying a run past the retry window; recorded as interrupted',
       );
     }
-    this.#journal.record({
+    const record: IterationRecord = {
       taskId: activation.taskId,
       scheduledAt,
       startedAt: info.startedAt.getTime(),
@@ -758,7 +762,16 @@ export class TaskRuntime {
       // A retry is the same slot still in flight. An attempt aborted at shutdown may have posted: its intent
       // stays, so the next start-up replays the slot with its nonce, or records it as interrupted.
       settlesSlot: info.outcome !== 'retried' && !(info.outcome === 'cancelled' && this.#closing),
-    });
+    };
+    this.#journal.record(record);
+    this.#recorded(record, activation.kind, info.gaveUp === true);
+  }
+
+  /** Tells the event stream a run was recorded; costs nothing while no one listens. */
+  #recorded(record: IterationRecord, kind: string, gaveUp = false): void {
+    if (this.events.listenerCount('runRecorded') === 0) return;
+    const { taskId, outcome, scheduledAt, startedAt, finishedAt } = record;
+    this.events.emit('runRecorded', { taskId, kind, outcome, gaveUp, scheduledAt, startedAt, finishedAt });
   }
 
   /**
@@ -775,6 +788,7 @@ export class TaskRuntime {
         Date.now(),
       );
       this.#journal.record(record);
+      this.#recorded(record, activation.kind);
       return;
     }
     this.#log.info(

@@ -11,6 +11,7 @@ import {
   openDatabase,
 } from '../../src/db/index.js';
 import { TransientError } from '../../src/loop/index.js';
+import { type JournalWriteEvent, RuntimeEvents } from '../../src/tasks/events.js';
 import { RunJournal } from '../../src/tasks/journal.js';
 import { taskValues, useTempDir } from '../db/helpers.js';
 
@@ -18,6 +19,7 @@ describe('RunJournal', () => {
   const tempDbPath = useTempDir();
   let conn: DatabaseConnection;
   let journal: RunJournal;
+  let writes: JournalWriteEvent[];
   let logs: { level: number; msg: string; [key: string]: unknown }[];
   let a: number;
   let b: number;
@@ -27,7 +29,10 @@ describe('RunJournal', () => {
     conn = openDatabase(tempDbPath());
     logs = [];
     const log = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
-    journal = new RunJournal(conn.db, log);
+    const events = new RuntimeEvents();
+    writes = [];
+    events.on('journalWrite', (write) => void writes.push(write));
+    journal = new RunJournal(conn.db, log, events);
     a = insertTask(conn.db, taskValues({ name: 'a', state: 'running' })).id;
     b = insertTask(conn.db, taskValues({ name: 'b', state: 'running' })).id;
   });
@@ -105,6 +110,27 @@ describe('RunJournal', () => {
     expect(lastRuns(conn.db, a).map((r) => r.outcome)).toEqual(['retried']);
     expect(getTaskById(conn.db, b)).toMatchObject({ currentLoop: 1, lastRunAt: 60, nextRunAt: 120 });
     expect(listRunIntents(conn.db)).toEqual([intent(a)]);
+  });
+
+  it('tells its events of each write: what, how many rows, whether it took, and what is still queued', async () => {
+    await journal.begin(intent(a));
+    journal.record(record(a));
+    journal.record(record(b));
+    expect(journal.queued).toBe(2);
+    await Promise.resolve();
+    expect(journal.queued).toBe(0);
+    conn.sqlite.exec(
+      "CREATE TRIGGER full BEFORE INSERT ON task_runs BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END",
+    );
+    journal.record(record(a, { scheduledAt: 120 }));
+    expect(journal.flush()).toBe(false);
+    expect(writes.map(({ durationMs: _, ...write }) => write)).toEqual([
+      { what: 'intents', rows: 1, ok: true, queued: 0 },
+      { what: 'records', rows: 2, ok: true, queued: 0 },
+      { what: 'records', rows: 1, ok: false, queued: 1 },
+    ]);
+    expect(writes.every((write) => write.durationMs >= 0)).toBe(true);
+    expect(journal.queued).toBe(1);
   });
 
   it('keeps a batch the database refuses, ahead of newer records, and retries it with backoff', async () => {

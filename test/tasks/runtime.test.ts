@@ -236,6 +236,40 @@ describe('TaskRuntime', () => {
     expect(runtime.activeCount).toBe(0);
   });
 
+  it('tells its event stream of each recorded run, with the kind and the timings, ok or not', async () => {
+    let fail = false;
+    const execute = recordingExecutor(async () => {
+      if (fail) throw new Error('Missing Access');
+    });
+    const { runtime } = start(execute);
+    const events: unknown[] = [];
+    runtime.events.on('runRecorded', (event) => void events.push(event));
+    const task = await runtime.create('g1', definition({ kind: 'counter' }));
+    await vi.advanceTimersByTimeAsync(0);
+    fail = true;
+    await vi.advanceTimersByTimeAsync(MINUTE);
+    expect(events).toEqual([
+      {
+        taskId: task.id,
+        kind: 'counter',
+        outcome: 'ok',
+        gaveUp: false,
+        scheduledAt: T0,
+        startedAt: T0,
+        finishedAt: T0,
+      },
+      {
+        taskId: task.id,
+        kind: 'counter',
+        outcome: 'error',
+        gaveUp: false,
+        scheduledAt: T0 + MINUTE,
+        startedAt: T0 + MINUTE,
+        finishedAt: T0 + MINUTE,
+      },
+    ]);
+  });
+
   it('a hanging task times out, is retried, and never delays another task', async () => {
     // Backoff at its top (1 s): a retry due at a fraction of a ms would let the shared timer queue run a
     // tick due within its early margin (1 ms) in the same turn, and calledAt below is exact.
