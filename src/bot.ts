@@ -2,7 +2,7 @@
 // entry point (src/main.ts), the sandbox and the end-to-end tests all start the bot through here.
 import { resolve } from 'node:path';
 import { type Client, Events, GatewayCloseCodes } from 'discord.js';
-import { loadTaskCommand, TASK_COMMAND_NAME, type TaskCommand } from '../commands/index.js';
+import { loadTaskCommand, TASK_COMMAND_NAME, type TaskCommand } from './commands/index.js';
 import type { Config } from './config.js';
 import { type DatabaseConnection, describeDatabaseFileError, openDatabase } from './db/index.js';
 import { acquireDatabaseLock, type DatabaseLock, DatabaseLockedError } from './db/lock.js';

@@ -1,6 +1,6 @@
-// The shape of one `/task` subcommand module (commands/task/*.ts) and what it is given when it runs.
+// The shape of one `/task` subcommand module (src/commands/task/*.ts) and what it is given when it runs.
 // A module exports `data`, `execute` and optionally `autocomplete` and `component`; the loader in
-// commands/index.ts assembles them into the one `/task` command, so adding a subcommand is adding a file.
+// src/commands/index.ts assembles them into the one `/task` command, so adding a subcommand is adding a file.
 import type { SlashCommandSubcommandBuilder, SlashCommandSubcommandGroupBuilder } from '@discordjs/builders';
 import type {
   ApplicationCommandOptionChoiceData,

@@ -5,12 +5,12 @@ import type {
   AutocompleteInteraction,
   ChatInputCommandInteraction,
 } from 'discord.js';
-import { retryWhileBusy } from '../src/db/busy.js';
-import { guildTimeZone } from '../src/db/index.js';
-import { MAX_SCHEDULE_TEXT, type ScheduleOptions } from '../src/discord/schedule-input.js';
-import { schedulePreviewChoices } from '../src/discord/schedule-preview.js';
-import { type CommandContext, MAX_CHOICES } from '../src/discord/task-command.js';
-import { parseTimeZone, timeZoneChoices } from '../src/discord/time-zones.js';
+import { retryWhileBusy } from '../db/busy.js';
+import { guildTimeZone } from '../db/index.js';
+import { MAX_SCHEDULE_TEXT, type ScheduleOptions } from '../discord/schedule-input.js';
+import { schedulePreviewChoices } from '../discord/schedule-preview.js';
+import { type CommandContext, MAX_CHOICES } from '../discord/task-command.js';
+import { parseTimeZone, timeZoneChoices } from '../discord/time-zones.js';
 
 /** The largest `count` the slash option offers (create and edit). */
 export const MAX_COUNT = 1_000_000;

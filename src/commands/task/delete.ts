@@ -1,6 +1,6 @@
 // /task delete name: the task, its history and its handler state; a run in progress is aborted.
 import { SlashCommandSubcommandBuilder } from '@discordjs/builders';
-import type { TaskSubcommand } from '../../src/discord/task-command.js';
+import type { TaskSubcommand } from '../../discord/task-command.js';
 import { addTaskNameOption, autocompleteShared } from '../options.js';
 
 export const data = addTaskNameOption(

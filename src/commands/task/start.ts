@@ -1,7 +1,7 @@
 // /task start name: run a stopped, cancelled or failed task again; its count continues.
 import { SlashCommandSubcommandBuilder } from '@discordjs/builders';
-import { nextRunLine, progress } from '../../src/discord/format.js';
-import type { TaskSubcommand } from '../../src/discord/task-command.js';
+import { nextRunLine, progress } from '../../discord/format.js';
+import type { TaskSubcommand } from '../../discord/task-command.js';
 import { addTaskNameOption, autocompleteShared } from '../options.js';
 
 export const data = addTaskNameOption(

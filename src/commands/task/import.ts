@@ -1,19 +1,19 @@
 // /task import file: creates the tasks of a `/task export` file, all of them or none. The whole file is
 // checked first, task by task, and one reply lists every problem; only a file with none creates anything.
 import { SlashCommandSubcommandBuilder } from '@discordjs/builders';
-import { retryWhileBusy } from '../../src/db/busy.js';
-import { missingChannelPermission, neededChannelPermissions } from '../../src/discord/channel-permissions.js';
-import { describeSchedule, fitLines } from '../../src/discord/format.js';
-import type { TaskSubcommand } from '../../src/discord/task-command.js';
+import { retryWhileBusy } from '../../db/busy.js';
+import { missingChannelPermission, neededChannelPermissions } from '../../discord/channel-permissions.js';
+import { describeSchedule, fitLines } from '../../discord/format.js';
+import type { TaskSubcommand } from '../../discord/task-command.js';
 import {
   guildDirectory,
   MAX_IMPORT_BYTES,
   overLimit,
   readExportFile,
   tooLarge,
-} from '../../src/discord/transfer.js';
-import { type PlannedTask, planImport } from '../../src/discord/transfer-import.js';
-import { TaskError } from '../../src/tasks/index.js';
+} from '../../discord/transfer.js';
+import { type PlannedTask, planImport } from '../../discord/transfer-import.js';
+import { TaskError } from '../../tasks/index.js';
 
 /** Discord answers a download in well under this; past it the admin hears why rather than waiting. */
 const DOWNLOAD_TIMEOUT_MS = 10_000;

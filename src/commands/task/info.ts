@@ -1,14 +1,14 @@
 // /task info name: the definition, state, progress, next 5 runs, recent runs and the handler's status.
 import { SlashCommandSubcommandBuilder } from '@discordjs/builders';
 import { ApplicationCommandOptionType } from 'discord-api-types/v10';
-import type { Task } from '../../src/db/index.js';
-import { describeRun, describeSchedule, fitLines, progress, shortTime } from '../../src/discord/format.js';
-import { handlerSlashOptions } from '../../src/discord/handler-options.js';
-import { handlerStatus } from '../../src/discord/handler-status.js';
-import { formatEvery, quote } from '../../src/discord/input.js';
-import type { TaskSubcommand } from '../../src/discord/task-command.js';
-import { upcomingRunLines } from '../../src/discord/upcoming-runs.js';
-import type { Handler } from '../../src/handlers/define.js';
+import type { Task } from '../../db/index.js';
+import { describeRun, describeSchedule, fitLines, progress, shortTime } from '../../discord/format.js';
+import { handlerSlashOptions } from '../../discord/handler-options.js';
+import { handlerStatus } from '../../discord/handler-status.js';
+import { formatEvery, quote } from '../../discord/input.js';
+import type { TaskSubcommand } from '../../discord/task-command.js';
+import { upcomingRunLines } from '../../discord/upcoming-runs.js';
+import type { Handler } from '../../handlers/define.js';
 import { addTaskNameOption, autocompleteShared } from '../options.js';
 
 const RUNS_SHOWN = 5;

@@ -1,20 +1,20 @@
 // /task create <kind> name channel [every|at|cron] [timezone] [count] [catchup] [timeout] …the kind's own options
 import { SlashCommandSubcommandBuilder, SlashCommandSubcommandGroupBuilder } from '@discordjs/builders';
-import { retryWhileBusy } from '../../src/db/busy.js';
-import { guildTimeZone } from '../../src/db/index.js';
+import { retryWhileBusy } from '../../db/busy.js';
+import { guildTimeZone } from '../../db/index.js';
 import {
   missingChannelPermission,
   neededChannelPermissions,
   TASK_CHANNEL_TYPES,
-} from '../../src/discord/channel-permissions.js';
-import { commandCharacters, MAX_COMMAND_CHARACTERS, MAX_OPTIONS } from '../../src/discord/command-limits.js';
-import { describeSchedule, nextRunLine } from '../../src/discord/format.js';
-import { collectHandlerOptions, validateHandlerOptions } from '../../src/discord/handler-options.js';
-import { parseTimeout } from '../../src/discord/input.js';
-import { scheduleFromOptions } from '../../src/discord/schedule-input.js';
-import type { CommandRoom, TaskSubcommand } from '../../src/discord/task-command.js';
-import type { Handler } from '../../src/handlers/define.js';
-import type { HandlerRegistry } from '../../src/handlers/registry.js';
+} from '../../discord/channel-permissions.js';
+import { commandCharacters, MAX_COMMAND_CHARACTERS, MAX_OPTIONS } from '../../discord/command-limits.js';
+import { describeSchedule, nextRunLine } from '../../discord/format.js';
+import { collectHandlerOptions, validateHandlerOptions } from '../../discord/handler-options.js';
+import { parseTimeout } from '../../discord/input.js';
+import { scheduleFromOptions } from '../../discord/schedule-input.js';
+import type { CommandRoom, TaskSubcommand } from '../../discord/task-command.js';
+import type { Handler } from '../../handlers/define.js';
+import type { HandlerRegistry } from '../../handlers/registry.js';
 import {
   addScheduleOptions,
   autocompleteShared,

@@ -1,7 +1,7 @@
 // /task restart name: from iteration zero, whatever the task's state.
 import { SlashCommandSubcommandBuilder } from '@discordjs/builders';
-import { nextRunLine } from '../../src/discord/format.js';
-import type { TaskSubcommand } from '../../src/discord/task-command.js';
+import { nextRunLine } from '../../discord/format.js';
+import type { TaskSubcommand } from '../../discord/task-command.js';
 import { addTaskNameOption, autocompleteShared } from '../options.js';
 
 export const data = addTaskNameOption(

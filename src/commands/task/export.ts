@@ -1,9 +1,9 @@
 // /task export: this server's task definitions as a JSON file, only to the admin who asked.
 import { SlashCommandSubcommandBuilder } from '@discordjs/builders';
-import { retryWhileBusy } from '../../src/db/busy.js';
-import { fitLines } from '../../src/discord/format.js';
-import type { TaskSubcommand } from '../../src/discord/task-command.js';
-import { buildExport, exportFileName, guildDirectory } from '../../src/discord/transfer.js';
+import { retryWhileBusy } from '../../db/busy.js';
+import { fitLines } from '../../discord/format.js';
+import type { TaskSubcommand } from '../../discord/task-command.js';
+import { buildExport, exportFileName, guildDirectory } from '../../discord/transfer.js';
 
 export const data = new SlashCommandSubcommandBuilder()
   .setName('export')

@@ -1,11 +1,11 @@
 // /task interval name [every|at|cron] [timezone]: change when a task runs.
 import { SlashCommandSubcommandBuilder } from '@discordjs/builders';
-import { retryWhileBusy } from '../../src/db/busy.js';
-import { guildTimeZone } from '../../src/db/index.js';
-import { isOtherServersChannel } from '../../src/discord/channel-permissions.js';
-import { describeSchedule, nextRunLine } from '../../src/discord/format.js';
-import { scheduleFromOptions } from '../../src/discord/schedule-input.js';
-import type { TaskSubcommand } from '../../src/discord/task-command.js';
+import { retryWhileBusy } from '../../db/busy.js';
+import { guildTimeZone } from '../../db/index.js';
+import { isOtherServersChannel } from '../../discord/channel-permissions.js';
+import { describeSchedule, nextRunLine } from '../../discord/format.js';
+import { scheduleFromOptions } from '../../discord/schedule-input.js';
+import type { TaskSubcommand } from '../../discord/task-command.js';
 import { addScheduleOptions, addTaskNameOption, autocompleteShared, scheduleOptionsOf } from '../options.js';
 
 export const data = addScheduleOptions(

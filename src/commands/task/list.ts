@@ -1,17 +1,17 @@
 // /task list: this server's tasks, one line each, in pages turned with Previous / Next when they don't fit
 // one message. Only the admin who ran the command may turn its pages.
 import { SlashCommandSubcommandBuilder } from '@discordjs/builders';
-import { retryWhileBusy } from '../../src/db/busy.js';
-import { guildTimeZone, type Task } from '../../src/db/index.js';
-import { describeSchedule, relative } from '../../src/discord/format.js';
-import { clampPage, NOT_YOUR_PAGES, pageButtons, pageLabel, paginate } from '../../src/discord/pages.js';
-import { STALE_COMPONENT } from '../../src/discord/router.js';
+import { retryWhileBusy } from '../../db/busy.js';
+import { guildTimeZone, type Task } from '../../db/index.js';
+import { describeSchedule, relative } from '../../discord/format.js';
+import { clampPage, NOT_YOUR_PAGES, pageButtons, pageLabel, paginate } from '../../discord/pages.js';
+import { STALE_COMPONENT } from '../../discord/router.js';
 import {
   type CommandContext,
   type CommandReply,
   componentId,
   type TaskSubcommand,
-} from '../../src/discord/task-command.js';
+} from '../../discord/task-command.js';
 import { TASK_COMMAND_NAME } from '../index.js';
 
 const TASKS_PER_PAGE = 15;

@@ -1,10 +1,10 @@
 // /task settings [timezone]: shows this server's settings, or sets the zone tasks created later default to.
 import { SlashCommandSubcommandBuilder } from '@discordjs/builders';
-import { retryWhileBusy } from '../../src/db/busy.js';
-import { getGuildSettings, setGuildTimeZone } from '../../src/db/index.js';
-import { shortTime } from '../../src/discord/format.js';
-import type { TaskSubcommand } from '../../src/discord/task-command.js';
-import { describeTimeZone, parseTimeZone } from '../../src/discord/time-zones.js';
+import { retryWhileBusy } from '../../db/busy.js';
+import { getGuildSettings, setGuildTimeZone } from '../../db/index.js';
+import { shortTime } from '../../discord/format.js';
+import type { TaskSubcommand } from '../../discord/task-command.js';
+import { describeTimeZone, parseTimeZone } from '../../discord/time-zones.js';
 import { autocompleteShared } from '../options.js';
 
 export const data = new SlashCommandSubcommandBuilder()

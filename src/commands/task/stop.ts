@@ -1,6 +1,6 @@
 // /task stop name: graceful; a run in progress finishes, no new one starts.
 import { SlashCommandSubcommandBuilder } from '@discordjs/builders';
-import type { TaskSubcommand } from '../../src/discord/task-command.js';
+import type { TaskSubcommand } from '../../discord/task-command.js';
 import { addTaskNameOption, autocompleteShared } from '../options.js';
 
 export const data = addTaskNameOption(

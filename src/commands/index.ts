@@ -1,4 +1,4 @@
-// The /task command: every module in commands/task/ is one subcommand (or group). Adding a subcommand is
+// The /task command: every module in src/commands/task/ is one subcommand (or group). Adding a subcommand is
 // adding a file there that exports `data`, `execute` and optionally `autocomplete`.
 import { readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -14,9 +14,9 @@ import {
   PermissionFlagsBits,
   type RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord-api-types/v10';
-import { commandCharacters, MAX_COMMAND_CHARACTERS } from '../src/discord/command-limits.js';
-import type { CommandRoom, SubcommandData, TaskSubcommand } from '../src/discord/task-command.js';
-import { type HandlerRegistry, isModuleFile } from '../src/handlers/registry.js';
+import { commandCharacters, MAX_COMMAND_CHARACTERS } from '../discord/command-limits.js';
+import type { CommandRoom, SubcommandData, TaskSubcommand } from '../discord/task-command.js';
+import { type HandlerRegistry, isModuleFile } from '../handlers/registry.js';
 
 export const TASK_COMMAND_NAME = 'task';
 const SUBCOMMANDS_DIR = fileURLToPath(new URL('./task', import.meta.url));
@@ -44,7 +44,7 @@ function subcommandModules(): Promise<TaskSubcommand[]> {
         pathToFileURL(join(SUBCOMMANDS_DIR, file)).href
       )) as Partial<TaskSubcommand>;
       if (module.data === undefined || typeof module.execute !== 'function') {
-        throw new Error(`commands/task/${basename(file)} must export data and execute`);
+        throw new Error(`src/commands/task/${basename(file)} must export data and execute`);
       }
       modules.push(module as TaskSubcommand);
     }

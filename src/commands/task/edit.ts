@@ -11,15 +11,15 @@ import {
   type CommandInteractionOption,
   type Guild,
 } from 'discord.js';
-import { retryWhileBusy } from '../../src/db/busy.js';
+import { retryWhileBusy } from '../../db/busy.js';
 import {
   isOtherServersChannel,
   missingChannelPermission,
   neededChannelPermissions,
   TASK_CHANNEL_TYPES,
-} from '../../src/discord/channel-permissions.js';
-import { handlerSlashOptions, validateHandlerOptions } from '../../src/discord/handler-options.js';
-import { fail, formatEvery, ok, type Parsed, parseTimeout } from '../../src/discord/input.js';
+} from '../../discord/channel-permissions.js';
+import { handlerSlashOptions, validateHandlerOptions } from '../../discord/handler-options.js';
+import { fail, formatEvery, ok, type Parsed, parseTimeout } from '../../discord/input.js';
 import {
   currentFirst,
   currentNumberFirst,
@@ -27,12 +27,12 @@ import {
   optionValueChoices,
   parseOptionValue,
   showOptionValue,
-} from '../../src/discord/option-value.js';
-import { type CommandContext, MAX_CHOICES, type TaskSubcommand } from '../../src/discord/task-command.js';
-import counter from '../../src/handlers/builtin/counter.js';
-import leaderboard from '../../src/handlers/builtin/leaderboard.js';
-import reminder from '../../src/handlers/builtin/reminder.js';
-import type { Handler } from '../../src/handlers/define.js';
+} from '../../discord/option-value.js';
+import { type CommandContext, MAX_CHOICES, type TaskSubcommand } from '../../discord/task-command.js';
+import counter from '../../handlers/builtin/counter.js';
+import leaderboard from '../../handlers/builtin/leaderboard.js';
+import reminder from '../../handlers/builtin/reminder.js';
+import type { Handler } from '../../handlers/define.js';
 import {
   DEFAULT_TIMEOUT_MS,
   type EditChecks,
@@ -40,7 +40,7 @@ import {
   type Task,
   type TaskChanges,
   TaskError,
-} from '../../src/tasks/index.js';
+} from '../../tasks/index.js';
 import { addTaskNameOption, autocompleteShared, MAX_COUNT, MAX_NAME_LENGTH } from '../options.js';
 
 /** As at create. */
