@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { APIApplicationCommandOption } from 'discord-api-types/v10';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { data as editData } from '../../src/commands/task/edit.js';
 import type { OptionValue } from '../../emulator/index.js';
+import { data as editData } from '../../src/commands/task/edit.js';
 import { commandCharacters, MAX_COMMAND_CHARACTERS } from '../../src/discord/command-limits.js';
 import { FIXTURE_HANDLERS, startTestBot, type TestBot } from './helpers.js';
 

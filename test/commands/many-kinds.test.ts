@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { data as createGroup } from '../../src/commands/task/create.js';
 import { commandSize, MAX_COMMAND_SIZE } from '../../emulator/commands.js';
+import { data as createGroup } from '../../src/commands/task/create.js';
 import { HandlerRegistry } from '../../src/handlers/registry.js';
 import { startTestBot, type TestBot } from './helpers.js';
 
