@@ -92,6 +92,9 @@ export class Gateway {
   #current: Connection | null = null;
   readonly #sessions = new Map<string, Session>();
   #ackHeartbeats = true;
+  /** While set, WebSocket upgrades are answered with this HTTP status: the gateway is down for everyone. */
+  #refusingWith: number | null = null;
+  #refused = 0;
 
   constructor(private readonly options: GatewayOptions) {
     options.world.onDispatch((event, data) => this.#dispatchToAll(event, data));
@@ -99,12 +102,25 @@ export class Gateway {
 
   attach(server: Server, url: string): void {
     this.#url = url;
-    this.#server = new WebSocketServer({ server, path: GATEWAY_PATH });
+    this.#server = new WebSocketServer({
+      server,
+      path: GATEWAY_PATH,
+      verifyClient: (_info, accept) => {
+        if (this.#refusingWith === null) return accept(true);
+        this.#refused++;
+        accept(false, this.#refusingWith, 'Service Unavailable');
+      },
+    });
     this.#server.on('connection', (socket, request) => this.#onConnection(socket, request));
   }
 
   get url(): string {
     return this.#url;
+  }
+
+  /** Connection attempts answered with an HTTP error by refuseConnections, since the emulator started. */
+  get refusedConnections(): number {
+    return this.#refused;
   }
 
   get connected(): boolean {
@@ -125,6 +141,21 @@ export class Gateway {
       this.#sessions.delete(connection.session.id);
     this.#detach(connection);
     connection.socket.close(code, reason);
+  }
+
+  /**
+   * An outage: closes the current connection (4000-style codes keep the session, so the client resumes once
+   * it is over) and answers every new connection attempt with `status` instead of a WebSocket, as Discord's
+   * edge does while the gateway is down, until acceptConnections().
+   */
+  refuseConnections(options: { closeCode?: number; status?: number } = {}): void {
+    this.#refusingWith = options.status ?? 503;
+    if (this.#current) this.close(options.closeCode ?? GatewayCloseCodes.UnknownError, 'Gateway unavailable');
+  }
+
+  /** Ends an outage begun by refuseConnections: the next attempt connects (and may RESUME). */
+  acceptConnections(): void {
+    this.#refusingWith = null;
   }
 
   /** Sends op 7 RECONNECT: the client should reconnect and resume. */
