@@ -1,6 +1,7 @@
 // Configuration from the environment, validated once at start-up. A bad value stops the bot with one line
 // that names the variable, never a stack trace.
 import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 
@@ -23,6 +24,10 @@ const seconds = (fallback: number) =>
       },
     )
     .transform((value) => (value === undefined ? fallback : Number(value)));
+
+/** Whoever can reach the listener reads task kinds, error rates and gateway state: loopback unless told. */
+export const DEFAULT_METRICS_HOST = '127.0.0.1';
+const hostname = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 
 export const DEFAULT_WATCHDOG_WARN_SECONDS = 5;
 export const DEFAULT_WATCHDOG_LIMIT_SECONDS = 30;
@@ -47,6 +52,22 @@ const envSchema = z.object({
     message: 'must be more than 0 seconds',
   }),
   WATCHDOG_LIMIT_SECONDS: seconds(DEFAULT_WATCHDOG_LIMIT_SECONDS),
+  METRICS_PORT: optionalText
+    .refine(
+      (value) =>
+        value === undefined || (/^\d{1,5}$/.test(value) && Number(value) >= 1 && Number(value) <= 65535),
+      {
+        message:
+          'must be a port number from 1 to 65535, such as 9464 (leave it empty for no metrics listener)',
+      },
+    )
+    .transform((value) => (value === undefined ? undefined : Number(value))),
+  METRICS_HOST: optionalText.refine(
+    (value) => value === undefined || isIP(value) !== 0 || hostname.test(value),
+    {
+      message: 'must be an IP address or a host name, such as 127.0.0.1 (the default) or 0.0.0.0',
+    },
+  ),
 });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -63,6 +84,8 @@ export interface Config {
   watchdogWarnMs: number;
   /** An event-loop stall this long ends the process (exit 1) and fails the task in flight; null: never. */
   watchdogLimitMs: number | null;
+  /** Where /metrics and /healthz listen; undefined: no listener (METRICS_PORT unset). */
+  metrics: { port: number; host: string } | undefined;
 }
 
 export class ConfigError extends Error {
@@ -86,6 +109,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       `WATCHDOG_WARN_SECONDS must be less than WATCHDOG_LIMIT_SECONDS (${vars.WATCHDOG_LIMIT_SECONDS})`,
     );
   }
+  if (vars.METRICS_HOST !== undefined && vars.METRICS_PORT === undefined) {
+    throw new ConfigError(
+      'METRICS_HOST is set but METRICS_PORT is not: set METRICS_PORT to turn the listener on',
+    );
+  }
   return {
     discordToken: vars.DISCORD_TOKEN as string,
     databasePath: resolve(cwd, vars.DATABASE_PATH ?? DEFAULT_DATABASE_PATH),
@@ -95,6 +123,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     discordApiBase: vars.DISCORD_API_BASE,
     watchdogWarnMs: warnMs,
     watchdogLimitMs: limitMs,
+    metrics:
+      vars.METRICS_PORT === undefined
+        ? undefined
+        : { port: vars.METRICS_PORT, host: vars.METRICS_HOST ?? DEFAULT_METRICS_HOST },
   };
 }
 

@@ -3,9 +3,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { DEFAULT_METRICS_HOST } from '../config.js';
 import type { Logger } from '../log.js';
-
-export const DEFAULT_METRICS_HOST = '127.0.0.1';
 
 export interface MetricsServerOptions {
   /** 0 picks a free port (tests). */

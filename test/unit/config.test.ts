@@ -30,7 +30,39 @@ describe('loadConfig', () => {
       discordApiBase: undefined,
       watchdogWarnMs: 5_000,
       watchdogLimitMs: 30_000,
+      metrics: undefined,
     });
+  });
+
+  it('turns the metrics listener on with METRICS_PORT, on loopback unless METRICS_HOST says otherwise', () => {
+    const read = (env: Record<string, string>) => loadConfig({ DISCORD_TOKEN: TOKEN, ...env }, '/srv');
+    expect(read({ METRICS_PORT: '', METRICS_HOST: '' }).metrics).toBeUndefined();
+    expect(read({ METRICS_PORT: '9464' }).metrics).toEqual({ port: 9464, host: '127.0.0.1' });
+    expect(read({ METRICS_PORT: ' 9464 ', METRICS_HOST: '0.0.0.0' }).metrics).toEqual({
+      port: 9464,
+      host: '0.0.0.0',
+    });
+    expect(read({ METRICS_PORT: '65535', METRICS_HOST: '::' }).metrics).toEqual({ port: 65535, host: '::' });
+    expect(read({ METRICS_PORT: '1', METRICS_HOST: 'metrics.internal' }).metrics?.host).toBe(
+      'metrics.internal',
+    );
+  });
+
+  it('refuses a METRICS_PORT that is not a port, and a METRICS_HOST without a port', () => {
+    const read = (env: Record<string, string>) => loadConfig({ DISCORD_TOKEN: TOKEN, ...env }, '/srv');
+    for (const port of ['0', '65536', '-1', '9464.5', 'abc', '1e3', '0x10', '99999999']) {
+      expect(() => read({ METRICS_PORT: port })).toThrowError(
+        /^METRICS_PORT must be a port number from 1 to 65535, such as 9464 \(leave it empty for no metrics listener\)$/,
+      );
+    }
+    for (const host of ['http://0.0.0.0', '127.0.0.1:9464', 'a b', '-bad.example']) {
+      expect(() => read({ METRICS_PORT: '9464', METRICS_HOST: host })).toThrowError(
+        /^METRICS_HOST must be an IP address or a host name/,
+      );
+    }
+    expect(() => read({ METRICS_HOST: '0.0.0.0' })).toThrowError(
+      /^METRICS_HOST is set but METRICS_PORT is not: set METRICS_PORT to turn the listener on$/,
+    );
   });
 
   it('reads the watchdog thresholds in seconds; a limit of 0 turns the hard limit off', () => {
