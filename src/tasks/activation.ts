@@ -1,5 +1,5 @@
 // One run of one task's Loop, and the callbacks through which it reports to the runtime that owns it.
-import type { TaskTiming } from '../db/index.js';
+import type { Task, TaskTiming } from '../db/index.js';
 import {
   type IterationEndInfo,
   type Loop,
@@ -22,8 +22,9 @@ export const RUN_RETRY_WINDOW = Object.freeze({ minutes: RUN_RETRY_WINDOW_MINUTE
 export const RUN_RETRY_WINDOW_MS = RUN_RETRY_WINDOW_MINUTES * 60_000;
 
 /**
- * One run of one task's Loop. A new one per start, so events of a replaced run cannot touch the next. With
- * 100,000 tasks every field counts: between iterations it holds the Loop, the task id and its kind, nothing else.
+ * One run of one task's Loop. A new one per start (and per wake of a parked task), so events of a replaced run
+ * cannot touch the next. It lives only while an iteration is in flight or about to be: between runs a task is
+ * parked (parking.ts), and the Loop is let go.
  */
 export class Activation implements LoopObserver {
   readonly loop: Loop<[Activation]>;
@@ -33,6 +34,10 @@ export class Activation implements LoopObserver {
   done: Promise<void> | undefined;
   /** The slot whose handler was last called: a cancel after that may have cut a run that already posted. */
   calledSlot: number | undefined;
+  /** Set when the runtime stops this Loop to park the task until this slot; NaN otherwise. */
+  parkAt = Number.NaN;
+  /** The row read at wake, handed to the first iteration so it is not read twice. */
+  row: Task | undefined;
   readonly #runtime: RuntimeCallbacks;
 
   constructor(

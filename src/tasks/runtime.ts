@@ -28,6 +28,8 @@ import {
   type IterationEndInfo,
   type LoopContext,
   type LoopEndReason,
+  MISSED_AFTER_MS,
+  nextDueAfter,
   type Schedule,
   type SlotMissedInfo,
   TransientError,
@@ -58,10 +60,13 @@ import { TaskError } from './errors.js';
 import { RuntimeEvents } from './events.js';
 import { errorText, interruptedRecord, missedRecord, RunJournal } from './journal.js';
 import { KeyedLock } from './keyed-lock.js';
+import { ParkedTasks, type Wake } from './parking.js';
 import { planResumePage, type ResumeInput } from './recovery.js';
 import { checkSchedule, storedEngineSchedule, toLoopOptions } from './schedule.js';
 
-// The TaskRuntime turns stored task definitions into running Loops and keeps the rows in step with them.
+// The TaskRuntime turns stored task definitions into running Loops and keeps the rows in step with them. A
+// running task has a Loop only while an iteration is in flight or about to be: between runs it is parked
+// (parking.ts: its slot and id in a compact queue), and woken into a new Loop when its slot comes.
 // The rules that make restarts safe: a state change is committed before the Loop is touched; an attempt's
 // start is committed before its handler is called; and the Loop's events (each iteration, the end of a run)
 // are written back as they happen, so the rows always say what to resume. The run journal (journal.ts)
@@ -71,6 +76,13 @@ import { checkSchedule, storedEngineSchedule, toLoopOptions } from './schedule.j
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 /** Rows read per page by resumeAll(). */
 const RESUME_PAGE_SIZE = 1_000;
+/**
+ * A task whose next slot is nearer than this keeps its Loop; a later one is parked. Building a Loop at a wake
+ * costs a few microseconds more than keeping one, and a kept Loop ~1.5 KB: worth it only for a slot this close.
+ */
+export const KEEP_LOOP_MS = 1_000;
+/** How long a woken task whose row could not be read waits before it tries again. */
+const WAKE_RETRY_MS = 1_000;
 
 export interface TaskRuntimeOptions {
   db: Db;
@@ -112,8 +124,10 @@ export class TaskRuntime {
   readonly #log: Logger;
   readonly #maxTasksPerGuild: number;
   readonly #minIntervalSeconds: number | undefined;
-  /** The live Loop of each running (or still ending) task, by task id. */
+  /** The live Loop of each running (or still ending) task, by task id: only those with a run in flight or near. */
   readonly #active = new Map<number, Activation>();
+  /** Running tasks waiting for a later slot, without a Loop. */
+  readonly #parked = new ParkedTasks((wake) => this.#woken(wake));
   /** Serializes commands on one task, keyed by (guild, name). */
   readonly #locks = new KeyedLock<string>();
   readonly #journal: RunJournal;
@@ -144,7 +158,7 @@ export class TaskRuntime {
     this.#callbacks = {
       iterate: (activation, ctx) => this.#iterate(activation, ctx),
       iterationEnded: (activation, info) => this.#iterationEnded(activation, info),
-      slotMissed: (activation, info) => this.#slotMissed(activation, info),
+      slotMissed: (activation, info) => this.#loopSlotMissed(activation, info),
       ended: (activation, reason, error) => this.#ended(activation, reason, error),
     };
   }
@@ -217,10 +231,7 @@ export class TaskRuntime {
   /** Starts the loops of tasks just inserted as running. */
   #started(tasks: readonly Task[]): void {
     for (const task of tasks) {
-      if (task.state === 'running') {
-        const activation = new Activation(task, this.#callbacks);
-        this.#activate(activation, task.nextRunAt!, task.currentLoop);
-      }
+      if (task.state === 'running') this.#runFrom(task, task.nextRunAt!, task.currentLoop);
       this.#log.info(
         { guildId: task.guildId, task: task.name, kind: task.kind, start: task.state === 'running' },
         'task created',
@@ -258,6 +269,7 @@ export class TaskRuntime {
       // Out of #active first, so the old run's end no longer speaks for the task (it would write cancelled).
       const previous = this.#active.get(task.id);
       this.#active.delete(task.id);
+      this.#parked.unpark(task.id);
       previous?.loop.cancel();
       return this.#launch(task, 'from-zero', previous);
     });
@@ -280,6 +292,7 @@ export class TaskRuntime {
       deleteTask(this.#db, guildId, name);
       const activation = this.#active.get(task.id);
       this.#active.delete(task.id);
+      this.#parked.unpark(task.id);
       activation?.loop.cancel();
       this.#log.info({ guildId, task: name }, 'task deleted');
     });
@@ -295,7 +308,9 @@ export class TaskRuntime {
       const task = this.#require(guildId, name);
       const parsed = checkSchedule(schedule, Date.now(), this.#minIntervalSeconds);
       this.#journal.flush(); // records of the old schedule must not land after the new next run
-      const activation = this.#active.get(task.id);
+      // A parked task gets its Loop back, waiting for the parked slot, so the engine moves it as it would a
+      // live one (changeInterval's rules); it is parked again after its next iteration.
+      const activation = this.#active.get(task.id) ?? this.#unparkToLoop(task);
       const updated = inTransaction(this.#db, () => {
         const updated = updateTask(this.#db, task.id, { schedule: parsed, updatedAt: Date.now() })!;
         if (!activation || task.state !== 'running') return updated;
@@ -305,6 +320,8 @@ export class TaskRuntime {
           throw new TaskError('invalid_schedule', `That schedule is not valid (${errorText(error)}).`);
         }
         const nextRunAt = activation.loop.nextIteration?.getTime() ?? null;
+        // A Loop about to be let go parks for the new slot, not the old one.
+        if (!Number.isNaN(activation.parkAt) && nextRunAt !== null) activation.parkAt = nextRunAt;
         return updateTask(this.#db, task.id, { nextRunAt, updatedAt: Date.now() })!;
       });
       if (activation && task.state === 'running') {
@@ -344,6 +361,10 @@ export class TaskRuntime {
         const patch = { ...plan.patch, state, ...(ends ? { nextRunAt: null } : {}), updatedAt: Date.now() };
         return updateTask(this.#db, task.id, patch)!;
       });
+      // A parked task reads its count and catch-up from the row when it wakes: only an end concerns it.
+      if (written.state !== 'running' && this.#parked.unpark(written.id)) {
+        this.#journal.rebase(written.id, { nextRunAt: null });
+      }
       const activation = this.#active.get(written.id);
       let after = written;
       if (activation && (written.state !== 'running' || plan.loopChanged)) {
@@ -380,8 +401,7 @@ export class TaskRuntime {
       this.#journal.rebase(task.id, { nextRunAt: null });
       return updateTask(this.#db, task.id, { state: 'completed', nextRunAt: null, updatedAt: nowMs })!;
     }
-    const activation = new Activation(task, this.#callbacks);
-    const nextRunAt = resumeDueAt(activation.loop.schedule, task, nowMs);
+    const nextRunAt = resumeDueAt(storedEngineSchedule(task), task, nowMs);
     const updated = inTransaction(this.#db, () => {
       // A slot the old run gave up on must not be replayed into the new one after a crash.
       this.#journal.forgetIntent(task.id);
@@ -389,7 +409,7 @@ export class TaskRuntime {
       return updateTask(this.#db, task.id, { nextRunAt, updatedAt: nowMs })!;
     });
     this.#journal.rebase(task.id, { nextRunAt });
-    this.#activate(activation, nextRunAt, currentLoop);
+    this.#runFrom(task, nextRunAt, currentLoop);
     return updated;
   }
 
@@ -427,7 +447,7 @@ export class TaskRuntime {
       retryWindowMs: RUN_RETRY_WINDOW_MS,
       open,
       schedules: new Map(),
-      isActive: (taskId) => this.#active.has(taskId),
+      isActive: (taskId) => this.#active.has(taskId) || this.#parked.has(taskId),
       log: this.#log,
     };
     const broken: { id: number; error: string }[] = [];
@@ -463,8 +483,12 @@ export class TaskRuntime {
       for (const task of plan.due) {
         const dueMs = task.nextRunAt!;
         try {
-          const activation = new Activation(task, this.#callbacks);
-          this.#activate(activation, dueMs, task.currentLoop);
+          // A replay runs now; anything else due now or soon gets its Loop, and the rest is parked.
+          if (plan.replays.has(task.id)) {
+            this.#activate(new Activation(task, this.#callbacks), dueMs, task.currentLoop);
+          } else {
+            this.#runFrom(task, dueMs, task.currentLoop);
+          }
         } catch (error) {
           broken.push({ id: task.id, error: errorText(error) }); // e.g. a stored count the engine refuses
           continue;
@@ -496,7 +520,7 @@ export class TaskRuntime {
     const kinds = new Map<number, string>();
     for (const intent of intents) {
       const task = getTaskById(this.#db, intent.taskId);
-      if (task === undefined || this.#active.has(task.id)) continue;
+      if (task === undefined || this.#active.has(task.id) || this.#parked.has(task.id)) continue;
       this.#log.warn(
         { taskId: task.id, state: task.state, scheduledAt: new Date(intent.scheduledAt) },
         'the bot stopped during a run of a task that is not running; recorded as interrupted',
@@ -516,6 +540,7 @@ export class TaskRuntime {
    */
   async shutdown(graceMs = DEFAULT_SHUTDOWN_GRACE_MS): Promise<void> {
     this.#closing = true;
+    this.#parked.close(); // parked tasks need nothing: their rows say running, with their next run
     const activations = [...this.#active.values()];
     for (const activation of activations) activation.loop.stop();
     const allDone = Promise.all(activations.map((a) => a.done));
@@ -554,9 +579,19 @@ export class TaskRuntime {
     return this.#journal.queued;
   }
 
-  /** How many tasks have a live Loop in this process. */
+  /** How many tasks this process runs: those with a live Loop and those parked until their next slot. */
   get activeCount(): number {
+    return this.#active.size + this.#parked.size;
+  }
+
+  /** Of activeCount, the tasks with a live Loop: an iteration in flight, or a slot less than KEEP_LOOP_MS away. */
+  get liveLoopCount(): number {
     return this.#active.size;
+  }
+
+  /** Of activeCount, the tasks parked without a Loop until their next slot. */
+  get parkedCount(): number {
+    return this.#parked.size;
   }
 
   // ------------------------------------------------------------------------------------------------------
@@ -588,9 +623,12 @@ export class TaskRuntime {
     }
     const updated = updateTask(this.#db, task.id, { state, nextRunAt: null, updatedAt: Date.now() })!;
     this.#journal.rebase(task.id, { nextRunAt: null });
+    this.#parked.unpark(task.id);
     const activation = this.#active.get(task.id);
-    if (state === 'stopped') activation?.loop.stop();
-    else activation?.loop.cancel();
+    if (activation === undefined) return updated;
+    activation.parkAt = Number.NaN; // its end is this stop, which the row already says
+    if (state === 'stopped') activation.loop.stop();
+    else activation.loop.cancel();
     return updated;
   }
 
@@ -609,12 +647,11 @@ export class TaskRuntime {
     if (!current) throw new TaskError('not_found', `This server has no task named "${task.name}".`);
     // Shutdown began while the old run ended: the row says running, so the next start-up resumes it.
     if (this.#closing) return current;
-    const activation = new Activation(current, this.#callbacks);
     // The row is behind while the database refuses run records: the count goes on from the newest.
     const currentLoop =
       count === 'from-zero' ? 0 : (this.#journal.pendingCurrentLoop(task.id) ?? current.currentLoop);
-    const updated = this.#commitRunning(task.id, currentLoop, activation.loop.schedule);
-    this.#activate(activation, updated.nextRunAt!, updated.currentLoop);
+    const updated = this.#commitRunning(task.id, currentLoop, storedEngineSchedule(current));
+    this.#runFrom(updated, updated.nextRunAt!, updated.currentLoop);
     return updated;
   }
 
@@ -645,6 +682,98 @@ export class TaskRuntime {
     activation.done = activation.loop.resume({ currentLoop, firstDueAt: firstDueMs }, activation);
   }
 
+  /** Runs a running task from the slot `dueMs`: a Loop now if the slot is near, else parked until it. */
+  #runFrom(task: TaskTiming, dueMs: number, currentLoop: number): void {
+    if (dueMs - Date.now() >= KEEP_LOOP_MS)
+      this.#parked.park(task.id, dueMs, task.schedule.kind === 'interval');
+    else this.#activate(new Activation(task, this.#callbacks), dueMs, currentLoop);
+  }
+
+  /** A parked task as a live Loop waiting for its parked slot (see updateSchedule); undefined if not parked. */
+  #unparkToLoop(task: Task): Activation | undefined {
+    const slotMs = this.#parked.slotOf(task.id);
+    if (slotMs === undefined || task.state !== 'running') return undefined;
+    const activation = new Activation(task, this.#callbacks);
+    this.#parked.unpark(task.id);
+    this.#activate(activation, slotMs, this.#journal.pendingCurrentLoop(task.id) ?? task.currentLoop);
+    return activation;
+  }
+
+  /**
+   * A parked task's slot has come: its row is read and a Loop built from it, to run that slot, unless the
+   * slot was missed. The Loop runs a resumed first slot however late, so what the engine's own wait would
+   * decide is decided here: a relative grid moves with a wall-clock step (its wait was monotonic), and a
+   * slot seen more than MISSED_AFTER_MS late is skipped unless the task catches up `once`.
+   */
+  #woken(wake: Wake): void {
+    if (this.#closing) return; // the row stays running with its next run: the next start-up resumes it
+    const { taskId, slotMs, lateMs, wallJumpMs } = wake;
+    let task: Task | undefined;
+    try {
+      task = getTaskById(this.#db, taskId);
+    } catch (error) {
+      this.#log.warn({ taskId, err: error }, 'could not read a task whose run is due; trying again');
+      this.#parked.retryLater(wake, WAKE_RETRY_MS);
+      return;
+    }
+    // Commands unpark the tasks they end, so this is a task changed by another process: it is not ours.
+    if (task === undefined || task.state !== 'running' || this.#active.has(taskId)) return;
+    let activation: Activation;
+    try {
+      activation = new Activation(task, this.#callbacks);
+    } catch (error) {
+      this.#fail(taskId, error); // a stored schedule or count the engine no longer accepts
+      return;
+    }
+    const schedule = activation.loop.schedule;
+    let dueMs = slotMs;
+    if (wallJumpMs !== 0 && schedule.kind === 'relative') {
+      // As the engine does: rounded down, never early; a whole-interval step back would repeat slots (nonces).
+      let shiftMs = Math.floor(wallJumpMs);
+      if (shiftMs < 0 && shiftMs % schedule.intervalMs === 0) shiftMs -= 1;
+      dueMs += shiftMs;
+    }
+    const currentLoop = this.#journal.pendingCurrentLoop(taskId) ?? task.currentLoop;
+    if (lateMs > MISSED_AFTER_MS && task.catchUp !== 'once') {
+      const nowMs = Date.now();
+      const nextMs = nextDueAfter(schedule, { anchorMs: dueMs, lastDueMs: dueMs, nowMs });
+      const next = Number.isFinite(nextMs) ? nextMs : null;
+      this.#slotMissed(taskId, task.kind, currentLoop, dueMs, next);
+      if (next === null) this.#completeMissed(taskId);
+      else this.#runFrom(task, next, currentLoop);
+      return;
+    }
+    activation.row = task;
+    this.#activate(activation, dueMs, currentLoop);
+  }
+
+  /** A parked one-off whose slot was missed (see #woken) completes, as its Loop would have. */
+  #completeMissed(taskId: number): void {
+    this.#journal.flush();
+    try {
+      updateTask(this.#db, taskId, { state: 'completed', nextRunAt: null, updatedAt: Date.now() });
+    } catch (error) {
+      // Its missed record says it ran out of slots; the next start-up completes it from there.
+      this.#log.warn({ taskId, err: error }, 'could not mark a missed one-off completed');
+    }
+    this.#journal.rebase(taskId, { nextRunAt: null });
+  }
+
+  /** Marks a woken task failed: its stored definition is one the engine refuses. */
+  #fail(taskId: number, error: unknown): void {
+    this.#log.error({ taskId, error: errorText(error) }, 'task not resumed');
+    try {
+      updateTask(this.#db, taskId, {
+        state: 'failed',
+        lastError: errorText(error),
+        nextRunAt: null,
+        updatedAt: Date.now(),
+      });
+    } catch (writeError) {
+      this.#log.warn({ taskId, err: writeError }, 'could not mark a task failed');
+    }
+  }
+
   /**
    * The loop callback of every task. The attempt's start is committed first (with the rest of the tick's,
    * by the journal), and only then is the executor called, bounded by the task's timeout.
@@ -664,18 +793,21 @@ export class TaskRuntime {
   #iterateNow(activation: Activation, loopContext: LoopContext): Promise<void> {
     // Read per iteration rather than kept: 100,000 cached rows cost ~45 MB for ~6 µs saved per fire.
     // Normally current: the previous iteration's record was flushed in a microtask before this timer turn.
-    let task: Task | undefined;
-    try {
-      task = getTaskById(this.#db, activation.taskId);
-    } catch (error) {
-      // A database that cannot be read now (busy, say) is a passing error: the loop retries the slot.
-      return Promise.reject(
-        new TransientError(`could not read the task from the database (${errorText(error)})`, {
-          cause: error,
-        }),
-      );
+    let task = activation.row;
+    activation.row = undefined;
+    if (task === undefined) {
+      try {
+        task = getTaskById(this.#db, activation.taskId);
+      } catch (error) {
+        // A database that cannot be read now (busy, say) is a passing error: the loop retries the slot.
+        return Promise.reject(
+          new TransientError(`could not read the task from the database (${errorText(error)})`, {
+            cause: error,
+          }),
+        );
+      }
+      if (task === undefined) return Promise.resolve();
     }
-    if (task === undefined) return Promise.resolve();
     const scheduledAt = loopContext.scheduledAt.getTime();
     if (this.#replays.size > 0 && this.#replayTooLate(task.id, scheduledAt)) return Promise.resolve();
     const intent: RunIntent = {
@@ -765,6 +897,17 @@ export class TaskRuntime {
     };
     this.#journal.record(record);
     this.#recorded(record, activation.kind, info.gaveUp === true);
+    // The slot is settled and the next one is not near: the Loop is let go, and the task parked (see #ended).
+    const nextMs = info.nextIteration?.getTime() ?? Number.NaN;
+    if (
+      (ok || info.gaveUp === true) &&
+      nextMs - info.finishedAt.getTime() >= KEEP_LOOP_MS &&
+      !this.#closing &&
+      this.#active.get(activation.taskId) === activation
+    ) {
+      activation.parkAt = nextMs;
+      activation.loop.stop();
+    }
   }
 
   /** Tells the event stream a run was recorded; costs nothing while no one listens. */
@@ -778,32 +921,37 @@ export class TaskRuntime {
    * The clock jumped past a slot, or the process stalled through it, and the catch-up policy skipped it, as
    * after downtime: not a run, not counted. The row's next run moves on so /task list does not show the past.
    */
-  #slotMissed(activation: Activation, info: SlotMissedInfo): void {
+  #loopSlotMissed(activation: Activation, info: SlotMissedInfo): void {
+    const { taskId, kind, loop } = activation;
     const nextRunAt = info.nextIteration?.getTime() ?? null;
+    this.#slotMissed(taskId, kind, loop.currentLoop, info.scheduledAt.getTime(), nextRunAt);
+  }
+
+  /** A missed slot (see #loopSlotMissed and #woken), before the task goes on with `nextRunAt` or completes. */
+  #slotMissed(
+    taskId: number,
+    kind: string,
+    currentLoop: number,
+    scheduledAt: number,
+    nextRunAt: number | null,
+  ): void {
     if (nextRunAt === null) {
       // A one-off's only slot: recorded as missed (the loop then completes), so /task info can say so.
-      const { taskId, loop } = activation;
-      const record = missedRecord(
-        { id: taskId, currentLoop: loop.currentLoop, nextRunAt: info.scheduledAt.getTime() },
-        Date.now(),
-      );
+      const record = missedRecord({ id: taskId, currentLoop, nextRunAt: scheduledAt }, Date.now());
       this.#journal.record(record);
-      this.#recorded(record, activation.kind);
+      this.#recorded(record, kind);
       return;
     }
     this.#log.info(
-      { taskId: activation.taskId, missed: info.scheduledAt, nextRunAt: info.nextIteration },
+      { taskId, missed: new Date(scheduledAt), nextRunAt: new Date(nextRunAt) },
       'missed a run (the clock jumped or the bot stalled); catch-up skip goes on with the next one',
     );
-    this.#journal.rebase(activation.taskId, { nextRunAt });
+    this.#journal.rebase(taskId, { nextRunAt });
     try {
-      setNextRuns(this.#db, [{ id: activation.taskId, nextRunAt }], Date.now());
+      setNextRuns(this.#db, [{ id: taskId, nextRunAt }], Date.now());
     } catch (error) {
       // Only a display field: the next record or start-up (from lastRunAt) puts it right.
-      this.#log.warn(
-        { taskId: activation.taskId, err: error },
-        'could not save the next run after a missed one',
-      );
+      this.#log.warn({ taskId, err: error }, 'could not save the next run after a missed one');
     }
   }
 
@@ -811,6 +959,11 @@ export class TaskRuntime {
     // At shutdown rows stay `running`; a replaced or deleted run no longer speaks for its task.
     if (this.#closing || this.#active.get(activation.taskId) !== activation) return;
     this.#active.delete(activation.taskId);
+    if (reason === 'stopped' && !Number.isNaN(activation.parkAt)) {
+      // Stopped by #iterationEnded to be let go: the row already says running, with this next run.
+      this.#parked.park(activation.taskId, activation.parkAt, activation.loop.schedule.kind === 'relative');
+      return;
+    }
     this.#journal.flush();
     // Each way a loop ends is also the name of the state it leaves the task in.
     const patch = { state: reason satisfies TaskState, nextRunAt: null, updatedAt: Date.now() };
