@@ -435,7 +435,11 @@ export class Loop<A extends unknown[] = []> {
         this.#currentLoop++;
         const more = this.#count === null || this.#currentLoop < this.#count;
         const goingOn = more && !run.stopRequested && !run.cancelRequested;
-        run.nextDueMs = goingOn ? this.#slotAfter(run, scheduledMs, finishedMs) : Number.NaN;
+        // The slot computed as the attempt started is still the next one unless the attempt ran past it:
+        // each slot is computed once, not twice per iteration (a cron slot costs croner's matching).
+        const nextMs = run.nextDueMs;
+        if (!goingOn) run.nextDueMs = Number.NaN;
+        else if (!(nextMs >= finishedMs)) run.nextDueMs = this.#slotAfter(run, scheduledMs, finishedMs);
         report('ok');
         return undefined; // #park decides between the next slot and the end
       }

@@ -1,7 +1,11 @@
 // Schedules as plain data, and pure functions from (schedule, now) to the next due instant. Nothing here
 // arms a timer, and only validation reads the clock (to ask croner whether a cron ever runs), so every
 // rule below is tested with plain numbers.
-import { Cron } from 'croner';
+import { cronFor, cronWalls } from './cron.js';
+import { memoizedSlot } from './slot-memo.js';
+import { DAY_MS, formatterFor, instantOfWall, lastGapShiftMs, offsetMs } from './zone.js';
+
+export { offsetMs, type WallTime, wallClock, wallTimeToInstant } from './zone.js';
 
 export interface TimeOfDay {
   hour: number;
@@ -246,7 +250,7 @@ const canonicalZones = new Map<string, string>();
 export function firstDueAt(schedule: Schedule, nowMs: number): number {
   if (schedule.kind === 'relative') return nowMs;
   if (schedule.kind === 'once') return schedule.atMs;
-  return slotAtOrAfter(schedule, nowMs);
+  return sharedSlotAtOrAfter(schedule, nowMs);
 }
 
 export interface NextDueInput {
@@ -267,7 +271,7 @@ export function nextDueAfter(schedule: Schedule, { anchorMs, lastDueMs, nowMs }:
   if (schedule.kind === 'once')
     return schedule.atMs > lastDueMs && schedule.atMs >= nowMs ? schedule.atMs : Number.POSITIVE_INFINITY;
   if (schedule.kind !== 'relative') {
-    return slotAtOrAfter(schedule, Math.max(nowMs, Math.floor(lastDueMs) + 1));
+    return sharedSlotAtOrAfter(schedule, Math.max(nowMs, Math.floor(lastDueMs) + 1));
   }
   const intervalMs = schedule.intervalMs;
   // Back-to-back: as soon as possible, but never the same millisecond twice (a timer always yields).
@@ -279,11 +283,17 @@ export function nextDueAfter(schedule: Schedule, { anchorMs, lastDueMs, nowMs }:
   return anchorMs + Math.max(afterLast, notBeforeNow, 0) * intervalMs;
 }
 
+/** slotAtOrAfter, remembered for every loop on the same schedule (see slot-memo.ts). */
+function sharedSlotAtOrAfter(schedule: WallSchedule, atOrAfterMs: number): number {
+  return memoizedSlot(schedule, atOrAfterMs, slotAtOrAfter);
+}
+
 /**
  * The first slot of a `time` or `cron` schedule at or after `atOrAfterMs`. Both are wall-clock times: the
  * listed times, or the wall times croner matches (evaluated on a clock without DST, so it only matches), each
  * resolved to an instant by wallTimeToInstant. That keeps one DST rule for both kinds; croner's own would run
- * a gap time at the end of the gap and a repeated time twice.
+ * a gap time at the end of the gap and a repeated time twice. Computed afresh on every call; the engine
+ * asks through sharedSlotAtOrAfter.
  */
 export function slotAtOrAfter(schedule: WallSchedule, atOrAfterMs: number): number {
   const { timeZone } = schedule;
@@ -292,7 +302,6 @@ export function slotAtOrAfter(schedule: WallSchedule, atOrAfterMs: number): numb
   const nowOffsetMs = offsetMs(atOrAfterMs, timeZone);
   const dayAgoOffsetMs = offsetMs(atOrAfterMs - DAY_MS, timeZone);
   let lookbackMs = nowOffsetMs - dayAgoOffsetMs;
-  if (lookbackMs === 0) noteStableOffset(timeZone, atOrAfterMs - DAY_MS, atOrAfterMs, nowOffsetMs);
   if (lookbackMs <= 0 || offsetMs(atOrAfterMs - lookbackMs, timeZone) === nowOffsetMs) lookbackMs = 0;
   const fromWallMs = atOrAfterMs + nowOffsetMs - lookbackMs;
   const walls =
@@ -307,7 +316,7 @@ export function slotAtOrAfter(schedule: WallSchedule, atOrAfterMs: number): numb
     if (wallMs > untilWallMs) break;
     const instantMs = instantOfWall(wallMs, timeZone);
     if (instantMs < atOrAfterMs || instantMs >= bestMs) continue;
-    if (bestMs === Number.POSITIVE_INFINITY) untilWallMs = wallMs + gapShiftMs;
+    if (bestMs === Number.POSITIVE_INFINITY) untilWallMs = wallMs + lastGapShiftMs();
     bestMs = instantMs;
     if (untilWallMs === wallMs) break;
   }
@@ -319,8 +328,6 @@ export function slotAtOrAfter(schedule: WallSchedule, atOrAfterMs: number): numb
   }
   return bestMs;
 }
-
-const DAY_MS = 86_400_000;
 
 /** The ISO weekday (1 = Monday … 7 = Sunday) of a wall-clock day written as if UTC. */
 function isoWeekday(wallDayMs: number): number {
@@ -347,167 +354,3 @@ function* timeWalls(
     }
   }
 }
-
-/** The wall-clock instants (written as if UTC) a cron expression matches, from `fromWallMs` on, in order. */
-function* cronWalls(expression: string, fromWallMs: number): Generator<number> {
-  const cron = cronFor(expression);
-  // croner returns the next whole second strictly after its argument.
-  let next = cron.nextRun(new Date(fromWallMs - 1));
-  // Bounded: a match past a few days cannot be needed, the first one ends the search in all but a gap.
-  for (let n = 0; next !== null && n < 100_000; n++) {
-    yield next.getTime();
-    next = cron.nextRun(next);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Time-zone arithmetic (Intl offsets, one cached formatter per zone)
-
-export interface WallTime {
-  year: number;
-  month: number;
-  day: number;
-  hour: number;
-  minute: number;
-  second: number;
-}
-
-const formatters = new Map<string, Intl.DateTimeFormat>();
-const crons = new Map<string, Cron>();
-
-function formatterFor(timeZone: string): Intl.DateTimeFormat {
-  let formatter = formatters.get(timeZone);
-  if (formatter === undefined) {
-    formatter = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-    });
-    formatters.set(timeZone, formatter);
-  }
-  return formatter;
-}
-
-/** A croner Cron holds ~80 KB of precomputed state, so keep only the most recently used expressions. */
-const CRON_CACHE_LIMIT = 256;
-
-/** croner's matcher for `expression`, on a clock without DST: it is given wall-clock times written as UTC. */
-function cronFor(expression: string): Cron {
-  const key = expression;
-  let cron = crons.get(key);
-  if (cron !== undefined) {
-    crons.delete(key); // re-inserted below, so Map order is least recently used first
-  } else {
-    if (typeof expression !== 'string') throw new TypeError('loop option "cron" must be a string');
-    // croner also takes a 7th (year) field and nicknames such as @daily; we promise 5 or 6 fields only.
-    const fields = expression.trim().split(/\s+/).length;
-    if (fields !== 5 && fields !== 6) {
-      throw new RangeError(
-        `loop option "cron" must have 5 fields (minute hour day month weekday) or 6 (seconds first), ` +
-          `got ${fields}: "${expression}"`,
-      );
-    }
-    try {
-      cron = new Cron(expression, { utcOffset: 0, paused: true });
-    } catch (error) {
-      throw new RangeError(
-        `loop option "cron" is not a valid cron expression: "${expression}" (${(error as Error).message})`,
-      );
-    }
-    // Without a year field an expression either runs again and again or never (February 30th), so asking
-    // once, from now, settles it for good; a cached expression is never asked again.
-    if (cron.nextRun() === null) {
-      throw new RangeError(`loop option "cron" "${expression}" never runs: no date matches it`);
-    }
-    if (crons.size >= CRON_CACHE_LIMIT) crons.delete(crons.keys().next().value!);
-  }
-  crons.set(key, cron);
-  return cron;
-}
-
-/** The wall-clock fields of `instantMs` in `timeZone`. */
-export function wallClock(instantMs: number, timeZone: string): WallTime {
-  const fields: Record<string, number> = {};
-  for (const part of formatterFor(timeZone).formatToParts(instantMs)) {
-    if (part.type !== 'literal') fields[part.type] = Number(part.value);
-  }
-  return {
-    year: fields.year!,
-    month: fields.month!,
-    day: fields.day!,
-    hour: fields.hour!,
-    minute: fields.minute!,
-    second: fields.second!,
-  };
-}
-
-/** UTC offset of `timeZone` at `instantMs`, in ms (local = UTC + offset). */
-export function offsetMs(instantMs: number, timeZone: string): number {
-  if (timeZone === 'UTC') return 0;
-  const stable = stableOffsets.get(timeZone);
-  if (stable !== undefined && instantMs >= stable.fromMs && instantMs <= stable.toMs) return stable.offsetMs;
-  const w = wallClock(instantMs, timeZone);
-  const asUtc = Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second);
-  return asUtc - (instantMs - (((instantMs % 1000) + 1000) % 1000));
-}
-
-/**
- * Per zone, a span known to have one offset, so most offset reads skip Intl (each costs microseconds, and a
- * time-zone slot takes several). Learned from two reads at most two days apart that agree: like the rest of
- * this file, that assumes no zone changes its offset twice within two days. Spans that overlap merge, so the
- * span grows to the whole stretch between two DST changes.
- */
-const stableOffsets = new Map<string, { fromMs: number; toMs: number; offsetMs: number }>();
-
-function noteStableOffset(timeZone: string, fromMs: number, toMs: number, offset: number): void {
-  const known = stableOffsets.get(timeZone);
-  if (known !== undefined && known.offsetMs === offset && fromMs <= known.toMs && toMs >= known.fromMs) {
-    known.fromMs = Math.min(known.fromMs, fromMs);
-    known.toMs = Math.max(known.toMs, toMs);
-  } else {
-    stableOffsets.set(timeZone, { fromMs, toMs, offsetMs: offset });
-  }
-}
-
-/**
- * The instant a wall-clock time happens in `timeZone`. A time repeated by a fall-back overlap resolves to
- * its first occurrence; a time skipped by a spring-forward gap is shifted forward by the gap's length
- * (02:30 on a New York spring-forward day is 03:30 EDT), as discord.py, RFC 5545 and Temporal's
- * `compatible` disambiguation do.
- */
-export function wallTimeToInstant(wall: WallTime, timeZone: string): number {
-  return instantOfWall(
-    Date.UTC(wall.year, wall.month - 1, wall.day, wall.hour, wall.minute, wall.second),
-    timeZone,
-  );
-}
-
-/** wallTimeToInstant for a wall-clock time written as if it were UTC (`Date.UTC(…)` of its fields). */
-function instantOfWall(wallAsUtc: number, timeZone: string): number {
-  gapShiftMs = 0;
-  const offsetBefore = offsetMs(wallAsUtc - DAY_MS, timeZone);
-  const offsetAfter = offsetMs(wallAsUtc + DAY_MS, timeZone);
-  if (offsetBefore === offsetAfter) {
-    // No change near this time, the usual case.
-    noteStableOffset(timeZone, wallAsUtc - DAY_MS, wallAsUtc + DAY_MS, offsetBefore);
-    return wallAsUtc - offsetBefore;
-  }
-  // The earlier candidate first: in an overlap both are valid and the first occurrence wins.
-  const earlier = wallAsUtc - Math.max(offsetBefore, offsetAfter);
-  const later = wallAsUtc - Math.min(offsetBefore, offsetAfter);
-  if (earlier + offsetMs(earlier, timeZone) === wallAsUtc) return earlier;
-  if (later + offsetMs(later, timeZone) === wallAsUtc) return later;
-  // In a gap: read the wall time with the offset in force just before the gap, which moves it forward by
-  // the gap's length. `earlier` lies before the transition (its local time falls short of the gap).
-  const instantMs = wallAsUtc - offsetMs(earlier, timeZone);
-  gapShiftMs = instantMs + offsetMs(instantMs, timeZone) - wallAsUtc;
-  return instantMs;
-}
-
-/** Set by instantOfWall: how far forward a gap moved the wall time it last resolved (0 outside gaps). */
-let gapShiftMs = 0;
