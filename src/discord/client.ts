@@ -1,10 +1,14 @@
 import {
+  type APIRequest,
   type BitFieldResolvable,
   Client,
   GatewayIntentBits,
   type GatewayIntentsString,
   type RateLimitData,
+  RESTEvents,
+  type ResponseLike,
 } from 'discord.js';
+import type { BotMetrics } from '../metrics/metrics.js';
 
 export interface CreateClientOptions {
   token: string;
@@ -54,4 +58,26 @@ export function createClient(options: CreateClientOptions): Client {
   });
   client.token = options.token;
   return client;
+}
+
+const RATE_LIMIT_SCOPES: ReadonlySet<string> = new Set(['user', 'global', 'shared']);
+
+/**
+ * Counts Discord's 429 answers by method and route template. discord.js's `response` event names the route
+ * as its rate-limit bucket template (`/channels/:id/messages`); any digits it left (an id it does not know)
+ * become :id too, so no id ever becomes a label. Its `rateLimited` event is not used: it also fires when
+ * discord.js waits before a request on its own, which Discord never refused.
+ */
+export function countRateLimits(client: Client, metrics: BotMetrics): () => void {
+  const onResponse = (request: APIRequest, response: ResponseLike): void => {
+    if (response.status !== 429) return;
+    const scope = response.headers.get('x-ratelimit-scope') ?? 'user';
+    metrics.rateLimited.inc({
+      method: request.method.toUpperCase(),
+      route: request.route.replace(/\d{5,}/g, ':id'),
+      scope: RATE_LIMIT_SCOPES.has(scope) ? scope : 'other',
+    });
+  };
+  client.rest.on(RESTEvents.Response, onResponse);
+  return () => client.rest.off(RESTEvents.Response, onResponse);
 }

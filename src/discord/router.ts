@@ -14,6 +14,7 @@ import {
 } from 'discord.js';
 import { databaseFaultOf, databaseFaultSentence, sqliteCodeOf } from '../db/errors.js';
 import { censorToken } from '../log.js';
+import type { BotMetrics, CommandOutcome } from '../metrics/metrics.js';
 import { TaskError } from '../tasks/index.js';
 import {
   type CommandContext,
@@ -41,6 +42,8 @@ export interface RouterOptions {
   subcommands: ReadonlyMap<string, TaskSubcommand>;
   ctx: CommandContext;
   deferAfterMs?: number;
+  /** Counts commands by subcommand and outcome, and times their first answer. */
+  metrics?: Pick<BotMetrics, 'commands' | 'commandAck'>;
 }
 
 /** Listens for interactions on the client; returns a function that stops listening. */
@@ -95,28 +98,62 @@ async function answerCommand(
   interaction: ChatInputCommandInteraction,
   options: RouterOptions,
 ): Promise<void> {
+  const acknowledged = ackTimer(interaction, options);
   let deferral: Promise<unknown> | undefined;
   const timer = setTimeout(() => {
     deferral = interaction
       .deferReply({ flags: MessageFlags.Ephemeral })
-      .catch((error) => logFailure(options, interaction, error, 'could not defer the reply'));
+      .then(acknowledged, (error) => logFailure(options, interaction, error, 'could not defer the reply'));
   }, options.deferAfterMs ?? DEFAULT_DEFER_AFTER_MS);
   let content: CommandReply;
+  let outcome: CommandOutcome;
   try {
-    content = await runCommand(interaction, options);
+    ({ content, outcome } = await runCommand(interaction, options));
   } catch (error) {
     content = failureReply(options, interaction, error);
+    outcome = error instanceof TaskError ? 'refused' : 'error';
   } finally {
     clearTimeout(timer);
   }
   await deferral;
   try {
     await send(interaction, content);
+    acknowledged();
   } catch (error) {
+    outcome = 'error';
     logFailure(options, interaction, error, 'could not send the reply');
     // The reply itself was refused (too long, say): still tell the member something.
     if (content !== SOMETHING_WENT_WRONG) await send(interaction, SOMETHING_WENT_WRONG);
+  } finally {
+    options.metrics?.commands.inc({ subcommand: subcommandLabel(interaction, options), outcome });
   }
+}
+
+/**
+ * Observes, once, the time from the interaction's creation (its snowflake's timestamp, so the gateway's
+ * delivery counts, as it does toward Discord's 3-second limit) to Discord accepting the first answer.
+ */
+function ackTimer(interaction: ChatInputCommandInteraction, options: RouterOptions): () => void {
+  let done = false;
+  return () => {
+    if (done || !options.metrics) return;
+    done = true;
+    options.metrics.commandAck.observe(Math.max(0, Date.now() - interaction.createdTimestamp) / 1000);
+  };
+}
+
+/**
+ * The subcommand as a metric label: only paths this bot offers (`create reminder`, `list`), so a forged
+ * interaction's made-up names cannot grow the label set.
+ */
+function subcommandLabel(interaction: ChatInputCommandInteraction, options: RouterOptions): string {
+  const module = moduleFor(interaction, options);
+  if (!module) return 'unknown';
+  const group = interaction.options.getSubcommandGroup(false);
+  if (group === null) return interaction.options.getSubcommand(false) ?? 'unknown';
+  // A group's subcommands are handler kinds (`create <kind>`).
+  const kind = interaction.options.getSubcommand(false);
+  return kind !== null && options.ctx.registry.get(kind) ? `${group} ${kind}` : `${group} (unknown)`;
 }
 
 /**
@@ -144,15 +181,20 @@ function failureReply(
 async function runCommand(
   interaction: ChatInputCommandInteraction,
   options: RouterOptions,
-): Promise<CommandReply> {
+): Promise<{ content: CommandReply; outcome: CommandOutcome }> {
   if (interaction.inCachedGuild()) removePlantedChannels(interaction);
   const refused = refusal(interaction);
-  if (refused) return refused;
+  // Not allowed here is "denied"; a server the bot cannot see yet is a refusal to try again.
+  if (refused) return { content: refused, outcome: refused === SERVER_NOT_READY ? 'refused' : 'denied' };
   const module = moduleFor(interaction, options);
   if (!module || !interaction.inCachedGuild()) {
-    return 'That `/task` subcommand is not available any more; Discord may still be updating its command list.';
+    return {
+      content:
+        'That `/task` subcommand is not available any more; Discord may still be updating its command list.',
+      outcome: 'refused',
+    };
   }
-  return module.execute(interaction, options.ctx);
+  return { content: await module.execute(interaction, options.ctx), outcome: 'ok' };
 }
 
 /**
