@@ -1,6 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // A custom handler module's `import … from 'metronome'` gets src/*.ts (package.json's "development"
+  // condition), never a dist/ that may be stale or not built, whatever NODE_ENV says.
+  ssr: { resolve: { conditions: ['development', 'module', 'node'] } },
   test: {
     include: ['test/**/*.test.ts'],
     environment: 'node',

@@ -3,8 +3,10 @@
 // first folder), so the custom-module door is exercised on every start. A broken module is skipped with its
 // path and the reason; it never stops the bot. That includes a module whose import never finishes (a
 // top-level await that never settles): each import is bounded by MODULE_IMPORT_TIMEOUT_MS.
+// The compiled bot (node dist/main.js) imports .js modules as they are; the first .ts module makes it register
+// tsx's loader (see loadTypeScript), so a bot with only .js modules never loads tsx.
 import { readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { extname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { SlashCommandSubcommandBuilder } from '@discordjs/builders';
 import type { Logger } from '../log.js';
@@ -33,6 +35,9 @@ const MAX_HANDLER_OPTIONS = 25 - COMMON_CREATE_OPTIONS.length;
 const KIND_PATTERN = /^[a-z][a-z0-9_-]{0,31}$/;
 const MODULE_FILE = /\.(?:[cm]?js|[cm]?ts)$/;
 const NOT_A_MODULE = /\.d\.[cm]?ts$|\.(?:test|spec)\.[cm]?[jt]s$/;
+const TYPESCRIPT_FILE = /\.[cm]?ts$/;
+/** This file is .ts under tsx and vitest, whose loaders already import TypeScript, and .js once compiled. */
+const COMPILED = extname(fileURLToPath(import.meta.url)) !== '.ts';
 
 /** Whether a file in a folder of modules is one to import: `.js`/`.ts` (and c/m variants), not types or tests. */
 export function isModuleFile(fileName: string): boolean {
@@ -118,9 +123,18 @@ async function loadFolder(
     log.error({ dir, err: error }, 'cannot read the handlers folder; no handlers loaded from it');
     return;
   }
+  const typeScriptProblem = files.some((path) => TYPESCRIPT_FILE.test(path))
+    ? await loadTypeScript()
+    : undefined;
   // Imported side by side, so several stuck modules cost one bound, not one each; added in file order, so
   // which of two modules of one kind wins does not depend on which import finished first.
-  const imports = await Promise.all(files.map((path) => importModule(path, importTimeoutMs)));
+  const imports = await Promise.all(
+    files.map((path) =>
+      typeScriptProblem !== undefined && TYPESCRIPT_FILE.test(path)
+        ? { problem: typeScriptProblem }
+        : importModule(path, importTimeoutMs),
+    ),
+  );
   for (const [index, path] of files.entries()) {
     const imported = imports[index]!;
     const reason = 'problem' in imported ? imported.problem : addModule(registry, imported.module, path);
@@ -132,6 +146,28 @@ async function loadFolder(
 }
 
 type ImportedModule = { module: { default?: unknown } } | { problem: string };
+
+let typeScriptLoaded: Promise<string | undefined> | undefined;
+
+/**
+ * Makes `import()` of a .ts file work in the compiled bot, once per process; resolves with why it cannot.
+ * tsx's process-wide register(), not its scoped tsImport(): tsImport re-loads every file outside
+ * node_modules that a module imports under a query of its own, so a handler's `import … from 'metronome'`
+ * would get a second copy of the package (its TransientError no longer the runtime's, its stack frames no
+ * longer matching the watchdog's file names).
+ */
+function loadTypeScript(): Promise<string | undefined> {
+  if (!COMPILED) return Promise.resolve(undefined);
+  typeScriptLoaded ??= import('tsx/esm/api').then(
+    (tsx) => {
+      tsx.register();
+      return undefined;
+    },
+    (error: unknown) =>
+      `it is TypeScript, and tsx (which compiles it on load) could not be loaded: ${error instanceof Error ? error.message : String(error)}; compile it to .js or reinstall with npm ci`,
+  );
+  return typeScriptLoaded;
+}
 
 async function importModule(path: string, timeoutMs: number): Promise<ImportedModule> {
   let timer: ReturnType<typeof setTimeout> | undefined;
