@@ -38,7 +38,8 @@ export class BotProcess {
   readonly ready: Promise<void>;
 
   constructor(env: BotEnv) {
-    this.#child = spawn(process.execPath, ['--import', TSX_LOADER, MAIN], {
+    // The development condition: the chaos handler's `import … from 'metronome'` gets src/, as the bot does.
+    this.#child = spawn(process.execPath, ['--conditions=development', '--import', TSX_LOADER, MAIN], {
       cwd: env.cwd,
       env: {
         PATH: process.env.PATH,
