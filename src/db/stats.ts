@@ -24,6 +24,7 @@ export type WriteProbe = { writable: true } | { writable: false; busy: boolean; 
 export function probeWriteLock(sqlite: Sqlite.Database): WriteProbe {
   // A transaction of our own is open: the connection holds the lock already, so it can write.
   if (sqlite.inTransaction) return { writable: true };
+  if (!sqlite.open) return { writable: false, busy: false, error: new Error('the connection is closed') };
   const busyTimeoutMs = sqlite.pragma('busy_timeout', { simple: true }) as number;
   sqlite.pragma('busy_timeout = 0');
   try {
