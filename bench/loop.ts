@@ -1,10 +1,12 @@
 // `npm run bench -- loop [--seconds N]`: firing accuracy of the loop engine beside plain setInterval and
-// croner (200 one-second loops over N real seconds, default 20), then the cost of 100,000 loops.
+// croner (200 one-second loops over N real seconds, default 20), then the cost of 100,000 loops (the fire rate
+// of interval and of cron loops side by side), then the cron path's own costs.
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Cron } from 'croner';
-import { loop } from '../src/loop/index.js';
+import { type LoopOptions, loop } from '../src/loop/index.js';
+import { firstDueAt, normalizeSchedule, slotAtOrAfter, type WallSchedule } from '../src/loop/schedule.js';
 
 const secondsArg = process.argv.indexOf('--seconds');
 const SECONDS = secondsArg === -1 ? 20 : Number(process.argv[secondsArg + 1]);
@@ -200,8 +202,18 @@ async function many(): Promise<void> {
     for (const j of jobs) j.stop();
   }
 
-  // 0-work fire rate: 100,000 loops all due on the same whole seconds; time each batch from its first
-  // callback to its last.
+  await fireRate('interval', { seconds: 1 });
+  await fireRate('cron', { cron: '* * * * * *', timeZone: CRON_ZONE });
+}
+
+/** The zone of the cron rows: one with DST, since a loop's cron is always read in some zone. */
+const CRON_ZONE = 'America/New_York';
+
+/**
+ * 0-work fire rate: 100,000 loops all due on the same whole seconds; each batch is timed from its first
+ * callback to its last.
+ */
+async function fireRate(label: string, schedule: LoopOptions): Promise<void> {
   const batches = new Map<number, { first: number; last: number; fires: number }>();
   const counted = (ctx: { scheduledAt: Date }) => {
     const now = performance.now();
@@ -215,7 +227,7 @@ async function many(): Promise<void> {
   };
   // resume() puts every loop on the same grid (whole seconds) however long starting them all takes.
   const firstDueAt = Math.ceil(Date.now() / 1_000) * 1_000 + 1_000;
-  const firing = Array.from({ length: MANY }, () => loop({ seconds: 1 }, counted));
+  const firing = Array.from({ length: MANY }, () => loop(schedule, counted));
   for (const l of firing) void l.resume({ currentLoop: 0, firstDueAt });
   const runStart = performance.now();
   await sleep(5_000);
@@ -225,12 +237,65 @@ async function many(): Promise<void> {
   const rates = full.map((b) => b.fires / ((b.last - b.first) / 1_000)).sort((a, b) => a - b);
   const total = [...batches.values()].reduce((sum, b) => sum + b.fires, 0);
   console.log(
-    `  metronome   0-work fire rate: ${Math.round(percentile(rates, 50)).toLocaleString('en')} fires/s within a batch ` +
+    `  ${label.padEnd(9)} 0-work fire rate: ${Math.round(percentile(rates, 50)).toLocaleString('en')} fires/s within a batch ` +
       `(median of ${rates.length} batches of ${MANY.toLocaleString('en')}; batch time ${((MANY / percentile(rates, 50)) * 1_000).toFixed(0)} ms); ` +
       `${total.toLocaleString('en')} fires in ${runSeconds.toFixed(1)} s`,
   );
   await sleep(100);
 }
 
+/**
+ * The cron path on its own: creating and starting 10,000 cron loops; one slot computed afresh (no loop shares
+ * it); and a restart's first slots, 100,000 × firstDueAt over a handful of expressions and zones, as the task
+ * runtime asks them (one normalized schedule per row).
+ */
+async function cronCosts(): Promise<void> {
+  console.log(`\ncron (zone ${CRON_ZONE} unless named)`);
+  const noop = () => {};
+  const CRONS = 10_000;
+  const t0 = performance.now();
+  const loops = Array.from({ length: CRONS }, () => loop({ cron: '0 * * * * *', timeZone: CRON_ZONE }, noop));
+  const t1 = performance.now();
+  for (const l of loops) void l.start();
+  await Promise.resolve();
+  const t2 = performance.now();
+  console.log(
+    `  create ${(t1 - t0).toFixed(0)} ms + start ${(t2 - t1).toFixed(0)} ms for ${CRONS.toLocaleString('en')} cron loops`,
+  );
+  for (const l of loops) l.stop();
+
+  const kinds: [string, string][] = [
+    ['* * * * *', 'America/New_York'],
+    ['0 2 * * *', 'Europe/London'],
+    ['30 1 * * 0', 'Australia/Lord_Howe'],
+    ['0 */6 * * *', 'Asia/Kathmandu'],
+    ['*/10 * * * * *', 'Pacific/Chatham'],
+    ['0 9 * * 1-5', 'America/Sao_Paulo'],
+  ];
+  const nowMs = Date.now();
+  // Per expression, instants a day and a bit apart over the next year, each queried once, so no slot is
+  // remembered from another query (slotAtOrAfter is the computation the shared window saves).
+  const SLOTS = 365;
+  const costs: string[] = [];
+  for (const [cron, timeZone] of kinds) {
+    const schedule = normalizeSchedule({ cron, timeZone }) as WallSchedule;
+    const t = performance.now();
+    for (let i = 0; i < SLOTS; i++) slotAtOrAfter(schedule, nowMs + i * 86_461_000);
+    costs.push(`${cron} ${timeZone} ${(((performance.now() - t) * 1_000) / SLOTS).toFixed(1)}`);
+  }
+  console.log(`  one slot computed afresh, µs (mean of ${SLOTS} over a year): ${costs.join('; ')}`);
+
+  const ROWS = 100_000;
+  const t4 = performance.now();
+  for (let i = 0; i < ROWS; i++) {
+    const [cron, timeZone] = kinds[i % kinds.length]!;
+    firstDueAt(normalizeSchedule({ cron, timeZone }), nowMs + i);
+  }
+  console.log(
+    `  restart: ${ROWS.toLocaleString('en')} × normalizeSchedule + firstDueAt over ${kinds.length} expressions and zones: ${(performance.now() - t4).toFixed(0)} ms`,
+  );
+}
+
 await accuracy();
 await many();
+await cronCosts();
