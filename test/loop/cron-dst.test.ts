@@ -11,6 +11,7 @@
 import { Cron } from 'croner';
 import { describe, expect, it } from 'vitest';
 import { firstDueAt, nextDueAfter, normalizeSchedule } from '../../src/loop/schedule.js';
+import { intlTransitions, type Transition, intlWallOf as wallOf } from './intl-zone.js';
 
 const FROM = Date.UTC(2025, 0, 1);
 const TO = Date.UTC(2027, 0, 1);
@@ -24,57 +25,6 @@ const ZONES = [
   'Pacific/Chatham', // +12:45 / +13:45, changing at 02:45
   'America/Santiago', // southern hemisphere, changing at midnight
 ];
-
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-/** The wall-clock reading of `ms` in `zone`, as a UTC timestamp of its fields (whole seconds). */
-function wallOf(ms: number, zone: string): number {
-  let f = formatters.get(zone);
-  if (f === undefined) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone: zone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-    });
-    formatters.set(zone, f);
-  }
-  const p: Record<string, number> = {};
-  for (const part of f.formatToParts(ms)) if (part.type !== 'literal') p[part.type] = Number(part.value);
-  return Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!);
-}
-
-const offsetOf = (ms: number, zone: string) => wallOf(ms, zone) - (ms - (ms % 1000));
-
-interface Transition {
-  /** First instant with the new offset. */
-  atMs: number;
-  beforeMs: number;
-  afterMs: number;
-}
-
-/** The zone's offset changes in [FROM, TO): six-hour steps, then bisection to the second. */
-function transitions(zone: string): Transition[] {
-  const found: Transition[] = [];
-  for (let t = FROM; t < TO; t += 6 * HOUR) {
-    const beforeMs = offsetOf(t, zone);
-    const afterMs = offsetOf(t + 6 * HOUR, zone);
-    if (beforeMs === afterMs) continue;
-    let lo = t / 1000;
-    let hi = (t + 6 * HOUR) / 1000;
-    while (hi - lo > 1) {
-      const mid = Math.floor((lo + hi) / 2);
-      if (offsetOf(mid * 1000, zone) === beforeMs) lo = mid;
-      else hi = mid;
-    }
-    found.push({ atMs: hi * 1000, beforeMs, afterMs });
-  }
-  return found;
-}
 
 /** The engine's slots in [fromMs, toMs), as a loop whose iterations take no time sees them. */
 function engineSlots(cron: string, zone: string, fromMs: number, toMs: number): number[] {
@@ -126,7 +76,7 @@ function expectedSlots(cron: string, zone: string, fromMs: number, toMs: number,
 const iso = (ms: number) => new Date(ms).toISOString();
 
 describe.each(ZONES)('cron in %s, 2025-2026, against croner with the engine DST rule', (zone) => {
-  const changes = transitions(zone);
+  const changes = intlTransitions(zone, FROM, TO);
 
   it('finds the zone transitions the table relies on', () => {
     expect(changes.length).toBe(zone === 'Asia/Kathmandu' ? 0 : 4);
