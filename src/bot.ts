@@ -1,18 +1,18 @@
-// startBot composes Metronome: database → handlers → client → runtime → commands → resumed tasks. The
-// entry point (src/main.ts), the sandbox and the end-to-end tests all start the bot through here.
+// startBot composes Metronome: lock and database → client → the assembly (handlers, runtime, commands; see
+// assemble.ts) → Discord → resumed tasks. The entry point (src/main.ts), the sandbox and the end-to-end
+// tests all start the bot through here.
 import { resolve } from 'node:path';
 import { type Client, Events, GatewayCloseCodes } from 'discord.js';
-import { loadTaskCommand, TASK_COMMAND_NAME, type TaskCommand } from './commands/index.js';
+import { assemble } from './assemble.js';
+import type { TaskCommand } from './commands/index.js';
 import type { Config } from './config.js';
 import { type DatabaseConnection, describeDatabaseFileError, openDatabase } from './db/index.js';
 import { acquireDatabaseLock, type DatabaseLock, DatabaseLockedError } from './db/lock.js';
 import { type CreateClientOptions, createClient } from './discord/client.js';
-import { routeInteractions } from './discord/router.js';
 import { type SyncResult, syncCommands } from './discord/sync.js';
-import { createExecutor, setupHandlers } from './handlers/executor.js';
-import { type HandlerRegistry, loadHandlers } from './handlers/registry.js';
+import type { HandlerRegistry } from './handlers/registry.js';
 import type { Logger } from './log.js';
-import { type ResumeSummary, TaskRuntime } from './tasks/index.js';
+import type { ResumeSummary, TaskRuntime } from './tasks/index.js';
 import { applyPendingQuarantine } from './watchdog/runs-in-flight.js';
 
 export interface StartBotOptions {
@@ -104,33 +104,20 @@ export async function startBot({
     }
   };
   try {
-    const registry = await loadHandlers({ dirs: config.handlersDir ? [config.handlersDir] : [], log });
     const client = createClient({
       ...clientOptions,
       token: config.discordToken,
       apiBase: config.discordApiBase,
     });
     cleanups.push(() => client.destroy());
-    const runtime = new TaskRuntime({
+    const { registry, runtime, command, stop } = await assemble({
+      client,
       db: db.db,
-      execute: createExecutor({ client, db: db.db, registry, log }),
+      handlerDirs: config.handlersDir ? [config.handlersDir] : [],
       log,
+      deferAfterMs,
     });
-    cleanups.push(() => runtime.shutdown());
-    cleanups.push(await setupHandlers(registry, { client, db: db.db, log }));
-
-    const command = await loadTaskCommand(registry);
-    for (const { path, reason } of command.leftOut) {
-      log.warn({ subcommand: path, reason }, `/task ${path} is not offered: ${reason}`);
-    }
-    cleanups.push(
-      routeInteractions(client, {
-        commandName: TASK_COMMAND_NAME,
-        subcommands: command.subcommands,
-        ctx: { runtime, registry, db: db.db, client, log },
-        deferAfterMs,
-      }),
-    );
+    cleanups.push(() => stop());
 
     const readyClient = await connect(client);
     const onDisconnect = (event: { code: number }) => {

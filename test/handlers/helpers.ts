@@ -5,12 +5,12 @@ import { PassThrough } from 'node:stream';
 import type { Client } from 'discord.js';
 import { expect, vi } from 'vitest';
 import { type Emulator, type EmulatorOptions, type GuildSpec, startEmulator } from '../../emulator/index.js';
+import { assemble } from '../../src/assemble.js';
 import { type DatabaseConnection, openDatabase } from '../../src/db/index.js';
 import { createClient } from '../../src/discord/client.js';
-import { createExecutor, setupHandlers } from '../../src/handlers/executor.js';
-import { type HandlerRegistry, loadHandlers } from '../../src/handlers/registry.js';
+import type { HandlerRegistry } from '../../src/handlers/registry.js';
 import { createLogger, type Logger } from '../../src/log.js';
-import { type TaskDefinition, TaskRuntime } from '../../src/tasks/index.js';
+import type { TaskDefinition, TaskRuntime } from '../../src/tasks/index.js';
 
 export const MINUTE = 60_000;
 
@@ -42,6 +42,11 @@ export interface Bot {
     def: Partial<TaskDefinition> & Pick<TaskDefinition, 'name' | 'kind'>,
     channel?: string,
   ): ReturnType<TaskRuntime['create']>;
+  /**
+   * A restart on the same client and database, as after a crash: the assembly stops (runs in flight are
+   * abandoned), `whileDown` may change what was stored, then a new assembly resumes the stored tasks.
+   */
+  restart(whileDown?: () => void): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -55,8 +60,9 @@ export interface BotOptions {
 }
 
 /**
- * A logged-in client against the emulator, a fresh SQLite file, the handlers (built-ins + `handlerDirs`),
- * their setup, and a TaskRuntime running them through createExecutor: the bot minus its commands.
+ * A logged-in client against the emulator, a fresh SQLite file, and the bot's assembly on them (the handlers:
+ * built-ins + `handlerDirs`, their setup, the TaskRuntime, the /task router), wired as startBot wires them,
+ * without the lock, the command sync or resumed tasks.
  */
 export async function startBot(options: BotOptions = {}): Promise<Bot> {
   const emulator = await startEmulator(options.emulator);
@@ -81,6 +87,8 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
     restRetries: 1,
     testing: true,
   });
+  // Logged in on real timers, assembled on the fake clock: the handshake needs real time, and the handlers'
+  // setup timers (the leaderboard's daily prune) must be armed on the clock the tests advance.
   const ready = new Promise<void>((resolve) => client.once('clientReady', () => resolve()));
   await client.login();
   await ready;
@@ -94,32 +102,37 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
   const dir = mkdtempSync(join(tmpdir(), 'metronome-handlers-'));
   const connection = openDatabase(join(dir, 'test.db'));
   const logs = captureLog();
-  const registry = await loadHandlers({ dirs: options.handlerDirs ?? [], log: logs.log });
-  const cleanup = await setupHandlers(registry, { client, db: connection.db, log: logs.log });
-  const runtime = new TaskRuntime({
-    db: connection.db,
-    execute: createExecutor({ client, db: connection.db, registry, log: logs.log }),
-    log: logs.log,
-  });
+  const assembleBot = () =>
+    assemble({ client, db: connection.db, handlerDirs: options.handlerDirs ?? [], log: logs.log });
+  let assembly = await assembleBot();
   return {
     emulator,
     client,
     guild,
     connection,
-    registry,
-    runtime,
+    get registry() {
+      return assembly.registry;
+    },
+    get runtime() {
+      return assembly.runtime;
+    },
     logs,
     create(def, channel = 'general') {
-      return runtime.create(guild.id, {
+      return assembly.runtime.create(guild.id, {
         schedule: { kind: 'interval', seconds: 60 },
         channelId: guild.channels[channel]!,
         createdBy: guild.ownerId,
         ...def,
       });
     },
+    async restart(whileDown = () => {}) {
+      await assembly.stop(0);
+      whileDown();
+      assembly = await assembleBot();
+      assembly.runtime.resumeAll();
+    },
     async close() {
-      await runtime.shutdown(0);
-      cleanup();
+      await assembly.stop(0);
       vi.useRealTimers();
       await client.destroy();
       await emulator.close();

@@ -2,8 +2,7 @@ import { ChannelType } from 'discord.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { getHandlerState, setHandlerState, updateTask } from '../../src/db/index.js';
 import { forumPostTitle } from '../../src/handlers/builtin/reminder.js';
-import { createExecutor } from '../../src/handlers/executor.js';
-import { runNonce, TaskRuntime } from '../../src/tasks/index.js';
+import { runNonce } from '../../src/tasks/index.js';
 import { startTestBot, type TestBot } from '../commands/helpers.js';
 import { advance, type Bot, eventually, MINUTE, runsRecorded, startBot } from './helpers.js';
 
@@ -134,30 +133,21 @@ describe('reminder in threads and forums: runs', () => {
     });
     await advance(0);
     await runsRecorded(current, 'daily', 1);
-    await current.runtime.shutdown(0);
-    // The run's record is lost, so the slot runs again with the same nonce.
-    updateTask(current.connection.db, task.id, {
-      currentLoop: 0,
-      lastRunAt: null,
-      nextRunAt: task.nextRunAt,
-      catchUp: 'once',
-      updatedAt: Date.now(),
-    });
-    crash(current, task.id);
     const scansBefore = activeThreadScans(current);
-    const replay = new TaskRuntime({
-      db: current.connection.db,
-      execute: createExecutor({
-        client: current.client,
-        db: current.connection.db,
-        registry: current.registry,
-        log: current.logs.log,
-      }),
+    // The run's record is lost, so the slot runs again with the same nonce.
+    await current.restart(() => {
+      updateTask(current.connection.db, task.id, {
+        currentLoop: 0,
+        lastRunAt: null,
+        nextRunAt: task.nextRunAt,
+        catchUp: 'once',
+        updatedAt: Date.now(),
+      });
+      crash(current, task.id);
     });
-    replay.resumeAll();
     await advance(0);
-    await eventually(() => expect(replay.info(current.guild.id, 'daily').runs[0]?.outcome).toBe('ok'));
-    await replay.shutdown(0);
+    await runsRecorded(current, 'daily', 2);
+    expect(current.runtime.info(current.guild.id, 'daily').runs[0]?.outcome).toBe('ok');
     const { world } = current.emulator;
     const posts = world
       .guild(current.guild.id)

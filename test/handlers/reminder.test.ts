@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { updateTask } from '../../src/db/index.js';
 import { runNonce } from '../../src/tasks/index.js';
 import { advance, type Bot, eventually, MINUTE, runsRecorded, startBot } from './helpers.js';
 
@@ -88,30 +89,18 @@ describe('reminder', () => {
     const first = bot.emulator.world.messages(channelId)[0]!;
     expect(first.nonce).toBe(runNonce(task.id, task.nextRunAt!));
     // A crash between posting and recording: after restart the same slot runs again with the same nonce.
-    await bot.runtime.shutdown(0);
-    const { updateTask } = await import('../../src/db/index.js');
-    updateTask(bot.connection.db, task.id, {
-      currentLoop: 0,
-      lastRunAt: null,
-      nextRunAt: task.nextRunAt,
-      catchUp: 'once',
-      updatedAt: Date.now(),
-    });
-    const { TaskRuntime } = await import('../../src/tasks/index.js');
-    const { createExecutor } = await import('../../src/handlers/executor.js');
-    const replay = new TaskRuntime({
-      db: bot.connection.db,
-      execute: createExecutor({
-        client: bot.client,
-        db: bot.connection.db,
-        registry: bot.registry,
-        log: bot.logs.log,
+    await bot.restart(() =>
+      updateTask(bot.connection.db, task.id, {
+        currentLoop: 0,
+        lastRunAt: null,
+        nextRunAt: task.nextRunAt,
+        catchUp: 'once',
+        updatedAt: Date.now(),
       }),
-    });
-    replay.resumeAll();
+    );
     await advance(0);
-    await eventually(() => expect(replay.info(bot.guild.id, 'once').runs[0]?.outcome).toBe('ok'));
-    await replay.shutdown(0);
+    await runsRecorded(bot, 'once', 2);
+    expect(bot.runtime.info(bot.guild.id, 'once').runs.map((run) => run.outcome)).toEqual(['ok', 'ok']);
     const posts = bot.emulator.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/messages'));
     expect(posts).toHaveLength(2);
     expect(bot.emulator.world.messages(channelId)).toHaveLength(1);
