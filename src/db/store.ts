@@ -1,4 +1,5 @@
-import { and, asc, desc, eq, gt, like, lt, sql } from 'drizzle-orm';
+import type { Statement } from 'better-sqlite3';
+import { and, asc, desc, eq, getTableColumns, gt, is, like, lt, Param, Placeholder, sql } from 'drizzle-orm';
 import type { Db } from './connection.js';
 import type { TaskSchedule } from './schedule.js';
 import {
@@ -65,7 +66,8 @@ export function getTask(db: Db, guildId: string, name: string): Task | undefined
 
 /** The task with this id (any guild): for the runtime, which holds ids it got from guild-scoped calls. */
 export function getTaskById(db: Db, id: number): Task | undefined {
-  return hot(db).taskById.get({ id });
+  const row = hot(db).taskById.get({ id }) as TaskRow | undefined;
+  return row === undefined ? undefined : taskFromRow(row);
 }
 
 /** The guild's tasks, by name. */
@@ -200,26 +202,130 @@ export function deleteTask(db: Db, guildId: string, name: string): boolean {
 
 // ---------------------------------------------------------------- runs
 
+/** The tasks table's columns in select order, as the raw statement below returns them. */
+type TaskRow = [
+  number,
+  string,
+  string,
+  string,
+  string,
+  string,
+  number | null,
+  Task['catchUp'],
+  Task['state'],
+  number,
+  number | null,
+  number | null,
+  string | null,
+  number,
+  string,
+  string,
+  number,
+  number,
+];
+
+/** A row of the tasks table as drizzle would map it (its JSON columns parsed), without drizzle's per-column work. */
+function taskFromRow(row: TaskRow): Task {
+  const [
+    id,
+    guildId,
+    name,
+    kind,
+    options,
+    schedule,
+    count,
+    catchUp,
+    state,
+    currentLoop,
+    lastRunAt,
+    nextRunAt,
+  ] = row;
+  const [, , , , , , , , , , , , lastError, timeoutMs, channelId, createdBy, createdAt, updatedAt] = row;
+  return {
+    id,
+    guildId,
+    name,
+    kind,
+    options: JSON.parse(options) as Record<string, unknown>,
+    schedule: JSON.parse(schedule) as TaskSchedule,
+    count,
+    catchUp,
+    state,
+    currentLoop,
+    lastRunAt,
+    nextRunAt,
+    lastError,
+    timeoutMs,
+    channelId,
+    createdBy,
+    createdAt,
+    updatedAt,
+  };
+}
+
+const TASK_COLUMN_ORDER = [
+  'id',
+  'guildId',
+  'name',
+  'kind',
+  'options',
+  'schedule',
+  'count',
+  'catchUp',
+  'state',
+  'currentLoop',
+  'lastRunAt',
+  'nextRunAt',
+  'lastError',
+  'timeoutMs',
+  'channelId',
+  'createdBy',
+  'createdAt',
+  'updatedAt',
+] as const satisfies readonly (keyof Task)[];
+
 function prepareTaskById(db: Db) {
-  return db
-    .select()
+  const columns = getTableColumns(tasks);
+  // Selected in TaskRow's order, whatever order the schema lists them in.
+  const selected = Object.fromEntries(TASK_COLUMN_ORDER.map((key) => [key, columns[key]]));
+  const query = db
+    .select(selected)
     .from(tasks)
-    .where(eq(tasks.id, sql.placeholder('id')))
-    .prepare();
+    .where(eq(tasks.id, sql.placeholder('id')));
+  return rawStatement(db, query).raw();
+}
+
+/**
+ * A drizzle query as a raw better-sqlite3 statement that takes its placeholders by name: the hot paths (a row
+ * read per fire, five writes per fire) skip drizzle's per-call placeholder filling and row mapping, about a
+ * fifth of a fire's CPU. drizzle still writes the SQL from the schema.
+ */
+function rawStatement(db: Db, query: { toSQL(): { sql: string; params: unknown[] } }): Statement {
+  const { sql: text, params } = query.toSQL();
+  let index = 0;
+  const named = text.replace(/\?/g, () => {
+    let param = params[index++];
+    // An insert's values come wrapped with their column, whose encoder for these integer and text columns is
+    // the identity.
+    if (is(param, Param)) param = param.value;
+    if (is(param, Placeholder)) return `@${param.name}`;
+    // Constants (a LIMIT, an OFFSET) are numbers drizzle passes as parameters: written into the SQL instead.
+    if (typeof param === 'number' && Number.isSafeInteger(param)) return String(param);
+    throw new TypeError(`a hot statement takes only placeholders and integers, got ${String(param)}`);
+  });
+  return db.$client.prepare(named);
 }
 
 function prepareInsertRun(db: Db) {
-  return db
-    .insert(taskRuns)
-    .values({
-      taskId: sql.placeholder('taskId'),
-      scheduledAt: sql.placeholder('scheduledAt'),
-      startedAt: sql.placeholder('startedAt'),
-      finishedAt: sql.placeholder('finishedAt'),
-      outcome: sql.placeholder('outcome'),
-      error: sql.placeholder('error'),
-    })
-    .prepare();
+  const query = db.insert(taskRuns).values({
+    taskId: sql.placeholder('taskId'),
+    scheduledAt: sql.placeholder('scheduledAt'),
+    startedAt: sql.placeholder('startedAt'),
+    finishedAt: sql.placeholder('finishedAt'),
+    outcome: sql.placeholder('outcome'),
+    error: sql.placeholder('error'),
+  });
+  return rawStatement(db, query);
 }
 
 // Deletes what lies below the task's 100th newest run: one seek on (task_id, id), so it stays cheap.
@@ -231,14 +337,14 @@ function preparePruneRuns(db: Db) {
     .orderBy(desc(taskRuns.id))
     .limit(1)
     .offset(RUNS_KEPT_PER_TASK - 1);
-  return db
+  const query = db
     .delete(taskRuns)
-    .where(and(eq(taskRuns.taskId, sql.placeholder('taskId')), lt(taskRuns.id, sql`(${cutoff})`)))
-    .prepare();
+    .where(and(eq(taskRuns.taskId, sql.placeholder('taskId')), lt(taskRuns.id, sql`(${cutoff})`)));
+  return rawStatement(db, query);
 }
 
 function prepareSaveProgress(db: Db) {
-  return db
+  const query = db
     .update(tasks)
     .set({
       currentLoop: sql`${sql.placeholder('currentLoop')}`,
@@ -250,25 +356,25 @@ function prepareSaveProgress(db: Db) {
       // The record's own field names, so a record is passed as is: no object per write.
       updatedAt: sql`${sql.placeholder('finishedAt')}`,
     })
-    .where(eq(tasks.id, sql.placeholder('taskId')))
-    .prepare();
+    .where(eq(tasks.id, sql.placeholder('taskId')));
+  return rawStatement(db, query);
 }
 
 function prepareSetNextRun(db: Db) {
-  return db
+  const query = db
     .update(tasks)
     .set({
       nextRunAt: sql`${sql.placeholder('nextRunAt')}`,
       updatedAt: sql`${sql.placeholder('updatedAt')}`,
     })
-    .where(eq(tasks.id, sql.placeholder('id')))
-    .prepare();
+    .where(eq(tasks.id, sql.placeholder('id')));
+  return rawStatement(db, query);
 }
 
 // Written through tasks, so an intent of a task deleted meanwhile is no row rather than a foreign-key error
 // that would roll back the whole tick's batch. A retry of the same slot keeps the first attempt's start.
 function prepareWriteIntent(db: Db) {
-  return db
+  const query = db
     .insert(runIntents)
     .select(
       db
@@ -288,21 +394,21 @@ function prepareWriteIntent(db: Db) {
         startedAt: sql`CASE WHEN ${runIntents.scheduledAt} = excluded.scheduled_at THEN ${runIntents.startedAt} ELSE excluded.started_at END`,
         iteration: sql`excluded.iteration`,
       },
-    })
-    .prepare();
+    });
+  return rawStatement(db, query);
 }
 
 // Only the intent of the record's own slot: a newer slot's intent may already stand in its place.
 function prepareClearIntent(db: Db) {
-  return db
+  const query = db
     .delete(runIntents)
     .where(
       and(
         eq(runIntents.taskId, sql.placeholder('taskId')),
         eq(runIntents.scheduledAt, sql.placeholder('scheduledAt')),
       ),
-    )
-    .prepare();
+    );
+  return rawStatement(db, query);
 }
 
 const hot = perDb((db) => ({
