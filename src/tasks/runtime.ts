@@ -80,7 +80,7 @@ const RESUME_PAGE_SIZE = 1_000;
  * A task whose next slot is nearer than this keeps its Loop; a later one is parked. Building a Loop at a wake
  * costs a few microseconds more than keeping one, and a kept Loop ~1.5 KB: worth it only for a slot this close.
  */
-export const KEEP_LOOP_MS = 1_000;
+export const KEEP_LOOP_MS = 10;
 /** How long a woken task whose row could not be read waits before it tries again. */
 const WAKE_RETRY_MS = 1_000;
 
@@ -459,6 +459,8 @@ export class TaskRuntime {
     for (let afterId = 0; ; afterId = page[page.length - 1]!.id) {
       page = listRunningTaskTimings(this.#db, { afterId, limit: RESUME_PAGE_SIZE });
       if (page.length === 0) break;
+      // Each page is planned at its own instant: slots that came due while earlier pages were read go to catch-up.
+      input.nowMs = Date.now();
       const plan = planResumePage(page, input);
       broken.push(...plan.broken);
       inTransaction(this.#db, () => {
@@ -467,9 +469,9 @@ export class TaskRuntime {
           const kinds = new Map(page.map((task) => [task.id, task.kind]));
           for (const record of plan.settled) this.#recorded(record, kinds.get(record.taskId) ?? 'unknown');
         }
-        setNextRuns(this.#db, plan.moved, nowMs);
+        setNextRuns(this.#db, plan.moved, input.nowMs);
         for (const id of plan.completed) {
-          updateTask(this.#db, id, { state: 'completed', nextRunAt: null, updatedAt: nowMs });
+          updateTask(this.#db, id, { state: 'completed', nextRunAt: null, updatedAt: input.nowMs });
         }
       });
       interrupted += plan.settled.filter((record) => record.outcome === 'interrupted').length;
@@ -495,7 +497,7 @@ export class TaskRuntime {
         }
         resumed++;
         if (plan.replays.has(task.id)) replayed++;
-        else if (dueMs < nowMs) caughtUp++;
+        else if (dueMs < input.nowMs) caughtUp++;
       }
       if (page.length < RESUME_PAGE_SIZE) break;
     }
