@@ -20,7 +20,7 @@
 // POSIX locks belong to the process, and closing *any* descriptor of the file drops them all. SQLite guards
 // its own descriptors, so this process must never open the lock file by other means while it holds it.
 import { randomUUID } from 'node:crypto';
-import { closeSync, constants, openSync, readFileSync, realpathSync, statSync, truncateSync } from 'node:fs';
+import { closeSync, constants, openSync, realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { DatabaseFileError, isInMemory, prepareDatabaseFile } from './connection.js';
@@ -46,7 +46,7 @@ export interface DatabaseLock {
 }
 
 /** The owner recorded in a lock file. */
-export interface LockOwner {
+interface LockOwner {
   pid: number;
   /** When it took the lock (ISO 8601). */
   startedAt: string;
@@ -59,19 +59,6 @@ export interface LockOwner {
  * bot here be refused without touching the file, see the note on descriptors above.)
  */
 const heldHere = new Map<string, Sqlite.Database>();
-
-/** The lock file of the database at `databasePath`, beside the real file (links resolved), once it exists. */
-export function lockPathFor(databasePath: string): string {
-  return `${realPathOf(databasePath)}.lock`;
-}
-
-function realPathOf(databasePath: string): string {
-  try {
-    return realpathSync(databasePath);
-  } catch {
-    return resolve(databasePath); // not created yet: nothing else can name it either
-  }
-}
 
 /**
  * The database file behind `databasePath`, created empty if missing (an empty file is an empty SQLite
@@ -141,55 +128,17 @@ export function acquireDatabaseLock(databasePath: string): DatabaseLock {
   }
 }
 
-/**
- * The owner recorded in the lock file of the database at `databasePath`, or undefined (no file, never
- * locked, or unreadable for now). Whether that owner still holds the lock is not this function's question.
- * Safe to call in the process holding the lock: it reads through SQLite.
- */
-export function readLockOwner(databasePath: string): LockOwner | undefined {
-  let sqlite: Sqlite.Database;
-  try {
-    sqlite = new Sqlite(lockPathFor(databasePath), {
-      readonly: true,
-      fileMustExist: true,
-      timeout: READ_WAIT_MS,
-    });
-  } catch {
-    return undefined;
-  }
-  try {
-    return readOwner(sqlite);
-  } finally {
-    sqlite.close();
-  }
-}
-
 function openLockFile(path: string): Sqlite.Database {
-  for (let attempt = 0; ; attempt++) {
-    const sqlite = new Sqlite(path, { timeout: 0 });
-    try {
-      sqlite.prepare('SELECT count(*) FROM sqlite_master').get(); // reads the header: is this a database?
-      return sqlite;
-    } catch (error) {
-      const code = (error as { code?: unknown }).code;
-      if (code === 'SQLITE_BUSY') return sqlite; // an owner mid-commit: a database, and a locked one
-      sqlite.close();
-      if (code !== 'SQLITE_NOTADB' || attempt > 0 || !clearOldLockFile(path)) throw error;
-    }
+  const sqlite = new Sqlite(path, { timeout: 0 });
+  try {
+    sqlite.prepare('SELECT count(*) FROM sqlite_master').get(); // reads the header: is this a database?
+    return sqlite;
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'SQLITE_BUSY') return sqlite; // an owner mid-commit: locked
+    // Anything else (a file that is not a database, say) is not ours to take over.
+    sqlite.close();
+    throw error;
   }
-}
-
-/**
- * Empties a lock file left by an older Metronome (its pid as text, which SQLite takes for a corrupt
- * database); an empty file is an empty database. Truncated rather than deleted, so that anyone who has
- * turned it into a database meanwhile keeps their lock (a lock is on the file, not its contents).
- * Anything else that is not a database is left alone: it is not ours.
- */
-function clearOldLockFile(path: string): boolean {
-  const text = readFileSync(path, 'latin1');
-  if (!/^\s*\d*\s*$/.test(text)) return false;
-  truncateSync(path, 0);
-  return true;
 }
 
 function tryBeginWrite(sqlite: Sqlite.Database): boolean {

@@ -2,7 +2,7 @@
 // owner leaves behind (whatever pid it names: reused, ours, pid 1) blocks the next start.
 //
 // Never read the lock file with node:fs in this process while it holds the lock: closing any descriptor of
-// a file drops all of the process's POSIX locks on it. readLockOwner reads it through SQLite, which is safe.
+// a file drops all of the process's POSIX locks on it. recordedOwner reads it through SQLite, which is safe.
 import { type ChildProcess, spawn } from 'node:child_process';
 import {
   existsSync,
@@ -10,6 +10,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  realpathSync,
   rmSync,
   symlinkSync,
   writeFileSync,
@@ -22,7 +23,7 @@ import Sqlite from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Bot, StartupError, startBot } from '../../src/bot.js';
 import { DatabaseFileError } from '../../src/db/index.js';
-import { acquireDatabaseLock, DatabaseLockedError, lockPathFor, readLockOwner } from '../../src/db/lock.js';
+import { acquireDatabaseLock, DatabaseLockedError } from '../../src/db/lock.js';
 import { createLogger } from '../../src/log.js';
 import { startTestBot, type TestBot } from '../commands/helpers.js';
 
@@ -125,9 +126,29 @@ async function startHolder(databasePath: string): Promise<Holder> {
   return holder;
 }
 
+/** Where the lock of `databasePath` lives: beside the real file, links resolved (stat only: no descriptor). */
+function lockFileOf(databasePath: string): string {
+  return `${existsSync(databasePath) ? realpathSync(databasePath) : databasePath}.lock`;
+}
+
+/** The owner a lock file records, read as a refused starter reads it: through SQLite, never node:fs. */
+function recordedOwner(databasePath: string): { pid: number; startedAt: string } | undefined {
+  const path = lockFileOf(databasePath);
+  if (!existsSync(path)) return undefined;
+  const sqlite = new Sqlite(path, { readonly: true, fileMustExist: true, timeout: 500 });
+  try {
+    const row = sqlite.prepare('SELECT pid, started_at FROM owner WHERE id = 1').get() as
+      | { pid: number; started_at: string }
+      | undefined;
+    return row && { pid: row.pid, startedAt: row.started_at };
+  } finally {
+    sqlite.close();
+  }
+}
+
 /** What a dead owner leaves behind: a lock file recording `pid`, with no one holding its lock. */
 function leaveLockFile(databasePath: string, pid: number): void {
-  const sqlite = new Sqlite(lockPathFor(databasePath));
+  const sqlite = new Sqlite(lockFileOf(databasePath));
   sqlite.exec(
     'CREATE TABLE IF NOT EXISTS owner (id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER NOT NULL, ' +
       'started_at TEXT NOT NULL, token TEXT NOT NULL)',
@@ -148,7 +169,7 @@ function liveUnrelatedPid(): number {
 describe('single-instance lock', () => {
   it('refuses a second bot in the same process, and lets it start once the first has stopped', async () => {
     t = await startTestBot();
-    expect(readLockOwner(t.databasePath)?.pid).toBe(process.pid);
+    expect(recordedOwner(t.databasePath)?.pid).toBe(process.pid);
 
     const refused = await secondBot(t).then(
       () => undefined,
@@ -162,10 +183,10 @@ describe('single-instance lock', () => {
 
     await t.bot.stop();
     // The file stays (deleting it would open a race between starters), but it no longer blocks anyone.
-    expect(existsSync(lockPathFor(t.databasePath))).toBe(true);
+    expect(existsSync(lockFileOf(t.databasePath))).toBe(true);
     const second = await secondBot(t);
     others.push(second);
-    expect(readLockOwner(t.databasePath)?.pid).toBe(process.pid);
+    expect(recordedOwner(t.databasePath)?.pid).toBe(process.pid);
     await second.stop(); // stopping twice (here and after the test) is harmless
     const third = await secondBot(t);
     others.push(third);
@@ -181,10 +202,10 @@ describe('single-instance lock', () => {
 
     // A crash: no release, no exit handler; the kernel drops the lock with the process.
     await holder.kill('SIGKILL');
-    expect(readLockOwner(t.databasePath)?.pid).toBe(holder.pid); // its record is still there...
+    expect(recordedOwner(t.databasePath)?.pid).toBe(holder.pid); // its record is still there...
     const bot = await secondBot(t); // ...and blocks nothing
     others.push(bot);
-    expect(readLockOwner(t.databasePath)?.pid).toBe(process.pid);
+    expect(recordedOwner(t.databasePath)?.pid).toBe(process.pid);
   }, 20_000);
 
   it('starts over a lock file left behind that names a live, unrelated process', async () => {
@@ -194,7 +215,7 @@ describe('single-instance lock', () => {
     leaveLockFile(t.databasePath, liveUnrelatedPid());
     const bot = await secondBot(t);
     others.push(bot);
-    expect(readLockOwner(t.databasePath)?.pid).toBe(process.pid);
+    expect(recordedOwner(t.databasePath)?.pid).toBe(process.pid);
   });
 });
 
@@ -217,11 +238,11 @@ describe('acquireDatabaseLock', () => {
     }
     expect(error).toBeInstanceOf(DatabaseLockedError);
     expect((error as DatabaseLockedError).pid).toBe(first.pid);
-    expect(readLockOwner(database)).toEqual({ pid: first.pid, startedAt: expect.any(String) });
+    expect(recordedOwner(database)).toEqual({ pid: first.pid, startedAt: expect.any(String) });
 
     expect(await first.release()).toMatchObject({ event: 'released' });
     expect(await second.acquire()).toEqual({ event: 'acquired', pid: second.pid });
-    expect(readLockOwner(database)?.pid).toBe(second.pid);
+    expect(recordedOwner(database)?.pid).toBe(second.pid);
   }, 20_000);
 
   it('keeps the lock when the caller drops its handle without releasing (garbage collection)', async () => {
@@ -239,7 +260,7 @@ describe('acquireDatabaseLock', () => {
     const winners = results.filter((result) => result.event === 'acquired');
     expect(winners).toHaveLength(1);
     expect(results.filter((result) => result.event === 'refused')).toHaveLength(3);
-    expect(readLockOwner(database)?.pid).toBe(winners[0]!.pid);
+    expect(recordedOwner(database)?.pid).toBe(winners[0]!.pid);
   }, 20_000);
 
   it('is not blocked by whatever pid a dead owner recorded: a live stranger, pid 1, or our own', () => {
@@ -247,25 +268,19 @@ describe('acquireDatabaseLock', () => {
     for (const pid of [liveUnrelatedPid(), 1, process.pid]) {
       leaveLockFile(database, pid);
       const lock = acquireDatabaseLock(database);
-      expect(readLockOwner(database)?.pid).toBe(process.pid);
+      expect(recordedOwner(database)?.pid).toBe(process.pid);
       lock.release();
     }
   });
 
-  it('takes over a lock file in the old format (a pid as text), even one naming a live process', () => {
-    const database = tempDatabase();
-    writeFileSync(lockPathFor(database), `${liveUnrelatedPid()}\n`);
-    const lock = acquireDatabaseLock(database);
-    expect(readLockOwner(database)?.pid).toBe(process.pid);
-    lock.release();
-  });
-
-  it('leaves alone a file at the lock path that is neither a lock nor an old lock', () => {
-    const database = tempDatabase();
-    writeFileSync(lockPathFor(database), 'not yours\n');
-    expect(() => acquireDatabaseLock(database)).toThrow();
-    expect(() => acquireDatabaseLock(database)).not.toThrow(DatabaseLockedError);
-    expect(readFileSync(lockPathFor(database), 'utf8')).toBe('not yours\n');
+  it('leaves alone a file at the lock path that is not a lock, a bare pid included', () => {
+    for (const text of ['not yours\n', `${liveUnrelatedPid()}\n`]) {
+      const database = tempDatabase();
+      writeFileSync(lockFileOf(database), text);
+      expect(() => acquireDatabaseLock(database)).toThrow(/not a database/);
+      expect(() => acquireDatabaseLock(database)).not.toThrow(DatabaseLockedError);
+      expect(readFileSync(lockFileOf(database), 'utf8')).toBe(text);
+    }
   });
 
   it('can be released twice and taken again, here or by another process', async () => {
@@ -314,7 +329,7 @@ describe('acquireDatabaseLock', () => {
       owner: owner.pid,
       message: `the database ${database} is locked by process ${owner.pid}`,
     });
-    expect(readLockOwner(link)?.pid).toBe(owner.pid);
+    expect(recordedOwner(link)?.pid).toBe(owner.pid);
     expect(existsSync(`${link}.lock`)).toBe(false);
   }, 20_000);
 
