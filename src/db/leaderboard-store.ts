@@ -4,7 +4,7 @@
 // What the bot does with a large server's data never holds the event loop for long: rankings and the prune
 // work through it in slices of about PAGE_ROWS rows with a turn of the event loop between slices (one query
 // over a month of a 100,000-member server took a second), and message counts are written in batches.
-import { and, asc, desc, eq, gte, lte, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from './connection.js';
 import { membersSeen, messageCounts, messageTotals, tasks } from './schema.js';
 import { getMeta, inTransaction, perDb, setMeta } from './store.js';
@@ -87,7 +87,7 @@ export function incrementMessageCount(db: Db, guildId: string, userId: string, d
 }
 
 /** Remembers a member's display name so leaderboards can show members who have since left. */
-export function rememberMember(
+function rememberMember(
   db: Db,
   guildId: string,
   userId: string,
@@ -109,29 +109,6 @@ export interface MemberCount {
   userId: string;
   displayName: string | null;
   count: number;
-}
-
-/** The guild's members with the most messages in the period, most first (ties: lower user id first). */
-export function topMessageCounts(db: Db, guildId: string, period: CountPeriod): MemberCount[] {
-  const total = sql<number>`sum(${messageCounts.count})`.mapWith(Number);
-  const conditions = [eq(messageCounts.guildId, guildId)];
-  if (period.fromDay) conditions.push(gte(messageCounts.day, period.fromDay));
-  if (period.toDay) conditions.push(lte(messageCounts.day, period.toDay));
-  return (
-    db
-      .select({ userId: messageCounts.userId, displayName: membersSeen.displayName, count: total })
-      .from(messageCounts)
-      .leftJoin(
-        membersSeen,
-        and(eq(membersSeen.guildId, messageCounts.guildId), eq(membersSeen.userId, messageCounts.userId)),
-      )
-      .where(and(...conditions))
-      .groupBy(messageCounts.userId)
-      // Ties rank by user id as a number: snowflakes have no leading zeros, so shorter means smaller.
-      .orderBy(desc(total), asc(sql`length(${messageCounts.userId})`), asc(messageCounts.userId))
-      .limit(period.limit)
-      .all()
-  );
 }
 
 /** Index entries one slice of a ranking reads: a few milliseconds of work each. */
@@ -221,8 +198,8 @@ export interface PagedCountPeriod extends CountPeriod {
 
 /**
  * The guild's members with the most messages in the period (all time without `fromDay`/`toDay`), most
- * first, ties by lower user id: what topMessageCounts and topMessageTotals answer, read in slices with the
- * event loop free in between. Messages counted while it reads may or may not be included.
+ * first, ties by lower user id, read in slices with the event loop free in between. Messages counted while
+ * it reads may or may not be included.
  */
 export async function rankMembersByMessages(
   db: Db,
@@ -283,14 +260,6 @@ export async function pruneMessageCounts(
   return pruned;
 }
 
-/** Counts `by` messages for a member on a UTC day and in their all-time total, in one transaction. */
-export function countMemberMessages(db: Db, guildId: string, userId: string, day: string, by = 1): void {
-  inTransaction(db, () => {
-    incrementMessageCount(db, guildId, userId, day, by);
-    prepared(db).incrementTotal.run({ guildId, userId, by });
-  });
-}
-
 export interface MessageCountBatch {
   /** Messages per member and UTC day. */
   counts: Iterable<{ guildId: string; userId: string; day: string; by: number }>;
@@ -333,30 +302,4 @@ export function backfillMessageTotals(db: Db): boolean {
     setMeta(db, TOTALS_BACKFILLED_KEY, '1');
     return true;
   });
-}
-
-/** The guild's members with the most messages of all time, most first (ties: lower user id first). */
-export function topMessageTotals(db: Db, guildId: string, limit: number): MemberCount[] {
-  return (
-    db
-      .select({
-        userId: messageTotals.userId,
-        displayName: membersSeen.displayName,
-        count: messageTotals.count,
-      })
-      .from(messageTotals)
-      .leftJoin(
-        membersSeen,
-        and(eq(membersSeen.guildId, messageTotals.guildId), eq(membersSeen.userId, messageTotals.userId)),
-      )
-      .where(eq(messageTotals.guildId, guildId))
-      // Ties rank by user id as a number: snowflakes have no leading zeros, so shorter means smaller.
-      .orderBy(
-        desc(messageTotals.count),
-        asc(sql`length(${messageTotals.userId})`),
-        asc(messageTotals.userId),
-      )
-      .limit(limit)
-      .all()
-  );
 }

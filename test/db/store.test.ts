@@ -13,7 +13,6 @@ import {
   getMeta,
   getTask,
   getTaskById,
-  incrementMessageCount,
   insertTask,
   inTransaction,
   lastRuns,
@@ -24,15 +23,15 @@ import {
   metaKeysStartingWith,
   openDatabase,
   RUNS_KEPT_PER_TASK,
+  rankMembersByMessages,
   recordIterations,
-  rememberMember,
+  recordMessageBatch,
   saveCounterState,
   saveLeaderboardState,
   setHandlerState,
   setMeta,
   setNextRuns,
   timingOf,
-  topMessageCounts,
   updateTask,
   utcDay,
   writeRunIntents,
@@ -328,39 +327,53 @@ describe('store', () => {
     expect(getLeaderboardState(conn.db, id)).toEqual({ taskId: id, channelId: 'c1', messageId: 'm2' });
   });
 
-  it('counts messages per day and ranks members over a period', () => {
+  it('counts messages per day and ranks members over a period', async () => {
     const day1 = utcDay(Date.UTC(2024, 0, 1, 23, 59));
     const day2 = utcDay(Date.UTC(2024, 0, 2, 0, 1));
     expect([day1, day2]).toEqual(['2024-01-01', '2024-01-02']);
-    incrementMessageCount(conn.db, 'g1', 'alice', day1, 5);
-    incrementMessageCount(conn.db, 'g1', 'bob', day2);
-    incrementMessageCount(conn.db, 'g1', 'bob', day2);
-    incrementMessageCount(conn.db, 'g1', 'carol', day2);
-    incrementMessageCount(conn.db, 'g2', 'mallory', day2, 100);
-    rememberMember(conn.db, 'g1', 'alice', 'Alice', 1);
-    rememberMember(conn.db, 'g1', 'alice', 'Alice B.', 2);
+    const count = (guildId: string, userId: string, day: string, by = 1) => ({ guildId, userId, day, by });
+    recordMessageBatch(
+      conn.db,
+      {
+        counts: [count('g1', 'alice', day1, 5), count('g1', 'bob', day2), count('g2', 'mallory', day2, 100)],
+        names: [{ guildId: 'g1', userId: 'alice', displayName: 'Alice' }],
+      },
+      1,
+    );
+    recordMessageBatch(
+      conn.db,
+      {
+        counts: [count('g1', 'bob', day2), count('g1', 'carol', day2)],
+        names: [{ guildId: 'g1', userId: 'alice', displayName: 'Alice B.' }],
+      },
+      2,
+    );
 
-    expect(topMessageCounts(conn.db, 'g1', { limit: 2 })).toEqual([
+    expect(await rankMembersByMessages(conn.db, 'g1', { limit: 2 })).toEqual([
       { userId: 'alice', displayName: 'Alice B.', count: 5 },
       { userId: 'bob', displayName: null, count: 2 },
     ]);
-    expect(topMessageCounts(conn.db, 'g1', { fromDay: day2, limit: 10 }).map((r) => r.userId)).toEqual([
-      'bob',
-      'carol',
-    ]);
+    const fromDay2 = await rankMembersByMessages(conn.db, 'g1', { fromDay: day2, limit: 10 });
+    expect(fromDay2.map((r) => r.userId)).toEqual(['bob', 'carol']);
   });
 
-  it('breaks ties by user id in numeric order, not text order', () => {
+  it('breaks ties by user id in numeric order, not text order', async () => {
     const day = '2024-01-01';
     // As text, '1000…' (19 digits) sorts before '99…' (17 digits); as snowflakes it is the other way round.
-    for (const userId of ['1000000000000000000', '99999999999999999', '123456789012345678']) {
-      incrementMessageCount(conn.db, 'g1', userId, day, 3);
+    const counts = ['1000000000000000000', '99999999999999999', '123456789012345678'].map((userId) => ({
+      guildId: 'g1',
+      userId,
+      day,
+      by: 3,
+    }));
+    recordMessageBatch(conn.db, { counts, names: [] }, 1);
+    for (const period of [{ limit: 10 }, { fromDay: day, limit: 10 }]) {
+      expect((await rankMembersByMessages(conn.db, 'g1', period)).map((r) => r.userId)).toEqual([
+        '99999999999999999',
+        '123456789012345678',
+        '1000000000000000000',
+      ]);
     }
-    expect(topMessageCounts(conn.db, 'g1', { limit: 10 }).map((r) => r.userId)).toEqual([
-      '99999999999999999',
-      '123456789012345678',
-      '1000000000000000000',
-    ]);
   });
 
   it('stores meta values', () => {
