@@ -10,7 +10,6 @@ import {
   leaderboardState,
   meta,
   type NewTask,
-  type NewTaskRun,
   type RunIntent,
   type RunOutcome,
   runIntents,
@@ -73,11 +72,6 @@ export function getTaskById(db: Db, id: number): Task | undefined {
 /** The guild's tasks, by name. */
 export function listTasks(db: Db, guildId: string): Task[] {
   return db.select().from(tasks).where(eq(tasks.guildId, guildId)).orderBy(asc(tasks.name)).all();
-}
-
-/** Every task in state `running`, across guilds. */
-export function listRunningTasks(db: Db): Task[] {
-  return db.select().from(tasks).where(eq(tasks.state, 'running')).all();
 }
 
 /** The columns that decide when a task runs and what its progress is: all the runtime keeps in memory. */
@@ -173,13 +167,6 @@ const timingStatements = perDb((db) => {
       .prepare(),
   };
 });
-
-/** The timing columns of a task row. */
-export function timingOf(task: Task): TaskTiming {
-  const { id, kind, schedule, count, catchUp, currentLoop, lastRunAt, nextRunAt, lastError, timeoutMs } =
-    task;
-  return { id, kind, schedule, count, catchUp, currentLoop, lastRunAt, nextRunAt, lastError, timeoutMs };
-}
 
 export function countTasks(db: Db, guildId: string): number {
   const row = db.select({ n: sql<number>`count(*)` }).from(tasks).where(eq(tasks.guildId, guildId)).get();
@@ -421,13 +408,6 @@ const hot = perDb((db) => ({
   clearIntent: prepareClearIntent(db),
 }));
 
-/** Appends one run and prunes the task's history to the last RUNS_KEPT_PER_TASK. */
-export function appendRun(db: Db, run: NewTaskRun): void {
-  const { insertRun, pruneRuns } = hot(db);
-  insertRun.run({ ...run, error: run.error ?? null });
-  pruneRuns.run({ taskId: run.taskId });
-}
-
 /** One finished iteration: its run row and the task's progress after it, flat (one object per run). */
 // A type, not an interface, so it is assignable to the prepared statements' parameter record.
 export type IterationRecord = {
@@ -513,11 +493,6 @@ export function lastRuns(db: Db, taskId: number, limit = 10): TaskRun[] {
     .orderBy(desc(taskRuns.id))
     .limit(limit)
     .all();
-}
-
-export function countRuns(db: Db, taskId: number): number {
-  const row = db.select({ n: sql<number>`count(*)` }).from(taskRuns).where(eq(taskRuns.taskId, taskId)).get();
-  return row?.n ?? 0;
 }
 
 // ---------------------------------------------------------------- handler state

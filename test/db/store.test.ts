@@ -1,8 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  appendRun,
   clearRunIntent,
-  countRuns,
   countTasks,
   type DatabaseConnection,
   deleteMeta,
@@ -17,7 +15,6 @@ import {
   inTransaction,
   lastRuns,
   listRunIntents,
-  listRunningTasks,
   listRunningTaskTimings,
   listTasks,
   metaKeysStartingWith,
@@ -31,7 +28,6 @@ import {
   setHandlerState,
   setMeta,
   setNextRuns,
-  timingOf,
   updateTask,
   utcDay,
   writeRunIntents,
@@ -41,6 +37,22 @@ import { taskValues, useTempDir } from './helpers.js';
 describe('store', () => {
   const tempDbPath = useTempDir();
   let conn: DatabaseConnection;
+  /** One finished iteration of the task at instant `at`, as the runtime records it. */
+  const finished = (taskId: number, at: number) => ({
+    taskId,
+    scheduledAt: at,
+    startedAt: at,
+    finishedAt: at,
+    outcome: 'ok' as const,
+    error: null,
+    currentLoop: at + 1,
+    lastRunAt: at,
+    nextRunAt: at + 60,
+    lastError: null,
+    settlesSlot: true,
+  });
+  /** How many runs the task's history holds. */
+  const runCount = (taskId: number) => lastRuns(conn.db, taskId, 1_000).length;
   beforeEach(() => {
     conn = openDatabase(tempDbPath());
   });
@@ -78,7 +90,7 @@ describe('store', () => {
       state: 'running',
       updatedAt: 2_000,
     });
-    expect(listRunningTasks(conn.db).map((t) => t.id)).toEqual([a.id]);
+    expect(listRunningTaskTimings(conn.db).map((t) => t.id)).toEqual([a.id]);
     expect(deleteTask(conn.db, 'g3', 'daily')).toBe(false);
     expect(deleteTask(conn.db, 'g1', 'daily')).toBe(true);
     expect(getTask(conn.db, 'g2', 'daily')).toBeDefined();
@@ -87,19 +99,10 @@ describe('store', () => {
   it(`keeps the last ${RUNS_KEPT_PER_TASK} runs of each task`, () => {
     const a = insertTask(conn.db, taskValues()).id;
     const b = insertTask(conn.db, taskValues({ name: 'other' })).id;
-    for (let i = 0; i < 150; i++) {
-      appendRun(conn.db, { taskId: a, scheduledAt: i, startedAt: i, finishedAt: i, outcome: 'ok' });
-    }
-    appendRun(conn.db, {
-      taskId: b,
-      scheduledAt: 0,
-      startedAt: 0,
-      finishedAt: 0,
-      outcome: 'error',
-      error: 'x',
-    });
-    expect(countRuns(conn.db, a)).toBe(RUNS_KEPT_PER_TASK);
-    expect(countRuns(conn.db, b)).toBe(1);
+    for (let i = 0; i < 150; i++) recordIterations(conn.db, [finished(a, i)]);
+    recordIterations(conn.db, [{ ...finished(b, 0), outcome: 'error', error: 'x' }]);
+    expect(runCount(a)).toBe(RUNS_KEPT_PER_TASK);
+    expect(runCount(b)).toBe(1);
     const newest = lastRuns(conn.db, a, RUNS_KEPT_PER_TASK);
     expect(newest[0]?.scheduledAt).toBe(149);
     expect(newest.at(-1)?.scheduledAt).toBe(50);
@@ -138,8 +141,8 @@ describe('store', () => {
         },
       ]);
     }
-    expect(countRuns(conn.db, a)).toBe(RUNS_KEPT_PER_TASK);
-    expect(countRuns(conn.db, 9999)).toBe(0);
+    expect(runCount(a)).toBe(RUNS_KEPT_PER_TASK);
+    expect(runCount(9999)).toBe(0);
     expect(getTask(conn.db, 'g1', 'daily')).toMatchObject({
       currentLoop: 120,
       lastRunAt: 119,
@@ -155,7 +158,10 @@ describe('store', () => {
     );
     insertTask(conn.db, taskValues({ name: 'c', state: 'stopped' }));
     const timings = listRunningTaskTimings(conn.db);
-    expect(timings).toEqual([timingOf(a), timingOf(b)]);
+    expect(timings.map((t) => t.id)).toEqual([a.id, b.id]);
+    // Every timing column holds what the whole row holds.
+    expect(a).toMatchObject(timings[0]!);
+    expect(b).toMatchObject(timings[1]!);
     expect(timings[0]?.schedule).toBe(timings[1]?.schedule);
     expect(Object.isFrozen(timings[0]?.schedule)).toBe(true);
   });
@@ -206,7 +212,7 @@ describe('store', () => {
       ]),
     ).toThrow(/NOT NULL/);
     expect(getTaskById(conn.db, a)).toMatchObject({ currentLoop: 0, lastRunAt: null });
-    expect(countRuns(conn.db, a)).toBe(0);
+    expect(runCount(a)).toBe(0);
   });
 
   it('a record with no lastRunAt or lastError keeps the stored ones, so a stale row cannot undo a success', () => {
@@ -295,7 +301,7 @@ describe('store', () => {
 
   it('cascades a task deletion to its runs and handler state', () => {
     const id = insertTask(conn.db, taskValues()).id;
-    appendRun(conn.db, { taskId: id, scheduledAt: 1, startedAt: 1, finishedAt: 1, outcome: 'ok' });
+    recordIterations(conn.db, [finished(id, 1)]);
     setHandlerState(conn.db, id, 'k', { a: 1 });
     saveCounterState(conn.db, { taskId: id, renderedText: 'Members: 3' });
     saveLeaderboardState(conn.db, { taskId: id, messageId: 'm1' });

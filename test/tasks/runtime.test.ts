@@ -1,10 +1,10 @@
 import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
-  countRuns,
   type DatabaseConnection,
   getTaskById,
   insertTask,
+  lastRuns,
   openDatabase,
 } from '../../src/db/index.js';
 import { createLogger } from '../../src/log.js';
@@ -657,7 +657,7 @@ describe('TaskRuntime', () => {
     await vi.advanceTimersByTimeAsync(MINUTE);
     expect(execute.calls[0]?.signal.aborted).toBe(true);
     expect(runtime.list('g1')).toEqual([]);
-    expect(countRuns(conn.db, task.id)).toBe(0);
+    expect(lastRuns(conn.db, task.id, 1_000)).toEqual([]);
     expect(runtime.activeCount).toBe(0);
   });
 
@@ -666,7 +666,7 @@ describe('TaskRuntime', () => {
     const task = await runtime.create('g1', definition({ schedule: { kind: 'interval', seconds: 10 } }));
     await vi.advanceTimersByTimeAsync(1_495_000);
     expect(runtime.info('g1', 'ping').task.currentLoop).toBe(150);
-    expect(countRuns(conn.db, task.id)).toBe(100);
+    expect(lastRuns(conn.db, task.id, 1_000)).toHaveLength(100);
     expect(runtime.info('g1', 'ping', 100).runs.at(-1)?.scheduledAt).toBe(T0 + 500_000);
   });
 
