@@ -88,7 +88,7 @@ function choiceFor(schedule: TaskSchedule, nowMs: number, typed?: string, label?
  * `once · Thu 24 Dec 2026 18:00 CET · in 23 days`, `daily 09:00 Europe/Paris · next Wed 2 Dec 09:00
  * (in 21 h)`, `every 15m · first run at creation, then every 15 minutes`, `cron 0 9 * * 1 UTC · next …`.
  */
-export function describeForPreview(schedule: TaskSchedule, nowMs: number): string {
+function describeForPreview(schedule: TaskSchedule, nowMs: number): string {
   switch (schedule.kind) {
     case 'interval':
       return `every ${scheduleText(schedule).text} · first run at creation, then every ${durationWords(schedule.seconds)}`;

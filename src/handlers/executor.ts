@@ -133,7 +133,7 @@ function channelElsewhere(channelId: string): string {
 }
 
 /** The handler's parsed options, or an error that says what is wrong with the stored ones. */
-export function parseOptions(handler: Handler, options: unknown): unknown {
+function parseOptions(handler: Handler, options: unknown): unknown {
   const parsed = handler.options.safeParse(options);
   if (!parsed.success) {
     throw new Error(
@@ -144,7 +144,7 @@ export function parseOptions(handler: Handler, options: unknown): unknown {
 }
 
 /** "field: problem; other: problem", for a log line or `/task info`. */
-export function describeZodError(error: ZodError): string {
+function describeZodError(error: ZodError): string {
   return error.issues
     .map((issue) => (issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message))
     .join('; ');
