@@ -8,6 +8,7 @@ import { routeInteractions } from './discord/router.js';
 import { createExecutor, setupHandlers } from './handlers/executor.js';
 import { type HandlerRegistry, loadHandlers } from './handlers/registry.js';
 import type { Logger } from './log.js';
+import type { BotMetrics } from './metrics/metrics.js';
 import { TaskRuntime } from './tasks/index.js';
 
 export interface AssembleOptions {
@@ -19,6 +20,8 @@ export interface AssembleOptions {
   log: Logger;
   /** How long a command may take before its reply is deferred (default: the router's); for tests. */
   deferAfterMs?: number;
+  /** Where the router counts commands (the runtime's metrics are attached by startMonitoring). */
+  metrics?: BotMetrics;
 }
 
 export interface Assembly {
@@ -39,6 +42,7 @@ export async function assemble({
   handlerDirs,
   log,
   deferAfterMs,
+  metrics,
 }: AssembleOptions): Promise<Assembly> {
   const registry = await loadHandlers({ dirs: [...handlerDirs], log });
   const runtime = new TaskRuntime({ db, execute: createExecutor({ client, db, registry, log }), log });
@@ -64,6 +68,7 @@ export async function assemble({
         subcommands: command.subcommands,
         ctx: { runtime, registry, db, client, log },
         deferAfterMs,
+        metrics,
       }),
     );
     return { registry, runtime, command, stop };

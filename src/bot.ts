@@ -12,11 +12,15 @@ import { type CreateClientOptions, createClient } from './discord/client.js';
 import { type SyncResult, syncCommands } from './discord/sync.js';
 import type { HandlerRegistry } from './handlers/registry.js';
 import type { Logger } from './log.js';
+import { createMetrics } from './metrics/metrics.js';
+import { MetricsListenError } from './metrics/server.js';
+import { type Monitoring, startMonitoring } from './monitoring.js';
 import type { ResumeSummary, TaskRuntime } from './tasks/index.js';
 import { applyPendingQuarantine } from './watchdog/runs-in-flight.js';
 
 export interface StartBotOptions {
-  config: Pick<Config, 'discordToken' | 'databasePath' | 'handlersDir' | 'devGuildId' | 'discordApiBase'>;
+  config: Pick<Config, 'discordToken' | 'databasePath' | 'handlersDir' | 'devGuildId' | 'discordApiBase'> &
+    Partial<Pick<Config, 'metrics'>>;
   log: Logger;
   /** Extra client settings (the emulator's tests pass `testing` and short REST timeouts). */
   clientOptions?: Partial<Omit<CreateClientOptions, 'token' | 'apiBase'>>;
@@ -58,6 +62,8 @@ export interface Bot {
   runtime: TaskRuntime;
   db: DatabaseConnection;
   registry: HandlerRegistry;
+  /** /healthz's answer, and the listener's address when METRICS_PORT is set. */
+  monitoring: Monitoring;
   /**
    * What start-up did: whether the commands were re-registered, how many tasks resumed, and which parts of
    * `/task` (`create <kind>`) were left out to fit Discord's limits, with why.
@@ -110,14 +116,29 @@ export async function startBot({
       apiBase: config.discordApiBase,
     });
     cleanups.push(() => client.destroy());
+    // Only with a listener: nobody could read them otherwise, and the runs would pay for them.
+    const metrics = config.metrics ? createMetrics() : undefined;
     const { registry, runtime, command, stop } = await assemble({
       client,
       db: db.db,
       handlerDirs: config.handlersDir ? [config.handlersDir] : [],
       log,
       deferAfterMs,
+      metrics,
     });
     cleanups.push(() => stop());
+    // Before connecting: a taken METRICS_PORT stops the bot at once, and /healthz answers during start-up.
+    const monitoring = await startMonitoring({
+      client,
+      runtime,
+      database: db,
+      log,
+      metrics,
+      listen: config.metrics,
+    }).catch((error: unknown) => {
+      throw error instanceof MetricsListenError ? new StartupError(error.message, { cause: error }) : error;
+    });
+    cleanups.push(() => monitoring.stop());
 
     const readyClient = await connect(client);
     const onDisconnect = (event: { code: number }) => {
@@ -128,7 +149,6 @@ export async function startBot({
     // discord.js emits shardDisconnect only for closes it will not reconnect after.
     readyClient.on(Events.ShardDisconnect, onDisconnect);
     cleanups.push(() => readyClient.off(Events.ShardDisconnect, onDisconnect));
-    cleanups.push(logGatewayLifecycle(readyClient, log));
     log.info({ user: readyClient.user.tag, guilds: readyClient.guilds.cache.size }, 'connected to Discord');
 
     const commands = await syncCommands({
@@ -144,6 +164,7 @@ export async function startBot({
       runtime,
       db,
       registry,
+      monitoring,
       started: { commands, resumed, notOffered: command.leftOut },
       stop: cleanUp,
     };
@@ -198,25 +219,4 @@ function connect(client: Client): Promise<Client<true>> {
       reject(code === 'TokenInvalid' ? new StartupError(TOKEN_REFUSED, { cause: error }) : error);
     });
   });
-}
-
-/**
- * Leaves a trace of the gateway's ups and downs, so an owner reading the logs can tell "the reminder was
- * late" from "Discord was unreachable". Runs retry by themselves meanwhile (TransientError).
- */
-function logGatewayLifecycle(client: Client, log: Logger): () => void {
-  const onReconnecting = () => log.warn('gateway connection lost; reconnecting');
-  const onResume = (_shard: number, replayed: number) => log.info({ replayed }, 'gateway connection resumed');
-  const onShardError = (error: Error) => log.warn({ err: error }, 'gateway connection error');
-  const onWarn = (message: string) => log.warn({ source: 'discord.js' }, message);
-  client.on(Events.ShardReconnecting, onReconnecting);
-  client.on(Events.ShardResume, onResume);
-  client.on(Events.ShardError, onShardError);
-  client.on(Events.Warn, onWarn);
-  return () => {
-    client.off(Events.ShardReconnecting, onReconnecting);
-    client.off(Events.ShardResume, onResume);
-    client.off(Events.ShardError, onShardError);
-    client.off(Events.Warn, onWarn);
-  };
 }

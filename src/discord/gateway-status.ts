@@ -112,10 +112,7 @@ export function trackGateway(client: Client, options: GatewayTrackerOptions): Ga
     metrics?.gatewayReconnectAttempts.labels(String(shard)).inc();
     if (state.downSince !== undefined) return;
     state.downSince = clock.now();
-    log.warn(
-      { shard },
-      'gateway connection lost; reconnecting (logged again once a minute until it is back)',
-    );
+    log.warn({ shard }, 'gateway connection lost; reconnecting');
     state.ticker = clock.every(OUTAGE_LOG_EVERY_MS, () => stillDown(shard, state));
   };
   const onError = (error: Error, shard: number) => {

@@ -38,7 +38,7 @@ function handClock(start = Date.UTC(2026, 0, 5, 12)) {
   return clock;
 }
 
-const LOST = 'gateway connection lost; reconnecting (logged again once a minute until it is back)';
+const LOST = 'gateway connection lost; reconnecting';
 const linesLike = (logs: LogCapture, pattern: RegExp) =>
   logs.lines.filter((line) => pattern.test(String(line.msg)));
 const warnLines = (logs: LogCapture) => logs.lines.filter((line) => line.level === 40);
