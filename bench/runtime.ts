@@ -1,12 +1,16 @@
-// `npm run bench -- runtime [tasks] [guilds] [seconds] [intervalSeconds]`: the TaskRuntime at scale, with a
-// no-op executor.
+// `npm run bench -- runtime [tasks] [guilds] [seconds] [intervalSeconds] [--cron] [--metrics]`: the TaskRuntime
+// at scale, with a no-op executor.
 // 1. Seeds a database with running interval tasks (defaults: 100,000 across 10,000 guilds, every 1 s), in
-//    SQL so the seeding leaves no JavaScript garbage behind.
+//    SQL so the seeding leaves no JavaScript garbage behind. `--cron`: 6-field cron tasks instead
+//    (`*/N * * * * *`, N the interval), spread over five time zones. `--metrics`: the bot's Prometheus
+//    instrumentation (src/metrics) listens to the runtime, as with METRICS_PORT set.
 // 2. Cold start: times openDatabase() + resumeAll(), and reads RSS.
 // 3. Fires: lets the tasks run for a while in real time, counting executor calls and run rows written. Each
 //    fire is journalled as the bot does it: its start committed (batched per tick) before the executor runs,
 //    its record (run row, progress, start cleared) written after.
-// Targets: restore <= 1 s, RSS <= 150 MB, >= 20,000 fires/s with run history written.
+// Targets: restore <= 1 s, RSS <= 150 MB, >= 20,000 fires/s with run history written. Stretch: 1,000,000 tasks
+// (`npm run bench -- runtime 1000000 100000`), <= 400 MB RSS, restore <= 5 s.
+// Between runs a task waits parked (src/tasks/parking.ts): "bytes per waiting task" is what restore leaves.
 // RSS is printed as the bare process (node + the tsx loader + modules, before any task) plus the growth for
 // the tasks, both as first measured and after a full GC (steady state, without the restore's garbage).
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,13 +20,39 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import Sqlite from 'better-sqlite3';
 import { openDatabase } from '../src/db/index.js';
+import { createMetrics } from '../src/metrics/metrics.js';
+import { instrumentRuntime } from '../src/metrics/runtime.js';
 import { TaskRuntime } from '../src/tasks/index.js';
 
-const taskCount = Number(process.argv[2] ?? 100_000);
-const guildCount = Number(process.argv[3] ?? 10_000);
-const fireSeconds = Number(process.argv[4] ?? 10);
-const intervalSeconds = Number(process.argv[5] ?? 1);
+const flags = new Set(process.argv.slice(2).filter((arg) => arg.startsWith('--')));
+for (const flag of flags) {
+  if (flag !== '--cron' && flag !== '--metrics') {
+    console.error(`unknown flag ${flag}: the flags are --cron and --metrics`);
+    process.exit(1);
+  }
+}
+const positional = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
+const taskCount = Number(positional[0] ?? 100_000);
+const guildCount = Number(positional[1] ?? 10_000);
+const fireSeconds = Number(positional[2] ?? 10);
+const intervalSeconds = Number(positional[3] ?? 1);
 const intervalMs = intervalSeconds * 1000;
+const cron = flags.has('--cron');
+const withMetrics = flags.has('--metrics');
+for (const [name, value] of Object.entries({ taskCount, guildCount, fireSeconds, intervalSeconds })) {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    console.error(`${name} must be a whole number of at least 1, got ${value}`);
+    process.exit(1);
+  }
+}
+if (cron && 60 % intervalSeconds !== 0) {
+  console.error(
+    `with --cron the interval must divide 60 seconds (*/N in the seconds field), got ${intervalSeconds}`,
+  );
+  process.exit(1);
+}
+// Zones with whole-hour offsets, so every zone's seconds field ticks on the same instants.
+const CRON_ZONES = ['UTC', 'Europe/Paris', 'America/New_York', 'Asia/Tokyo', 'Australia/Brisbane'];
 
 const dir = mkdtempSync(join(tmpdir(), 'metronome-bench-'));
 const path = join(dir, 'metronome.db');
@@ -40,27 +70,56 @@ try {
   const seedStart = performance.now();
   const seeder = new Sqlite(path);
   const now = Date.now();
-  seeder
-    .prepare(
-      `WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i < ? - 1)
-       INSERT INTO tasks (guild_id, name, kind, options, schedule, count, catch_up, state, current_loop,
-                          last_run_at, next_run_at, timeout_ms, channel_id, created_by, created_at, updated_at)
-       SELECT 'guild-' || (i % @guilds), 'task-' || i, 'noop', '{}', @schedule, NULL, 'skip', 'running', 5,
-              @lastRun + (i % @interval), @lastRun + @interval + (i % @interval), 60000, 'channel', 'bench', @now, @now
-       FROM seq`,
-    )
-    .run(taskCount, {
-      guilds: guildCount,
-      schedule: JSON.stringify({ kind: 'interval', seconds: intervalSeconds }),
-      lastRun: now - intervalMs,
-      interval: intervalMs,
-      now,
-    });
+  if (cron) {
+    // Cron slots fall on the grid of the seconds field, so the tasks of one expression all fire together.
+    const nextSlot = Math.ceil(now / intervalMs) * intervalMs;
+    seeder
+      .prepare(
+        `WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i < ? - 1)
+         INSERT INTO tasks (guild_id, name, kind, options, schedule, count, catch_up, state, current_loop,
+                            last_run_at, next_run_at, timeout_ms, channel_id, created_by, created_at, updated_at)
+         SELECT 'guild-' || (i % @guilds), 'task-' || i, 'noop', '{}',
+                json_object('kind', 'cron', 'cron', @cron, 'timeZone', json_extract(@zones, '$[' || (i % CAST(@zoneCount AS INTEGER)) || ']')),
+                NULL, 'skip', 'running', 5, @lastRun, @nextRun, 60000, 'channel', 'bench', @now, @now
+         FROM seq`,
+      )
+      .run(taskCount, {
+        guilds: guildCount,
+        cron: `*/${intervalSeconds} * * * * *`,
+        zones: JSON.stringify(CRON_ZONES),
+        zoneCount: CRON_ZONES.length,
+        lastRun: nextSlot - intervalMs,
+        nextRun: nextSlot,
+        now,
+      });
+  } else {
+    seeder
+      .prepare(
+        `WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i < ? - 1)
+         INSERT INTO tasks (guild_id, name, kind, options, schedule, count, catch_up, state, current_loop,
+                            last_run_at, next_run_at, timeout_ms, channel_id, created_by, created_at, updated_at)
+         SELECT 'guild-' || (i % @guilds), 'task-' || i, 'noop', '{}', @schedule, NULL, 'skip', 'running', 5,
+                @lastRun + (i % @interval), @lastRun + @interval + (i % @interval), 60000, 'channel', 'bench', @now, @now
+         FROM seq`,
+      )
+      .run(taskCount, {
+        guilds: guildCount,
+        schedule: JSON.stringify({ kind: 'interval', seconds: intervalSeconds }),
+        lastRun: now - intervalMs,
+        interval: intervalMs,
+        now,
+      });
+  }
   seeder.close();
+  const what = cron
+    ? `cron tasks (*/${intervalSeconds} * * * * *, in ${CRON_ZONES.length} zones)`
+    : `tasks (every ${intervalSeconds} s)`;
   console.log(
-    `seeded ${taskCount.toLocaleString()} running tasks (every ${intervalSeconds} s) across ${guildCount.toLocaleString()} guilds in ${ms(performance.now() - seedStart)}`,
+    `seeded ${taskCount.toLocaleString()} running ${what} across ${guildCount.toLocaleString()} guilds in ${ms(performance.now() - seedStart)}`,
   );
 
+  gc();
+  const heapBefore = process.memoryUsage().heapUsed;
   const rssBefore = process.memoryUsage().rss;
   let fires = 0;
   const t0 = performance.now();
@@ -73,6 +132,8 @@ try {
       return Promise.resolve();
     },
   });
+  const metrics = withMetrics ? createMetrics() : undefined;
+  if (metrics) instrumentRuntime(runtime, metrics);
   const summary = runtime.resumeAll();
   const t2 = performance.now();
   const { rss: rssRestored, heapUsed: heapRestored } = process.memoryUsage();
@@ -80,6 +141,8 @@ try {
     `restore: openDatabase ${ms(t1 - t0)} + resumeAll ${ms(t2 - t1)} = ${ms(t2 - t0)} ` +
       `(resumed ${summary.resumed.toLocaleString()}, failed ${summary.failed})  [target <= 1000 ms]`,
   );
+  const parkedAfterRestore = runtime.parkedCount;
+  const liveAfterRestore = runtime.liveLoopCount;
   gc();
   const { rss: rssSteady, heapUsed: heapSteady } = process.memoryUsage();
   const perTask = (bytes: number) => `${Math.round(bytes / taskCount).toLocaleString()} B/task`;
@@ -90,6 +153,10 @@ try {
     `  bare process ${mb(rssBare)} + seeding ${mb(rssBefore - rssBare)} + tasks ${mb(rssRestored - rssBefore)} ` +
       `(${perTask(rssRestored - rssBefore)}); after a full GC: RSS ${mb(rssSteady)}, tasks ${mb(rssSteady - rssBefore)} ` +
       `(${perTask(rssSteady - rssBefore)}), JS heap ${mb(heapSteady)}`,
+  );
+  console.log(
+    `bytes per waiting task: ${perTask(rssSteady - rssBefore)} of RSS, ${perTask(heapSteady - heapBefore)} of JS heap after a full GC ` +
+      `(${parkedAfterRestore.toLocaleString()} parked, ${liveAfterRestore.toLocaleString()} with a live Loop)`,
   );
 
   // Fires: measured after a 1 s warm-up so the catch-up of the restore instant is not counted.
@@ -137,6 +204,15 @@ try {
   console.log(
     `due: ${Math.round(taskCount / intervalSeconds).toLocaleString()} fires/s; peak RSS while firing: ${mb(peakRss)} (JS heap ${mb(peakHeap)}); max event-loop lag: ${ms(maxLagMs)}`,
   );
+
+  if (metrics) {
+    const scrape = await metrics.registry.metrics();
+    const runs = scrape
+      .split('\n')
+      .filter((line) => line.startsWith('metronome_task_runs_total{'))
+      .join('; ');
+    console.log(`metrics attached: ${runs || 'no run counted'}`);
+  }
 
   const s0 = performance.now();
   await runtime.shutdown();
