@@ -1,6 +1,7 @@
 // Schedules as plain data, and pure functions from (schedule, now) to the next due instant. Nothing here
 // arms a timer, and only validation reads the clock (to ask croner whether a cron ever runs), so every
-// rule below is tested with plain numbers.
+// rule below is tested with plain numbers. Time-zone arithmetic is in zone.ts, croner's matcher in cron.ts,
+// and the slots loops on one schedule share in slot-memo.ts.
 import { cronFor, cronWalls } from './cron.js';
 import { memoizedSlot } from './slot-memo.js';
 import { DAY_MS, formatterFor, instantOfWall, lastGapShiftMs, offsetMs } from './zone.js';
