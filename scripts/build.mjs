@@ -1,22 +1,45 @@
 // `npm run build`: compiles src/ to dist/ with tsc (tsconfig.build.json). Plain JavaScript, so that `npm start`
 // (scripts/start.mjs) can build a fresh clone with nothing but node and the installed TypeScript.
-// The build goes to dist.next/ and replaces dist/ only once it succeeded: a failed build leaves the last good
+// A build goes to <out>.next/ and replaces <out>/ only once it succeeded: a failed build leaves the last good
 // one, and a source file deleted since leaves no stale module behind for the folder scanners (built-in
 // handlers, /task subcommands) to load.
+// `--bench` builds what `npm run bench` runs compiled instead (bench/ and src/, tsconfig.bench.json).
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-export const DIST = join(ROOT, 'dist');
-const NEXT = join(ROOT, 'dist.next');
-const OLD = join(ROOT, 'dist.old');
-/** Holds the time the build that made dist/ started; sources changed after it make dist/ stale. */
+/** Holds the time the build that made the folder started; inputs changed after it make the folder stale. */
 const STAMP = '.build-stamp';
-/** What the output depends on: the sources and the compiler settings. */
-const INPUTS = ['src', 'tsconfig.json', 'tsconfig.build.json'];
+
+/** What `npm run build` and `npm start` make: the bot, as `node dist/main.js` runs it. */
+export const BOT = {
+  out: 'dist',
+  project: 'tsconfig.build.json',
+  inputs: ['src', 'tsconfig.json', 'tsconfig.build.json'],
+  // dist/db sits as deep as src/db, so ../../migrations is the checkout's migrations/ from both.
+  links: [],
+};
+
+/** What `npm run bench` runs for a bench measured as production runs: bench/ and src/ under plain node. */
+export const BENCH = {
+  out: '.bench-build',
+  project: 'tsconfig.bench.json',
+  inputs: ['src', 'bench', 'emulator', 'tsconfig.json', 'tsconfig.bench.json'],
+  // Compiled to .bench-build/src/db, the migrations runner looks for .bench-build/migrations.
+  links: ['migrations'],
+};
 
 /** The newest change under a path; folders count, since deleting or renaming a file changes only its folder. */
 function newestChangeMs(path) {
@@ -27,50 +50,65 @@ function newestChangeMs(path) {
   return newest;
 }
 
-/** Why dist/ needs building, or undefined when it is up to date. */
-export function staleReason() {
-  const stamp = join(DIST, STAMP);
-  if (!existsSync(stamp))
-    return existsSync(DIST) ? 'dist/ was not made by npm run build' : 'dist/ is missing';
+/** Why the target's folder needs building, or undefined when it is up to date. */
+export function staleReason(target = BOT) {
+  const out = join(ROOT, target.out);
+  const stamp = join(out, STAMP);
+  if (!existsSync(stamp)) {
+    return existsSync(out) ? `${target.out}/ was not made by a build` : `${target.out}/ is missing`;
+  }
   const builtAt = Number(readFileSync(stamp, 'utf8'));
-  const changed = INPUTS.find((input) => newestChangeMs(join(ROOT, input)) > builtAt);
+  const changed = target.inputs.find((input) => newestChangeMs(join(ROOT, input)) > builtAt);
   return changed === undefined ? undefined : `${changed} changed since the last build`;
 }
 
-/** Compiles src/ into a fresh dist/; returns a sentence saying why it could not, or undefined. */
-export function build() {
+/** Compiles the target into a fresh folder; returns a sentence saying why it could not, or undefined. */
+export function build(target = BOT) {
   // Taken before tsc reads anything, so a source saved during the build makes the next start build again.
   const startedAt = Date.now();
   let tsc;
   try {
     tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
   } catch {
-    return 'TypeScript is not installed, so dist/ cannot be built: run npm ci (with the dev dependencies) first';
+    return `TypeScript is not installed, so ${target.out}/ cannot be built: run npm ci (with the dev dependencies) first`;
   }
-  rmSync(NEXT, { recursive: true, force: true });
+  const out = join(ROOT, target.out);
+  const next = `${out}.next`;
+  const old = `${out}.old`;
+  rmSync(next, { recursive: true, force: true });
   const started = performance.now();
   // tsc's errors go to stderr: stdout carries only the bot's JSON log lines.
-  const result = spawnSync(
-    process.execPath,
-    [tsc, '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', NEXT],
-    { cwd: ROOT, stdio: ['ignore', 2, 2] },
-  );
+  const result = spawnSync(process.execPath, [tsc, '-p', join(ROOT, target.project), '--outDir', next], {
+    cwd: ROOT,
+    stdio: ['ignore', 2, 2],
+  });
   if (result.status !== 0) {
-    rmSync(NEXT, { recursive: true, force: true });
-    return `tsc could not compile src/ (exit code ${result.status ?? result.signal}); the errors are above`;
+    rmSync(next, { recursive: true, force: true });
+    return `tsc could not compile ${target.project} (exit code ${result.status ?? result.signal}); the errors are above`;
   }
-  writeFileSync(join(NEXT, STAMP), `${startedAt}\n`);
+  for (const link of target.links) symlinkSync(join(ROOT, link), join(next, link), 'dir');
+  writeFileSync(join(next, STAMP), `${startedAt}\n`);
   // Swapped by renames, so a bot starting meanwhile finds the old build or the new one, never half of one.
-  rmSync(OLD, { recursive: true, force: true });
-  if (existsSync(DIST)) renameSync(DIST, OLD);
-  renameSync(NEXT, DIST);
-  rmSync(OLD, { recursive: true, force: true });
-  process.stderr.write(`built dist/ in ${((performance.now() - started) / 1_000).toFixed(1)} s\n`);
+  rmSync(old, { recursive: true, force: true });
+  if (existsSync(out)) renameSync(out, old);
+  renameSync(next, out);
+  rmSync(old, { recursive: true, force: true });
+  process.stderr.write(`built ${target.out}/ in ${((performance.now() - started) / 1_000).toFixed(1)} s\n`);
   return undefined;
 }
 
+/** Builds when the target is stale (saying why on stderr); returns a sentence saying why it could not, or undefined. */
+export function buildIfStale(target = BOT) {
+  const stale = staleReason(target);
+  if (stale === undefined) return undefined;
+  process.stderr.write(`${stale}: building it…\n`);
+  return build(target);
+}
+
+// `node scripts/build.mjs [--if-stale] [--bench]`: always builds, or only when stale (as npm start does).
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const problem = build();
+  const target = process.argv.includes('--bench') ? BENCH : BOT;
+  const problem = process.argv.includes('--if-stale') ? buildIfStale(target) : build(target);
   if (problem !== undefined) {
     process.stderr.write(`${problem}\n`);
     process.exit(1);

@@ -1,19 +1,15 @@
 // `npm start`: the friendly way to run the bot. Builds dist/ first if it is missing or older than src/, then
 // runs the compiled bot in this same process (npm → node, nothing between). In production run
 // `node dist/main.js` directly (README, "Running it on your server"): npm does not pass SIGTERM on.
-import { build, staleReason } from './build.mjs';
+import { buildIfStale } from './build.mjs';
 
 // Read before the build: node reads ppid once, and npm may be gone by the time a long build ends.
 const parent = process.ppid;
 
-const stale = staleReason();
-if (stale !== undefined) {
-  process.stderr.write(`${stale}: building it (npm run build)…\n`);
-  const problem = build();
-  if (problem !== undefined) {
-    process.stderr.write(`${problem}\n`);
-    process.exit(1);
-  }
+const problem = buildIfStale();
+if (problem !== undefined) {
+  process.stderr.write(`${problem}\n`);
+  process.exit(1);
 }
 
 // npm 11 exits on SIGTERM without passing it on, and the bot would run on unsupervised under init: losing the

@@ -158,9 +158,12 @@ let typeScriptLoaded: Promise<string | undefined> | undefined;
  */
 function loadTypeScript(): Promise<string | undefined> {
   if (!COMPILED) return Promise.resolve(undefined);
-  typeScriptLoaded ??= import('tsx/esm/api').then(
-    (tsx) => {
-      tsx.register();
+  // Both of tsx's loaders, as its CLI registers them: a .ts file in a folder without "type": "module" is
+  // CommonJS to node, and goes through require.
+  typeScriptLoaded ??= Promise.all([import('tsx/esm/api'), import('tsx/cjs/api')]).then(
+    ([esm, cjs]) => {
+      esm.register();
+      cjs.register();
       return undefined;
     },
     (error: unknown) =>
@@ -204,8 +207,18 @@ function addModule(
   module: { default?: unknown },
   file: string,
 ): string | undefined {
-  if (module.default === undefined) return 'it has no default export (export default defineHandler({...}))';
-  return registry.add(module.default, file);
+  const exported = commonJsDefault(module.default);
+  if (exported === undefined) return 'it has no default export (export default defineHandler({...}))';
+  return registry.add(exported, file);
+}
+
+/**
+ * A .ts module in a folder without "type": "module" is CommonJS to node, so tsx compiles its
+ * `export default` to `exports.default`, and import() hands back the whole exports object as the default.
+ */
+function commonJsDefault(exported: unknown): unknown {
+  const compiled = exported as { __esModule?: unknown; default?: unknown } | null | undefined;
+  return compiled?.__esModule === true ? compiled.default : exported;
 }
 
 /** Why a value is not a usable handler, in words for the log; undefined if it is one. */
