@@ -6,16 +6,21 @@ import { defineHandler } from 'metronome';
 import { z } from 'zod';
 
 const options = z.object({
-  // One slash string option, questions separated by "|" (slash options cannot hold line breaks).
+  // One slash string option, questions separated by "|" (slash options cannot hold line breaks). Metronome
+  // stores the parsed options and parses them again at every run, so the list itself is accepted too.
   questions: z
-    .string()
-    .max(4_000)
-    .transform((text) =>
-      text
-        .split('|')
-        .map((question) => question.trim())
-        .filter((question) => question.length > 0),
-    )
+    .union([
+      z
+        .string()
+        .max(4_000)
+        .transform((text) =>
+          text
+            .split('|')
+            .map((question) => question.trim())
+            .filter((question) => question.length > 0),
+        ),
+      z.array(z.string()),
+    ])
     .pipe(
       z
         .array(z.string().max(1_900, 'each question can be at most 1,900 characters'))
