@@ -165,7 +165,12 @@ function shared(schedule: Schedule): Schedule {
           ? `c ${schedule.timeZone} ${schedule.cron}`
           : `t ${schedule.timeZone} ${schedule.days?.join(',') ?? '*'} ${schedule.times.map((t) => `${t.hour}:${t.minute}:${t.second}`).join(' ')}`;
   const known = sharedSchedules.get(key);
-  if (known !== undefined) return known;
+  if (known !== undefined) {
+    // Most recently used last, so schedules in use stay shared while one-off instants churn through.
+    sharedSchedules.delete(key);
+    sharedSchedules.set(key, known);
+    return known;
+  }
   if (sharedSchedules.size >= SHARED_SCHEDULE_LIMIT)
     sharedSchedules.delete(sharedSchedules.keys().next().value!);
   if (schedule.kind === 'time') {

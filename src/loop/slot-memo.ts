@@ -13,9 +13,14 @@ interface SlotWindow {
 /** Slots kept per schedule: enough for loops a few slots apart; a loop further behind computes its own. */
 const WINDOW_SLOTS = 8;
 
-// Keyed by the shared schedule object, so a window lives only while some loop (or normalizeSchedule's cache)
-// holds its schedule: memory grows with the schedules in use, never with the number of loops.
-const windows = new WeakMap<object, SlotWindow>();
+/**
+ * Windows kept, oldest dropped first. Loops on equal schedules share one schedule object, so this is one
+ * window per schedule in use, not per loop; the cap bounds it even when they do not (more distinct
+ * schedules than normalizeSchedule keeps shared), and a dropped window only costs a recomputation.
+ */
+const WINDOW_LIMIT = 4_096;
+
+const windows = new Map<object, SlotWindow>();
 
 /**
  * `slotAtOrAfter(schedule, atOrAfterMs)` for `schedule`, remembered. `slotAtOrAfter` must be the schedule's pure
@@ -30,6 +35,7 @@ export function memoizedSlot<S extends object>(
   const window = windows.get(schedule);
   if (window === undefined) {
     const slotMs = slotAtOrAfter(schedule, atOrAfterMs);
+    if (windows.size >= WINDOW_LIMIT) windows.delete(windows.keys().next().value!);
     windows.set(schedule, { fromMs: atOrAfterMs, slots: [slotMs] });
     return slotMs;
   }

@@ -80,6 +80,25 @@ describe('loops sharing a schedule', () => {
     }
   });
 
+  it('stays exact past its bound on remembered schedules (5,000 distinct, the first asked again last)', () => {
+    const nowMs = Date.parse('2026-06-01T00:00:00Z');
+    const timeOf = (i: number) => ({
+      hour: Math.floor(i / 3600) % 24,
+      minute: Math.floor(i / 60) % 60,
+      second: i % 60,
+    });
+    const dueOf = (i: number) => {
+      const { hour, minute, second } = timeOf(i);
+      return Date.UTC(2026, 5, 1, hour, minute, second);
+    };
+    const order = [...Array.from({ length: 5_000 }, (_, i) => i * 17), 0, 17, 34];
+    for (const i of order) {
+      const schedule = normalizeSchedule({ time: timeOf(i), timeZone: 'UTC' });
+      expect(firstDueAt(schedule, nowMs)).toBe(dueOf(i));
+      expect(firstDueAt(schedule, dueOf(i) + 1)).toBe(dueOf(i) + 86_400_000);
+    }
+  });
+
   it('keeps separate slots for the same expression in another zone', () => {
     const paris = normalizeSchedule({ cron: '0 9 * * *', timeZone: 'Europe/Paris' });
     const tokyo = normalizeSchedule({ cron: '0 9 * * *', timeZone: 'Asia/Tokyo' });
