@@ -87,16 +87,15 @@ const spansByZone = new Map<string, OffsetSpan[]>();
 /** UTC offset of `timeZone` at `instantMs`, in ms (local = UTC + offset). */
 export function offsetMs(instantMs: number, timeZone: string): number {
   if (timeZone === 'UTC') return 0;
-  let spans = spansByZone.get(timeZone);
-  if (spans === undefined) {
-    spans = [];
-    spansByZone.set(timeZone, spans);
-  }
-  const index = spanIndexAtOrBefore(spans, instantMs);
-  const span = spans[index];
+  const spans = spansByZone.get(timeZone);
+  const index = spans === undefined ? -1 : spanIndexAtOrBefore(spans, instantMs);
+  const span = spans?.[index];
   if (span !== undefined && instantMs <= span.toMs) return span.offsetMs;
-  const offset = readOffsetMs(instantMs, timeZone); // throws for NaN: nothing is learned from it
-  learn(spans, index, instantMs, offset, timeZone);
+  // Throws for an unknown zone or an invalid instant, before anything is learned from it.
+  const offset = readOffsetMs(instantMs, timeZone);
+  if (spans === undefined)
+    spansByZone.set(timeZone, [{ fromMs: instantMs, toMs: instantMs, offsetMs: offset }]);
+  else learn(spans, index, instantMs, offset, timeZone);
   return offset;
 }
 
