@@ -87,13 +87,7 @@ export function incrementMessageCount(db: Db, guildId: string, userId: string, d
 }
 
 /** Remembers a member's display name so leaderboards can show members who have since left. */
-function rememberMember(
-  db: Db,
-  guildId: string,
-  userId: string,
-  displayName: string,
-  now: number,
-): void {
+function rememberMember(db: Db, guildId: string, userId: string, displayName: string, now: number): void {
   prepared(db).rememberMember.run({ guildId, userId, displayName, now });
 }
 
