@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { currentZoneName } from './zone-names.js';
 
 // The schedule stored with a task: the loop options a persisted task may use, as JSON.
 // Lives in the db layer because the schema column is typed by it; src/tasks re-exports it.
@@ -12,7 +13,8 @@ function isTimeZone(name: string): boolean {
   }
 }
 
-const timeZone = z.string().refine(isTimeZone, { message: 'unknown time zone' });
+// Stored under its current tz name, however it was given (Europe/Kiev becomes Europe/Kyiv).
+const timeZone = z.string().refine(isTimeZone, { message: 'unknown time zone' }).transform(currentZoneName);
 const timeOfDay = z
   .string()
   .regex(/^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/, { message: 'a time of day is HH:MM or HH:MM:SS (24 h)' });

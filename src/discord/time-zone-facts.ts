@@ -1,18 +1,14 @@
 // What Node's ICU (CLDR) says about each time zone: its offset and abbreviation at an instant, and, built once,
 // which zones use each abbreviation and offset in the year. The text people type is read in time-zones.ts.
+import { currentZoneName } from '../db/zone-names.js';
 import { offsetMs } from '../loop/index.js';
-import { CURRENT_ZONE_NAMES, EXTRA_ABBREVIATIONS } from './time-zone-data.js';
+import { EXTRA_ABBREVIATIONS } from './time-zone-data.js';
 
 let zoneNames: readonly string[] | undefined;
 
 /** Every IANA zone this Node knows, under its current tz name, plus UTC (`supportedValuesOf` leaves it out). */
 export function timeZoneNames(): readonly string[] {
-  zoneNames ??= [
-    ...new Set([
-      'UTC',
-      ...Intl.supportedValuesOf('timeZone').map((zone) => CURRENT_ZONE_NAMES[zone] ?? zone),
-    ]),
-  ];
+  zoneNames ??= [...new Set(['UTC', ...Intl.supportedValuesOf('timeZone').map(currentZoneName)])];
   return zoneNames;
 }
 

@@ -1,13 +1,9 @@
 // Time zones as admins type them: IANA names, cities, abbreviations (`CET`) and offsets (`UTC+2`), resolved
 // to one IANA zone, or to the candidates to pick from when the text fits several; and the labelled choices
 // autocomplete offers. What ICU knows of each zone (offsets, abbreviations) is in time-zone-facts.ts.
+import { CURRENT_ZONE_NAMES, currentZoneName } from '../db/zone-names.js';
 import { fail, ok, type Parsed, quote } from './input.js';
-import {
-  CURRENT_ZONE_NAMES,
-  EXTRA_CITIES,
-  LEGACY_ZONE_ABBREVIATIONS,
-  MAJOR_ZONES,
-} from './time-zone-data.js';
+import { EXTRA_CITIES, LEGACY_ZONE_ABBREVIATIONS, MAJOR_ZONES } from './time-zone-data.js';
 import {
   describeTimeZone,
   formatOffset,
@@ -45,7 +41,7 @@ function zoneNamed(lowerName: string): string | undefined {
   zoneByLowerName ??= new Map(
     [...timeZoneNames(), ...Object.keys(CURRENT_ZONE_NAMES)].map((zone) => [
       zone.toLowerCase(),
-      CURRENT_ZONE_NAMES[zone] ?? zone,
+      currentZoneName(zone),
     ]),
   );
   return zoneByLowerName.get(lowerName);
@@ -63,15 +59,29 @@ function cityKey(text: string): string {
     .trim();
 }
 
-/** The zone of a city: the last part of an IANA name (`new york`) or one of EXTRA_CITIES (`munich`). */
+const cityOf = (zone: string) => cityKey(zone.slice(zone.lastIndexOf('/') + 1));
+
+let renamed: Readonly<Record<string, string>> | undefined;
+
+/** Cities in the old names of renamed zones (`kiev`, `calcutta`, `saigon`), with the zones' current names. */
+function renamedCities(): Readonly<Record<string, string>> {
+  renamed ??= Object.fromEntries(
+    Object.entries(CURRENT_ZONE_NAMES)
+      .map(([old, current]): [string, string] => [cityOf(old), current])
+      .filter(([city, current]) => city !== cityOf(current)),
+  );
+  return renamed;
+}
+
+/** Cities that are not the last part of a current IANA name: EXTRA_CITIES (`munich`), then old names. */
+const otherCities = () => [...Object.entries(EXTRA_CITIES), ...Object.entries(renamedCities())];
+
+/** A city's zone: a current name's last part (`new york`), EXTRA_CITIES (`munich`), an old name (`kiev`). */
 function cityZone(text: string): string | undefined {
   // No two IANA names share a last part, so a city names one zone.
   zoneByCity ??= new Map([
-    ...timeZoneNames().map((zone): [string, string] => [
-      cityKey(zone.slice(zone.lastIndexOf('/') + 1)),
-      zone,
-    ]),
-    ...Object.entries(EXTRA_CITIES),
+    ...timeZoneNames().map((zone): [string, string] => [cityOf(zone), zone]),
+    ...otherCities(),
   ]);
   return zoneByCity.get(cityKey(text));
 }
@@ -132,8 +142,7 @@ function resolveAbbreviation(abbreviation: string, nowMs: number): ZoneResolutio
 function resolveAlias(text: string): string | undefined {
   if (!/^[a-z][\w+\-/]*$/i.test(text)) return undefined;
   try {
-    const zone = new Intl.DateTimeFormat('en-US', { timeZone: text }).resolvedOptions().timeZone;
-    return CURRENT_ZONE_NAMES[zone] ?? zone;
+    return currentZoneName(new Intl.DateTimeFormat('en-US', { timeZone: text }).resolvedOptions().timeZone);
   } catch {
     return undefined;
   }
@@ -181,7 +190,7 @@ export function parseTimeZone(input: string, nowMs: number = Date.now()): Parsed
 
 interface NameMatch {
   zone: string;
-  /** The city from EXTRA_CITIES that matched, when the zone's own name did not. */
+  /** The city from EXTRA_CITIES or an old name that matched, when the zone's own name did not. */
   city?: string;
 }
 
@@ -204,7 +213,7 @@ function matchNames(query: string): NameMatch[] {
   const zones: (NameMatch & { rank: number })[] = searchableZones()
     .map((entry) => ({ zone: entry.zone, rank: rank(entry) }))
     .filter((entry) => entry.rank < 4);
-  const cities = Object.entries(EXTRA_CITIES)
+  const cities = otherCities()
     .filter(([name]) => city !== '' && name.startsWith(city))
     .map(([name, zone]) => ({ zone, city: name, rank: name === city ? 0 : 1 }));
   return [...zones, ...cities]

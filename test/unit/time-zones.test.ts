@@ -1,10 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import {
-  CURRENT_ZONE_NAMES,
-  EXTRA_ABBREVIATIONS,
-  EXTRA_CITIES,
-  MAJOR_ZONES,
-} from '../../src/discord/time-zone-data.js';
+import { CURRENT_ZONE_NAMES } from '../../src/db/index.js';
+import { EXTRA_ABBREVIATIONS, EXTRA_CITIES, MAJOR_ZONES } from '../../src/discord/time-zone-data.js';
 import { timeZoneNames } from '../../src/discord/time-zone-facts.js';
 import {
   describeTimeZone,
@@ -70,6 +66,15 @@ describe('cities', () => {
     ['munich', 'Europe/Berlin'],
     ['mumbai', 'Asia/Kolkata'],
     ['beijing', 'Asia/Shanghai'],
+    // Old names of renamed zones are still the city people mean.
+    ['kiev', 'Europe/Kyiv'],
+    ['Calcutta', 'Asia/Kolkata'],
+    ['saigon', 'Asia/Ho_Chi_Minh'],
+    ['rangoon', 'Asia/Yangon'],
+    ['katmandu', 'Asia/Kathmandu'],
+    ['godthab', 'America/Nuuk'],
+    ['faeroe', 'Atlantic/Faroe'],
+    ['coral harbour', 'America/Atikokan'],
   ])('%j is %s', (input, expected) => {
     expect(zone(input)).toBe(expected);
   });
@@ -231,6 +236,24 @@ describe('autocomplete choices', () => {
     });
   });
 
+  it('find a zone by its old name, and give its current one', () => {
+    expect(timeZoneChoices('kie', WINTER)[0]).toEqual({
+      name: 'Kiev: Europe/Kyiv (EET, UTC+2)',
+      value: 'Europe/Kyiv',
+    });
+    for (const typed of ['kiev', 'Europe/Kiev', 'europe/kyiv', 'Kyiv']) {
+      expect(timeZoneChoices(typed, WINTER)[0]).toEqual({
+        name: 'Europe/Kyiv (EET, UTC+2)',
+        value: 'Europe/Kyiv',
+      });
+    }
+    // No choice anywhere carries an old spelling.
+    const old = new Set(Object.keys(CURRENT_ZONE_NAMES));
+    for (const typed of ['', 'a', 'e', 'asia', 'america/', 'pacific', 'eet', '+05:30', '+2']) {
+      for (const choice of timeZoneChoices(typed, WINTER)) expect(old.has(choice.value)).toBe(false);
+    }
+  });
+
   it('offer every candidate of an abbreviation or offset, labelled, at most 25', () => {
     const cet = timeZoneChoices('CET', WINTER);
     expect(cet).toHaveLength(25);
@@ -309,6 +332,22 @@ describe('the hand-kept data', () => {
     expect(new Set(cities).size).toBe(cities.length);
     const asTyped = new Set(cities.map((city) => city.replace(/[_-]/g, ' ')));
     for (const city of Object.keys(EXTRA_CITIES)) expect(asTyped.has(city)).toBe(false);
+    // Nor does an old name: a renamed zone's old city is no other zone's city.
+    for (const [old, current] of Object.entries(CURRENT_ZONE_NAMES)) {
+      const city = old
+        .slice(old.lastIndexOf('/') + 1)
+        .toLowerCase()
+        .replace(/[_-]/g, ' ');
+      if (asTyped.has(city)) expect(zone(city)).toBe(current);
+    }
+  });
+
+  it('lists every zone under its current name only', () => {
+    const names = timeZoneNames();
+    for (const [old, current] of Object.entries(CURRENT_ZONE_NAMES)) {
+      expect(names).not.toContain(old);
+      expect(names).toContain(current);
+    }
   });
 });
 
