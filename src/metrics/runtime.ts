@@ -26,6 +26,9 @@ export function instrumentRuntime(runtime: InstrumentedRuntime, metrics: BotMetr
     intents: metrics.journalWriteFailures.labels('intents'),
     records: metrics.journalWriteFailures.labels('records'),
   };
+  // Shown as 0 from the start, so that rate() and alerts on them work before the first failure.
+  journalFailures.intents.inc(0);
+  journalFailures.records.inc(0);
   // Slots whose last attempt was retried, by task: their next attempt is not the first. Only tasks retrying
   // right now are in here (the entry goes when the slot settles), so it stays as small as the retries.
   const retrying = new Map<number, number>();
