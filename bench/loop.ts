@@ -299,12 +299,16 @@ async function cronCosts(): Promise<void> {
 
   const ROWS = 100_000;
   const t4 = performance.now();
-  for (let i = 0; i < ROWS; i++) {
+  const schedules = Array.from({ length: ROWS }, (_, i) => {
     const [cron, timeZone] = kinds[i % kinds.length]!;
-    firstDueAt(normalizeSchedule({ cron, timeZone }), nowMs + i);
-  }
+    return normalizeSchedule({ cron, timeZone });
+  });
+  const t5 = performance.now();
+  for (let i = 0; i < ROWS; i++) firstDueAt(schedules[i]!, nowMs + i);
+  const t6 = performance.now();
   console.log(
-    `  restart: ${ROWS.toLocaleString('en')} × normalizeSchedule + firstDueAt over ${kinds.length} expressions and zones: ${(performance.now() - t4).toFixed(0)} ms`,
+    `  restart: ${ROWS.toLocaleString('en')} rows over ${kinds.length} expressions and zones: normalizeSchedule ` +
+      `${(t5 - t4).toFixed(0)} ms + firstDueAt ${(t6 - t5).toFixed(0)} ms`,
   );
 }
 
