@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type Emulator, startEmulator } from '../../emulator/index.js';
 import { type Bot, StartupError, startBot } from '../../src/bot.js';
 import { createLogger } from '../../src/log.js';
-import { invoke, makeGuild, type TestGuild } from '../commands/helpers.js';
+import { FIXTURE_HANDLERS, invoke, makeGuild, type TestGuild } from '../commands/helpers.js';
 import { nextClientSession } from '../emulator/harness.js';
 import { eventually } from '../handlers/helpers.js';
 
@@ -34,7 +34,10 @@ afterEach(async () => {
   }
 });
 
-async function start(metrics: { port: number; host: string } = { port: 0, host: '127.0.0.1' }) {
+async function start(
+  metrics: { port: number; host: string } = { port: 0, host: '127.0.0.1' },
+  handlersDir: string | undefined = undefined,
+) {
   const emulator = await startEmulator();
   const guild = makeGuild(emulator, 'a');
   const dir = mkdtempSync(join(tmpdir(), 'metronome-metrics-'));
@@ -48,7 +51,7 @@ async function start(metrics: { port: number; host: string } = { port: 0, host: 
   const config = {
     discordToken: emulator.token,
     databasePath: join(dir, 'bot.db'),
-    handlersDir: undefined,
+    handlersDir,
     devGuildId: undefined,
     discordApiBase: emulator.apiBase,
     metrics,
@@ -140,6 +143,15 @@ describe('the bot with METRICS_PORT set', () => {
     expect(sample(commands, 'metronome_command_ack_seconds_count')).toBe(3);
     // No task name, guild or channel id in any label.
     expect(commands).not.toMatch(/standup|\d{17,}"/);
+  });
+
+  it('counts a command that failed on our side as an error', async () => {
+    const t = await start(undefined, FIXTURE_HANDLERS);
+    await t.run('create fragile', { name: 'brittle', channel: t.guild.channels.general!, every: '1h' });
+    // Its status hook throws: the member gets the generic apology.
+    expect(await t.run('info', { name: 'brittle' })).toContain('Something went wrong');
+    const body = await scrapeUntil(t, 'metronome_commands_total{subcommand="info",outcome="error"}', 1);
+    expect(sample(body, 'metronome_commands_total{subcommand="create fragile",outcome="ok"}')).toBe(1);
   });
 
   it('counts a 429 under its route template, never the channel id', async () => {
