@@ -78,6 +78,8 @@ export interface StartOptions {
   devGuild?: boolean;
   /** Defer replies sooner than the router's default, so the deferred path can be tested quickly. */
   deferAfterMs?: number;
+  /** Writes the database file before the bot first opens it (what an older Metronome left, say). */
+  before?: (databasePath: string, guilds: { a: TestGuild; b: TestGuild }) => void;
 }
 
 export async function startTestBot(options: StartOptions = {}): Promise<TestBot> {
@@ -86,6 +88,7 @@ export async function startTestBot(options: StartOptions = {}): Promise<TestBot>
   const b = makeGuild(emulator, 'b');
   const dir = mkdtempSync(join(tmpdir(), 'metronome-commands-'));
   const databasePath = join(dir, 'bot.db');
+  options.before?.(databasePath, { a, b });
   const logs: Record<string, unknown>[] = [];
   const destination = new Writable({
     write(chunk, _encoding, done) {

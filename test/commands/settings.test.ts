@@ -4,6 +4,7 @@ import Sqlite from 'better-sqlite3';
 import { InteractionResponseType } from 'discord-api-types/v10';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NEEDS_MANAGE_SERVER } from '../../src/discord/router.js';
+import { databaseBefore } from '../db/helpers.js';
 import { startTestBot, type TestBot, type TestGuild } from './helpers.js';
 
 let t: TestBot;
@@ -17,6 +18,22 @@ afterAll(async () => {
 
 /** Paris in winter or in summer: the label follows the day the test runs. */
 const PARIS = /Europe\/Paris \(CES?T, UTC\+[12]\)/;
+/** Kyiv, likewise. */
+const KYIV = /Europe\/Kyiv \(EES?T, UTC\+[23]\)/;
+
+/** The stored schedule's zone of a task of guild `guildId`, read from the database file. */
+function storedZone(databasePath: string, guildId: string, name: string): unknown {
+  const sqlite = new Sqlite(databasePath, { readonly: true });
+  try {
+    const schedule = sqlite
+      .prepare('SELECT schedule FROM tasks WHERE guild_id = ? AND name = ?')
+      .pluck()
+      .get(guildId, name) as string;
+    return JSON.parse(schedule).timeZone;
+  } finally {
+    sqlite.close();
+  }
+}
 
 const complete = (value: string, guild: TestGuild = t.a) =>
   t.emulator.invokeAutocomplete({
@@ -149,6 +166,80 @@ describe('timezone autocomplete', () => {
     const [long] = await complete('y'.repeat(100));
     expect(long?.name.length).toBeLessThanOrEqual(100);
     expect(long?.value).toBe('y'.repeat(100));
+  });
+});
+
+describe('renamed zones', () => {
+  it('takes the old name and the new, and stores and shows the current one', async () => {
+    const { b } = t;
+    for (const typed of ['kiev', 'Europe/Kiev', 'Europe/Kyiv']) {
+      expect(await t.run('settings', { timezone: typed }, { guild: b })).toMatch(
+        new RegExp(`^This server's time zone is now ${KYIV.source}`),
+      );
+    }
+    expect(await t.run('settings', {}, { guild: b })).toMatch(
+      new RegExp(`Time zone: ${KYIV.source}, set by`),
+    );
+    const created = await t.run(
+      'create reminder',
+      {
+        name: 'kyiv-standup',
+        channel: b.channels.general!,
+        at: '09:00',
+        timezone: 'Europe/Kiev',
+        message: 'hi',
+      },
+      { guild: b },
+    );
+    expect(created).toContain('(Europe/Kyiv)');
+    expect(created).not.toContain('Kiev');
+    expect(storedZone(t.databasePath, b.id, 'kyiv-standup')).toBe('Europe/Kyiv');
+  });
+
+  it('autocompletes the old name to the current zone', async () => {
+    const [kie] = await complete('kie', t.b);
+    expect(kie?.value).toBe('Europe/Kyiv');
+    expect(kie?.name).toMatch(new RegExp(`^Kiev: ${KYIV.source}$`));
+    for (const typed of ['kiev', 'Europe/Kiev']) {
+      const [first] = await complete(typed, t.b);
+      expect(first?.value).toBe('Europe/Kyiv');
+      expect(first?.name).toMatch(new RegExp(`^${KYIV.source}$`));
+    }
+  });
+
+  it('shows and keeps the current names where an older Metronome stored the old ones', async () => {
+    const older = await startTestBot({
+      before(databasePath, { a }) {
+        const sqlite = databaseBefore(databasePath, '0004_current_zone_names');
+        sqlite
+          .prepare(
+            "INSERT INTO guild_settings (guild_id, time_zone, updated_at, updated_by) VALUES (?, 'Europe/Kiev', 1, ?)",
+          )
+          .run(a.id, a.admin);
+        sqlite
+          .prepare(
+            'INSERT INTO tasks (guild_id, name, kind, options, schedule, state, channel_id, created_by, ' +
+              "created_at, updated_at) VALUES (?, 'standup', 'reminder', ?, ?, 'stopped', ?, ?, 1, 1)",
+          )
+          .run(
+            a.id,
+            JSON.stringify({ message: 'hi' }),
+            JSON.stringify({ kind: 'times', times: ['09:00'], timeZone: 'Europe/Kiev' }),
+            a.channels.general!,
+            a.admin,
+          );
+        sqlite.close();
+      },
+    });
+    try {
+      expect(await older.run('settings')).toMatch(new RegExp(`Time zone: ${KYIV.source}, set by`));
+      const info = await older.run('info', { name: 'standup' });
+      expect(info).toContain('daily at 09:00 (Europe/Kyiv)');
+      expect(info).not.toContain('Kiev');
+      expect(storedZone(older.databasePath, older.a.id, 'standup')).toBe('Europe/Kyiv');
+    } finally {
+      await older.close();
+    }
   });
 });
 
