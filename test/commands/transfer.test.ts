@@ -196,6 +196,17 @@ describe('/task import', () => {
     expect(await taskNames(t.b)).not.toContain('old-news');
   });
 
+  it('imports a zone under its old name as its current one', async () => {
+    const schedule = { kind: 'times', times: ['09:00'], timeZone: 'Europe/Kiev' };
+    const reply = await importInto(t.b, file([reminder('kyiv-morning', { state: 'stopped', schedule })]));
+    expect(reply).toContain('(Europe/Kyiv)');
+    expect(reply).not.toContain('Kiev');
+    expect(await t.run('info', { name: 'kyiv-morning' }, { guild: t.b })).toContain(
+      'daily at 09:00 (Europe/Kyiv)',
+    );
+    expect((await exportFrom(t.b)).text).toContain('"timeZone": "Europe/Kyiv"');
+  });
+
   it('does not even download the file of a member without Manage Server', async () => {
     const file = t.emulator.uploadAttachment({ filename: 'tasks.json', content: '{}' });
     const reply = await t.run(
