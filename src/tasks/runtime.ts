@@ -128,6 +128,12 @@ export class TaskRuntime {
   readonly #active = new Map<number, Activation>();
   /** Running tasks waiting for a later slot, without a Loop. */
   readonly #parked = new ParkedTasks((wake) => this.#woken(wake));
+  /**
+   * Next runs that resumeAll moved (catch-up skip) for tasks it parked, written after it returns, a page per
+   * turn (#writeMoves): 100,000 row updates would double a restore. Only display: resumeAll recomputes them.
+   */
+  #moves: { id: number; nextRunAt: number }[][] = [];
+  #movesTimer: ReturnType<typeof setImmediate> | undefined;
   /** Serializes commands on one task, keyed by (guild, name). */
   readonly #locks = new KeyedLock<string>();
   readonly #journal: RunJournal;
@@ -416,12 +422,14 @@ export class TaskRuntime {
   /** The guild's tasks, by name. */
   list(guildId: string): Task[] {
     this.#journal.flush();
+    this.#writeMoves();
     return listTasks(this.#db, guildId);
   }
 
   /** One task with its newest runs (at most 100 are kept). */
   info(guildId: string, name: string, runLimit = 10): TaskInfo {
     this.#journal.flush();
+    this.#writeMoves();
     const task = this.#require(guildId, name);
     return { task, runs: lastRuns(this.#db, task.id, runLimit) };
   }
@@ -463,13 +471,21 @@ export class TaskRuntime {
       input.nowMs = Date.now();
       const plan = planResumePage(page, input);
       broken.push(...plan.broken);
+      // Tasks that will wait parked get their moved next run written later (see #moves); the rest now.
+      const parkFromMs = input.nowMs + KEEP_LOOP_MS;
+      const later: { id: number; nextRunAt: number }[] = [];
+      const now: { id: number; nextRunAt: number }[] = [];
+      for (const move of plan.moved) {
+        (move.nextRunAt >= parkFromMs && !plan.replays.has(move.id) ? later : now).push(move);
+      }
+      if (later.length > 0) this.#moves.push(later);
       inTransaction(this.#db, () => {
         this.#journal.recordNow(plan.settled);
         if (plan.settled.length > 0) {
           const kinds = new Map(page.map((task) => [task.id, task.kind]));
           for (const record of plan.settled) this.#recorded(record, kinds.get(record.taskId) ?? 'unknown');
         }
-        setNextRuns(this.#db, plan.moved, input.nowMs);
+        setNextRuns(this.#db, now, input.nowMs);
         for (const id of plan.completed) {
           updateTask(this.#db, id, { state: 'completed', nextRunAt: null, updatedAt: input.nowMs });
         }
@@ -510,7 +526,32 @@ export class TaskRuntime {
     });
     const summary = { resumed, caughtUp, replayed, interrupted, failed: broken.length };
     this.#log.info(summary, 'tasks resumed');
+    if (this.#moves.length > 0) this.#movesTimer ??= setImmediate(this.#writeMovesPage);
     return summary;
+  }
+
+  /** Writes one page of the moved next runs, and comes back next turn for the rest. */
+  readonly #writeMovesPage = (): void => {
+    this.#movesTimer = undefined;
+    const page = this.#moves.shift();
+    if (page !== undefined) this.#writeMovePage(page);
+    if (this.#moves.length > 0 && !this.#closing) this.#movesTimer = setImmediate(this.#writeMovesPage);
+  };
+
+  /** Writes every moved next run still waiting (a listing must show them). */
+  #writeMoves(): void {
+    while (this.#moves.length > 0) this.#writeMovePage(this.#moves.shift()!);
+  }
+
+  /** Only for tasks still parked for that slot: a run or a command since has written its own. */
+  #writeMovePage(page: { id: number; nextRunAt: number }[]): void {
+    const current = page.filter(({ id, nextRunAt }) => this.#parked.slotOf(id) === nextRunAt);
+    try {
+      setNextRuns(this.#db, current, Date.now());
+    } catch (error) {
+      // Only a display field, recomputed at every start-up; the task runs at its slot all the same.
+      this.#log.warn({ err: error, tasks: current.length }, 'could not save the next runs of resumed tasks');
+    }
   }
 
   /**
@@ -542,7 +583,10 @@ export class TaskRuntime {
    */
   async shutdown(graceMs = DEFAULT_SHUTDOWN_GRACE_MS): Promise<void> {
     this.#closing = true;
-    this.#parked.close(); // parked tasks need nothing: their rows say running, with their next run
+    // Parked tasks need nothing: their rows say running, and start-up works out their next run again.
+    if (this.#movesTimer !== undefined) clearImmediate(this.#movesTimer);
+    this.#moves = [];
+    this.#parked.close();
     const activations = [...this.#active.values()];
     for (const activation of activations) activation.loop.stop();
     const allDone = Promise.all(activations.map((a) => a.done));
@@ -568,6 +612,7 @@ export class TaskRuntime {
    * tries at once any that failed to be written before. Returns whether everything is saved.
    */
   flush(): boolean {
+    this.#writeMoves();
     return this.#journal.flush();
   }
 

@@ -243,6 +243,39 @@ describe('parked tasks across a restart', () => {
     expectNeverEarlyNorTwice(execute.calls);
   });
 
+  it('resumeAll writes the next runs it moved once it has returned; a listing shows them at once', async () => {
+    const runtime = bot.runtime();
+    const task = await runtime.create(
+      'g1',
+      definition({ name: 'moved', schedule: { kind: 'interval', seconds: 600 } }),
+    );
+    await vi.advanceTimersByTimeAsync(0);
+    await bot.stopBot();
+    vi.setSystemTime(T0 + 25 * MINUTE); // the 10- and 20-minute slots pass while down
+    bot.boot();
+    bot.runtime().resumeAll();
+    expect(bot.runtime().list('g1')[0]).toMatchObject({ name: 'moved', nextRunAt: T0 + 30 * MINUTE });
+    expect(getTaskById(bot.db(), task.id)?.nextRunAt).toBe(T0 + 30 * MINUTE);
+  });
+
+  it('a moved next run written late never replaces one a command wrote meanwhile', async () => {
+    const runtime = bot.runtime();
+    const task = await runtime.create(
+      'g1',
+      definition({ name: 'moved', schedule: { kind: 'interval', seconds: 600 } }),
+    );
+    await vi.advanceTimersByTimeAsync(0);
+    await bot.stopBot();
+    vi.setSystemTime(T0 + 25 * MINUTE);
+    bot.boot();
+    bot.runtime().resumeAll();
+    // Before the next turn writes the moved next run (T0 + 30 min), a new schedule takes the task over.
+    const updated = await bot.runtime().updateSchedule('g1', 'moved', daily('13:00'));
+    expect(updated.nextRunAt).toBe(Date.UTC(2025, 5, 2, 13, 0));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(getTaskById(bot.db(), task.id)?.nextRunAt).toBe(Date.UTC(2025, 5, 2, 13, 0));
+  });
+
   it('a second resumeAll leaves parked tasks alone', async () => {
     execute.calls.length = 0;
     const runtime = bot.runtime();
