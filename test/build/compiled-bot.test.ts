@@ -2,7 +2,15 @@
 // custom handler modules in TypeScript and in plain JavaScript; and `npm start`, whose npm exits on SIGTERM
 // without passing it on. dist/ is built once per test run, and only when it is missing or stale.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -219,6 +227,26 @@ it('node dist/main.js loads a .ts module from a folder node treats as CommonJS (
   bot.child.kill('SIGTERM');
   expect(await bot.exited).toBe(0);
 }, 120_000);
+
+it('a plain JavaScript program imports the loop engine from metronome/loop: the compiled code, with its types', async () => {
+  const dir = handlersDir(
+    {
+      'package.json': '{ "type": "module" }\n',
+      'ticks.js': [
+        "import { loop } from 'metronome/loop';",
+        "console.log(import.meta.resolve('metronome/loop'));",
+        'const ticker = loop({ seconds: 0, count: 3 }, (label, { iteration }) => console.log(label, iteration));',
+        "await ticker.start('tick');",
+      ].join('\n'),
+    },
+    {},
+  );
+  const program = start(process.execPath, [join(dir, 'ticks.js')], dir, {});
+  expect(await program.exited).toBe(0);
+  expect(program.text()).toBe(`file://${join(REPO, 'dist/loop/index.js')}\ntick 0\ntick 1\ntick 2\n`);
+  expect(existsSync(join(REPO, 'dist/loop/index.d.ts'))).toBe(true);
+  expect(existsSync(join(REPO, 'dist/index.d.ts'))).toBe(true);
+});
 
 it('npm start runs the compiled bot and stops it gracefully when npm is sent SIGTERM and exits', async () => {
   const { emulator } = await emulatorWithGuild();
