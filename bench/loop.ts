@@ -230,7 +230,9 @@ async function fireRate(label: string, schedule: LoopOptions): Promise<void> {
   const firing = Array.from({ length: MANY }, () => loop(schedule, counted));
   for (const l of firing) void l.resume({ currentLoop: 0, firstDueAt });
   const runStart = performance.now();
+  const cpuStart = process.cpuUsage();
   await sleep(5_000);
+  const cpu = process.cpuUsage(cpuStart);
   for (const l of firing) l.stop();
   const runSeconds = (performance.now() - runStart) / 1_000;
   const full = [...batches.values()].filter((b) => b.fires === MANY && b.last > b.first);
@@ -239,7 +241,7 @@ async function fireRate(label: string, schedule: LoopOptions): Promise<void> {
   console.log(
     `  ${label.padEnd(9)} 0-work fire rate: ${Math.round(percentile(rates, 50)).toLocaleString('en')} fires/s within a batch ` +
       `(median of ${rates.length} batches of ${MANY.toLocaleString('en')}; batch time ${((MANY / percentile(rates, 50)) * 1_000).toFixed(0)} ms); ` +
-      `${total.toLocaleString('en')} fires in ${runSeconds.toFixed(1)} s`,
+      `${total.toLocaleString('en')} fires in ${runSeconds.toFixed(1)} s, ${((cpu.user + cpu.system) / total).toFixed(1)} µs of CPU each`,
   );
   await sleep(100);
 }
