@@ -132,7 +132,7 @@ export class TaskRuntime {
    * Next runs that resumeAll moved (catch-up skip) for tasks it parked, written after it returns, a page per
    * turn (#writeMoves): 100,000 row updates would double a restore. Only display: resumeAll recomputes them.
    */
-  #moves: { id: number; nextRunAt: number }[][] = [];
+  #moves: Float64Array[] = []; // (id, next run) pairs: 16 bytes a task while they wait
   #movesTimer: ReturnType<typeof setImmediate> | undefined;
   /** Serializes commands on one task, keyed by (guild, name). */
   readonly #locks = new KeyedLock<string>();
@@ -473,12 +473,13 @@ export class TaskRuntime {
       broken.push(...plan.broken);
       // Tasks that will wait parked get their moved next run written later (see #moves); the rest now.
       const parkFromMs = input.nowMs + KEEP_LOOP_MS;
-      const later: { id: number; nextRunAt: number }[] = [];
+      const later: number[] = [];
       const now: { id: number; nextRunAt: number }[] = [];
       for (const move of plan.moved) {
-        (move.nextRunAt >= parkFromMs && !plan.replays.has(move.id) ? later : now).push(move);
+        if (move.nextRunAt >= parkFromMs && !plan.replays.has(move.id)) later.push(move.id, move.nextRunAt);
+        else now.push(move);
       }
-      if (later.length > 0) this.#moves.push(later);
+      if (later.length > 0) this.#moves.push(Float64Array.from(later));
       inTransaction(this.#db, () => {
         this.#journal.recordNow(plan.settled);
         if (plan.settled.length > 0) {
@@ -544,8 +545,13 @@ export class TaskRuntime {
   }
 
   /** Only for tasks still parked for that slot: a run or a command since has written its own. */
-  #writeMovePage(page: { id: number; nextRunAt: number }[]): void {
-    const current = page.filter(({ id, nextRunAt }) => this.#parked.slotOf(id) === nextRunAt);
+  #writeMovePage(page: Float64Array): void {
+    const current: { id: number; nextRunAt: number }[] = [];
+    for (let at = 0; at < page.length; at += 2) {
+      const id = page[at]!;
+      const nextRunAt = page[at + 1]!;
+      if (this.#parked.slotOf(id) === nextRunAt) current.push({ id, nextRunAt });
+    }
     try {
       setNextRuns(this.#db, current, Date.now());
     } catch (error) {
