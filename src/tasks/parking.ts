@@ -8,6 +8,7 @@
 import { CLOCK_JITTER_MS, clock } from '../loop/clock.js';
 import { MAX_FIRES_PER_TURN, MAX_TURN_MS, sharedTimerQueue, TimerEntry } from '../loop/timer-queue.js';
 import { ParkedQueue } from './parked-queue.js';
+import { SlotTable } from './slot-table.js';
 
 /** What a parked task's wake tells its owner. */
 export interface Wake {
@@ -29,7 +30,7 @@ const COMPACT_AFTER_STALE = 4_096;
 export class ParkedTasks {
   readonly #onWake: (wake: Wake) => void;
   /** Each parked task's slot. */
-  readonly #slots = new Map<number, number>();
+  readonly #slots = new SlotTable();
   /** Orders entries with the same key first parked, first woken. */
   #nextSeq = 0;
   #stale = 0;
@@ -50,9 +51,9 @@ export class ParkedTasks {
     return this.#slots.size;
   }
 
-  /** Bytes of the two queues' arrays (the ticket map comes on top). */
-  get queueBytes(): number {
-    return this.#mono.bytes + this.#wall.bytes;
+  /** Bytes of the two queues' and the slot table's arrays: what the parked tasks cost. */
+  get bytes(): number {
+    return this.#mono.bytes + this.#wall.bytes + this.#slots.bytes;
   }
 
   has(taskId: number): boolean {
@@ -70,8 +71,7 @@ export class ParkedTasks {
    */
   park(taskId: number, slotMs: number, monotonic: boolean): void {
     if (this.#closed) return;
-    if (this.#slots.has(taskId)) this.#stale++;
-    this.#slots.set(taskId, slotMs);
+    if (this.#slots.set(taskId, slotMs)) this.#stale++;
     const seq = this.#nextSeq++;
     if (monotonic) {
       const keyMs = clock.monoAt(slotMs);
