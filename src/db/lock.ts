@@ -23,7 +23,12 @@ import { randomUUID } from 'node:crypto';
 import { closeSync, constants, openSync, realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Sqlite from 'better-sqlite3';
-import { DatabaseFileError, isInMemory, prepareDatabaseFile } from './connection.js';
+import {
+  DatabaseFileError,
+  describeDatabaseFileError,
+  isInMemory,
+  prepareDatabaseFile,
+} from './connection.js';
 
 /** Another process (or another bot in this one) holds the lock; `pid` is that process, if it could be read. */
 export class DatabaseLockedError extends Error {
@@ -134,10 +139,18 @@ function openLockFile(path: string): Sqlite.Database {
     sqlite.prepare('SELECT count(*) FROM sqlite_master').get(); // reads the header: is this a database?
     return sqlite;
   } catch (error) {
-    if ((error as { code?: unknown }).code === 'SQLITE_BUSY') return sqlite; // an owner mid-commit: locked
-    // Anything else (a file that is not a database, say) is not ours to take over.
+    const code = (error as { code?: unknown }).code;
+    if (code === 'SQLITE_BUSY') return sqlite; // an owner mid-commit: locked
     sqlite.close();
-    throw error;
+    // Not ours to take over, and not the database: the sentence must name this file, not suggest a restore.
+    if (code === 'SQLITE_NOTADB') {
+      throw new DatabaseFileError(
+        `${path} is not a Metronome lock file (Metronome keeps a small SQLite database there). Move it ` +
+          'elsewhere, then start Metronome again.',
+        { cause: error },
+      );
+    }
+    throw describeDatabaseFileError(error, path) ?? error;
   }
 }
 

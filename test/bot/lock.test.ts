@@ -273,13 +273,21 @@ describe('acquireDatabaseLock', () => {
     }
   });
 
-  it('leaves alone a file at the lock path that is not a lock, a bare pid included', () => {
+  it('leaves alone a file at the lock path that is not a lock, a bare pid included, and names it', async () => {
     for (const text of ['not yours\n', `${liveUnrelatedPid()}\n`]) {
       const database = tempDatabase();
-      writeFileSync(lockFileOf(database), text);
-      expect(() => acquireDatabaseLock(database)).toThrow(/not a database/);
-      expect(() => acquireDatabaseLock(database)).not.toThrow(DatabaseLockedError);
-      expect(readFileSync(lockFileOf(database), 'utf8')).toBe(text);
+      const lockFile = lockFileOf(database);
+      writeFileSync(lockFile, text);
+      const sentence =
+        `${lockFile} is not a Metronome lock file (Metronome keeps a small SQLite database there). ` +
+        'Move it elsewhere, then start Metronome again.';
+      expect(() => acquireDatabaseLock(database)).toThrow(new DatabaseFileError(sentence));
+      const refused = startBot({
+        config: { discordToken: 'unused', databasePath: database, discordApiBase: 'http://127.0.0.1:9' },
+        log: createLogger({ level: 'silent' }),
+      });
+      await expect(refused).rejects.toThrow(new StartupError(sentence));
+      expect(readFileSync(lockFile, 'utf8')).toBe(text);
     }
   });
 
