@@ -67,6 +67,8 @@ export function trackGateway(client: Client, options: GatewayTrackerOptions): Ga
         ticker: undefined,
       };
       states.set(shard, state);
+      // Shown as 0 from the start, so that increase() and alerts see the first outage's attempts.
+      metrics?.gatewayReconnectAttempts.labels(String(shard)).inc(0);
     }
     return state;
   };
