@@ -283,7 +283,13 @@ describe('acquireDatabaseLock', () => {
         'Move it elsewhere, then start Metronome again.';
       expect(() => acquireDatabaseLock(database)).toThrow(new DatabaseFileError(sentence));
       const refused = startBot({
-        config: { discordToken: 'unused', databasePath: database, discordApiBase: 'http://127.0.0.1:9' },
+        config: {
+          discordToken: 'unused',
+          databasePath: database,
+          handlersDir: undefined,
+          devGuildId: undefined,
+          discordApiBase: 'http://127.0.0.1:9',
+        },
         log: createLogger({ level: 'silent' }),
       });
       await expect(refused).rejects.toThrow(new StartupError(sentence));
