@@ -4,9 +4,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import {
   copyFileSync,
+  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   rmSync,
   symlinkSync,
   writeFileSync,
@@ -224,6 +226,47 @@ it('node dist/main.js loads a .ts module from a folder node treats as CommonJS (
   const bot = await startCompiled(emulator, handlersDir({}, { 'question-of-the-day.ts': EXAMPLE }));
   expect(createKinds(emulator)).toEqual(['counter', 'leaderboard', 'reminder', 'qotd']);
   await createAndSeePost(emulator, guild, bot, QOTD);
+  bot.child.kill('SIGTERM');
+  expect(await bot.exited).toBe(0);
+}, 120_000);
+
+it('without tsx installed, the compiled bot skips a .ts module with a sentence saying what to do and loads the .js ones', async () => {
+  // A copy of the installed bot whose node_modules lacks tsx, as after an install that left it out.
+  const root = tempDir();
+  cpSync(join(REPO, 'dist'), join(root, 'dist'), { recursive: true });
+  copyFileSync(join(REPO, 'package.json'), join(root, 'package.json'));
+  symlinkSync(join(REPO, 'migrations'), join(root, 'migrations'), 'dir');
+  mkdirSync(join(root, 'node_modules'));
+  for (const name of readdirSync(join(REPO, 'node_modules'))) {
+    if (name !== 'tsx' && !name.startsWith('.')) {
+      symlinkSync(join(REPO, 'node_modules', name), join(root, 'node_modules', name));
+    }
+  }
+  const handlers = handlersDir(
+    { 'package.json': '{ "type": "module" }\n' },
+    { 'question-of-the-day.ts': EXAMPLE, 'ping.js': join(FIXTURES, 'ping.js') },
+  );
+  rmSync(join(handlers, 'node_modules', 'metronome'));
+  symlinkSync(root, join(handlers, 'node_modules', 'metronome'), 'dir');
+  const { emulator } = await emulatorWithGuild();
+  const bot = start(process.execPath, [join(root, 'dist/main.js')], tempDir(), {
+    DISCORD_TOKEN: emulator.token,
+    DISCORD_API_BASE: emulator.apiBase,
+    DATABASE_PATH: './data/bot.db',
+    HANDLERS_DIR: handlers,
+    LOG_LEVEL: 'info',
+  });
+  await bot.waitForLog('tasks resumed');
+  expect(createKinds(emulator)).toEqual(['counter', 'leaderboard', 'reminder', 'ping']);
+  expect(bot.logs).toContainEqual(
+    expect.objectContaining({
+      msg: 'handler module skipped',
+      path: join(handlers, 'question-of-the-day.ts'),
+      reason: expect.stringMatching(
+        /^it is TypeScript, and tsx \(which compiles it on load\) could not be loaded: .+; compile it to \.js or reinstall with npm ci$/,
+      ),
+    }),
+  );
   bot.child.kill('SIGTERM');
   expect(await bot.exited).toBe(0);
 }, 120_000);
