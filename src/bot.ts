@@ -131,6 +131,7 @@ export async function startBot({
     const monitoring = await startMonitoring({
       client,
       runtime,
+      kinds: registry.kinds,
       database: db,
       log,
       metrics,

@@ -15,6 +15,8 @@ import { type MetricsServer, startMetricsServer } from './metrics/server.js';
 export interface MonitoringOptions {
   client: Client;
   runtime: InstrumentedRuntime;
+  /** The handler kinds loaded, whose run series start at 0. */
+  kinds?: readonly string[];
   database: Pick<DatabaseConnection, 'db' | 'sqlite'>;
   log: Logger;
   /** The bot's metrics (created before the assembly, whose router counts commands into them); none: no listener. */
@@ -52,7 +54,7 @@ export async function startMonitoring(options: MonitoringOptions): Promise<Monit
 
   let server: MetricsServer | undefined;
   try {
-    undo.push(instrumentRuntime(runtime, metrics));
+    undo.push(instrumentRuntime(runtime, metrics, options.kinds));
     undo.push(countRateLimits(client, metrics));
     metrics.sources.tasksByState = () => countTasksByState(database.db);
     const eventLoop = watchEventLoop();

@@ -13,8 +13,16 @@ export interface InstrumentedRuntime {
 type CounterChild = ReturnType<BotMetrics['runs']['labels']>;
 type HistogramChild = ReturnType<BotMetrics['runDuration']['labels']>;
 
-/** Attaches the runtime's metrics to `metrics`; returns a function that detaches them. */
-export function instrumentRuntime(runtime: InstrumentedRuntime, metrics: BotMetrics): () => void {
+/**
+ * Attaches the runtime's metrics to `metrics`; returns a function that detaches them. The handler `kinds`
+ * known at start get their ok, error and gave_up series at 0 at once, so increase() and alerts see a kind's
+ * first failure (a series that appears already at 1 has no increase to show).
+ */
+export function instrumentRuntime(
+  runtime: InstrumentedRuntime,
+  metrics: BotMetrics,
+  kinds: readonly string[] = [],
+): () => void {
   const runCounters = new Map<string, Map<RunOutcomeLabel, CounterChild>>();
   const durations = new Map<string, HistogramChild>();
   const lateness = metrics.firingLateness.labels();
@@ -46,6 +54,9 @@ export function instrumentRuntime(runtime: InstrumentedRuntime, metrics: BotMetr
     }
     return child;
   };
+
+  for (const kind of kinds)
+    for (const outcome of ['ok', 'error', 'gave_up'] as const) runCounter(kind, outcome);
 
   const onRun = (event: RunRecordedEvent): void => {
     const { kind, outcome, taskId, scheduledAt, startedAt, finishedAt } = event;

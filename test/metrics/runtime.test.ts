@@ -109,6 +109,19 @@ describe('instrumentRuntime', () => {
     expect(sample(text, 'metronome_run_records_queued')).toBe(10);
   });
 
+  it('starts the ok, error and gave_up series of the kinds it is given at 0', async () => {
+    const events = new RuntimeEvents();
+    const metrics = createMetrics({ defaultMetrics: false });
+    instrumentRuntime({ events, queuedRecords: 0 }, metrics, ['reminder', 'counter']);
+    const text = await metrics.registry.metrics();
+    for (const kind of ['reminder', 'counter']) {
+      for (const outcome of ['ok', 'error', 'gave_up']) {
+        expect(sample(text, `metronome_task_runs_total{kind="${kind}",outcome="${outcome}"}`)).toBe(0);
+      }
+    }
+    expect(text).not.toContain('outcome="retried"');
+  });
+
   it('stops counting once detached', async () => {
     const { run, detach, events, runtime, scrape } = setUp();
     run({ outcome: 'ok' });
