@@ -62,14 +62,21 @@ export function staleReason(target = BOT) {
   return changed === undefined ? undefined : `${changed} changed since the last build`;
 }
 
+/** tsc's script, or undefined when TypeScript (a dev dependency) is not installed. */
+export function typeScriptCompiler() {
+  try {
+    return createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  } catch {
+    return undefined;
+  }
+}
+
 /** Compiles the target into a fresh folder; returns a sentence saying why it could not, or undefined. */
 export function build(target = BOT) {
   // Taken before tsc reads anything, so a source saved during the build makes the next start build again.
   const startedAt = Date.now();
-  let tsc;
-  try {
-    tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  } catch {
+  const tsc = typeScriptCompiler();
+  if (tsc === undefined) {
     return `TypeScript is not installed, so ${target.out}/ cannot be built: run npm ci (with the dev dependencies) first`;
   }
   const out = join(ROOT, target.out);

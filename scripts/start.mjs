@@ -1,15 +1,27 @@
 // `npm start`: the friendly way to run the bot. Builds dist/ first if it is missing or older than src/, then
 // runs the compiled bot in this same process (npm → node, nothing between). In production run
 // `node dist/main.js` directly (README, "Running it on your server"): npm does not pass SIGTERM on.
-import { buildIfStale } from './build.mjs';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { buildIfStale, staleReason, typeScriptCompiler } from './build.mjs';
+
+const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 
 // Read before the build: node reads ppid once, and npm may be gone by the time a long build ends.
 const parent = process.ppid;
 
-const problem = buildIfStale();
-if (problem !== undefined) {
-  process.stderr.write(`${problem}\n`);
-  process.exit(1);
+const stale = staleReason();
+if (stale !== undefined && typeScriptCompiler() === undefined && existsSync(MAIN)) {
+  // An install without dev dependencies that was given a built dist/: run it rather than refuse to start.
+  process.stderr.write(
+    `${stale}, and TypeScript is not installed to rebuild it: starting the build there is\n`,
+  );
+} else {
+  const problem = buildIfStale();
+  if (problem !== undefined) {
+    process.stderr.write(`${problem}\n`);
+    process.exit(1);
+  }
 }
 
 // npm 11 exits on SIGTERM without passing it on, and the bot would run on unsupervised under init: losing the
@@ -25,4 +37,4 @@ const parentWatch = setInterval(() => {
 }, 1_000);
 parentWatch.unref();
 
-await import('../dist/main.js');
+await import(new URL('../dist/main.js', import.meta.url).href);

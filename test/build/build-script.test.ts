@@ -132,3 +132,24 @@ it(
   },
   BUILD_MS,
 );
+
+it('npm start without TypeScript runs the dist/ it was given, saying it may be out of date', async () => {
+  const dir = project({ typescript: false });
+  copyFileSync(join(REPO, 'scripts/start.mjs'), join(dir, 'scripts/start.mjs'));
+  mkdirSync(join(dir, 'dist'));
+  writeFileSync(join(dir, 'dist/main.js'), "console.log('the build there is ran');\n");
+  const child = spawn(process.execPath, [join(dir, 'scripts/start.mjs')], { cwd: dir });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  expect(await new Promise((resolve) => child.on('exit', resolve))).toBe(0);
+  expect(stderr).toBe(
+    'dist/ was not made by a build, and TypeScript is not installed to rebuild it: starting the build there is\n',
+  );
+  expect(stdout).toBe('the build there is ran\n');
+});
