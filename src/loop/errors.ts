@@ -27,7 +27,10 @@ const TRANSIENT_CODES = new Set([
 // 'AbortError' is how @discordjs/rest reports a request that hit its own timeout (it aborts the fetch with
 // no reason: "This operation was aborted"). The loop's own cancel() aborts with a LoopCancelledError, which
 // is never transient; and the engine ends a cancelled run before it looks at the error at all.
+// 'TransientError' is ours: a handler module that got a second copy of the package (a CommonJS folder beside
+// the compiled bot) throws a TransientError of that copy's class, which instanceof alone would not see.
 const TRANSIENT_NAMES = new Set([
+  'TransientError',
   'TimeoutError',
   'AbortError',
   'ConnectTimeoutError',

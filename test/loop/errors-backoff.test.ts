@@ -23,6 +23,13 @@ describe('transient error detection', () => {
       new TypeError('fetch failed', { cause: withProps({ code: 'ECONNRESET' }) }),
     ],
     ['an explicit TransientError', new TransientError('retry me')],
+    // A handler module that loaded a second copy of the package throws that copy's class.
+    [
+      'a TransientError of another copy of the package',
+      new (class TransientError extends Error {
+        override name = 'TransientError';
+      })('retry me'),
+    ],
     // @discordjs/rest aborts a request that hit its timeout with no reason, so fetch rejects like this.
     [
       'a REST timeout (DOMException AbortError)',
