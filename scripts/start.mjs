@@ -14,7 +14,7 @@ const stale = staleReason();
 if (stale !== undefined && typeScriptCompiler() === undefined && existsSync(MAIN)) {
   // An install without dev dependencies that was given a built dist/: run it rather than refuse to start.
   process.stderr.write(
-    `${stale}, and TypeScript is not installed to rebuild it: starting the build there is\n`,
+    `${stale}, and TypeScript is not installed to rebuild it: starting the existing build as it is\n`,
   );
 } else {
   const problem = buildIfStale();

@@ -149,7 +149,7 @@ it('npm start without TypeScript runs the dist/ it was given, saying it may be o
   });
   expect(await new Promise((resolve) => child.on('exit', resolve))).toBe(0);
   expect(stderr).toBe(
-    'dist/ was not made by a build, and TypeScript is not installed to rebuild it: starting the build there is\n',
+    'dist/ was not made by a build, and TypeScript is not installed to rebuild it: starting the existing build as it is\n',
   );
   expect(stdout).toBe('the build there is ran\n');
 });
