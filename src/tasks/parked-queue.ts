@@ -49,7 +49,7 @@ export class ParkedQueue {
       const parent = (index - 1) >> 1;
       const p = parent * STRIDE;
       if (!before(keyMs, seq, data[p + KEY]!, data[p + SEQ]!)) break;
-      data.copyWithin(index * STRIDE, p, p + STRIDE);
+      move(data, p, index * STRIDE);
       index = parent;
     }
     const at = index * STRIDE;
@@ -119,7 +119,7 @@ export class ParkedQueue {
       }
       const c = child * STRIDE;
       if (!before(data[c + KEY]!, data[c + SEQ]!, keyMs, seq)) break;
-      data.copyWithin(index * STRIDE, c, c + STRIDE);
+      move(data, c, index * STRIDE);
       index = child;
     }
     const at = index * STRIDE;
@@ -134,6 +134,14 @@ export class ParkedQueue {
     grown.set(this.#data);
     this.#data = grown;
   }
+}
+
+/** Copies the entry at `from` to `to`: four assignments, cheaper than a copyWithin call per heap level. */
+function move(data: Float64Array, from: number, to: number): void {
+  data[to] = data[from]!;
+  data[to + 1] = data[from + 1]!;
+  data[to + 2] = data[from + 2]!;
+  data[to + 3] = data[from + 3]!;
 }
 
 /** Heap order: by key, then first parked first. */
