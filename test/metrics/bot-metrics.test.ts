@@ -138,9 +138,17 @@ describe('the bot with METRICS_PORT set', () => {
 
     expect(await t.run('info', { name: 'nope' })).toMatch(/nope/);
     expect(await t.run('list', {}, 'member')).toContain('Manage Server');
+    // A sentence the command itself refuses with (a schedule it cannot read) is a refusal, not an ok.
+    expect(
+      await t.run('create reminder', { name: 'late', channel: general, every: 'soonish', message: 'Hi!' }),
+    ).not.toContain('Created');
     const commands = await scrapeUntil(t, 'metronome_commands_total{subcommand="info",outcome="refused"}', 1);
     expect(sample(commands, 'metronome_commands_total{subcommand="list",outcome="denied"}')).toBe(1);
-    expect(sample(commands, 'metronome_command_ack_seconds_count')).toBe(3);
+    expect(sample(commands, 'metronome_commands_total{subcommand="create reminder",outcome="refused"}')).toBe(
+      1,
+    );
+    expect(sample(commands, 'metronome_commands_total{subcommand="create reminder",outcome="ok"}')).toBe(1);
+    expect(sample(commands, 'metronome_command_ack_seconds_count')).toBe(4);
     // No task name, guild or channel id in any label.
     expect(commands).not.toMatch(/standup|\d{17,}"/);
   });

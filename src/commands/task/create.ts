@@ -15,6 +15,7 @@ import { scheduleFromOptions } from '../../discord/schedule-input.js';
 import type { CommandRoom, TaskSubcommand } from '../../discord/task-command.js';
 import type { Handler } from '../../handlers/define.js';
 import type { HandlerRegistry } from '../../handlers/registry.js';
+import { TaskError } from '../../tasks/index.js';
 import {
   addScheduleOptions,
   autocompleteShared,
@@ -112,23 +113,24 @@ function kindSubcommand(handler: Handler): SlashCommandSubcommandBuilder {
 export const execute: TaskSubcommand['execute'] = async (interaction, ctx) => {
   const kind = interaction.options.getSubcommand(true);
   const handler = ctx.registry.get(kind);
-  if (!handler) return `There is no task kind "${kind}" on this bot any more.`;
+  if (!handler)
+    throw new TaskError('invalid_definition', `There is no task kind "${kind}" on this bot any more.`);
 
   const defaultTimeZone = await retryWhileBusy(() => guildTimeZone(ctx.db, interaction.guildId));
   const schedule = scheduleFromOptions(scheduleOptionsOf(interaction), {
     nowMs: Date.now(),
     defaultTimeZone,
   });
-  if (!schedule.ok) return schedule.error;
+  if (!schedule.ok) throw new TaskError('invalid_schedule', schedule.error);
   const options = validateHandlerOptions(
     handler,
     collectHandlerOptions(interaction, handler),
     interaction.guild,
   );
-  if (!options.ok) return options.error;
+  if (!options.ok) throw new TaskError('invalid_definition', options.error);
   const timeoutText = interaction.options.getString('timeout');
   const timeout = timeoutText === null ? undefined : parseTimeout(timeoutText);
-  if (timeout && !timeout.ok) return timeout.error;
+  if (timeout && !timeout.ok) throw new TaskError('invalid_definition', timeout.error);
 
   const channelId = interaction.options.getChannel('channel', true).id;
   const missing = await missingChannelPermission(

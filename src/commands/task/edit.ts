@@ -163,13 +163,19 @@ export const execute: TaskSubcommand['execute'] = async (interaction, ctx) => {
   const { task } = await retryWhileBusy(() => ctx.runtime.info(interaction.guildId, name, 0));
   const handler = ctx.registry.get(task.kind);
   const changes = changesOf(interaction, task, handler);
-  if (!changes.ok) return changes.error;
+  if (!changes.ok) throw new TaskError('invalid_definition', changes.error);
   if (Object.keys(changes.value).length === 0) {
-    return 'Give at least one thing to change: a kind option, `rename`, `channel`, `count`, `catchup`, `timeout`, `option` with `value`, or `clear`.';
+    throw new TaskError(
+      'invalid_definition',
+      'Give at least one thing to change: a kind option, `rename`, `channel`, `count`, `catchup`, `timeout`, `option` with `value`, or `clear`.',
+    );
   }
   // Saved before channels were checked (or forged): only a new channel of this server goes through.
   if (changes.value.channelId === undefined && isOtherServersChannel(interaction.guild, task.channelId)) {
-    return `**${task.name}** posts in a channel of another server, which is not allowed; give it one of this server's channels with \`channel\`.`;
+    throw new TaskError(
+      'invalid_definition',
+      `**${task.name}** posts in a channel of another server, which is not allowed; give it one of this server's channels with \`channel\`.`,
+    );
   }
   const edited = await ctx.runtime.edit(
     interaction.guildId,

@@ -32,7 +32,7 @@ export const execute: TaskSubcommand['execute'] = async (interaction, ctx) => {
   const bytes = await download(attachment.url);
   if (typeof bytes === 'string') return bytes;
   const file = readExportFile(bytes);
-  if (!file.ok) return file.error;
+  if (!file.ok) throw new TaskError('invalid_definition', file.error);
 
   const existing = await retryWhileBusy(() => ctx.runtime.list(guild.id));
   const full = overLimit(file.value.length, existing.length, ctx.runtime.maxTasksPerGuild);
@@ -66,7 +66,7 @@ export const execute: TaskSubcommand['execute'] = async (interaction, ctx) => {
       toCreate.map((planned) => ({ ...planned.definition!, createdBy: interaction.user.id })),
     );
   } catch (error) {
-    if (error instanceof TaskError) return `Nothing was imported: ${error.message}`;
+    if (error instanceof TaskError) throw new TaskError(error.code, `Nothing was imported: ${error.message}`);
     throw error;
   }
   const exported = new Map(plan.map((planned) => [planned.label, planned.exportedState]));

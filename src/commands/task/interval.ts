@@ -6,6 +6,7 @@ import { isOtherServersChannel } from '../../discord/channel-permissions.js';
 import { describeSchedule, nextRunLine } from '../../discord/format.js';
 import { scheduleFromOptions } from '../../discord/schedule-input.js';
 import type { TaskSubcommand } from '../../discord/task-command.js';
+import { TaskError } from '../../tasks/index.js';
 import { addScheduleOptions, addTaskNameOption, autocompleteShared, scheduleOptionsOf } from '../options.js';
 
 export const data = addScheduleOptions(
@@ -19,7 +20,10 @@ export const execute: TaskSubcommand['execute'] = async (interaction, ctx) => {
   const { task: current } = await retryWhileBusy(() => ctx.runtime.info(interaction.guildId, name, 0));
   // Saved before channels were checked (or forged): no change goes through until the task is remade here.
   if (isOtherServersChannel(interaction.guild, current.channelId)) {
-    return `**${current.name}** posts in a channel of another server, which is not allowed; delete it and create it again with a channel of this server.`;
+    throw new TaskError(
+      'invalid_definition',
+      `**${current.name}** posts in a channel of another server, which is not allowed; delete it and create it again with a channel of this server.`,
+    );
   }
   const defaultTimeZone = await retryWhileBusy(() => guildTimeZone(ctx.db, interaction.guildId));
   const schedule = scheduleFromOptions(scheduleOptionsOf(interaction), {
@@ -27,7 +31,7 @@ export const execute: TaskSubcommand['execute'] = async (interaction, ctx) => {
     defaultTimeZone,
     current: current.schedule,
   });
-  if (!schedule.ok) return schedule.error;
+  if (!schedule.ok) throw new TaskError('invalid_schedule', schedule.error);
   const task = await ctx.runtime.updateSchedule(interaction.guildId, name, schedule.value);
   return `**${task.name}** now runs ${describeSchedule(task.schedule)}. ${nextRunLine(task)}`;
 };

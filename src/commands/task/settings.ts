@@ -5,6 +5,7 @@ import { getGuildSettings, setGuildTimeZone } from '../../db/index.js';
 import { shortTime } from '../../discord/format.js';
 import type { TaskSubcommand } from '../../discord/task-command.js';
 import { describeTimeZone, parseTimeZone } from '../../discord/time-zones.js';
+import { TaskError } from '../../tasks/index.js';
 import { autocompleteShared } from '../options.js';
 
 export const data = new SlashCommandSubcommandBuilder()
@@ -34,7 +35,7 @@ export const execute: TaskSubcommand['execute'] = async (interaction, ctx) => {
     ].join('\n');
   }
   const parsed = parseTimeZone(typed, now);
-  if (!parsed.ok) return parsed.error;
+  if (!parsed.ok) throw new TaskError('invalid_definition', parsed.error);
   await retryWhileBusy(() =>
     setGuildTimeZone(ctx.db, interaction.guildId, parsed.value, { by: interaction.user.id, now }),
   );
