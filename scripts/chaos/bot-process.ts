@@ -1,5 +1,5 @@
-// The real bot as `npm start` runs it (src/main.ts through tsx), in a child process the chaos run can
-// SIGKILL. Node runs main.ts itself (tsx as a loader, not the tsx CLI, which would put a second process
+// The real bot, its entry point src/main.ts (what node dist/main.js runs compiled) through tsx, in a child
+// process the chaos run can SIGKILL. Node runs main.ts itself (tsx as a loader, not the tsx CLI, which would put a second process
 // between us and the bot that a SIGKILL would not reach).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
