@@ -42,9 +42,9 @@ export { KEEP_LOOP_MS } from './task-loops.js';
 
 // The TaskRuntime turns stored task definitions into running Loops and keeps the rows in step with them: this
 // file holds its commands. The rule that makes restarts safe here: a state change is committed before the Loop
-// is touched. The tasks it runs, live or parked, and their loop callbacks are task-loops.ts (a parked task's
-// wake: waking.ts); start-up recovery is resume.ts; the run journal (journal.ts) writes the attempts' starts and
-// the records, each batched per tick.
+// is touched. The tasks it runs, live or parked, are task-loops.ts (a parked task's wake: waking.ts; what their
+// Loops report: iterations.ts); start-up recovery is resume.ts; the run journal (journal.ts) writes the
+// attempts' starts and the records, each batched per tick.
 
 /** How long shutdown() waits for iterations in flight before aborting them. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
