@@ -409,17 +409,12 @@ export class TaskRuntime {
     return this.#journal.queued;
   }
 
-  /** How many tasks this process runs: those with a live Loop and those parked until their next slot. */
-  get activeCount(): number {
-    return this.#loops.size;
-  }
-
-  /** Of activeCount, the tasks with a live Loop: an iteration in flight, or a slot less than KEEP_LOOP_MS away. */
+  /** Of the tasks this process runs, those with a live Loop: an iteration in flight, or a slot less than KEEP_LOOP_MS away. */
   get liveLoopCount(): number {
     return this.#loops.liveCount;
   }
 
-  /** Of activeCount, the tasks parked without a Loop until their next slot. */
+  /** Of the tasks this process runs, those parked without a Loop until their next slot. */
   get parkedCount(): number {
     return this.#loops.parkedCount;
   }

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RecordedRequest } from '../../emulator/index.js';
 import { startTestBot, type TestBot } from '../commands/helpers.js';
+import { runningTasks } from '../tasks/helpers.js';
 
 const MORE_HANDLERS = fileURLToPath(new URL('./fixtures/more-handlers', import.meta.url));
 
@@ -129,7 +130,7 @@ describe('restart', () => {
     await t.run('stop', { name: 'rests' });
     const bot = await t.restart();
     expect(bot.started.resumed.resumed).toBe(1);
-    expect(bot.runtime.activeCount).toBe(1);
+    expect(runningTasks(bot.runtime)).toBe(1);
     const list = await t.run('list');
     expect(list).toMatch(/\*\*keeps\*\* \(fragile\) running, next <t:\d+:R>/);
     expect(list).toContain('**rests** (fragile) stopped, not scheduled');

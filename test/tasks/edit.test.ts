@@ -10,7 +10,7 @@ import {
   stateAfterCount,
 } from '../../src/tasks/edit.js';
 import { DEFAULT_TIMEOUT_MS, type Task, TaskError } from '../../src/tasks/index.js';
-import { definition, MINUTE, recordingExecutor, useRuntimeOnFakeClock } from './helpers.js';
+import { definition, MINUTE, recordingExecutor, runningTasks, useRuntimeOnFakeClock } from './helpers.js';
 
 const T0 = Date.UTC(2025, 5, 2, 12, 0, 0);
 const CHANNEL_2 = '200000000000000002';
@@ -253,7 +253,7 @@ describe('TaskRuntime.edit', () => {
     const { task, runs } = runtime.info('g1', 'ping');
     expect(task).toMatchObject({ state: 'completed', currentLoop: 4, nextRunAt: null });
     expect(runs.map((run) => run.outcome)).toEqual(['ok', 'ok', 'ok', 'ok']);
-    expect(runtime.activeCount).toBe(0);
+    expect(runningTasks(runtime)).toBe(0);
   });
 
   it('gives a running loop its new count once the run in flight has finished, on the same slots', async () => {
@@ -301,7 +301,7 @@ describe('TaskRuntime.edit', () => {
     expect(edited.reply).toBe('**ping**: count 10 → 2 (already ran 2 times, so it is now completed).');
     await vi.advanceTimersByTimeAsync(10 * MINUTE);
     expect(execute.calls).toHaveLength(2);
-    expect(runtime.activeCount).toBe(0);
+    expect(runningTasks(runtime)).toBe(0);
   });
 
   it('stops a completed task given more runs, and start goes on from its progress', async () => {

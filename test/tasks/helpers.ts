@@ -126,3 +126,8 @@ export function useRestartableRuntime(nowMs: number, execute: TaskExecutor) {
     },
   };
 }
+
+/** The tasks a runtime runs in this process: with a live Loop, or parked until their next slot. */
+export function runningTasks(runtime: Pick<TaskRuntime, 'liveLoopCount' | 'parkedCount'>): number {
+  return runtime.liveLoopCount + runtime.parkedCount;
+}

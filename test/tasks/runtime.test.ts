@@ -16,7 +16,7 @@ import {
   TaskRuntime,
 } from '../../src/tasks/index.js';
 import { useTempDir } from '../db/helpers.js';
-import { definition, MINUTE, recordingExecutor } from './helpers.js';
+import { definition, MINUTE, recordingExecutor, runningTasks } from './helpers.js';
 
 const T0 = Date.UTC(2025, 5, 2, 12, 0, 0);
 
@@ -219,7 +219,7 @@ describe('TaskRuntime', () => {
       [0, true],
       [0, false],
     ]);
-    expect(runtime.activeCount).toBe(1);
+    expect(runningTasks(runtime)).toBe(1);
     expect(runtime.info('g1', 'ping').runs.map((r) => r.outcome)).toEqual(['cancelled']);
   });
 
@@ -233,7 +233,7 @@ describe('TaskRuntime', () => {
     const { task, runs } = runtime.info('g1', 'ping');
     expect(task).toMatchObject({ state: 'failed', lastError: 'Missing Access', nextRunAt: null });
     expect(runs).toMatchObject([{ outcome: 'error', error: 'Missing Access' }]);
-    expect(runtime.activeCount).toBe(0);
+    expect(runningTasks(runtime)).toBe(0);
   });
 
   it('tells its event stream of each recorded run, with the kind and the timings, ok or not', async () => {
@@ -492,7 +492,7 @@ describe('TaskRuntime', () => {
       lastError: 'before',
       nextRunAt: null,
     });
-    expect(runtime.activeCount).toBe(0);
+    expect(runningTasks(runtime)).toBe(0);
 
     await runtime.updateSchedule('g1', 'old', { kind: 'interval', seconds: 60 });
     await expect(runtime.start('g1', 'old')).resolves.toMatchObject({ state: 'running' });
@@ -658,7 +658,7 @@ describe('TaskRuntime', () => {
     expect(execute.calls[0]?.signal.aborted).toBe(true);
     expect(runtime.list('g1')).toEqual([]);
     expect(lastRuns(conn.db, task.id, 1_000)).toEqual([]);
-    expect(runtime.activeCount).toBe(0);
+    expect(runningTasks(runtime)).toBe(0);
   });
 
   it('keeps only the last 100 runs of a busy task', async () => {
@@ -677,6 +677,6 @@ describe('TaskRuntime', () => {
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected']);
     await vi.advanceTimersByTimeAsync(0);
     expect(execute.calls).toHaveLength(1);
-    expect(runtime.activeCount).toBe(1);
+    expect(runningTasks(runtime)).toBe(1);
   });
 });
