@@ -104,9 +104,11 @@ export function build(target = BOT) {
   return undefined;
 }
 
-/** Builds when the target is stale (saying why on stderr); returns a sentence saying why it could not, or undefined. */
-export function buildIfStale(target = BOT) {
-  const stale = staleReason(target);
+/**
+ * Builds when the target is stale (saying why on stderr); returns a sentence saying why it could not, or
+ * undefined. `stale` is staleReason(target) when the caller has already read it.
+ */
+export function buildIfStale(target = BOT, stale = staleReason(target)) {
   if (stale === undefined) return undefined;
   process.stderr.write(`${stale}: building it…\n`);
   return build(target);

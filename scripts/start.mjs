@@ -3,13 +3,14 @@
 // `node dist/main.js` directly (README, "Running it on your server"): npm does not pass SIGTERM on.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { buildIfStale, staleReason, typeScriptCompiler } from './build.mjs';
+import { BOT, buildIfStale, staleReason, typeScriptCompiler } from './build.mjs';
 
 const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 
 // Read before the build: node reads ppid once, and npm may be gone by the time a long build ends.
 const parent = process.ppid;
 
+// Read once and handed to buildIfStale: every start walks src/ for it, and one walk will do.
 const stale = staleReason();
 if (stale !== undefined && typeScriptCompiler() === undefined && existsSync(MAIN)) {
   // An install without dev dependencies that was given a built dist/: run it rather than refuse to start.
@@ -17,7 +18,7 @@ if (stale !== undefined && typeScriptCompiler() === undefined && existsSync(MAIN
     `${stale}, and TypeScript is not installed to rebuild it: starting the existing build as it is\n`,
   );
 } else {
-  const problem = buildIfStale();
+  const problem = buildIfStale(BOT, stale);
   if (problem !== undefined) {
     process.stderr.write(`${problem}\n`);
     process.exit(1);
