@@ -226,8 +226,13 @@ function taskFromRow(row: TaskRow): Task {
     currentLoop,
     lastRunAt,
     nextRunAt,
+    lastError,
+    timeoutMs,
+    channelId,
+    createdBy,
+    createdAt,
+    updatedAt,
   ] = row;
-  const [, , , , , , , , , , , , lastError, timeoutMs, channelId, createdBy, createdAt, updatedAt] = row;
   return {
     id,
     guildId,
