@@ -52,11 +52,7 @@ export class ParkedQueue {
       move(data, p, index * STRIDE);
       index = parent;
     }
-    const at = index * STRIDE;
-    data[at + KEY] = keyMs;
-    data[at + SLOT] = slotMs;
-    data[at + TASK] = taskId;
-    data[at + SEQ] = seq;
+    write(data, index * STRIDE, keyMs, slotMs, taskId, seq);
   }
 
   /** Removes the head and returns it (a shared object), or undefined when empty. */
@@ -122,11 +118,7 @@ export class ParkedQueue {
       move(data, c, index * STRIDE);
       index = child;
     }
-    const at = index * STRIDE;
-    data[at + KEY] = keyMs;
-    data[at + SLOT] = slotMs;
-    data[at + TASK] = taskId;
-    data[at + SEQ] = seq;
+    write(data, index * STRIDE, keyMs, slotMs, taskId, seq);
   }
 
   #grow(): void {
@@ -142,6 +134,21 @@ function move(data: Float64Array, from: number, to: number): void {
   data[to + 1] = data[from + 1]!;
   data[to + 2] = data[from + 2]!;
   data[to + 3] = data[from + 3]!;
+}
+
+/** Writes an entry at `at`: where a sift up or down ends, once, after moving the others aside. */
+function write(
+  data: Float64Array,
+  at: number,
+  keyMs: number,
+  slotMs: number,
+  taskId: number,
+  seq: number,
+): void {
+  data[at + KEY] = keyMs;
+  data[at + SLOT] = slotMs;
+  data[at + TASK] = taskId;
+  data[at + SEQ] = seq;
 }
 
 /** Heap order: by key, then first parked first. */
