@@ -139,9 +139,12 @@ function createKinds(emulator: Emulator): string[] {
   return (create?.options ?? []).map((option) => option.name);
 }
 
-/** `node dist/main.js` in a fresh folder, on the emulator, with these handler modules; resolves once started. */
-async function startCompiled(emulator: Emulator, handlers: string): Promise<Started> {
-  const bot = start(process.execPath, [MAIN], tempDir(), {
+/**
+ * `node dist/main.js` (this checkout's, or the copy at `main`) in a fresh folder, on the emulator, with these
+ * handler modules; resolves once started.
+ */
+async function startCompiled(emulator: Emulator, handlers: string, main = MAIN): Promise<Started> {
+  const bot = start(process.execPath, [main], tempDir(), {
     DISCORD_TOKEN: emulator.token,
     DISCORD_API_BASE: emulator.apiBase,
     DATABASE_PATH: './data/bot.db',
@@ -249,14 +252,7 @@ it('without tsx installed, the compiled bot skips a .ts module with a sentence s
   rmSync(join(handlers, 'node_modules', 'metronome'));
   symlinkSync(root, join(handlers, 'node_modules', 'metronome'), 'dir');
   const { emulator } = await emulatorWithGuild();
-  const bot = start(process.execPath, [join(root, 'dist/main.js')], tempDir(), {
-    DISCORD_TOKEN: emulator.token,
-    DISCORD_API_BASE: emulator.apiBase,
-    DATABASE_PATH: './data/bot.db',
-    HANDLERS_DIR: handlers,
-    LOG_LEVEL: 'info',
-  });
-  await bot.waitForLog('tasks resumed');
+  const bot = await startCompiled(emulator, handlers, join(root, 'dist/main.js'));
   expect(createKinds(emulator)).toEqual(['counter', 'leaderboard', 'reminder', 'ping']);
   expect(bot.logs).toContainEqual(
     expect.objectContaining({
