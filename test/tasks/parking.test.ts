@@ -250,10 +250,7 @@ describe('parked tasks across a restart', () => {
       definition({ name: 'moved', schedule: { kind: 'interval', seconds: 600 } }),
     );
     await vi.advanceTimersByTimeAsync(0);
-    await bot.stopBot();
-    vi.setSystemTime(T0 + 25 * MINUTE); // the 10- and 20-minute slots pass while down
-    bot.boot();
-    bot.runtime().resumeAll();
+    await bot.restartAfter(25 * MINUTE); // the 10- and 20-minute slots pass while down
     expect(bot.runtime().list('g1')[0]).toMatchObject({ name: 'moved', nextRunAt: T0 + 30 * MINUTE });
     expect(getTaskById(bot.db(), task.id)?.nextRunAt).toBe(T0 + 30 * MINUTE);
   });
@@ -265,10 +262,7 @@ describe('parked tasks across a restart', () => {
       definition({ name: 'moved', schedule: { kind: 'interval', seconds: 600 } }),
     );
     await vi.advanceTimersByTimeAsync(0);
-    await bot.stopBot();
-    vi.setSystemTime(T0 + 25 * MINUTE);
-    bot.boot();
-    bot.runtime().resumeAll();
+    await bot.restartAfter(25 * MINUTE);
     // Before the next turn writes the moved next run (T0 + 30 min), a new schedule takes the task over.
     const updated = await bot.runtime().updateSchedule('g1', 'moved', daily('13:00'));
     expect(updated.nextRunAt).toBe(Date.UTC(2025, 5, 2, 13, 0));
