@@ -2,7 +2,7 @@
 // Discord is unreachable, discord.js retries about twice a second (a fixed 500 ms pause in @discordjs/ws, not
 // configurable); logging each attempt made ~6,500 lines an hour. So: the drop once, one line a minute with the
 // attempt count, and the recovery with the outage's length.
-import { type Client, Events, Status } from 'discord.js';
+import { type Client, type ClientEvents, Events, Status } from 'discord.js';
 import type { Logger } from '../log.js';
 import { formatDuration } from '../metrics/health.js';
 import type { BotMetrics, ShardSnapshot } from '../metrics/metrics.js';
@@ -132,12 +132,19 @@ export function trackGateway(client: Client, options: GatewayTrackerOptions): Ga
     state.downSince ??= clock.now();
   };
   const onWarn = (message: string) => log.warn({ source: 'discord.js' }, message);
-  client.on(Events.ShardReady, onReady);
-  client.on(Events.ShardResume, onResume);
-  client.on(Events.ShardReconnecting, onReconnecting);
-  client.on(Events.ShardError, onError);
-  client.on(Events.ShardDisconnect, onDisconnect);
-  client.on(Events.Warn, onWarn);
+  // Each listener's removal is made where it is added, so stop() cannot miss one added later.
+  const listen = <E extends keyof ClientEvents>(event: E, listener: (...args: ClientEvents[E]) => void) => {
+    client.on(event, listener);
+    return () => client.off(event, listener);
+  };
+  const unlisten = [
+    listen(Events.ShardReady, onReady),
+    listen(Events.ShardResume, onResume),
+    listen(Events.ShardReconnecting, onReconnecting),
+    listen(Events.ShardError, onError),
+    listen(Events.ShardDisconnect, onDisconnect),
+    listen(Events.Warn, onWarn),
+  ];
 
   const shards = (): ShardSnapshot[] =>
     [...states].map(([shard, state]) => ({
@@ -165,12 +172,7 @@ export function trackGateway(client: Client, options: GatewayTrackerOptions): Ga
       return undefined;
     },
     stop() {
-      client.off(Events.ShardReady, onReady);
-      client.off(Events.ShardResume, onResume);
-      client.off(Events.ShardReconnecting, onReconnecting);
-      client.off(Events.ShardError, onError);
-      client.off(Events.ShardDisconnect, onDisconnect);
-      client.off(Events.Warn, onWarn);
+      for (const off of unlisten) off();
       for (const state of states.values()) state.ticker?.stop();
       if (metrics?.sources.gateway === shards) delete metrics.sources.gateway;
     },
