@@ -139,4 +139,24 @@ describe('a gateway outage', () => {
     expect(logs.lines).toEqual([]);
     await fresh.destroy();
   });
+
+  it('leaves no listener on the client once stopped', async () => {
+    const { createClient } = await import('../../src/discord/client.js');
+    const client = createClient({ token: 'not-a-real-token', testing: true });
+    const events = [
+      'shardReady',
+      'shardResume',
+      'shardReconnecting',
+      'shardError',
+      'shardDisconnect',
+      'warn',
+    ];
+    const count = () => events.map((event) => client.listenerCount(event));
+    const before = count();
+    const stopped = trackGateway(client, { log: captureLog().log });
+    expect(count()).toEqual(before.map((n) => n + 1));
+    stopped.stop();
+    expect(count()).toEqual(before);
+    await client.destroy();
+  });
 });
