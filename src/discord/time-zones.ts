@@ -61,20 +61,22 @@ function cityKey(text: string): string {
 
 const cityOf = (zone: string) => cityKey(zone.slice(zone.lastIndexOf('/') + 1));
 
-let renamed: Readonly<Record<string, string>> | undefined;
+let otherCityZones: readonly [string, string][] | undefined;
 
-/** Cities in the old names of renamed zones (`kiev`, `calcutta`, `saigon`), with the zones' current names. */
-function renamedCities(): Readonly<Record<string, string>> {
-  renamed ??= Object.fromEntries(
-    Object.entries(CURRENT_ZONE_NAMES)
+/**
+ * Cities that are not the last part of a current IANA name, with their zones: EXTRA_CITIES (`munich`), then
+ * the cities in the old names of renamed zones (`kiev`, `calcutta`, `saigon`). Built once: autocomplete
+ * reads it on every keystroke.
+ */
+function otherCities(): readonly [string, string][] {
+  otherCityZones ??= [
+    ...Object.entries(EXTRA_CITIES),
+    ...Object.entries(CURRENT_ZONE_NAMES)
       .map(([old, current]): [string, string] => [cityOf(old), current])
       .filter(([city, current]) => city !== cityOf(current)),
-  );
-  return renamed;
+  ];
+  return otherCityZones;
 }
-
-/** Cities that are not the last part of a current IANA name: EXTRA_CITIES (`munich`), then old names. */
-const otherCities = () => [...Object.entries(EXTRA_CITIES), ...Object.entries(renamedCities())];
 
 /** A city's zone: a current name's last part (`new york`), EXTRA_CITIES (`munich`), an old name (`kiev`). */
 function cityZone(text: string): string | undefined {
