@@ -64,6 +64,8 @@ describe('store', () => {
       taskValues({ schedule: { kind: 'times', times: ['09:00', '18:30'], timeZone: 'Europe/Paris' } }),
     );
     expect(getTask(conn.db, 'g1', 'daily')).toEqual(task);
+    // The raw by-id read maps its columns by position (taskFromRow): every field must land where drizzle puts it.
+    expect(getTaskById(conn.db, task.id)).toEqual(task);
     expect(task).toMatchObject({
       options: { text: 'hi' },
       schedule: { kind: 'times', times: ['09:00', '18:30'], timeZone: 'Europe/Paris' },
