@@ -92,8 +92,8 @@ export class Gateway {
   #current: Connection | null = null;
   readonly #sessions = new Map<string, Session>();
   #ackHeartbeats = true;
-  /** While set, WebSocket upgrades are answered with this HTTP status: the gateway is down for everyone. */
-  #refusingWith: number | null = null;
+  /** While set, WebSocket upgrades are answered 503: the gateway is down for everyone. */
+  #refusing = false;
   #refused = 0;
 
   constructor(private readonly options: GatewayOptions) {
@@ -106,9 +106,9 @@ export class Gateway {
       server,
       path: GATEWAY_PATH,
       verifyClient: (_info, accept) => {
-        if (this.#refusingWith === null) return accept(true);
+        if (!this.#refusing) return accept(true);
         this.#refused++;
-        accept(false, this.#refusingWith, 'Service Unavailable');
+        accept(false, 503, 'Service Unavailable');
       },
     });
     this.#server.on('connection', (socket, request) => this.#onConnection(socket, request));
@@ -145,17 +145,17 @@ export class Gateway {
 
   /**
    * An outage: closes the current connection (4000-style codes keep the session, so the client resumes once
-   * it is over) and answers every new connection attempt with `status` instead of a WebSocket, as Discord's
-   * edge does while the gateway is down, until acceptConnections().
+   * it is over) and answers every new connection attempt with 503 instead of a WebSocket, as Discord's edge
+   * does while the gateway is down, until acceptConnections().
    */
-  refuseConnections(options: { closeCode?: number; status?: number } = {}): void {
-    this.#refusingWith = options.status ?? 503;
-    if (this.#current) this.close(options.closeCode ?? GatewayCloseCodes.UnknownError, 'Gateway unavailable');
+  refuseConnections(): void {
+    this.#refusing = true;
+    if (this.#current) this.close(GatewayCloseCodes.UnknownError, 'Gateway unavailable');
   }
 
   /** Ends an outage begun by refuseConnections: the next attempt connects (and may RESUME). */
   acceptConnections(): void {
-    this.#refusingWith = null;
+    this.#refusing = false;
   }
 
   /** Sends op 7 RECONNECT: the client should reconnect and resume. */
