@@ -44,6 +44,7 @@ import {
   normalizeSchedule,
   type Schedule,
   type ScheduleOptions,
+  wallJumpShiftMs,
 } from './schedule.js';
 import { MAX_FIRES_PER_TURN, sharedTimerQueue, WALL_CHECK_MS } from './timer-queue.js';
 import type {
@@ -324,11 +325,7 @@ export class Loop<A extends unknown[] = []> {
       // How far the wall clock was stepped since the slot was keyed (at dueMs − the offset of that moment).
       const jumpMs = clock.offsetMs() - (dueMs - run.dueMs);
       if (Math.abs(jumpMs) > CLOCK_JITTER_MS) {
-        // Rounded down, so the moved slot is never after Date.now(): never early, even after a backward jump.
-        let shiftMs = Math.floor(jumpMs);
-        // Moved back by whole intervals, the grid would repeat slots it has run: a nonce made from the slot
-        // would repeat too, and Discord would drop the post. A millisecond earlier keeps every slot new.
-        if (shiftMs < 0 && shiftMs % this.#schedule.intervalMs === 0) shiftMs -= 1;
+        const shiftMs = wallJumpShiftMs(jumpMs, this.#schedule.intervalMs);
         run.anchorMs += shiftMs;
         run.lastDueMs += shiftMs;
         dueMs += shiftMs;

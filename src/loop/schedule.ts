@@ -272,6 +272,17 @@ export interface NextDueInput {
  * are skipped; discord.py instead fires each missed relative slot immediately, one after another (a
  * catch-up burst), which hammers Discord with work that is already late.
  */
+/**
+ * How far an interval's slot grid moves when the wall clock was stepped by `jumpMs`: rounded down, so a moved
+ * slot is never after Date.now() (never early, even after a backward jump); and moved back by whole intervals,
+ * the grid would repeat slots it has run, and a nonce made from the slot with them (Discord would drop the
+ * post), so a millisecond earlier keeps every slot new. The loop and the runtime's parked tasks both use it.
+ */
+export function wallJumpShiftMs(jumpMs: number, intervalMs: number): number {
+  const shiftMs = Math.floor(jumpMs);
+  return shiftMs < 0 && shiftMs % intervalMs === 0 ? shiftMs - 1 : shiftMs;
+}
+
 export function nextDueAfter(schedule: Schedule, { anchorMs, lastDueMs, nowMs }: NextDueInput): number {
   // A one-off has one slot: Infinity once it ran or was missed, which ends the loop as completed.
   if (schedule.kind === 'once')

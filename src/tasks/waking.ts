@@ -5,6 +5,7 @@
 import { type Db, getTaskById, type Task, updateTask } from '../db/index.js';
 import type { Logger } from '../log.js';
 import { MISSED_AFTER_MS, nextDueAfter } from '../loop/index.js';
+import { wallJumpShiftMs } from '../loop/schedule.js';
 import type { Activation } from './activation.js';
 import { errorText, type RunJournal } from './journal.js';
 import type { Wake } from './parking.js';
@@ -50,10 +51,7 @@ export function wakeParked(wake: Wake, deps: WakeDeps, target: WakeTarget): void
   const schedule = activation.loop.schedule;
   let dueMs = slotMs;
   if (wallJumpMs !== 0 && schedule.kind === 'relative') {
-    // As the engine does: rounded down, never early; a whole-interval step back would repeat slots (nonces).
-    let shiftMs = Math.floor(wallJumpMs);
-    if (shiftMs < 0 && shiftMs % schedule.intervalMs === 0) shiftMs -= 1;
-    dueMs += shiftMs;
+    dueMs += wallJumpShiftMs(wallJumpMs, schedule.intervalMs); // as the engine moves a live loop's grid
   }
   const currentLoop = journal.pendingCurrentLoop(taskId) ?? task.currentLoop;
   if (lateMs > MISSED_AFTER_MS && task.catchUp !== 'once') {

@@ -7,6 +7,7 @@ import {
   type Schedule,
   slotAtOrAfter,
   type WallSchedule,
+  wallJumpShiftMs,
   wallTimeToInstant,
 } from '../../src/loop/schedule.js';
 
@@ -353,5 +354,15 @@ describe('a one-off instant (at)', () => {
     expect(() => normalizeSchedule({ at: new Date(Number.NaN) })).toThrow(/valid Date/);
     expect(() => normalizeSchedule({ at: Number.POSITIVE_INFINITY })).toThrow(/valid Date/);
     expect(() => normalizeSchedule({ at: 1, timeZone: 'Mars/Olympus' })).toThrow(/time zone/);
+  });
+});
+
+describe('wallJumpShiftMs', () => {
+  it('moves an interval grid by the wall-clock step, rounded down, and never back onto a slot already run', () => {
+    expect(wallJumpShiftMs(3_600_000.7, 60_000)).toBe(3_600_000); // forward: rounded down, never early
+    expect(wallJumpShiftMs(-1_500.2, 60_000)).toBe(-1_501);
+    expect(wallJumpShiftMs(-120_000, 60_000)).toBe(-120_001); // back by whole intervals: one ms earlier
+    expect(wallJumpShiftMs(-60_000, 60_000)).toBe(-60_001);
+    expect(wallJumpShiftMs(120_000, 60_000)).toBe(120_000); // forward by whole intervals repeats nothing
   });
 });
