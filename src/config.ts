@@ -30,6 +30,14 @@ export const DEFAULT_METRICS_HOST = '127.0.0.1';
 const hostname = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 
 export const DEFAULT_WATCHDOG_WARN_SECONDS = 5;
+/**
+ * One shard per process, as discord.js's ShardingManager does by default: a crash, a stall the watchdog ends
+ * or a respawn then touches one shard's servers, and a process's memory stays one shard's worth.
+ */
+export const DEFAULT_SHARDS_PER_PROCESS = 1;
+
+/** A whole number from 1 up, written plainly (no sign, no exponent). */
+const wholeNumber = /^[1-9]\d{0,5}$/;
 export const DEFAULT_WATCHDOG_LIMIT_SECONDS = 30;
 
 const envSchema = z.object({
@@ -62,6 +70,18 @@ const envSchema = z.object({
       },
     )
     .transform((value) => (value === undefined ? undefined : Number(value))),
+  SHARD_COUNT: optionalText
+    .refine((value) => value === undefined || value === 'auto' || wholeNumber.test(value), {
+      message: 'must be auto (Discord recommends the count) or a whole number of shards, such as 4',
+    })
+    .transform((value): number | 'auto' =>
+      value === undefined || value === 'auto' ? 'auto' : Number(value),
+    ),
+  SHARDS_PER_PROCESS: optionalText
+    .refine((value) => value === undefined || wholeNumber.test(value), {
+      message: 'must be a whole number of shards from 1, such as 1 (the default: one process per shard)',
+    })
+    .transform((value) => (value === undefined ? DEFAULT_SHARDS_PER_PROCESS : Number(value))),
   METRICS_HOST: optionalText.refine(
     (value) => value === undefined || isIP(value) !== 0 || hostname.test(value),
     {
@@ -86,6 +106,10 @@ export interface Config {
   watchdogLimitMs: number | null;
   /** Where /metrics and /healthz listen; undefined: no listener (METRICS_PORT unset). */
   metrics: { port: number; host: string } | undefined;
+  /** How many gateway shards the bot runs: a number, or `auto` for Discord's recommendation (GET /gateway/bot). */
+  shardCount: number | 'auto';
+  /** How many shards one process runs when there are several (a process per group, through a manager). */
+  shardsPerProcess: number;
 }
 
 export class ConfigError extends Error {
@@ -127,6 +151,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       vars.METRICS_PORT === undefined
         ? undefined
         : { port: vars.METRICS_PORT, host: vars.METRICS_HOST ?? DEFAULT_METRICS_HOST },
+    shardCount: vars.SHARD_COUNT,
+    shardsPerProcess: vars.SHARDS_PER_PROCESS,
   };
 }
 

@@ -31,6 +31,8 @@ describe('loadConfig', () => {
       watchdogWarnMs: 5_000,
       watchdogLimitMs: 30_000,
       metrics: undefined,
+      shardCount: 'auto',
+      shardsPerProcess: 1,
     });
   });
 
