@@ -5,6 +5,7 @@ import type { Client } from 'discord.js';
 import { loadTaskCommand, TASK_COMMAND_NAME, type TaskCommand } from './commands/index.js';
 import type { Db } from './db/index.js';
 import { routeInteractions } from './discord/router.js';
+import type { Handler } from './handlers/define.js';
 import { createExecutor, setupHandlers } from './handlers/executor.js';
 import { type HandlerRegistry, loadHandlers } from './handlers/registry.js';
 import type { Logger } from './log.js';
@@ -17,6 +18,8 @@ export interface AssembleOptions {
   db: Db;
   /** Folders of custom handler modules, loaded after the built-ins. */
   handlerDirs: readonly string[];
+  /** Handler objects added after the folders' modules: metronome/testing passes the handlers under test. */
+  handlers?: readonly Handler[];
   log: Logger;
   /** How long a command may take before its reply is deferred (default: the router's); for tests. */
   deferAfterMs?: number;
@@ -40,11 +43,18 @@ export async function assemble({
   client,
   db,
   handlerDirs,
+  handlers = [],
   log,
   deferAfterMs,
   metrics,
 }: AssembleOptions): Promise<Assembly> {
   const registry = await loadHandlers({ dirs: [...handlerDirs], log });
+  for (const handler of handlers) {
+    // Passed in code, not found in a folder: a refusal is the caller's mistake, so it throws.
+    const refused = registry.add(handler);
+    if (refused !== undefined)
+      throw new Error(`the handler "${String(handler.kind)}" was refused: ${refused}`);
+  }
   const runtime = new TaskRuntime({ db, execute: createExecutor({ client, db, registry, log }), log });
   const undo: ((graceMs?: number) => unknown)[] = [(graceMs) => runtime.shutdown(graceMs)];
   const stop = async (graceMs?: number) => {
