@@ -11,6 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { SlashCommandSubcommandBuilder } from '@discordjs/builders';
 import type { Logger } from '../log.js';
 import type { Handler } from './define.js';
+import { shareBotPackages } from './module-hooks.js';
 
 export const BUILTIN_HANDLERS_DIR = fileURLToPath(new URL('./builtin', import.meta.url));
 
@@ -100,6 +101,8 @@ export interface LoadHandlersOptions {
 export async function loadHandlers(options: LoadHandlersOptions): Promise<HandlerRegistry> {
   const registry = new HandlerRegistry();
   const importTimeoutMs = options.importTimeoutMs ?? MODULE_IMPORT_TIMEOUT_MS;
+  // Before any custom module is imported: its 'metronome' and 'zod' are then the bot's, wherever it lives.
+  if (options.dirs.length > 0) shareBotPackages();
   for (const dir of [BUILTIN_HANDLERS_DIR, ...options.dirs]) {
     await loadFolder(registry, resolve(dir), options.log, importTimeoutMs);
   }
