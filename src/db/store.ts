@@ -1,5 +1,20 @@
 import type { Statement } from 'better-sqlite3';
-import { and, asc, desc, eq, getTableColumns, gt, is, like, lt, Param, Placeholder, sql } from 'drizzle-orm';
+import {
+  and,
+  asc,
+  desc,
+  eq,
+  getTableColumns,
+  gt,
+  is,
+  like,
+  lt,
+  Param,
+  Placeholder,
+  type SQL,
+  type SQLWrapper,
+  sql,
+} from 'drizzle-orm';
 import type { Db } from './connection.js';
 import type { TaskSchedule } from './schedule.js';
 import {
@@ -122,16 +137,26 @@ export interface IdPage {
 }
 
 /**
- * The timing of every running task (or of one page of them, in id order): what start-up resumes. drizzle
- * writes the SQL from the schema, but the rows are read as arrays and mapped here: at 100,000 rows drizzle's
- * per-column mapping costs as much as SQLite itself, and parsing each distinct schedule once lets tasks share
- * it (frozen). Start-up reads pages: all 100,000 rows in one array cost ~40 MB of RSS that stayed after.
+ * The timing of every running task (or of one page of them, in id order; only those whose servers are on
+ * `shards` when given): what start-up resumes. drizzle writes the SQL from the schema, but the rows are read
+ * as arrays and mapped here: at 100,000 rows drizzle's per-column mapping costs as much as SQLite itself, and
+ * parsing each distinct schedule once lets tasks share it (frozen). Start-up reads pages: all 100,000 rows in one array cost ~40 MB of RSS that stayed after.
  */
-export function listRunningTaskTimings(db: Db, page?: IdPage): TaskTiming[] {
+export function listRunningTaskTimings(db: Db, page?: IdPage, shards?: GuildShards): TaskTiming[] {
   const statements = timingStatements(db);
-  const rows = (
-    page ? statements.page.values({ afterId: page.afterId, limit: page.limit }) : statements.all.values()
-  ) as TimingRow[];
+  let rows: TimingRow[];
+  if (shards === undefined) {
+    rows = (
+      page ? statements.page.values({ afterId: page.afterId, limit: page.limit }) : statements.all.values()
+    ) as TimingRow[];
+  } else {
+    const scope = { shardCount: shards.count, shardIds: JSON.stringify(shards.ids) };
+    rows = (
+      page
+        ? statements.shardPage.values({ afterId: page.afterId, limit: page.limit, ...scope })
+        : statements.shardAll.values(scope)
+    ) as TimingRow[];
+  }
   const schedules = new Map<string, TaskSchedule>();
   // Kinds are few: one string each instead of a copy per row.
   const kinds = new Map<string, string>();
@@ -156,17 +181,46 @@ export function listRunningTaskTimings(db: Db, page?: IdPage): TaskTiming[] {
 // and read with values(): arrays as the driver gives them, mapped above.
 const timingStatements = perDb((db) => {
   const running = eq(tasks.state, 'running');
+  const after = gt(tasks.id, sql.placeholder('afterId'));
+  const inShards = guildInShards(sql.placeholder('shardCount'), sql.placeholder('shardIds'));
   return {
     all: db.select(timingColumns).from(tasks).where(running).orderBy(asc(tasks.id)).prepare(),
     page: db
       .select(timingColumns)
       .from(tasks)
-      .where(and(running, gt(tasks.id, sql.placeholder('afterId'))))
+      .where(and(running, after))
+      .orderBy(asc(tasks.id))
+      .limit(sql.placeholder('limit'))
+      .prepare(),
+    shardAll: db
+      .select(timingColumns)
+      .from(tasks)
+      .where(and(running, inShards))
+      .orderBy(asc(tasks.id))
+      .prepare(),
+    shardPage: db
+      .select(timingColumns)
+      .from(tasks)
+      .where(and(running, after, inShards))
       .orderBy(asc(tasks.id))
       .limit(sql.placeholder('limit'))
       .prepare(),
   };
 });
+
+/** Some of the bot's shards, of `count` in all: a ShardScope (src/tasks/shard-scope.ts) as queries take it. */
+export interface GuildShards {
+  count: number;
+  ids: readonly number[];
+}
+
+/**
+ * Whether a task's server is on one of the shards: Discord's `(guild_id >> 22) % count`, in SQLite's 64-bit
+ * integers, exact for every snowflake below 2^63 (Discord's ids reach it in 2084); `ids` is a JSON array.
+ */
+function guildInShards(count: SQLWrapper, ids: SQLWrapper): SQL {
+  return sql`((CAST(${tasks.guildId} AS INTEGER) >> 22) % ${count}) IN (SELECT value FROM json_each(${ids}))`;
+}
 
 export function countTasks(db: Db, guildId: string): number {
   const row = db.select({ n: sql<number>`count(*)` }).from(tasks).where(eq(tasks.guildId, guildId)).get();
@@ -467,9 +521,19 @@ export function writeRunIntents(db: Db, intents: readonly RunIntent[]): void {
   });
 }
 
-/** Every run intent: attempts that started and were not settled, which start-up finds after a crash. */
-export function listRunIntents(db: Db): RunIntent[] {
-  return db.select().from(runIntents).orderBy(asc(runIntents.taskId)).all();
+/**
+ * Every run intent (attempts that started and were not settled, which start-up finds after a crash), or only
+ * those of tasks whose servers are on `shards`.
+ */
+export function listRunIntents(db: Db, shards?: GuildShards): RunIntent[] {
+  if (shards === undefined) return db.select().from(runIntents).orderBy(asc(runIntents.taskId)).all();
+  return db
+    .select(getTableColumns(runIntents))
+    .from(runIntents)
+    .innerJoin(tasks, eq(tasks.id, runIntents.taskId))
+    .where(guildInShards(sql`${shards.count}`, sql`${JSON.stringify(shards.ids)}`))
+    .orderBy(asc(runIntents.taskId))
+    .all();
 }
 
 /** Deletes the task's run intent, whatever its slot (a restart from zero disowns the old run's attempt). */

@@ -13,7 +13,8 @@ export type TaskErrorCode =
   | 'not_running'
   | 'completed'
   | 'limit_reached'
-  | 'shutting_down';
+  | 'shutting_down'
+  | 'other_shard';
 
 export class TaskError extends Error {
   override readonly name = 'TaskError';

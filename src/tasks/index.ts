@@ -33,3 +33,11 @@ export {
   toLoopOptions,
   upcomingRuns,
 } from './schedule.js';
+export {
+  checkShardScope,
+  coversAllShards,
+  describeScope,
+  inShardScope,
+  type ShardScope,
+  shardOfGuild,
+} from './shard-scope.js';

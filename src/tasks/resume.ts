@@ -5,6 +5,7 @@ import {
   getTaskById,
   type IterationRecord,
   inTransaction,
+  listRunIntents,
   listRunningTaskTimings,
   type RunIntent,
   setNextRuns,
@@ -16,6 +17,7 @@ import { RUN_RETRY_WINDOW_MS } from './activation.js';
 import { settledProgress } from './definition.js';
 import { errorText, interruptedRecord, type RunJournal } from './journal.js';
 import { planResumePage, type ResumeInput } from './recovery.js';
+import { describeScope, type ShardScope } from './shard-scope.js';
 import { KEEP_LOOP_MS, type TaskLoops } from './task-loops.js';
 
 /** Rows read per page by resumeAll(). */
@@ -45,6 +47,8 @@ export class Resumer {
   readonly #log: Logger;
   readonly #journal: RunJournal;
   readonly #loops: ResumeTarget;
+  /** Only these shards' servers' tasks are this process's to resume (undefined: every server's). */
+  readonly #shards: ShardScope | undefined;
   /**
    * Next runs that resumeAll moved (catch-up skip) for tasks it parked, written after it returns, a page per
    * turn (#writeMovesPage): 100,000 row updates would double a restore. Only display: resumeAll recomputes them.
@@ -53,8 +57,12 @@ export class Resumer {
   #movesTimer: ReturnType<typeof setImmediate> | undefined;
   #closed = false;
 
-  constructor(deps: { db: Db; log: Logger; journal: RunJournal }, loops: ResumeTarget) {
+  constructor(
+    deps: { db: Db; log: Logger; journal: RunJournal; shards: ShardScope | undefined },
+    loops: ResumeTarget,
+  ) {
     this.#db = deps.db;
+    this.#shards = deps.shards;
     this.#log = deps.log;
     this.#journal = deps.journal;
     this.#loops = loops;
@@ -65,7 +73,8 @@ export class Resumer {
     const loops = this.#loops;
     const nowMs = Date.now();
     const open = new Map<number, RunIntent>();
-    for (const intent of this.#journal.openIntents()) open.set(intent.taskId, intent);
+    // Another process's open attempts are its own to replay or settle: never read here, so never recorded.
+    for (const intent of listRunIntents(this.#db, this.#shards)) open.set(intent.taskId, intent);
     const input: ResumeInput = {
       nowMs,
       retryWindowMs: RUN_RETRY_WINDOW_MS,
@@ -81,7 +90,7 @@ export class Resumer {
     let interrupted = 0;
     let page: TaskTiming[];
     for (let afterId = 0; ; afterId = page[page.length - 1]!.id) {
-      page = listRunningTaskTimings(this.#db, { afterId, limit: RESUME_PAGE_SIZE });
+      page = listRunningTaskTimings(this.#db, { afterId, limit: RESUME_PAGE_SIZE }, this.#shards);
       if (page.length === 0) break;
       // Each page is planned at its own instant: slots that came due while earlier pages were read go to catch-up.
       input.nowMs = Date.now();
@@ -136,7 +145,9 @@ export class Resumer {
       }
     });
     const summary = { resumed, caughtUp, replayed, interrupted, failed: broken.length };
-    this.#log.info(summary, 'tasks resumed');
+    const scope =
+      this.#shards === undefined ? 'every server' : `the servers of ${describeScope(this.#shards)}`;
+    this.#log.info({ ...summary, scope }, 'tasks resumed');
     if (this.#moves.length > 0) this.#movesTimer ??= setImmediate(this.#writeMovesPage);
     return summary;
   }

@@ -35,6 +35,13 @@ import { errorText, RunJournal } from './journal.js';
 import { KeyedLock } from './keyed-lock.js';
 import { Resumer, type ResumeSummary } from './resume.js';
 import { checkSchedule, storedEngineSchedule, toLoopOptions } from './schedule.js';
+import {
+  checkShardScope,
+  coversAllShards,
+  describeScope,
+  type ShardScope,
+  shardOfGuild,
+} from './shard-scope.js';
 import { TaskLoops } from './task-loops.js';
 
 export type { ResumeSummary } from './resume.js';
@@ -60,6 +67,12 @@ export interface TaskRuntimeOptions {
    * refuses. Only tests and benchmarks that need fast tasks lower it; the bot never does.
    */
   minIntervalSeconds?: number;
+  /**
+   * The gateway shards this process holds, when the bot's shards run in several processes on one database:
+   * the runtime then resumes, recovers and takes commands for the tasks of those shards' servers only, and
+   * leaves every other task to the process that holds its shard. Default: every server.
+   */
+  shards?: ShardScope;
 }
 
 export const DEFAULT_MAX_TASKS_PER_GUILD = 100;
@@ -75,6 +88,8 @@ export class TaskRuntime {
   readonly #log: Logger;
   readonly #maxTasksPerGuild: number;
   readonly #minIntervalSeconds: number | undefined;
+  /** Undefined when this process runs every server's tasks (no scope, or one that holds every shard). */
+  readonly #shards: ShardScope | undefined;
   /** The tasks this process runs, live or parked, and the callbacks of their Loops. */
   readonly #loops: TaskLoops;
   /** Start-up recovery, and the next runs it writes after it. */
@@ -94,9 +109,14 @@ export class TaskRuntime {
     if (!Number.isSafeInteger(this.#maxTasksPerGuild) || this.#maxTasksPerGuild < 1) {
       throw new RangeError(`maxTasksPerGuild must be a positive integer, got ${this.#maxTasksPerGuild}`);
     }
+    if (options.shards !== undefined) checkShardScope(options.shards);
+    this.#shards =
+      options.shards === undefined || coversAllShards(options.shards)
+        ? undefined
+        : { count: options.shards.count, ids: [...options.shards.ids] };
     const deps = { db: this.#db, log: this.#log, journal: this.#journal };
     this.#loops = new TaskLoops({ ...deps, execute: options.execute, events: this.events });
-    this.#resumer = new Resumer(deps, this.#loops);
+    this.#resumer = new Resumer({ ...deps, shards: this.#shards }, this.#loops);
   }
 
   // ------------------------------------------------------------------------------------------------------
@@ -347,6 +367,7 @@ export class TaskRuntime {
 
   /** The guild's tasks, by name. */
   list(guildId: string): Task[] {
+    this.#checkShard(guildId);
     this.#journal.flush();
     this.#resumer.writeMoves();
     return listTasks(this.#db, guildId);
@@ -354,6 +375,7 @@ export class TaskRuntime {
 
   /** One task with its newest runs (at most 100 are kept). */
   info(guildId: string, name: string, runLimit = 10): TaskInfo {
+    this.#checkShard(guildId);
     this.#journal.flush();
     this.#resumer.writeMoves();
     const task = this.#require(guildId, name);
@@ -419,6 +441,14 @@ export class TaskRuntime {
     return this.#loops.parkedCount;
   }
 
+  /**
+   * Whether this process runs the task (live or parked) and no cancel or delete is ending it; a graceful
+   * stop counts once the iteration in flight has ended. Handlers ask here (RunningTasks), not the tasks table.
+   */
+  isRunning(taskId: number): boolean {
+    return this.#loops.has(taskId) && this.#loops.activation(taskId)?.loop.isBeingCancelled() !== true;
+  }
+
   // ------------------------------------------------------------------------------------------------------
   // Internals
 
@@ -438,7 +468,28 @@ export class TaskRuntime {
         new TaskError('shutting_down', 'Metronome is shutting down; try again in a moment.'),
       );
     }
+    try {
+      this.#checkShard(guildId);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.#locks.run(`${guildId}\u0000${name}`, () => retryWhileBusy(fn));
+  }
+
+  /**
+   * Refuses a command for a server this process does not hold. Discord sends a server's interactions to the
+   * shard that holds it, so this is a guard: two processes must never run one server's tasks.
+   */
+  #checkShard(guildId: string): void {
+    const shards = this.#shards;
+    if (shards === undefined) return;
+    const shard = shardOfGuild(guildId, shards.count);
+    if (!shards.ids.includes(shard)) {
+      throw new TaskError(
+        'other_shard',
+        `This server's tasks are run by the Metronome process of shard ${shard} of ${shards.count}, not this one (${describeScope(shards)}).`,
+      );
+    }
   }
 
   async #halt(guildId: string, name: string, state: 'stopped' | 'cancelled'): Promise<Task> {
