@@ -1,6 +1,14 @@
-// One Metronome per database: two processes on one file would both run every task (and post twice).
+// One Metronome per shard of a database: two processes running one shard would both run its servers' tasks
+// (and post twice). A bot in one process holds shard 0 of 1, its whole database.
 //
-// The lock is `<database>.lock`, a tiny SQLite database of its own (not the bot's database, which must stay
+// Each shard's lock is a file beside the database: `<database>.lock` for shard 0 (the name a single-process
+// bot has always used), `<database>.shard-<id>.lock` for the others. Every process also holds a read lock
+// on `<database>.shards.lock`, which records the shard count: SQLite commits a change to a file only when
+// nobody reads it, so the count can change only once every process of the old count has stopped, and a
+// starter with another count is refused (with 2 shards and 4, shard 1 of 2 and shard 1 of 4 hold different
+// servers, and a server could run in two processes).
+//
+// A shard's lock is a tiny SQLite database of its own (not the bot's database, which must stay
 // open to readers such as `npm run backup`). The owner holds a write transaction (`BEGIN IMMEDIATE`, SQLite's
 // RESERVED lock) on it for as long as it runs. That lock is a POSIX advisory lock, which the kernel drops
 // when the process dies, however it dies: a crash, SIGKILL or power loss leaves at most an unlocked file,
@@ -30,23 +38,49 @@ import {
   prepareDatabaseFile,
 } from './connection.js';
 
-/** Another process (or another bot in this one) holds the lock; `pid` is that process, if it could be read. */
+/** The shards one process locks: `ids` of `count` (the same shape as the runtime's ShardScope). */
+export interface LockScope {
+  count: number;
+  ids: readonly number[];
+}
+
+/** A bot in one process: every task of the database. */
+export const WHOLE_DATABASE: LockScope = { count: 1, ids: [0] };
+
+/**
+ * Another process (or another bot in this one) holds the lock; `pid` is that process, if it could be read.
+ * `shard` is the shard refused, when the bot runs more than one.
+ */
 export class DatabaseLockedError extends Error {
   override readonly name = 'DatabaseLockedError';
   constructor(
     readonly databasePath: string,
     readonly pid: number | undefined,
+    readonly shard?: { id: number; count: number },
+  ) {
+    const what = shard === undefined ? 'the database' : `shard ${shard.id} of ${shard.count} of the database`;
+    super(`${what} ${databasePath} is locked by ${pid === undefined ? 'another process' : `process ${pid}`}`);
+  }
+}
+
+/** Another process runs the database with another shard count (`running`, when it could be read). */
+export class ShardCountMismatchError extends Error {
+  override readonly name = 'ShardCountMismatchError';
+  constructor(
+    readonly databasePath: string,
+    readonly wanted: number,
+    readonly running: { count: number; pid: number } | undefined,
   ) {
     super(
-      `the database ${databasePath} is locked by ${pid === undefined ? 'another process' : `process ${pid}`}`,
+      `the database ${databasePath} is run with ${running === undefined ? 'another shard count' : `${running.count} shards by process ${running.pid}`}, not ${wanted}`,
     );
   }
 }
 
 export interface DatabaseLock {
-  /** The lock file (`<database>.lock`). */
+  /** The first shard's lock file (`<database>.lock` for shard 0). */
   readonly path: string;
-  /** Gives the lock up (the file stays, unlocked); safe to call twice. */
+  /** Gives the locks up (the files stay, unlocked); safe to call twice. */
   release(): void;
 }
 
@@ -64,6 +98,8 @@ interface LockOwner {
  * bot here be refused without touching the file, see the note on descriptors above.)
  */
 const heldHere = new Map<string, Sqlite.Database>();
+/** The read locks on shard-count files this process holds (several bots here may share a count). */
+const countsHeld = new Set<Sqlite.Database>();
 
 /**
  * The database file behind `databasePath`, created empty if missing (an empty file is an empty SQLite
@@ -97,11 +133,113 @@ const ROUNDS = 5;
  * or another bot in this one, holds it. Released by `release()` or, whatever happens, when this process ends.
  */
 export function acquireDatabaseLock(databasePath: string): DatabaseLock {
+  return acquireShardLocks(databasePath, WHOLE_DATABASE);
+}
+
+/** The lock file of one shard: shard 0 keeps the single-process name. */
+export function shardLockPath(database: string, id: number): string {
+  return id === 0 ? `${database}.lock` : `${database}.shard-${id}.lock`;
+}
+
+/**
+ * Takes the locks of the scope's shards of the database at `databasePath`, first checking that every other
+ * process on it runs the same shard count. Throws ShardCountMismatchError for another count, and
+ * DatabaseLockedError when another process (or another bot in this one) holds one of the shards; then it
+ * holds nothing. Released by `release()` or, whatever happens, when this process ends.
+ */
+export function acquireShardLocks(databasePath: string, scope: LockScope): DatabaseLock {
   // An in-memory database belongs to its connection, so it needs no lock.
   if (isInMemory(databasePath)) return { path: '', release: () => {} };
   const database = realDatabaseFile(databasePath);
-  const path = `${database}.lock`;
-  if (heldHere.has(path)) throw new DatabaseLockedError(database, process.pid);
+  const taken: Sqlite.Database[] = [];
+  const release = () => {
+    for (const sqlite of taken.splice(0).reverse()) {
+      if (!sqlite.open) continue;
+      sqlite.close(); // ends the held transaction; the kernel lock goes with the last descriptor
+      countsHeld.delete(sqlite);
+      for (const [path, held] of heldHere) if (held === sqlite) heldHere.delete(path);
+    }
+  };
+  try {
+    const count = holdShardCount(database, scope.count);
+    countsHeld.add(count);
+    taken.push(count);
+    const shard = (id: number) => (scope.count === 1 ? undefined : { id, count: scope.count });
+    for (const id of [...scope.ids].sort((a, b) => a - b)) {
+      const path = shardLockPath(database, id);
+      taken.push(lockShard(path, database, shard(id)));
+    }
+  } catch (error) {
+    release();
+    throw error;
+  }
+  return { path: shardLockPath(database, Math.min(...scope.ids)), release };
+}
+
+/**
+ * Holds a read lock on `<database>.shards.lock` once it records `count`, recording it first if it records
+ * another (or none). Recording commits, which SQLite refuses while anyone reads the file: while a process of
+ * another count runs, this one is refused instead.
+ */
+function holdShardCount(database: string, count: number): Sqlite.Database {
+  const sqlite = openLockFile(`${database}.shards.lock`);
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      sqlite.pragma(`busy_timeout = ${READ_WAIT_MS}`);
+      sqlite.exec('BEGIN'); // deferred: the first read takes a shared lock, held until the transaction ends
+      if (readCount(sqlite)?.count === count) return sqlite;
+      sqlite.exec('ROLLBACK');
+      sqlite.pragma(`busy_timeout = ${COMMIT_WAIT_MS}`);
+      // Busy only while another starter records its count: read again next round.
+      if (!tryBeginWrite(sqlite)) continue;
+      sqlite.exec(
+        'CREATE TABLE IF NOT EXISTS shard_count (id INTEGER PRIMARY KEY CHECK (id = 1), ' +
+          'count INTEGER NOT NULL, pid INTEGER NOT NULL, started_at TEXT NOT NULL)',
+      );
+      sqlite
+        .prepare('INSERT OR REPLACE INTO shard_count (id, count, pid, started_at) VALUES (1, ?, ?, ?)')
+        .run(count, process.pid, new Date().toISOString());
+      // Long enough for starters that only read the count to let go; holders of another count never do.
+      sqlite.pragma(`busy_timeout = ${READ_WAIT_MS}`);
+      try {
+        sqlite.exec('COMMIT');
+      } catch (error) {
+        if ((error as { code?: unknown }).code !== 'SQLITE_BUSY') throw error;
+        sqlite.exec('ROLLBACK');
+        throw new ShardCountMismatchError(database, count, readCount(sqlite));
+      }
+    }
+    throw new ShardCountMismatchError(database, count, readCount(sqlite));
+  } catch (error) {
+    sqlite.close();
+    throw error;
+  }
+}
+
+/** The recorded shard count and who recorded it, or undefined if there is none (or it cannot be read now). */
+function readCount(sqlite: Sqlite.Database): { count: number; pid: number } | undefined {
+  try {
+    const table = sqlite.prepare("SELECT 1 FROM sqlite_master WHERE name = 'shard_count'").get();
+    if (table === undefined) return undefined;
+    const row = sqlite.prepare('SELECT count, pid FROM shard_count WHERE id = 1').get() as
+      | { count: unknown; pid: unknown }
+      | undefined;
+    if (row === undefined || typeof row.count !== 'number' || typeof row.pid !== 'number') return undefined;
+    return { count: row.count, pid: row.pid };
+  } catch (error) {
+    // Inside a transaction a failed read must not pass for "no count": the caller would overwrite it.
+    if (sqlite.inTransaction) throw error;
+    return undefined;
+  }
+}
+
+/** Takes one shard's write lock, or throws DatabaseLockedError naming its holder. */
+function lockShard(
+  path: string,
+  database: string,
+  shard: { id: number; count: number } | undefined,
+): Sqlite.Database {
+  if (heldHere.has(path)) throw new DatabaseLockedError(database, process.pid, shard);
   const sqlite = openLockFile(path);
   try {
     // Each round: take the write lock; if the file already names us, hold it. Otherwise record ourselves
@@ -110,7 +248,7 @@ export function acquireDatabaseLock(databasePath: string): DatabaseLock {
     // whoever holds the lock when its own record is in the file wins.
     const token = randomUUID();
     for (let round = 0; round < ROUNDS; round++) {
-      if (!tryBeginWrite(sqlite)) throw new DatabaseLockedError(database, readOwner(sqlite)?.pid);
+      if (!tryBeginWrite(sqlite)) throw new DatabaseLockedError(database, readOwner(sqlite)?.pid, shard);
       sqlite.exec(
         'CREATE TABLE IF NOT EXISTS owner (id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER NOT NULL, ' +
           'started_at TEXT NOT NULL, token TEXT NOT NULL)',
@@ -118,7 +256,10 @@ export function acquireDatabaseLock(databasePath: string): DatabaseLock {
       const recorded = sqlite.prepare('SELECT token FROM owner WHERE id = 1').get() as
         | { token: string }
         | undefined;
-      if (recorded?.token === token) return hold(path, sqlite);
+      if (recorded?.token === token) {
+        heldHere.set(path, sqlite);
+        return sqlite;
+      }
       sqlite
         .prepare('INSERT OR REPLACE INTO owner (id, pid, started_at, token) VALUES (1, ?, ?, ?)')
         .run(process.pid, new Date().toISOString(), token);
@@ -126,7 +267,7 @@ export function acquireDatabaseLock(databasePath: string): DatabaseLock {
       sqlite.exec('COMMIT');
       sqlite.pragma('busy_timeout = 0');
     }
-    throw new DatabaseLockedError(database, readOwner(sqlite)?.pid);
+    throw new DatabaseLockedError(database, readOwner(sqlite)?.pid, shard);
   } catch (error) {
     sqlite.close(); // rolls back a transaction left open, letting the lock go
     throw error;
@@ -178,16 +319,4 @@ function readOwner(sqlite: Sqlite.Database): LockOwner | undefined {
   } catch {
     return undefined;
   }
-}
-
-function hold(path: string, sqlite: Sqlite.Database): DatabaseLock {
-  heldHere.set(path, sqlite);
-  return {
-    path,
-    release: () => {
-      if (!sqlite.open) return;
-      sqlite.close(); // ends the held transaction; the kernel lock goes with the last descriptor
-      heldHere.delete(path);
-    },
-  };
 }
