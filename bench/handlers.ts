@@ -267,19 +267,19 @@ async function main(): Promise<void> {
     console.log(`connected: ${guild.members.cache.size.toLocaleString()} members cached`);
 
     const registry = await loadHandlers({ dirs: [], log });
+    const runtime = new TaskRuntime({ db: connection.db, execute: async () => {}, log });
     let cleanup = () => {};
     // setup: the leaderboard's start-up prune drops the day that aged out (one day of daily rows).
     report(
       'setup (start-up prune)',
       await watched(async () => {
-        cleanup = await setupHandlers(registry, { client, db: connection.db, log });
+        cleanup = await setupHandlers(registry, { client, db: connection.db, tasks: runtime, log });
         await settled(() => rows('message_counts'));
       }),
       ` → ${rows('message_counts').toLocaleString()} daily rows left`,
     );
 
-    const runtime = new TaskRuntime({ db: connection.db, execute: async () => {}, log });
-    const execute = createExecutor({ client, db: connection.db, registry, log });
+    const execute = createExecutor({ client, db: connection.db, registry, tasks: runtime, log });
     const create = (name: string, kind: string, options: Record<string, unknown>, channel: string) =>
       runtime.create(world.guildId, {
         name,

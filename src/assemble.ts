@@ -5,7 +5,7 @@ import type { Client } from 'discord.js';
 import { loadTaskCommand, TASK_COMMAND_NAME, type TaskCommand } from './commands/index.js';
 import type { Db } from './db/index.js';
 import { routeInteractions } from './discord/router.js';
-import type { Handler } from './handlers/define.js';
+import type { Handler, RunningTasks } from './handlers/define.js';
 import { createExecutor, setupHandlers } from './handlers/executor.js';
 import { type HandlerRegistry, loadHandlers } from './handlers/registry.js';
 import type { Logger } from './log.js';
@@ -55,7 +55,9 @@ export async function assemble({
     if (refused !== undefined)
       throw new Error(`the handler "${String(handler.kind)}" was refused: ${refused}`);
   }
-  const runtime = new TaskRuntime({ db, execute: createExecutor({ client, db, registry, log }), log });
+  // Handlers learn whether their tasks run from this runtime (built next: it needs the executor).
+  const tasks: RunningTasks = { isRunning: (taskId) => runtime.isRunning(taskId) };
+  const runtime = new TaskRuntime({ db, execute: createExecutor({ client, db, registry, tasks, log }), log });
   const undo: ((graceMs?: number) => unknown)[] = [(graceMs) => runtime.shutdown(graceMs)];
   const stop = async (graceMs?: number) => {
     for (const step of undo.splice(0).reverse()) {
@@ -67,7 +69,7 @@ export async function assemble({
     }
   };
   try {
-    undo.push(await setupHandlers(registry, { client, db, log }));
+    undo.push(await setupHandlers(registry, { client, db, tasks, log }));
     const command = await loadTaskCommand(registry);
     for (const { path, reason } of command.leftOut) {
       log.warn({ subcommand: path, reason }, `/task ${path} is not offered: ${reason}`);

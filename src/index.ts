@@ -5,6 +5,7 @@ export type {
   HandlerSetupContext,
   HandlerStore,
   HandlerTask,
+  RunningTasks,
 } from './handlers/define.js';
 export { defineHandler } from './handlers/define.js';
 export * from './loop/index.js';

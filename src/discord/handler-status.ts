@@ -8,5 +8,11 @@ export function handlerStatus(ctx: Pick<CommandContext, 'registry' | 'db'>, task
   if (!handler?.status) return undefined;
   const { id, guildId, name, kind, channelId, options, currentLoop, count } = task;
   const view = { id, guildId, name, kind, channelId, options, currentLoop, count };
-  return handler.status(view, createHandlerStore(ctx.db, task.id));
+  let state: unknown;
+  try {
+    state = ctx.registry.stateOf(task.kind);
+  } catch {
+    return undefined; // the handler has no state to report on; its runs say why
+  }
+  return handler.status(view, createHandlerStore(ctx.db, task.id), state);
 }

@@ -35,9 +35,23 @@ export interface HandlerStore {
   delete(key: string): void;
 }
 
-export interface HandlerContext<Options> {
+/** What a handler learns of tasks from the runtime that runs them, instead of reading the tasks table. */
+export interface RunningTasks {
+  /**
+   * Whether this bot runs the task now: true from start (or restart, or resume at start-up) until it is
+   * stopped, cancelled, deleted or ends; false for another bot's or another shard's task. A graceful stop
+   * counts once the iteration in flight has finished.
+   */
+  isRunning(taskId: number): boolean;
+}
+
+export interface HandlerContext<Options, State = undefined> {
   task: HandlerTask<Options>;
   options: Options;
+  /** This bot's state for the handler (what `createState` made); undefined for a handler without one. */
+  state: State;
+  /** Whether tasks run, from the runtime (a run that outlives its task checks here). */
+  tasks: RunningTasks;
   client: Client<true>;
   guild: Guild;
   /** The task's channel from the cache, or null if it was deleted or the bot cannot see it. */
@@ -61,14 +75,23 @@ export interface HandlerContext<Options> {
 }
 
 /** What a handler can do outside runs (listen to gateway events, say); returns a clean-up function. */
-export interface HandlerSetupContext {
+export interface HandlerSetupContext<State = undefined> {
   client: Client;
   /** The database, for built-ins that keep data outside runs (message counts); custom handlers use `store`. */
   db: Db;
   log: Logger;
+  /** This bot's state for the handler (what `createState` made); undefined for a handler without one. */
+  state: State;
+  tasks: RunningTasks;
 }
 
-export interface Handler<Options = unknown> {
+/**
+ * A task kind. Several bots may run in one process (tests, the sandbox, shards), all sharing this one module
+ * object: what a handler remembers between runs (timers, caches, listeners) belongs in the state that
+ * `createState` makes once per bot, never in module-level variables, so that bots never share it and one
+ * bot's clean-up never touches another's.
+ */
+export interface Handler<Options = unknown, State = unknown> {
   /** Lower-case, becomes `/task create <kind>`. */
   kind: string;
   /** Shown as the subcommand's description (≤ 100 characters). */
@@ -77,9 +100,18 @@ export interface Handler<Options = unknown> {
   options: ZodType<Options>;
   /** Declares the kind's slash options; their names must match the keys of `options`. */
   slashOptions?: (builder: SlashCommandSubcommandBuilder) => SlashCommandSubcommandBuilder;
-  run(ctx: HandlerContext<Options>): Promise<void>;
-  /** Optional: called once when the bot starts, e.g. to count messages for a leaderboard. */
-  setup?(ctx: HandlerSetupContext): undefined | (() => void) | Promise<undefined | (() => void)>;
+  run(ctx: HandlerContext<Options, State>): Promise<void>;
+  /**
+   * Optional: makes the handler's per-bot state, once per bot, before `setup` and any run; `setup`, `run`
+   * and `status` get it as `state`. Synchronous, so every run can count on it: a listener or an await goes
+   * in `setup`. Without it, `state` is undefined.
+   */
+  createState?(): State;
+  /**
+   * Optional: called once per bot at start-up, e.g. to count messages for a leaderboard; returns the
+   * clean-up called when that bot stops (remove listeners, clear the state's timers).
+   */
+  setup?(ctx: HandlerSetupContext<State>): undefined | (() => void) | Promise<undefined | (() => void)>;
   /**
    * Optional: the permissions the bot needs in the task's channel, checked when the task is created so the
    * admin hears about a missing one at once. `guild` is the task's server, for needs that depend on it (a
@@ -92,11 +124,13 @@ export interface Handler<Options = unknown> {
    * Channels (it renames its channel).
    */
   channelTypes?(options: Options): readonly ChannelType[];
-  /** Optional: one line for `/task info` about the task's handler state (e.g. an update held back). */
-  status?(task: HandlerTask<Options>, store: HandlerStore): string | undefined;
+  /**
+   * Optional: one line for `/task info` about the task's handler state (e.g. an update held back); `state`
+   * is the bot's that answers the command.
+   */
+  status?(task: HandlerTask<Options>, store: HandlerStore, state: State): string | undefined;
 }
 
-/** Identity at run time; gives a module its types. A plain object of the same shape is accepted too. */
 /** Every channel type a task may be given (the `channel` option of create and edit). */
 export const TASK_CHANNEL_TYPES = [
   ChannelType.GuildText,
@@ -111,6 +145,9 @@ export const TASK_CHANNEL_TYPES = [
 
 export type TaskChannelType = (typeof TASK_CHANNEL_TYPES)[number];
 
-export function defineHandler<Options>(handler: Handler<Options>): Handler<Options> {
+/** Identity at run time; gives a module its types. A plain object of the same shape is accepted too. */
+export function defineHandler<Options, State = undefined>(
+  handler: Handler<Options, State>,
+): Handler<Options, State> {
   return handler;
 }

@@ -16,24 +16,28 @@ import { type Db, deleteHandlerState, getHandlerState, setHandlerState, type Tas
 import type { Logger } from '../log.js';
 import { TransientError } from '../loop/index.js';
 import { MAX_NONCE_LENGTH, type TaskExecutor } from '../tasks/index.js';
-import type { Handler, HandlerContext, HandlerStore, HandlerTask } from './define.js';
+import type { Handler, HandlerContext, HandlerStore, HandlerTask, RunningTasks } from './define.js';
 import type { HandlerRegistry } from './registry.js';
 
 export interface ExecutorDeps {
   client: Client;
   db: Db;
+  /** The bot's handlers, and their per-bot state. */
   registry: HandlerRegistry;
+  /** The bot's runtime, as handlers see it. */
+  tasks: RunningTasks;
   log: Logger;
 }
 
 /** The TaskRuntime's `execute`: runs the handler of `task.kind` for one iteration. */
-export function createExecutor({ client, db, registry, log }: ExecutorDeps): TaskExecutor {
+export function createExecutor({ client, db, registry, tasks, log }: ExecutorDeps): TaskExecutor {
   return async (task, run) => {
     const handler = registry.get(task.kind);
     if (!handler) {
       throw new Error(`no handler of kind "${task.kind}" is loaded (was its module removed or broken?)`);
     }
     const options = parseOptions(handler, task.options);
+    const state = handlerState(registry, task.kind);
     // Not connected yet (or reconnecting from scratch): a transient state, so the loop retries with backoff.
     if (!client.isReady()) throw new TransientError('the bot is not connected to Discord yet');
     const guild = client.guilds.cache.get(task.guildId);
@@ -49,9 +53,11 @@ export function createExecutor({ client, db, registry, log }: ExecutorDeps): Tas
       iteration: run.iteration,
     });
     let sends = 0;
-    const ctx: HandlerContext<unknown> = {
+    const ctx: HandlerContext<unknown, unknown> = {
       task: taskView(task, options),
       options,
+      state,
+      tasks,
       client,
       guild,
       channel,
@@ -130,6 +136,18 @@ export async function lookUpTaskChannel(
 /** Why a run whose stored channel is in another server does not run, for `/task info`. */
 function channelElsewhere(channelId: string): string {
   return `the task's channel (${channelId}) belongs to another server, so it will not run; delete the task and create it again with a channel of this server`;
+}
+
+/** The handler's per-bot state, or an error that says its createState failed. */
+function handlerState(registry: HandlerRegistry, kind: string): unknown {
+  try {
+    return registry.stateOf(kind);
+  } catch (error) {
+    throw new Error(
+      `the "${kind}" handler could not make its state: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
+  }
 }
 
 /** The handler's parsed options, or an error that says what is wrong with the stored ones. */
@@ -216,6 +234,8 @@ async function sendToTaskChannel(
 export interface SetupDeps {
   client: Client;
   db: Db;
+  /** The bot's runtime, as handlers see it. */
+  tasks: RunningTasks;
   log: Logger;
   /** How long one handler's setup may take; default HANDLER_SETUP_TIMEOUT_MS (tests shorten it). */
   setupTimeoutMs?: number;
@@ -225,24 +245,32 @@ export interface SetupDeps {
 export const HANDLER_SETUP_TIMEOUT_MS = 10_000;
 
 /**
- * Calls every handler's `setup` once (at start-up, before tasks resume) and returns one clean-up for all.
- * A setup that throws, or does not finish within its bound, is logged and skipped: its handler still runs,
- * without what setup would have added (a late setup's clean-up runs as soon as it arrives).
+ * Makes every handler's per-bot state and calls its `setup` once (at start-up, before tasks resume), and
+ * returns one clean-up for all. A setup that throws, or does not finish within its bound, is logged and
+ * skipped: its handler still runs, without what setup would have added (a late setup's clean-up runs as soon
+ * as it arrives). A createState that throws is logged, and its handler's runs fail saying so.
  */
 export async function setupHandlers(
   registry: HandlerRegistry,
-  { client, db, log, setupTimeoutMs = HANDLER_SETUP_TIMEOUT_MS }: SetupDeps,
+  { client, db, tasks, log, setupTimeoutMs = HANDLER_SETUP_TIMEOUT_MS }: SetupDeps,
 ): Promise<() => void> {
   const cleanups: { kind: string; cleanup: () => void }[] = [];
   for (const handler of registry.all()) {
-    if (!handler.setup) continue;
     const kind = handler.kind;
+    let state: unknown;
+    try {
+      state = registry.stateOf(kind);
+    } catch (error) {
+      log.error({ kind, err: error }, 'handler createState failed; its tasks fail until the bot restarts');
+      continue;
+    }
+    if (!handler.setup) continue;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<'late'>((resolve) => {
       timer = setTimeout(() => resolve('late'), setupTimeoutMs);
     });
     try {
-      const setup = Promise.resolve(handler.setup({ client, db, log: log.child({ kind }) }));
+      const setup = Promise.resolve(handler.setup({ client, db, log: log.child({ kind }), state, tasks }));
       const outcome = await Promise.race([setup, late]);
       if (outcome === 'late') {
         log.error(

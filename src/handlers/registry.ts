@@ -50,9 +50,14 @@ export interface SkippedModule {
   reason: string;
 }
 
+/**
+ * One bot's handlers: each registry is one bot's (assemble loads one per bot), so it also keeps each
+ * handler's per-bot state, made by the handler's `createState` on first use.
+ */
 export class HandlerRegistry {
   readonly #handlers = new Map<string, Handler>();
   readonly #files = new Map<string, string>();
+  readonly #states = new Map<string, { state: unknown } | { error: unknown }>();
   /** Modules that were found but not loaded, with why. */
   readonly skipped: SkippedModule[] = [];
 
@@ -63,6 +68,25 @@ export class HandlerRegistry {
   /** Every handler, in the order they were loaded (built-ins first, then each folder by file name). */
   all(): Handler[] {
     return [...this.#handlers.values()];
+  }
+
+  /**
+   * This bot's state for the handler of `kind`: what its `createState` returned, made once on first use
+   * (undefined without one). Throws what `createState` threw, every time: its runs cannot go on without it.
+   */
+  stateOf(kind: string): unknown {
+    let made = this.#states.get(kind);
+    if (made === undefined) {
+      const handler = this.#handlers.get(kind);
+      try {
+        made = { state: handler?.createState?.() };
+      } catch (error) {
+        made = { error };
+      }
+      this.#states.set(kind, made);
+    }
+    if ('error' in made) throw made.error;
+    return made.state;
   }
 
   get kinds(): string[] {
@@ -238,7 +262,7 @@ function shapeProblem(value: unknown): string | undefined {
   const options = handler.options as { safeParse?: unknown } | undefined;
   if (typeof options?.safeParse !== 'function') return 'options must be a zod schema';
   if (typeof handler.run !== 'function') return 'run must be a function';
-  for (const hook of ['slashOptions', 'setup', 'status', 'channelPermissions'] as const) {
+  for (const hook of ['slashOptions', 'createState', 'setup', 'status', 'channelPermissions'] as const) {
     if (handler[hook] !== undefined && typeof handler[hook] !== 'function')
       return `${hook} must be a function`;
   }

@@ -150,7 +150,12 @@ export default {
     const { log, lines } = captureLog();
     const registry = await loadHandlers({ dirs: [dir], log });
     bot = await startBot({ fakeTime: false });
-    const cleanup = await setupHandlers(registry, { client: bot.client, db: bot.connection.db, log });
+    const cleanup = await setupHandlers(registry, {
+      client: bot.client,
+      db: bot.connection.db,
+      tasks: bot.runtime,
+      log,
+    });
     expect(
       lines.find((line) => line.msg === 'handler setup failed; its handler runs without it'),
     ).toMatchObject({
@@ -162,9 +167,9 @@ export default {
     expect(listeners).toBeGreaterThanOrEqual(2);
     cleanup();
     expect(bot.client.listenerCount('messageCreate')).toBe(listeners - 1);
-    expect(typeof createExecutor({ client: bot.client, db: bot.connection.db, registry, log })).toBe(
-      'function',
-    );
+    expect(
+      typeof createExecutor({ client: bot.client, db: bot.connection.db, registry, tasks: bot.runtime, log }),
+    ).toBe('function');
   });
 });
 
@@ -191,6 +196,7 @@ export default {
     const cleanup = await setupHandlers(registry, {
       client: bot.client,
       db: bot.connection.db,
+      tasks: bot.runtime,
       log,
       setupTimeoutMs: 50,
     });
