@@ -140,7 +140,8 @@ export interface IdPage {
  * The timing of every running task (or of one page of them, in id order; only those whose servers are on
  * `shards` when given): what start-up resumes. drizzle writes the SQL from the schema, but the rows are read
  * as arrays and mapped here: at 100,000 rows drizzle's per-column mapping costs as much as SQLite itself, and
- * parsing each distinct schedule once lets tasks share it (frozen). Start-up reads pages: all 100,000 rows in one array cost ~40 MB of RSS that stayed after.
+ * parsing each distinct schedule once lets tasks share it (frozen). Start-up reads pages: all 100,000 rows in
+ * one array cost ~40 MB of RSS that stayed after.
  */
 export function listRunningTaskTimings(db: Db, page?: IdPage, shards?: GuildShards): TaskTiming[] {
   const statements = timingStatements(db);
