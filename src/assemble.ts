@@ -11,6 +11,7 @@ import { type HandlerRegistry, loadHandlers } from './handlers/registry.js';
 import type { Logger } from './log.js';
 import type { BotMetrics } from './metrics/metrics.js';
 import { TaskRuntime } from './tasks/index.js';
+import type { ShardScope } from './tasks/shard-scope.js';
 
 export interface AssembleOptions {
   /** Created but not necessarily logged in: handler setups add their gateway listeners before READY. */
@@ -25,6 +26,8 @@ export interface AssembleOptions {
   deferAfterMs?: number;
   /** Where the router counts commands (the runtime's metrics are attached by startMonitoring). */
   metrics?: BotMetrics;
+  /** The gateway shards this process runs, when the bot's shards are spread over processes (see TaskRuntime). */
+  shards?: ShardScope;
 }
 
 export interface Assembly {
@@ -47,6 +50,7 @@ export async function assemble({
   log,
   deferAfterMs,
   metrics,
+  shards,
 }: AssembleOptions): Promise<Assembly> {
   const registry = await loadHandlers({ dirs: [...handlerDirs], log });
   for (const handler of handlers) {
@@ -57,7 +61,12 @@ export async function assemble({
   }
   // Handlers learn whether their tasks run from this runtime (built next: it needs the executor).
   const tasks: RunningTasks = { isRunning: (taskId) => runtime.isRunning(taskId) };
-  const runtime = new TaskRuntime({ db, execute: createExecutor({ client, db, registry, tasks, log }), log });
+  const runtime = new TaskRuntime({
+    db,
+    execute: createExecutor({ client, db, registry, tasks, log }),
+    log,
+    shards,
+  });
   const undo: ((graceMs?: number) => unknown)[] = [(graceMs) => runtime.shutdown(graceMs)];
   const stop = async (graceMs?: number) => {
     for (const step of undo.splice(0).reverse()) {

@@ -17,6 +17,8 @@ export interface CreateClientOptions {
   intents?: BitFieldResolvable<GatewayIntentsString, number>;
   restTimeoutMs?: number;
   restRetries?: number;
+  /** The gateway shards this client runs, of `count` in all (default: discord.js's, from SHARDS/SHARD_COUNT). */
+  shards?: { ids: readonly number[]; count: number };
   /** Skip the 5-second identify throttle between sessions: for tests against a local gateway. */
   testing?: boolean;
 }
@@ -52,6 +54,9 @@ export function createClient(options: CreateClientOptions): Client {
       ...(options.restTimeoutMs !== undefined ? { timeout: options.restTimeoutMs } : {}),
       ...(options.restRetries !== undefined ? { retries: options.restRetries } : {}),
     },
+    ...(options.shards !== undefined
+      ? { shards: [...options.shards.ids], shardCount: options.shards.count }
+      : {}),
     ...(options.testing
       ? { ws: { buildIdentifyThrottler: () => ({ waitForIdentify: async () => {} }) } }
       : {}),
