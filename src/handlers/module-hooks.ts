@@ -17,7 +17,8 @@ import { register } from 'node:module';
 const RESOLVE_HOOK = `
 import { readFileSync } from 'node:fs';
 let botModuleUrl;
-export function initialize(data) { botModuleUrl = data.botModuleUrl; }
+let fromSource;
+export function initialize(data) { ({ botModuleUrl, fromSource } = data); }
 const SHARED = /^(?:metronome|zod)(?:\\/|$)/;
 const ESM_SYNTAX = /^[ \\t]*(?:import[ \\t]*[\\w{*'"]|import\\.meta\\b|export[ \\t{*])/m;
 const inPackages = (url) => url.includes('/node_modules/');
@@ -37,7 +38,9 @@ async function resolveShared(specifier, context, nextResolve, parent) {
   if (!SHARED.test(specifier) || parent === undefined || !parent.startsWith('file:')) {
     return nextResolve(specifier, context);
   }
-  const asTheBot = () => nextResolve(specifier, { ...context, parentURL: botModuleUrl });
+  // A bot running from src/ (tsx) is the development build of metronome, even if node was not told so.
+  const conditions = fromSource && specifier.startsWith('metronome') ? [...context.conditions, 'development'] : context.conditions;
+  const asTheBot = () => nextResolve(specifier, { ...context, conditions, parentURL: botModuleUrl });
   if (!inPackages(parent)) return asTheBot();
   try {
     return await nextResolve(specifier, context);
@@ -58,6 +61,6 @@ export function shareBotPackages(): void {
   if (registered) return;
   registered = true;
   register(`data:text/javascript,${encodeURIComponent(RESOLVE_HOOK)}`, {
-    data: { botModuleUrl: import.meta.url },
+    data: { botModuleUrl: import.meta.url, fromSource: import.meta.url.endsWith('.ts') },
   });
 }

@@ -15,14 +15,18 @@ const PROBE = join(REPO, 'test/handlers/fixtures/load-anywhere.mjs');
 let folders: AnywhereFolders;
 let loaded: LoadedAnywhere;
 
-beforeAll(async () => {
-  folders = anywhereFolders();
+async function load(nodeFlags: string[]): Promise<LoadedAnywhere> {
   const { stdout } = await promisify(execFile)(
     join(REPO, 'node_modules/.bin/tsx'),
-    ['--conditions=development', PROBE, 'src', folders.bare, folders.withPackages],
+    [...nodeFlags, PROBE, 'src', folders.bare, folders.withPackages],
     { cwd: REPO, env: { PATH: process.env.PATH }, timeout: 30_000 },
   );
-  loaded = JSON.parse(stdout) as LoadedAnywhere;
+  return JSON.parse(stdout) as LoadedAnywhere;
+}
+
+beforeAll(async () => {
+  folders = anywhereFolders();
+  loaded = await load(['--conditions=development']);
 }, 40_000);
 afterAll(() => folders?.remove());
 
@@ -67,4 +71,10 @@ describe('handlers anywhere, under tsx', () => {
       },
     ]);
   });
+
+  it("gives them the bot's own copies from src/ even when tsx runs without the development condition", async () => {
+    // Resolved as node would by default, metronome would be dist/: a second copy beside the bot's src/.
+    const plain = await load([]);
+    expect(plain.modules['typed-ts']).toEqual({ defineHandler: true, TransientError: true, z: true });
+  }, 40_000);
 });
