@@ -6,17 +6,25 @@ import {
   type ApplicationFlags,
   GatewayCloseCodes,
   GatewayDispatchEvents,
-  type GatewayGuildMembersChunkDispatchData,
-  GatewayIntentBits,
   GatewayOpcodes,
   type GatewayReadyDispatchData,
   type GatewayRequestGuildMembersData,
 } from 'discord-api-types/v10';
 import { type WebSocket, WebSocketServer } from 'ws';
+import {
+  type Connection,
+  ConnectionTable,
+  type DispatchPayload,
+  type Session,
+} from './gateway-connections.js';
+import { checkIdentify, isRecord, parseShardOf } from './gateway-identify.js';
 import { isAllowedByIntents, needsContentStripping, withoutPrivilegedContent } from './intents.js';
 import { WaitableLog, type WaitOptions } from './log.js';
+import { memberChunks } from './member-chunks.js';
+import { type SessionStartLimit, shardOfGuild } from './shards.js';
 import type { World } from './world.js';
 
+export { PRIVILEGED_INTENTS } from './gateway-identify.js';
 export const GATEWAY_PATH = '/gateway';
 const RESUME_BUFFER_SIZE = 1_000;
 
@@ -38,33 +46,13 @@ export interface GatewayFrame {
   direction: 'sent' | 'received';
   /** Increments with every WebSocket connection, so tests can tell reconnects apart. */
   connection: number;
+  /** The shard id the connection identified or resumed as; null before that (HELLO, the IDENTIFY itself…). */
+  shard: number | null;
   op: number;
   t: string | null;
   s: number | null;
   d: unknown;
   at: number;
-}
-
-interface DispatchPayload {
-  op: GatewayOpcodes.Dispatch;
-  t: GatewayDispatchEvents;
-  s: number;
-  d: unknown;
-}
-
-interface Session {
-  id: string;
-  intents: number;
-  seq: number;
-  /** Dispatches kept for RESUME, including those sent while no socket was attached. */
-  sent: DispatchPayload[];
-  socket: WebSocket | null;
-}
-
-interface Connection {
-  number: number;
-  socket: WebSocket;
-  session: Session | null;
 }
 
 export interface GatewayOptions {
@@ -73,23 +61,29 @@ export interface GatewayOptions {
   heartbeatIntervalMs: number;
   /** Privileged intents enabled for the bot in the (emulated) Developer Portal, as an intents bitfield. */
   enabledPrivilegedIntents: number;
+  /** IDENTIFY is closed with 4011 when its shard count leaves one shard with more guilds than this. */
+  maxGuildsPerShard: number;
+  /** Counts IDENTIFYs for GET /gateway/bot's `session_start_limit`. */
+  sessionStartLimit: SessionStartLimit;
+  /** Keep only the latest this many frames in `frames` (Infinity keeps all). */
+  frameHistory: number;
   reportUnexpected: (description: string) => void;
 }
-
-/** Intents Discord refuses (close 4014) unless they are enabled for the application. */
-export const PRIVILEGED_INTENTS =
-  GatewayIntentBits.GuildMembers | GatewayIntentBits.GuildPresences | GatewayIntentBits.MessageContent;
 
 /**
  * The gateway: HELLO, heartbeats, IDENTIFY → READY → GUILD_CREATE, RESUME with replay, and every world
  * change as a sequenced dispatch filtered by the session's intents. Plain JSON text frames only.
+ *
+ * Sharded as on Discord: IDENTIFY's `shard: [id, count]` (absent = [0, 1]) picks the guilds a session gets;
+ * every guild event goes only to the session of the shard that owns the guild. One connection per shard: a
+ * shard that identifies or resumes again replaces its previous connection.
  */
 export class Gateway {
-  readonly frames = new WaitableLog<GatewayFrame>();
+  readonly frames: WaitableLog<GatewayFrame>;
   #server: WebSocketServer | null = null;
   #url = '';
   #connectionCount = 0;
-  #current: Connection | null = null;
+  readonly #connections = new ConnectionTable();
   readonly #sessions = new Map<string, Session>();
   #ackHeartbeats = true;
   /** While set, WebSocket upgrades are answered 503: the gateway is down for everyone. */
@@ -97,7 +91,9 @@ export class Gateway {
   #refused = 0;
 
   constructor(private readonly options: GatewayOptions) {
-    options.world.onDispatch((event, data) => this.#dispatchToAll(event, data));
+    this.frames = new WaitableLog<GatewayFrame>({ retain: options.frameHistory });
+    options.world.onDispatch((event, data, guildId) => this.#dispatchToAll(event, data, guildId));
+    options.world.onGuildAvailable((guildId) => this.#announceGuild(guildId));
   }
 
   attach(server: Server, url: string): void {
@@ -123,24 +119,42 @@ export class Gateway {
     return this.#refused;
   }
 
+  /** Whether any client connection is open (identified or not). */
   get connected(): boolean {
-    return this.#current !== null;
+    return this.#connections.size > 0;
   }
 
-  /** INTERACTION_CREATE to every session (buffered for RESUME when the client is disconnected). */
+  /** Shard ids with an open, identified (or resumed) connection, ascending. */
+  connectedShards(): number[] {
+    return this.#connections.shards();
+  }
+
+  /** IDENTIFYs received so far, for GET /gateway/bot's `session_start_limit`. */
+  get sessionStartLimit(): SessionStartLimit {
+    return this.options.sessionStartLimit;
+  }
+
+  /**
+   * INTERACTION_CREATE to the session of the shard that owns the interaction's guild (shard 0 for a DM),
+   * buffered for RESUME when that shard is disconnected.
+   */
   sendInteraction(payload: APIInteraction): void {
-    this.#dispatchToAll(GatewayDispatchEvents.InteractionCreate, payload);
+    this.#dispatchToAll(GatewayDispatchEvents.InteractionCreate, payload, payload.guild_id ?? null);
   }
 
   // ---- fault injection ---------------------------------------------------------------------------
 
-  /** Closes the current connection. 4000-style codes keep the session for RESUME; 1000, 4004… end it. */
+  /**
+   * Closes the current connection. 4000-style codes keep the session for RESUME; 1000, 4004… end it. With
+   * several shards connected, use closeShard.
+   */
   close(code: number, reason = 'Closed by the emulator'): void {
-    const connection = this.#requireConnection();
-    if (SESSION_ENDING_CLOSE_CODES.has(code) && connection.session)
-      this.#sessions.delete(connection.session.id);
-    this.#detach(connection);
-    connection.socket.close(code, reason);
+    this.#close(this.#connections.require(), code, reason);
+  }
+
+  /** Closes one shard's connection (as close() does for the only one): to test that shard's reconnect. */
+  closeShard(shardId: number, code: number, reason = 'Closed by the emulator'): void {
+    this.#close(this.#connections.require(shardId), code, reason);
   }
 
   /**
@@ -150,7 +164,8 @@ export class Gateway {
    */
   refuseConnections(): void {
     this.#refusing = true;
-    if (this.#current) this.close(GatewayCloseCodes.UnknownError, 'Gateway unavailable');
+    for (const connection of this.#connections.all())
+      this.#close(connection, GatewayCloseCodes.UnknownError, 'Gateway unavailable');
   }
 
   /** Ends an outage begun by refuseConnections: the next attempt connects (and may RESUME). */
@@ -158,17 +173,19 @@ export class Gateway {
     this.#refusing = false;
   }
 
-  /** Sends op 7 RECONNECT: the client should reconnect and resume. */
-  requestReconnect(): void {
-    this.#send(this.#requireConnection(), { op: GatewayOpcodes.Reconnect, d: null });
+  /** Sends op 7 RECONNECT: the client should reconnect and resume. `shard` names one of several. */
+  requestReconnect(shard?: number): void {
+    this.#send(this.#connections.require(shard), { op: GatewayOpcodes.Reconnect, d: null });
   }
 
-  /** Sends op 9 INVALID_SESSION; a non-resumable one also forgets the session. */
-  invalidateSession(resumable: boolean): void {
-    const connection = this.#requireConnection();
+  /**
+   * Sends op 9 INVALID_SESSION; a non-resumable one also forgets the session. `shard` names one of several.
+   */
+  invalidateSession(resumable: boolean, shard?: number): void {
+    const connection = this.#connections.require(shard);
     if (!resumable && connection.session) {
       this.#sessions.delete(connection.session.id);
-      this.#detach(connection);
+      this.#connections.detach(connection);
     }
     this.#send(connection, { op: GatewayOpcodes.InvalidSession, d: resumable });
   }
@@ -201,13 +218,27 @@ export class Gateway {
     );
   }
 
-  /** Waits until a READY or RESUMED is sent after the moment of the call. */
-  waitForNextSession(options?: WaitOptions): Promise<GatewayFrame> {
+  /**
+   * Waits for an IDENTIFY for `shardId` (its `shard` field; absent counts as shard 0), including one already
+   * received; `{ next: true }` ignores those and waits for a new one (after closeShard, say).
+   */
+  waitForIdentify(shardId: number, options: WaitOptions & { next?: boolean } = {}): Promise<GatewayFrame> {
+    const matches = (f: GatewayFrame) =>
+      f.direction === 'received' && f.op === GatewayOpcodes.Identify && parseShardOf(f.d)?.[0] === shardId;
+    const what = `IDENTIFY for shard ${shardId}`;
+    return options.next
+      ? this.frames.waitForNext(matches, what, options)
+      : this.frames.waitFor(matches, what, options);
+  }
+
+  /** Waits until a READY or RESUMED is sent after the moment of the call (to `shard` only, if given). */
+  waitForNextSession(options: WaitOptions & { shard?: number } = {}): Promise<GatewayFrame> {
     return this.frames.waitForNext(
       (f) =>
         f.direction === 'sent' &&
-        (f.t === GatewayDispatchEvents.Ready || f.t === GatewayDispatchEvents.Resumed),
-      'READY or RESUMED',
+        (f.t === GatewayDispatchEvents.Ready || f.t === GatewayDispatchEvents.Resumed) &&
+        (options.shard === undefined || f.shard === options.shard),
+      options.shard === undefined ? 'READY or RESUMED' : `READY or RESUMED on shard ${options.shard}`,
       options,
     );
   }
@@ -235,10 +266,9 @@ export class Gateway {
       );
       return;
     }
-    // Discord allows one connection per shard; a new one replaces the old (as after a reconnect).
-    if (this.#current) this.#detach(this.#current);
+    // Discord allows one connection per shard: once this one identifies or resumes, it replaces the old.
     const connection: Connection = { number: ++this.#connectionCount, socket, session: null };
-    this.#current = connection;
+    this.#connections.add(connection);
     socket.on('message', (data, isBinary) => {
       if (isBinary) {
         this.options.reportUnexpected('binary gateway frame (etf/zlib is not supported)');
@@ -251,7 +281,7 @@ export class Gateway {
       // A client that closes with 1000/1001 ends its session, as on Discord.
       if ((code === 1000 || code === 1001) && connection.session)
         this.#sessions.delete(connection.session.id);
-      this.#detach(connection);
+      this.#connections.detach(connection);
     });
     this.#send(connection, {
       op: GatewayOpcodes.Hello,
@@ -271,6 +301,7 @@ export class Gateway {
     this.frames.push({
       direction: 'received',
       connection: connection.number,
+      shard: connection.session?.shard[0] ?? null,
       op,
       t: null,
       s: null,
@@ -300,46 +331,48 @@ export class Gateway {
   }
 
   #identify(connection: Connection, d: unknown): void {
-    const identify = isRecord(d) ? d : {};
     if (connection.session) {
       connection.socket.close(GatewayCloseCodes.AlreadyAuthenticated, 'Already authenticated');
       return;
     }
-    if (identify.token !== this.options.token) {
-      connection.socket.close(GatewayCloseCodes.AuthenticationFailed, 'Authentication failed');
+    const { world } = this.options;
+    const allGuildIds = world.botGuildIds();
+    const identify = checkIdentify(d, { ...this.options, botGuildIds: allGuildIds });
+    if (!identify.accepted) {
+      connection.socket.close(identify.code, identify.reason);
       return;
     }
-    if (typeof identify.intents !== 'number') {
-      connection.socket.close(GatewayCloseCodes.InvalidIntents, 'Invalid intent(s)');
-      return;
-    }
-    if (identify.intents & PRIVILEGED_INTENTS & ~this.options.enabledPrivilegedIntents) {
-      connection.socket.close(GatewayCloseCodes.DisallowedIntents, 'Disallowed intent(s)');
-      return;
-    }
+    const { shard } = identify;
+    this.options.sessionStartLimit.take();
     const session: Session = {
       id: randomBytes(16).toString('hex'),
       intents: identify.intents,
+      shard,
+      largeThreshold: identify.largeThreshold,
       seq: 0,
       sent: [],
-      socket: null,
+      connection: null,
     };
     this.#sessions.set(session.id, session);
-    this.#attach(connection, session);
-    const { world } = this.options;
+    this.#connections.attach(connection, session);
+    const guildIds = allGuildIds.filter((id) => shardOfGuild(id, shard[1]) === shard[0]);
     const ready: GatewayReadyDispatchData = {
       v: 10,
       user: { ...world.apiUser(world.botUser.id), verified: true, mfa_enabled: false },
-      guilds: world.botGuildIds().map((id) => ({ id, unavailable: true })),
+      guilds: guildIds.map((id) => ({ id, unavailable: true })),
       session_id: session.id,
       resume_gateway_url: this.#url,
-      shard: [0, 1],
+      shard: [shard[0], shard[1]],
       application: { id: world.applicationId, flags: 0 as ApplicationFlags, flags_new: '0' },
     };
     this.#dispatch(session, GatewayDispatchEvents.Ready, ready);
     // Every guild announced as unavailable in READY must follow, or discord.js waits 15 s for it.
-    for (const guildId of world.botGuildIds()) {
-      this.#dispatch(session, GatewayDispatchEvents.GuildCreate, world.guildCreatePayload(guildId));
+    for (const guildId of guildIds) {
+      this.#dispatch(
+        session,
+        GatewayDispatchEvents.GuildCreate,
+        world.guildCreatePayload(guildId, { largeThreshold: session.largeThreshold }),
+      );
     }
   }
 
@@ -357,10 +390,12 @@ export class Gateway {
       this.#send(connection, { op: GatewayOpcodes.InvalidSession, d: false });
       return;
     }
+    // Marked as the session's shard before the replay, so the replayed frames are recorded under it.
+    connection.session = session;
     for (const payload of session.sent) {
       if (payload.s > lastSeen) this.#send(connection, payload);
     }
-    this.#attach(connection, session);
+    this.#connections.attach(connection, session);
     this.#dispatch(session, GatewayDispatchEvents.Resumed, {});
   }
 
@@ -370,30 +405,36 @@ export class Gateway {
       connection.socket.close(GatewayCloseCodes.NotAuthenticated, 'Not authenticated');
       return;
     }
-    const { world } = this.options;
-    const guild = world.guild(d.guild_id as string);
-    const wanted = 'user_ids' in d && d.user_ids ? [d.user_ids].flat() : null;
-    const query = 'query' in d ? (d.query ?? '').toLowerCase() : '';
-    let members = [...guild.members.values()].filter((m) =>
-      wanted ? wanted.includes(m.userId) : world.user(m.userId).username.toLowerCase().startsWith(query),
-    );
-    if ('limit' in d && d.limit) members = members.slice(0, d.limit);
-    const chunk: GatewayGuildMembersChunkDispatchData = {
-      guild_id: guild.id,
-      members: members.map((m) => world.apiMember(guild.id, m.userId)),
-      chunk_index: 0,
-      chunk_count: 1,
-      ...(wanted ? { not_found: wanted.filter((id) => !guild.members.has(id)) } : {}),
-      ...(d.nonce !== undefined ? { nonce: d.nonce } : {}),
-    };
-    this.#dispatch(session, GatewayDispatchEvents.GuildMembersChunk, chunk);
+    const guildId = String(d.guild_id);
+    if (shardOfGuild(guildId, session.shard[1]) !== session.shard[0]) {
+      this.options.reportUnexpected(
+        `REQUEST_GUILD_MEMBERS for guild ${guildId}, not on shard ${session.shard[0]}`,
+      );
+      return;
+    }
+    for (const chunk of memberChunks(this.options.world, d)) {
+      this.#dispatch(session, GatewayDispatchEvents.GuildMembersChunk, chunk);
+    }
   }
 
   // ---- sending -----------------------------------------------------------------------------------
 
-  #dispatchToAll(event: GatewayDispatchEvents, data: unknown): void {
+  /** To every session of the shard that owns `guildId` (shard 0 for none) whose intents allow the event. */
+  #dispatchToAll(event: GatewayDispatchEvents, data: unknown, guildId: string | null): void {
     for (const session of this.#sessions.values()) {
+      if (shardOfGuild(guildId, session.shard[1]) !== session.shard[0]) continue;
       if (isAllowedByIntents(event, session.intents)) this.#dispatch(session, event, data);
+    }
+  }
+
+  /** The bot joined a guild: GUILD_CREATE, built for each owning session's large_threshold. */
+  #announceGuild(guildId: string): void {
+    for (const session of this.#sessions.values()) {
+      if (shardOfGuild(guildId, session.shard[1]) !== session.shard[0]) continue;
+      const payload = this.options.world.guildCreatePayload(guildId, {
+        largeThreshold: session.largeThreshold,
+      });
+      this.#dispatch(session, GatewayDispatchEvents.GuildCreate, payload);
     }
   }
 
@@ -404,8 +445,7 @@ export class Gateway {
     const payload: DispatchPayload = { op: GatewayOpcodes.Dispatch, t: event, s: ++session.seq, d };
     session.sent.push(payload);
     if (session.sent.length > RESUME_BUFFER_SIZE) session.sent.shift();
-    const connection = this.#current;
-    if (session.socket && connection?.socket === session.socket) this.#send(connection, payload);
+    if (session.connection) this.#send(session.connection, payload);
   }
 
   #send(connection: Connection, payload: { op: number; d?: unknown; t?: string; s?: number }): void {
@@ -414,6 +454,7 @@ export class Gateway {
     this.frames.push({
       direction: 'sent',
       connection: connection.number,
+      shard: connection.session?.shard[0] ?? null,
       op: payload.op,
       t: payload.t ?? null,
       s: payload.s ?? null,
@@ -422,22 +463,10 @@ export class Gateway {
     });
   }
 
-  #attach(connection: Connection, session: Session): void {
-    connection.session = session;
-    session.socket = connection.socket;
+  #close(connection: Connection, code: number, reason: string): void {
+    if (SESSION_ENDING_CLOSE_CODES.has(code) && connection.session)
+      this.#sessions.delete(connection.session.id);
+    this.#connections.detach(connection);
+    connection.socket.close(code, reason);
   }
-
-  #detach(connection: Connection): void {
-    if (connection.session?.socket === connection.socket) connection.session.socket = null;
-    if (this.#current === connection) this.#current = null;
-  }
-
-  #requireConnection(): Connection {
-    if (!this.#current) throw new Error('No client is connected to the emulated gateway');
-    return this.#current;
-  }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null;
 }

@@ -19,6 +19,12 @@ import { Router } from './rest/router.js';
 import { buildRoutes } from './rest/routes.js';
 import { RestServer } from './rest/server.js';
 import type { RecordedRequest } from './rest/types.js';
+import {
+  DEFAULT_MAX_GUILDS_PER_SHARD,
+  recommendedShardCount,
+  SessionStartLimit,
+  type SessionStartLimitOptions,
+} from './shards.js';
 import { World } from './world.js';
 
 export type { AttachmentUpload } from './attachments.js';
@@ -39,6 +45,8 @@ export type { Pings } from './mentions.js';
 export type { PermissionName, PermissionsInput } from './permissions.js';
 export type { FaultAction, RequestMatcher } from './rest/faults.js';
 export type { RecordedRequest } from './rest/types.js';
+export type { SessionStartLimitOptions, ShardTuple } from './shards.js';
+export { shardOfGuild } from './shards.js';
 export type {
   ChannelSpec,
   CreatedGuild,
@@ -80,6 +88,27 @@ export interface EmulatorOptions {
   globalRequestsPerSecond?: number;
   /** How long a nonce with enforce_nonce deduplicates. Default 5 minutes. */
   nonceWindowMs?: number;
+  /**
+   * IDENTIFY is closed with 4011 (Sharding required) when its shard count would leave one shard with more
+   * of the bot's guilds than this. Default 2,500, as on Discord.
+   */
+  maxGuildsPerShard?: number;
+  /**
+   * GET /gateway/bot's `shards`. Default: what Discord recommends for the bot's guilds at that moment, one
+   * shard per 1,000 guilds, at least 1.
+   */
+  recommendedShards?: number;
+  /**
+   * GET /gateway/bot's `session_start_limit` (total 1,000 a day, max_concurrency 1 by default, as for an
+   * ordinary bot); `remaining` goes down with every IDENTIFY. With max_concurrency 1 discord.js waits 5 s
+   * between its shards' IDENTIFYs: tests with several shards pass `{ maxConcurrency: <shard count> }`.
+   */
+  sessionStartLimit?: SessionStartLimitOptions;
+  /**
+   * How many gateway frames `gateway.frames` keeps (at least this many, at most twice). Default: all. A
+   * test or bench with thousands of guilds sets it, so the emulator does not hold every GUILD_CREATE.
+   */
+  gatewayFrameHistory?: number;
 }
 
 export const DEFAULT_TOKEN = 'MTAwMDAwMDAwMDAwMDAwMDAw.emulator.metronome-test-token';
@@ -111,6 +140,9 @@ export class Emulator {
       token: this.token,
       heartbeatIntervalMs: options.heartbeatIntervalMs ?? 41_250,
       enabledPrivilegedIntents: options.enabledPrivilegedIntents ?? PRIVILEGED_INTENTS,
+      maxGuildsPerShard: options.maxGuildsPerShard ?? DEFAULT_MAX_GUILDS_PER_SHARD,
+      sessionStartLimit: new SessionStartLimit(options.sessionStartLimit),
+      frameHistory: options.gatewayFrameHistory ?? Number.POSITIVE_INFINITY,
       reportUnexpected,
     });
     this.interactions = new InteractionManager(
@@ -127,7 +159,11 @@ export class Emulator {
         world: this.world,
         commands: this.commands,
         interactions: this.interactions,
-        gatewayUrl: () => this.gateway.url,
+        gatewayBot: () => ({
+          url: this.gateway.url,
+          shards: options.recommendedShards ?? recommendedShardCount(this.world.botGuildIds().length),
+          session_start_limit: this.gateway.sessionStartLimit.info(),
+        }),
         channelRenames: new SlidingWindow(rename.count, rename.windowMs),
         channelEdits: new SlidingWindow(10, 10_000),
         nonceWindowMs: options.nonceWindowMs ?? 5 * 60_000,

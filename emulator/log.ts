@@ -15,9 +15,20 @@ interface Waiter<T> {
  * what arrives, so a test never races the event it waits for.
  */
 export class WaitableLog<T> {
-  readonly #entries: T[] = [];
+  #entries: T[] = [];
   #waiters: Waiter<T>[] = [];
   readonly #listeners = new Set<(entry: T) => void>();
+  readonly #retain: number;
+
+  /**
+   * `retain` bounds memory for long runs: the log keeps at least the latest `retain` entries and at most twice
+   * that (it drops the older half at once rather than shifting on every push). Waiters and subscribers still
+   * see every entry. Default: keep all.
+   */
+  constructor(options: { retain?: number } = {}) {
+    this.#retain = options.retain ?? Number.POSITIVE_INFINITY;
+    if (!(this.#retain >= 0)) throw new Error('WaitableLog retain must be ≥ 0');
+  }
 
   get entries(): readonly T[] {
     return this.#entries;
@@ -25,6 +36,8 @@ export class WaitableLog<T> {
 
   push(entry: T): void {
     this.#entries.push(entry);
+    if (this.#entries.length > 2 * this.#retain)
+      this.#entries = this.#entries.slice(this.#entries.length - this.#retain);
     for (const listener of this.#listeners) listener(entry);
     const waiting = this.#waiters;
     this.#waiters = [];

@@ -101,11 +101,14 @@ export class World {
 
   readonly #users = new Map<string, UserRecord>();
   readonly #guilds = new Map<string, GuildRecord>();
+  /** The millisecond of the latest guild's id: each guild takes its own, see createGuild. */
+  #lastGuildMs = 0;
   readonly #roles = new Map<string, RoleRecord>();
   readonly #channels = new Map<string, ChannelRecord>();
   readonly #messages = new Map<string, MessageRecord>();
   readonly #channelMessages = new Map<string, MessageRecord[]>();
   readonly #listeners: DispatchListener[] = [];
+  readonly #guildListeners: ((guildId: string) => void)[] = [];
 
   constructor(bot: { username: string } = { username: 'Metronome' }) {
     this.botUser = this.#addUser({ username: bot.username, bot: true });
@@ -114,6 +117,14 @@ export class World {
 
   onDispatch(listener: DispatchListener): void {
     this.#listeners.push(listener);
+  }
+
+  /**
+   * Called when the bot joins a guild. The gateway builds that guild's GUILD_CREATE itself, per session
+   * (its shape depends on IDENTIFY's large_threshold), and only if some session will receive it.
+   */
+  onGuildAvailable(listener: (guildId: string) => void): void {
+    this.#guildListeners.push(listener);
   }
 
   // ---- users -------------------------------------------------------------------------------------
@@ -135,7 +146,10 @@ export class World {
   // ---- guilds ------------------------------------------------------------------------------------
 
   createGuild(spec: GuildSpec): CreatedGuild {
-    const id = this.snowflakes.next();
+    // One millisecond per guild (running ahead of the clock if need be): guilds made in one go spread over
+    // shards as real ones do, consecutive guilds on consecutive shards, instead of all in one millisecond.
+    this.#lastGuildMs = Math.max(Date.now(), this.#lastGuildMs + 1);
+    const id = this.snowflakes.next(this.#lastGuildMs);
     const ownerId = spec.ownerId ?? this.createUser({ username: `${spec.name}-owner` });
     const guild: GuildRecord = {
       id,
@@ -213,7 +227,7 @@ export class World {
         threadInput(this.channel(parentId), threadSpec, ownerId),
       ).id;
     }
-    if (!spec.withoutBot) this.#emit(GatewayDispatchEvents.GuildCreate, this.guildCreatePayload(id), id);
+    if (!spec.withoutBot) for (const listener of this.#guildListeners) listener(id);
     return handle;
   }
 
@@ -715,8 +729,19 @@ export class World {
     return this.#apiMember(this.member(guildId, userId));
   }
 
-  guildCreatePayload(guildId: string): GatewayGuildCreateDispatchData {
+  /**
+   * The guild as GUILD_CREATE carries it. As on Discord, a guild with more members than `largeThreshold`
+   * (IDENTIFY's large_threshold, default 50) is `large` and lists only the bot's own member (and those in
+   * voice, which the emulator has none of); `member_count` is always the true count.
+   */
+  guildCreatePayload(
+    guildId: string,
+    options: { largeThreshold?: number } = {},
+  ): GatewayGuildCreateDispatchData {
     const guild = this.guild(guildId);
+    const large = guild.members.size > (options.largeThreshold ?? 50);
+    const bot = guild.members.get(this.botUser.id);
+    const members = large ? (bot ? [bot] : []) : [...guild.members.values()];
     return {
       id: guild.id,
       name: guild.name,
@@ -752,11 +777,11 @@ export class World {
       incidents_data: null,
       max_members: 500_000,
       joined_at: guild.members.get(this.botUser.id)?.joinedAt ?? new Date().toISOString(),
-      large: false,
+      large,
       unavailable: false,
       member_count: guild.members.size,
       voice_states: [],
-      members: [...guild.members.values()].map((m) => this.#apiMember(m)),
+      members: members.map((m) => this.#apiMember(m)),
       channels: guild.channelIds.map((id) =>
         this.apiChannel(id),
       ) as GatewayGuildCreateDispatchData['channels'],

@@ -1,4 +1,4 @@
-import { type APIMessage, PermissionFlagsBits } from 'discord-api-types/v10';
+import { type APIGatewayBotInfo, type APIMessage, PermissionFlagsBits } from 'discord-api-types/v10';
 import { isThread } from '../channel-wire.js';
 import type { CommandRegistry } from '../commands.js';
 import {
@@ -22,7 +22,8 @@ export interface RouteContext {
   world: World;
   commands: CommandRegistry;
   interactions: InteractionManager;
-  gatewayUrl: () => string;
+  /** GET /gateway/bot: the url, the recommended shard count and the session start limit, as of now. */
+  gatewayBot: () => APIGatewayBotInfo;
   /** Discord's 2 name/topic changes per 10 minutes per channel. */
   channelRenames: SlidingWindow;
   /** The ordinary bucket of PATCH /channels/:id, reported in x-ratelimit-* headers. */
@@ -42,19 +43,10 @@ export function buildRoutes(ctx: RouteContext): RouteDefinition[] {
   ];
 }
 
-function gatewayAndIdentityRoutes({ world, gatewayUrl }: RouteContext): RouteDefinition[] {
+function gatewayAndIdentityRoutes({ world, gatewayBot }: RouteContext): RouteDefinition[] {
   return [
-    {
-      method: 'GET',
-      pattern: '/gateway/bot',
-      handler: () =>
-        ok({
-          url: gatewayUrl(),
-          shards: 1,
-          session_start_limit: { total: 1000, remaining: 999, reset_after: 14_400_000, max_concurrency: 1 },
-        }),
-    },
-    { method: 'GET', pattern: '/gateway', handler: () => ok({ url: gatewayUrl() }), auth: false },
+    { method: 'GET', pattern: '/gateway/bot', handler: () => ok(gatewayBot()) },
+    { method: 'GET', pattern: '/gateway', handler: () => ok({ url: gatewayBot().url }), auth: false },
     {
       method: 'GET',
       pattern: '/users/@me',
