@@ -7,7 +7,7 @@ import { expect, vi } from 'vitest';
 import { type Emulator, type EmulatorOptions, type GuildSpec, startEmulator } from '../../emulator/index.js';
 import { assemble } from '../../src/assemble.js';
 import { type DatabaseConnection, openDatabase } from '../../src/db/index.js';
-import { createClient } from '../../src/discord/client.js';
+import { type CreateClientOptions, createClient } from '../../src/discord/client.js';
 import type { HandlerRegistry } from '../../src/handlers/registry.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import type { TaskDefinition, TaskRuntime } from '../../src/tasks/index.js';
@@ -47,6 +47,8 @@ export interface Bot {
    * abandoned), `whileDown` may change what was stored, then a new assembly resumes the stored tasks.
    */
   restart(whileDown?: () => void): Promise<void>;
+  /** Stops the bot as at shutdown (handler clean-ups, the runtime), leaving the client and the clock alone. */
+  stop(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -57,6 +59,13 @@ export interface BotOptions {
   /** Start fake timers (setTimeout, clearTimeout, Date) once the client is ready. Default true. */
   fakeTime?: boolean;
   now?: number;
+  /** The client's gateway intents; default the bot's own (createClient's DEFAULT_INTENTS). */
+  intents?: CreateClientOptions['intents'];
+}
+
+/** Fakes the clock the tests advance (the loop engine also measures waits on `performance`). */
+function fakeTimers(now: number): void {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'], now });
 }
 
 /**
@@ -65,6 +74,31 @@ export interface BotOptions {
  * without the lock, the command sync or resumed tasks.
  */
 export async function startBot(options: BotOptions = {}): Promise<Bot> {
+  const connected = await connectBot(options);
+  if (options.fakeTime ?? true) fakeTimers(options.now ?? Date.now());
+  return assembleBot(connected, options);
+}
+
+/**
+ * Several bots in one process, as shards or the sandbox run them: each with its own emulator, client and
+ * database, all loading the same handler modules, on one fake clock.
+ */
+export async function startBots(count: number, options: BotOptions = {}): Promise<Bot[]> {
+  const connected: Connected[] = [];
+  for (let n = 0; n < count; n++) connected.push(await connectBot(options));
+  fakeTimers(options.now ?? Date.now());
+  const bots: Bot[] = [];
+  for (const one of connected) bots.push(await assembleBot(one, options));
+  return bots;
+}
+
+interface Connected {
+  emulator: Emulator;
+  guild: Bot['guild'];
+  client: Client;
+}
+
+async function connectBot(options: BotOptions): Promise<Connected> {
   const emulator = await startEmulator(options.emulator);
   const guild = emulator.world.createGuild({
     name: 'Test Guild',
@@ -86,25 +120,23 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
     restTimeoutMs: 2_000,
     restRetries: 1,
     testing: true,
+    ...(options.intents !== undefined ? { intents: options.intents } : {}),
   });
   // Logged in on real timers, assembled on the fake clock: the handshake needs real time, and the handlers'
   // setup timers (the leaderboard's daily prune) must be armed on the clock the tests advance.
   const ready = new Promise<void>((resolve) => client.once('clientReady', () => resolve()));
   await client.login();
   await ready;
-  if (options.fakeTime ?? true) {
-    vi.useFakeTimers({
-      // performance too: the loop engine measures waits on the monotonic clock.
-      toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'],
-      now: options.now ?? Date.now(),
-    });
-  }
+  return { emulator, guild, client };
+}
+
+async function assembleBot({ emulator, guild, client }: Connected, options: BotOptions): Promise<Bot> {
   const dir = mkdtempSync(join(tmpdir(), 'metronome-handlers-'));
   const connection = openDatabase(join(dir, 'test.db'));
   const logs = captureLog();
-  const assembleBot = () =>
+  const assembleOnce = () =>
     assemble({ client, db: connection.db, handlerDirs: options.handlerDirs ?? [], log: logs.log });
-  let assembly = await assembleBot();
+  let assembly = await assembleOnce();
   return {
     emulator,
     client,
@@ -128,8 +160,11 @@ export async function startBot(options: BotOptions = {}): Promise<Bot> {
     async restart(whileDown = () => {}) {
       await assembly.stop(0);
       whileDown();
-      assembly = await assembleBot();
+      assembly = await assembleOnce();
       assembly.runtime.resumeAll();
+    },
+    async stop() {
+      await assembly.stop(0);
     },
     async close() {
       await assembly.stop(0);

@@ -13,7 +13,6 @@
 // on it.
 import {
   type APIEmbed,
-  type Client,
   DiscordAPIError,
   Events,
   escapeMarkdown,
@@ -75,20 +74,15 @@ export const COUNTING_RECHECK_MS = 60_000;
 /** Display names remembered in memory (to skip unchanged name writes); the least recently seen go first. */
 export const MAX_NAMES_CACHED = 10_000;
 
-/** Which guilds count messages, per database (tests run several bots in one process). */
+/** Which guilds count messages: one bot's (its leaderboard state), asked of that bot's database. */
 class CountingGuilds {
-  readonly #db: Db;
   readonly #checked = new Map<string, { counting: boolean; atMs: number }>();
 
-  constructor(db: Db) {
-    this.#db = db;
-  }
-
-  counts(guildId: string, nowMs: number): boolean {
+  counts(db: Db, guildId: string, nowMs: number): boolean {
     const known = this.#checked.get(guildId);
     const recheckMs = known?.counting ? COUNTING_RECHECK_MS : NOT_COUNTING_RECHECK_MS;
     if (known && nowMs - known.atMs < recheckMs) return known.counting;
-    const counting = guildHasLeaderboard(this.#db, guildId);
+    const counting = guildHasLeaderboard(db, guildId);
     this.#checked.set(guildId, { counting, atMs: nowMs });
     return counting;
   }
@@ -103,15 +97,9 @@ class CountingGuilds {
   }
 }
 
-const countingGuilds = new WeakMap<Db, CountingGuilds>();
-
-function countingGuildsOf(db: Db): CountingGuilds {
-  let guilds = countingGuilds.get(db);
-  if (!guilds) {
-    guilds = new CountingGuilds(db);
-    countingGuilds.set(db, guilds);
-  }
-  return guilds;
+/** One bot's leaderboard state: which of its guilds count messages. */
+export class LeaderboardState {
+  readonly counting = new CountingGuilds();
 }
 
 /** A Map that keeps at most `max` entries, dropping the least recently used. */
@@ -182,16 +170,16 @@ class MessageCounter {
   readonly #changedNames = new Map<string, { guildId: string; userId: string; displayName: string }>();
   #flushScheduled = false;
 
-  constructor(db: Db, log: Logger) {
+  constructor(db: Db, log: Logger, guilds: CountingGuilds) {
     this.#db = db;
     this.#log = log;
-    this.#guilds = countingGuildsOf(db);
+    this.#guilds = guilds;
   }
 
   count(message: Message): void {
     if (!message.inGuild() || message.author.bot || message.webhookId !== null || message.system) return;
     try {
-      if (!this.#guilds.counts(message.guildId, Date.now())) return;
+      if (!this.#guilds.counts(this.#db, message.guildId, Date.now())) return;
     } catch (error) {
       this.#log.error({ err: error }, 'could not count a message for leaderboards');
       return;
@@ -266,7 +254,7 @@ function renderBoard(
   };
 }
 
-export default defineHandler<LeaderboardOptions>({
+export default defineHandler<LeaderboardOptions, LeaderboardState>({
   kind: 'leaderboard',
   description: 'Rank members by messages sent, in one message kept up to date',
   options,
@@ -293,9 +281,10 @@ export default defineHandler<LeaderboardOptions>({
       .addStringOption((o) =>
         o.setName('title').setDescription('Title of the leaderboard').setMaxLength(256),
       ),
-  setup({ client, db, log }: { client: Client; db: Db; log: Logger }) {
-    const guilds = countingGuildsOf(db);
-    const counter = new MessageCounter(db, log);
+  createState: () => new LeaderboardState(),
+  setup({ client, db, log, state }) {
+    const guilds = state.counting;
+    const counter = new MessageCounter(db, log, guilds);
     const onMessage = (message: Message) => counter.count(message);
     const onGuildDelete = (guild: Guild) => guilds.forget(guild.id);
     const prune = () => {
@@ -331,7 +320,7 @@ export default defineHandler<LeaderboardOptions>({
   channelPermissions: () => ['SendMessages', 'EmbedLinks'],
   async run(ctx) {
     const { task, guild, db, options: opts } = ctx;
-    countingGuildsOf(db).markCounting(guild.id, Date.now());
+    ctx.state.counting.markCounting(guild.id, Date.now());
     const fromDay = periodStartDay(opts.period, ctx.scheduledAt.getTime());
     const rows = await rankMembersByMessages(db, guild.id, {
       ...(fromDay === undefined ? {} : { fromDay }),
