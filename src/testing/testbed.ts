@@ -87,6 +87,12 @@ export interface Testbed {
 const REPLY_BOUND_MS = 10_000;
 
 export async function handlerTestbed(options: TestbedOptions = {}): Promise<Testbed> {
+  if (vi.isFakeTimers()) {
+    // Faked timers are global: a second testbed would take the clock from under the first.
+    throw new Error(
+      'The fake clock is already in use (another testbed, or vi.useFakeTimers()): close that first.',
+    );
+  }
   const work = new WorkInFlight();
   const handlers = (options.handlers ?? []).map((handler) => tracked(handler, work));
   const startMs = options.now === undefined ? Date.now() : new Date(options.now).getTime();
