@@ -7,7 +7,12 @@ import { assemble } from './assemble.js';
 import type { TaskCommand } from './commands/index.js';
 import type { Config } from './config.js';
 import { type DatabaseConnection, describeDatabaseFileError, openDatabase } from './db/index.js';
-import { acquireDatabaseLock, type DatabaseLock, DatabaseLockedError } from './db/lock.js';
+import {
+  acquireShardLocks,
+  type DatabaseLock,
+  DatabaseLockedError,
+  ShardCountMismatchError,
+} from './db/lock.js';
 import { type CreateClientOptions, createClient } from './discord/client.js';
 import { type SyncResult, syncCommands } from './discord/sync.js';
 import type { HandlerRegistry } from './handlers/registry.js';
@@ -15,6 +20,7 @@ import type { Logger } from './log.js';
 import { MetricsListenError } from './metrics/server.js';
 import { type Monitoring, startMonitoring } from './monitoring.js';
 import type { ResumeSummary, TaskRuntime } from './tasks/index.js';
+import { describeScope, type ShardScope } from './tasks/shard-scope.js';
 import { applyPendingQuarantine } from './watchdog/runs-in-flight.js';
 
 export interface StartBotOptions {
@@ -30,14 +36,22 @@ export interface StartBotOptions {
   onFatal?: (error: StartupError) => void;
   /** How long a command may take before its reply is deferred (default DEFAULT_DEFER_AFTER_MS); for tests. */
   deferAfterMs?: number;
+  /**
+   * The gateway shards this bot runs, of how many (default: shard 0 of 1, the whole bot). A process of
+   * several runs only its shards' servers' tasks, and only the one holding shard 0 syncs the commands.
+   */
+  shards?: ShardScope;
 }
+
+/** A bot in one process. */
+export const ONE_SHARD: ShardScope = { count: 1, ids: [0] };
 
 /** Discord refused the bot in a way no retry fixes; the message says what the owner must change. */
 export class StartupError extends Error {
   override readonly name = 'StartupError';
 }
 
-const TOKEN_REFUSED =
+export const TOKEN_REFUSED =
   'Discord refused the bot token (DISCORD_TOKEN): it is wrong or was reset. Copy the current one from the ' +
   'Developer Portal (your app → Bot → Reset Token) into .env.';
 
@@ -46,6 +60,11 @@ export function unrecoverableCloseMessage(code: number): string {
   switch (code) {
     case GatewayCloseCodes.AuthenticationFailed:
       return TOKEN_REFUSED;
+    case GatewayCloseCodes.ShardingRequired:
+      return (
+        'Discord requires more shards for the servers this bot is in (close code 4011). Set SHARD_COUNT=auto ' +
+        '(or a larger number) in .env, then start Metronome again.'
+      );
     case GatewayCloseCodes.DisallowedIntents:
       return (
         'Discord refused the Server Members intent. Enable it in the Developer Portal (your app → Bot → ' +
@@ -78,8 +97,12 @@ export async function startBot({
   clientOptions,
   onFatal,
   deferAfterMs,
+  shards = ONE_SHARD,
 }: StartBotOptions): Promise<Bot> {
-  const lock = lockDatabase(config.databasePath);
+  const lock = lockShards(config.databasePath, shards);
+  if (shards.count > 1) {
+    log.info({ shards: shards.ids, shardCount: shards.count }, `running ${describeScope(shards)}`);
+  }
   let db: DatabaseConnection;
   try {
     db = openDatabase(config.databasePath);
@@ -88,7 +111,7 @@ export async function startBot({
     throw asStartupError(error, config.databasePath);
   }
   try {
-    const failed = applyPendingQuarantine(db.sqlite, config.databasePath, Date.now());
+    const failed = applyPendingQuarantine(db.sqlite, config.databasePath, Date.now(), shards);
     if (failed.length > 0) {
       log.warn({ taskIds: failed }, 'failed the tasks whose runs blocked the bot before the last exit');
     }
@@ -113,11 +136,14 @@ export async function startBot({
       ...clientOptions,
       token: config.discordToken,
       apiBase: config.discordApiBase,
+      shards,
     });
     cleanups.push(() => client.destroy());
     // Only with a listener: nobody could read them otherwise, and the runs would pay for them. Imported
     // here, so a bot without metrics does not load prom-client (~0.1 s of start-up).
-    const metrics = config.metrics ? (await import('./metrics/metrics.js')).createMetrics() : undefined;
+    const metrics = config.metrics
+      ? (await import('./metrics/metrics.js')).createMetrics({ shards })
+      : undefined;
     const { registry, runtime, command, stop } = await assemble({
       client,
       db: db.db,
@@ -125,6 +151,7 @@ export async function startBot({
       log,
       deferAfterMs,
       metrics,
+      shards,
     });
     cleanups.push(() => stop());
     // Before connecting: a taken METRICS_PORT stops the bot at once, and /healthz answers during start-up.
@@ -152,13 +179,16 @@ export async function startBot({
     cleanups.push(() => readyClient.off(Events.ShardDisconnect, onDisconnect));
     log.info({ user: readyClient.user.tag, guilds: readyClient.guilds.cache.size }, 'connected to Discord');
 
-    const commands = await syncCommands({
-      client: readyClient,
-      db: db.db,
-      commands: [command.json],
-      guildId: config.devGuildId,
-      log,
-    });
+    // One process syncs, the one holding shard 0 (its lock makes it one): the others would only repeat it.
+    const commands: SyncResult = shards.ids.includes(0)
+      ? await syncCommands({
+          client: readyClient,
+          db: db.db,
+          commands: [command.json],
+          guildId: config.devGuildId,
+          log,
+        })
+      : 'by shard 0';
     const resumed = runtime.resumeAll();
     return {
       client: readyClient,
@@ -175,13 +205,32 @@ export async function startBot({
   }
 }
 
-/** One bot per database file, or both would run every task. */
-function lockDatabase(databasePath: string): DatabaseLock {
+/** One bot per shard of a database file, or two would run the shard's tasks; and one shard count. */
+function lockShards(databasePath: string, shards: ShardScope): DatabaseLock {
   try {
-    return acquireDatabaseLock(databasePath);
+    return acquireShardLocks(databasePath, shards);
   } catch (error) {
+    if (error instanceof ShardCountMismatchError) {
+      const running =
+        error.running === undefined
+          ? 'another shard count'
+          : `SHARD_COUNT=${error.running.count} (pid ${error.running.pid})`;
+      throw new StartupError(
+        `Another Metronome runs ${error.databasePath} with ${running}, and this one has ${error.wanted} ` +
+          "shards: they would split the servers differently and run some servers' tasks twice. Stop every " +
+          'Metronome on this database to change the shard count.',
+        { cause: error },
+      );
+    }
     if (!(error instanceof DatabaseLockedError)) throw asStartupError(error, databasePath);
     const owner = error.pid === undefined ? '' : ` (pid ${error.pid})`;
+    if (error.shard !== undefined) {
+      throw new StartupError(
+        `Another Metronome is already running shard ${error.shard.id} of ${error.shard.count} on ` +
+          `${error.databasePath}${owner}. Stop it first, or point DATABASE_PATH at another file.`,
+        { cause: error },
+      );
+    }
     throw new StartupError(
       `Another Metronome is already running on ${error.databasePath}${owner}. Stop it first, ` +
         'or point DATABASE_PATH at another file.',

@@ -17,7 +17,8 @@ export interface SyncCommandsOptions {
   log: Logger;
 }
 
-export type SyncResult = 'unchanged' | 'updated';
+/** `by shard 0`: this process does not hold shard 0, whose process syncs for every shard. */
+export type SyncResult = 'unchanged' | 'updated' | 'by shard 0';
 
 function commandsHash(commands: readonly RESTPostAPIApplicationCommandsJSONBody[]): string {
   return createHash('sha256').update(JSON.stringify(commands)).digest('hex');

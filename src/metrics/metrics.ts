@@ -46,10 +46,18 @@ export interface BotMetrics {
 export interface MetricsOptions {
   /** prom-client's process and Node.js metrics (CPU, memory, event-loop lag, GC). Default true. */
   defaultMetrics?: boolean;
+  /**
+   * The gateway shards this process runs. With more than one shard in all, every series gets a `shards`
+   * label ("0" or "0,1"), so the processes of one bot can be told apart (and summed) in Prometheus.
+   */
+  shards?: { count: number; ids: readonly number[] };
 }
 
 export function createMetrics(options: MetricsOptions = {}): BotMetrics {
   const registry = new Registry();
+  if (options.shards !== undefined && options.shards.count > 1) {
+    registry.setDefaultLabels({ shards: [...options.shards.ids].sort((a, b) => a - b).join(',') });
+  }
   const registers = [registry];
   const sources: ScrapeSources = {};
   const name = (suffix: string) => `${METRICS_PREFIX}${suffix}`;

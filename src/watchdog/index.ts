@@ -8,11 +8,14 @@ import { closeSync } from 'node:fs';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import type { LockScope } from '../db/lock.js';
 import type { Logger } from '../log.js';
 
 export interface WatchdogOptions {
   /** The bot's database, which the worker opens itself to read the runs in flight. */
   databasePath: string;
+  /** The shards this process runs (default: all): only their servers' runs are watched and failed. */
+  shards?: LockScope;
   /** A stall this long is logged, with the runs in flight and where the main thread is stuck. */
   warnAfterMs: number;
   /** A stall this long ends the process with exit code 1 after failing the tasks in flight; null: never. */
@@ -35,6 +38,7 @@ export interface WatchdogWorkerData {
   heartbeat: SharedArrayBuffer;
   probe: SharedArrayBuffer;
   databasePath: string;
+  shards: LockScope | undefined;
   warnAfterMs: number;
   limitMs: number | null;
   logLevel: string;
@@ -100,6 +104,7 @@ export function startWatchdog(options: WatchdogOptions): Watchdog {
     heartbeat: heartbeat.buffer as SharedArrayBuffer,
     probe,
     databasePath: options.databasePath,
+    shards: options.shards,
     warnAfterMs: options.warnAfterMs,
     limitMs: options.limitMs,
     logLevel: options.logLevel,

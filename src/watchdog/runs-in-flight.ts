@@ -2,6 +2,7 @@
 // write-ahead records in run_intents, with their tasks), and the quarantine of the task that blocked the bot.
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type Sqlite from 'better-sqlite3';
+import { type LockScope, WHOLE_DATABASE } from '../db/lock.js';
 
 export interface RunInFlight {
   taskId: number;
@@ -14,15 +15,22 @@ export interface RunInFlight {
   iteration: number;
 }
 
-/** Every run in flight, oldest first. */
-export function readRunsInFlight(sqlite: Sqlite.Database): RunInFlight[] {
+/**
+ * Every run in flight of the servers on `shards` (default: all), oldest first. Other processes' runs are
+ * theirs to watch: a stall here never fails them.
+ */
+export function readRunsInFlight(sqlite: Sqlite.Database, shards: LockScope = WHOLE_DATABASE): RunInFlight[] {
+  const columns =
+    'SELECT t.id AS taskId, t.guild_id AS guildId, t.name, t.kind, i.scheduled_at AS scheduledAt, ' +
+    'i.started_at AS startedAt, i.iteration FROM run_intents i JOIN tasks t ON t.id = i.task_id';
+  const order = ' ORDER BY i.started_at, t.id';
+  if (shards.ids.length === shards.count) return sqlite.prepare(columns + order).all() as RunInFlight[];
+  // Discord's (guild_id >> 22) % count, in SQLite's 64-bit integers (snowflakes are below 2^63).
   return sqlite
     .prepare(
-      'SELECT t.id AS taskId, t.guild_id AS guildId, t.name, t.kind, i.scheduled_at AS scheduledAt, ' +
-        'i.started_at AS startedAt, i.iteration FROM run_intents i JOIN tasks t ON t.id = i.task_id ' +
-        'ORDER BY i.started_at, t.id',
+      `${columns} WHERE ((CAST(t.guild_id AS INTEGER) >> 22) % ?) IN (SELECT value FROM json_each(?))${order}`,
     )
-    .all() as RunInFlight[];
+    .all(shards.count, JSON.stringify(shards.ids)) as RunInFlight[];
 }
 
 /** `"standup" (reminder, guild 123)`, for log lines. */
@@ -88,12 +96,19 @@ function applyQuarantine(
  * Where the watchdog leaves the quarantine when it cannot write it: the stall is inside a write transaction
  * of the main thread, whose lock only goes with the process. The next start applies it (applyPendingQuarantine).
  */
-export function pendingQuarantinePath(databasePath: string): string {
-  return `${databasePath}.quarantine.json`;
+export function pendingQuarantinePath(databasePath: string, shards: LockScope = WHOLE_DATABASE): string {
+  // Per process when the shards are spread: each process applies its own, never another's.
+  if (shards.count === 1) return `${databasePath}.quarantine.json`;
+  const ids = [...shards.ids].sort((a, b) => a - b).join('-');
+  return `${databasePath}.quarantine-shards-${ids}-of-${shards.count}.json`;
 }
 
-export function writePendingQuarantine(databasePath: string, entries: readonly QuarantineEntry[]): void {
-  const path = pendingQuarantinePath(databasePath);
+export function writePendingQuarantine(
+  databasePath: string,
+  entries: readonly QuarantineEntry[],
+  shards: LockScope = WHOLE_DATABASE,
+): void {
+  const path = pendingQuarantinePath(databasePath, shards);
   writeFileSync(`${path}.tmp`, `${JSON.stringify(entries)}\n`);
   renameSync(`${path}.tmp`, path); // whole or absent, whenever the process dies
 }
@@ -106,8 +121,9 @@ export function applyPendingQuarantine(
   sqlite: Sqlite.Database,
   databasePath: string,
   nowMs: number,
+  shards: LockScope = WHOLE_DATABASE,
 ): number[] {
-  const path = pendingQuarantinePath(databasePath);
+  const path = pendingQuarantinePath(databasePath, shards);
   if (!existsSync(path)) return [];
   const entries = JSON.parse(readFileSync(path, 'utf8')) as QuarantineEntry[];
   const failed = entries.filter((entry) => applyQuarantine(sqlite, [entry], nowMs) > 0).map((e) => e.taskId);

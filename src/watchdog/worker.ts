@@ -126,7 +126,11 @@ function endOnStall(blockedMs: number): void {
       // The stall is inside a write transaction of the main thread, whose lock outlives any wait here: leave
       // the quarantine beside the database for the next start to apply before it resumes anything.
       try {
-        writePendingQuarantine(data.databasePath, quarantineEntries(guilty, data.limitMs ?? blockedMs));
+        writePendingQuarantine(
+          data.databasePath,
+          quarantineEntries(guilty, data.limitMs ?? blockedMs),
+          data.shards,
+        );
         outcome = `will fail ${names} at the next start (the database is locked now: ${errorText(caught)})${sparedNote}`;
       } catch (writing) {
         outcome = `could not fail ${names} (${errorText(caught)}; ${errorText(writing)}), so they may run again`;
@@ -189,7 +193,7 @@ function mainThreadStack(): string[] | undefined {
 
 function runsInFlight(): { runs: RunInFlight[]; error?: string } {
   try {
-    return { runs: readRunsInFlight(openDatabase()) };
+    return { runs: readRunsInFlight(openDatabase(), data.shards) };
   } catch (error) {
     return { runs: [], error: errorText(error) };
   }
