@@ -56,6 +56,8 @@ export class Resumer {
   #moves: Float64Array[] = []; // (id, next run) pairs: 16 bytes a task while they wait
   #movesTimer: ReturnType<typeof setImmediate> | undefined;
   #closed = false;
+  /** What a resumeAll that met a busy database part-way had done: the call that tries again goes on from it. */
+  #carried: Omit<ResumeSummary, 'failed'> | undefined;
 
   constructor(
     deps: { db: Db; log: Logger; journal: RunJournal; shards: ShardScope | undefined },
@@ -84,10 +86,9 @@ export class Resumer {
       log: this.#log,
     };
     const broken: { id: number; error: string }[] = [];
-    let resumed = 0;
-    let caughtUp = 0;
-    let replayed = 0;
-    let interrupted = 0;
+    // Pages committed before a failure stay done (their tasks run, so they are skipped when it is tried again).
+    const done = this.#carried ?? { resumed: 0, caughtUp: 0, replayed: 0, interrupted: 0 };
+    this.#carried = done;
     let page: TaskTiming[];
     for (let afterId = 0; ; afterId = page[page.length - 1]!.id) {
       page = listRunningTaskTimings(this.#db, { afterId, limit: RESUME_PAGE_SIZE }, this.#shards);
@@ -104,19 +105,20 @@ export class Resumer {
         if (move.nextRunAt >= parkFromMs && !plan.replays.has(move.id)) later.push(move.id, move.nextRunAt);
         else now.push(move);
       }
-      if (later.length > 0) this.#moves.push(Float64Array.from(later));
+      // A busy database throws here, before any of the page's loops start: the page is planned again next call.
       inTransaction(this.#db, () => {
         this.#journal.recordNow(plan.settled);
-        if (plan.settled.length > 0) {
-          const kinds = new Map(page.map((task) => [task.id, task.kind]));
-          for (const record of plan.settled) loops.recorded(record, kinds.get(record.taskId) ?? 'unknown');
-        }
         setNextRuns(this.#db, now, input.nowMs);
         for (const id of plan.completed) {
           updateTask(this.#db, id, { state: 'completed', nextRunAt: null, updatedAt: input.nowMs });
         }
       });
-      interrupted += plan.settled.filter((record) => record.outcome === 'interrupted').length;
+      if (later.length > 0) this.#moves.push(Float64Array.from(later));
+      if (plan.settled.length > 0) {
+        const kinds = new Map(page.map((task) => [task.id, task.kind]));
+        for (const record of plan.settled) loops.recorded(record, kinds.get(record.taskId) ?? 'unknown');
+      }
+      done.interrupted += plan.settled.filter((record) => record.outcome === 'interrupted').length;
       for (const [taskId, intent] of plan.replays) loops.expectReplay(taskId, intent);
       for (const task of plan.due) {
         const dueMs = task.nextRunAt!;
@@ -131,20 +133,21 @@ export class Resumer {
           broken.push({ id: task.id, error: errorText(error) }); // e.g. a stored count the engine refuses
           continue;
         }
-        resumed++;
-        if (plan.replays.has(task.id)) replayed++;
-        else if (dueMs < input.nowMs) caughtUp++;
+        done.resumed++;
+        if (plan.replays.has(task.id)) done.replayed++;
+        else if (dueMs < input.nowMs) done.caughtUp++;
       }
       if (page.length < RESUME_PAGE_SIZE) break;
     }
-    interrupted += this.#settleStopped(open.values(), nowMs);
+    done.interrupted += this.#settleStopped(open.values(), nowMs);
     inTransaction(this.#db, () => {
       for (const { id, error } of broken) {
         updateTask(this.#db, id, { state: 'failed', lastError: error, nextRunAt: null, updatedAt: nowMs });
         this.#log.error({ taskId: id, error }, 'task not resumed');
       }
     });
-    const summary = { resumed, caughtUp, replayed, interrupted, failed: broken.length };
+    this.#carried = undefined;
+    const summary = { ...done, failed: broken.length };
     const scope =
       this.#shards === undefined ? 'every server' : `the servers of ${describeScope(this.#shards)}`;
     this.#log.info({ ...summary, scope }, 'tasks resumed');

@@ -392,7 +392,10 @@ export class TaskRuntime {
    * counted, and the task goes on by its catch-up policy, or completes if that was its last run. A task that
    * is no longer running keeps its state, and its open attempt is recorded as interrupted. Reads a page of
    * rows at a time, committing each page's writes before starting its Loops, so start-up never holds all rows
-   * at once.
+   * at once. With `shards`, only the tasks and open attempts of those shards' servers are touched.
+   * Safe to call again after it threw for a busy database (another shard process holding the write lock at
+   * start-up: wrap it in retryWhileBusy): the pages already committed run and are skipped, and the summary
+   * that finally returns counts both calls.
    */
   resumeAll(): ResumeSummary {
     return this.#resumer.resumeAll();
