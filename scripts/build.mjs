@@ -27,7 +27,10 @@ const STAMP = '.build-stamp';
 export const BOT = {
   out: 'dist',
   project: 'tsconfig.build.json',
-  inputs: ['src', 'tsconfig.json', 'tsconfig.build.json'],
+  // Compiled first, into dist/emulator: metronome/testing runs the emulator (package.json's #emulator import),
+  // and tsconfig.build.json types it from there. The bot itself never loads it.
+  parts: [{ project: 'tsconfig.emulator.json', out: 'emulator' }],
+  inputs: ['src', 'emulator', 'tsconfig.json', 'tsconfig.build.json', 'tsconfig.emulator.json'],
   // dist/db sits as deep as src/db, so ../../migrations is the checkout's migrations/ from both.
   links: [],
 };
@@ -58,7 +61,10 @@ export function staleReason(target = BOT) {
     return existsSync(out) ? `${target.out}/ was not made by a build` : `${target.out}/ is missing`;
   }
   const builtAt = Number(readFileSync(stamp, 'utf8'));
-  const changed = target.inputs.find((input) => newestChangeMs(join(ROOT, input)) > builtAt);
+  // An input a project does not have (no emulator/) cannot have changed.
+  const changed = target.inputs.find(
+    (input) => existsSync(join(ROOT, input)) && newestChangeMs(join(ROOT, input)) > builtAt,
+  );
   return changed === undefined ? undefined : `${changed} changed since the last build`;
 }
 
@@ -84,14 +90,14 @@ export function build(target = BOT) {
   const old = `${out}.old`;
   rmSync(next, { recursive: true, force: true });
   const started = performance.now();
-  // tsc's errors go to stderr: stdout carries only the bot's JSON log lines.
-  const result = spawnSync(process.execPath, [tsc, '-p', join(ROOT, target.project), '--outDir', next], {
-    cwd: ROOT,
-    stdio: ['ignore', 2, 2],
-  });
-  if (result.status !== 0) {
-    rmSync(next, { recursive: true, force: true });
-    return `tsc could not compile ${target.project} (exit code ${result.status ?? result.signal}); the errors are above`;
+  // A part a project does not have (the build script's own test projects) is left out.
+  const parts = (target.parts ?? []).filter((part) => existsSync(join(ROOT, part.project)));
+  for (const { project, out: into } of [...parts, { project: target.project, out: '.' }]) {
+    const problem = compile(tsc, project, join(next, into));
+    if (problem !== undefined) {
+      rmSync(next, { recursive: true, force: true });
+      return problem;
+    }
   }
   for (const link of target.links) symlinkSync(join(ROOT, link), join(next, link), 'dir');
   writeFileSync(join(next, STAMP), `${startedAt}\n`);
@@ -102,6 +108,17 @@ export function build(target = BOT) {
   rmSync(old, { recursive: true, force: true });
   process.stderr.write(`built ${target.out}/ in ${((performance.now() - started) / 1_000).toFixed(1)} s\n`);
   return undefined;
+}
+
+/** Runs tsc on one project into `outDir`; returns a sentence saying why it failed, or undefined. */
+function compile(tsc, project, outDir) {
+  // tsc's errors go to stderr: stdout carries only the bot's JSON log lines.
+  const result = spawnSync(process.execPath, [tsc, '-p', join(ROOT, project), '--outDir', outDir], {
+    cwd: ROOT,
+    stdio: ['ignore', 2, 2],
+  });
+  if (result.status === 0) return undefined;
+  return `tsc could not compile ${project} (exit code ${result.status ?? result.signal}); the errors are above`;
 }
 
 /**
