@@ -1,5 +1,6 @@
-// A sandbox session: the emulator with a demo server, the real bot on a temporary database, and a way to
-// type /task commands as the server's admin and watch what the bot does in the channels.
+// A sandbox session: the emulator with a demo server, the real bot on a temporary database (with the
+// author's handler modules beside the built-ins, reloaded when they change), and a way to type /task
+// commands as the server's admin and watch what the bot does in the channels.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
@@ -17,53 +18,51 @@ import {
   startEmulator,
 } from '../../emulator/index.js';
 import { type Bot, startBot } from '../../src/bot.js';
+import { COMMON_CREATE_OPTIONS, type SkippedModule } from '../../src/handlers/registry.js';
 import { createLogger } from '../../src/log.js';
+import { ADMIN as DEMO_ADMIN, DEMO_SERVER } from '../../src/testing/demo-server.js';
+import { type FreshModules, freshModulesUnder } from './fresh-modules.js';
 import { type AttachFile, parseCommandLine } from './parse.js';
 import { pressButton } from './press.js';
+import { customFiles, notLoaded, notOffered, reloadHandlers } from './reload.js';
 import { clock, render, renderMessage } from './render.js';
-
-const DEMO_ADMIN = 'demo-admin';
+import { type FolderWatch, watchSources } from './watch.js';
 
 export interface SessionOptions {
   verbose?: boolean;
   /** Where the session prints what happens (defaults to console.log). */
   print?: (line: string) => void;
+  /** A folder of handler modules, loaded beside the built-ins as `npm start` loads HANDLERS_DIR. */
+  handlersDir?: string;
+  /** Reload the folder's modules when a file in it changes (the interactive sandbox). */
+  liveReload?: boolean;
 }
 
 export interface Session {
   emulator: Emulator;
-  bot: Bot;
+  /** The bot now running: a reload replaces it with a new one on the same database. */
+  readonly bot: Bot;
   guild: GuildHandle;
+  /** Modules of the handlers folder that failed to load when the session started, with why. */
+  readonly loadProblems: readonly SkippedModule[];
   /** Runs one /task line as demo-admin; resolves true if the bot answered. */
   run(line: string): Promise<boolean>;
   /** Clicks the button labelled like `label` (`next`) on the newest reply that has one, as demo-admin. */
   press(label: string): Promise<boolean>;
   help(): string;
+  /** Re-imports the handler modules after `changed` were edited and restarts the bot on them. */
+  reload(changed: readonly string[]): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function startSession(options: SessionOptions = {}): Promise<Session> {
   const print = options.print ?? ((line: string) => console.log(line));
+  const handlersDir = options.handlersDir === undefined ? undefined : resolve(options.handlersDir);
+  // Before the bot first imports the folder: only modules imported after it can be renewed.
+  const fresh: FreshModules | undefined =
+    handlersDir !== undefined && options.liveReload ? freshModulesUnder(handlersDir) : undefined;
   const emulator = await startEmulator({ strict: false });
-  const guild = emulator.world.createGuild({
-    name: 'Demo Server',
-    roles: [
-      { name: 'Admins', permissions: ['ManageGuild'] },
-      { name: 'Crew', mentionable: true },
-    ],
-    channels: [
-      { name: 'general' },
-      { name: 'announcements' },
-      { name: 'stats', type: 'voice' },
-      { name: 'ideas', type: 'forum', topic: 'One post per idea' },
-    ],
-    threads: [{ name: 'standups', parent: 'general' }],
-    members: [
-      { user: { username: DEMO_ADMIN, globalName: 'Demo Admin' }, roles: ['Admins'] },
-      { user: { username: 'alice' }, roles: ['Crew'] },
-      { user: { username: 'bob' } },
-    ],
-  });
+  const guild = emulator.world.createGuild(DEMO_SERVER);
   const dir = mkdtempSync(join(tmpdir(), 'metronome-sandbox-'));
   const log = createLogger({
     level: options.verbose ? 'info' : 'warn',
@@ -71,34 +70,82 @@ export async function startSession(options: SessionOptions = {}): Promise<Sessio
     destination: process.stderr,
   });
   watchChannels(emulator, guild, print);
-  let bot: Bot;
-  try {
-    bot = await startBot({
+  const start = () =>
+    startBot({
       config: {
         discordToken: emulator.token,
         discordApiBase: emulator.apiBase,
         databasePath: join(dir, 'sandbox.db'),
-        handlersDir: undefined,
+        handlersDir,
         devGuildId: undefined,
       },
       log,
       clientOptions: { testing: true },
     });
+  let bot: Bot;
+  try {
+    bot = await start();
   } catch (error) {
     await emulator.close();
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
+  const loadProblems = [...bot.registry.skipped];
+  if (handlersDir !== undefined) printLoaded(bot, handlersDir, print);
   const admin = guild.members[DEMO_ADMIN]!;
   const definition = () => emulator.commands.resolveChatInput(guild.id, 'task');
   const attach = attachLocalFile(emulator);
   const exportsDir = join(dir, 'exports');
+  // One reload at a time, and a command typed meanwhile waits for the bot it should reach.
+  let reloading: Promise<void> = Promise.resolve();
+  const reload = (changed: readonly string[]): Promise<void> => {
+    reloading = reloading.then(async () => {
+      if (handlersDir === undefined || fresh === undefined) return;
+      bot = await reloadHandlers({
+        bot,
+        dir: handlersDir,
+        changed,
+        fresh,
+        restart: start,
+        guildId: guild.id,
+        print: (line) => print(`${stamp()} ${line}`),
+      });
+    });
+    return reloading;
+  };
+  let watching: FolderWatch | undefined;
+  if (handlersDir !== undefined && fresh !== undefined) {
+    watching = watchSources(handlersDir, (changed) => {
+      reload(changed).catch((error: unknown) => {
+        // The old bot is stopped and the new one did not start: nothing is left to type commands to.
+        print(
+          `${stamp()} ✗ the bot could not restart after the edit, so the sandbox stops: ${String(error)}`,
+        );
+        void close().finally(() => process.exit(1));
+      });
+    });
+  }
+  let closed: Promise<void> | undefined;
+  const close = () => {
+    closed ??= (async () => {
+      watching?.close();
+      await reloading.catch(() => undefined);
+      await bot.stop();
+      await emulator.close();
+      rmSync(dir, { recursive: true, force: true });
+    })();
+    return closed;
+  };
 
   return {
     emulator,
-    bot,
+    get bot() {
+      return bot;
+    },
     guild,
+    loadProblems,
     async run(line) {
+      await reloading;
       const parsed = parseCommandLine(line, definition(), guild, attach);
       if (!parsed.ok) {
         print(`${stamp()} ✗ ${parsed.error}`);
@@ -128,14 +175,28 @@ export async function startSession(options: SessionOptions = {}): Promise<Sessio
         return false;
       }
     },
-    press: (label) => pressButton(emulator, admin, label, print),
-    help: () => helpText(definition()?.options ?? []),
-    async close() {
-      await bot.stop();
-      await emulator.close();
-      rmSync(dir, { recursive: true, force: true });
+    press: async (label) => {
+      await reloading;
+      return pressButton(emulator, admin, label, print);
     },
+    help: () =>
+      helpText(
+        definition()?.options ?? [],
+        handlersDir === undefined ? undefined : customHelp(bot, handlersDir, definition()),
+      ),
+    reload,
+    close,
   };
+}
+
+/** What the bot made of the handlers folder: the kinds it loaded, and each module it could not load. */
+function printLoaded(bot: Bot, handlersDir: string, print: (line: string) => void): void {
+  const loaded = [...customFiles(bot)].map(([kind, file]) => `${kind} (${basename(file)})`);
+  print(
+    `${stamp()} ${loaded.length === 0 ? 'No handler loaded' : `Loaded ${loaded.join(', ')}`} from ${handlersDir}`,
+  );
+  for (const module of bot.registry.skipped) print(`${stamp()} ${notLoaded(module)}`);
+  for (const left of bot.started.notOffered) print(`${stamp()} ${notOffered(left)}`);
 }
 
 /** Uploads a local file (path relative to the current folder) as Discord's client would for `file:`. */
@@ -206,12 +267,39 @@ function watchChannels(emulator: Emulator, guild: GuildHandle, print: (line: str
 /** What `help` reads of an option; Discord's own option types differ on whether they nest `options`. */
 interface OptionLike {
   name: string;
+  description?: string;
   type: ApplicationCommandOptionType;
   required?: boolean;
   options?: readonly OptionLike[];
 }
 
-function helpText(options: readonly OptionLike[]): string {
+/** The folder's kinds, each with its description and its own options (the common ones are listed above). */
+function customHelp(
+  bot: Bot,
+  handlersDir: string,
+  definition: { options?: readonly OptionLike[] } | undefined,
+): string[] {
+  const kinds = customFiles(bot);
+  const lines = [`Your handlers, from ${handlersDir}:`];
+  if (kinds.size === 0) lines.push('  none loaded (a module default-exports defineHandler({...}))');
+  const create = definition?.options?.find((option) => option.name === 'create')?.options ?? [];
+  const common = new Set<string>(COMMON_CREATE_OPTIONS);
+  for (const [kind, file] of kinds) {
+    const sub = create.find((option) => option.name === kind);
+    if (sub === undefined) {
+      lines.push(`  ${kind} (${basename(file)}): loaded, but /task create ${kind} is not offered`);
+      continue;
+    }
+    lines.push(`  ${kind} (${basename(file)}): ${sub.description ?? ''}`);
+    for (const option of (sub.options ?? []).filter((o) => !common.has(o.name))) {
+      lines.push(`    ${option.name}${option.required ? ' (required)' : ''}: ${option.description ?? ''}`);
+    }
+  }
+  for (const module of bot.registry.skipped) lines.push(`  ${notLoaded(module)}`);
+  return lines;
+}
+
+function helpText(options: readonly OptionLike[], custom: string[] | undefined): string {
   const lines = [
     `Type /task commands as ${DEMO_ADMIN} (Manage Server) in #general. Options are name:value; quote values with spaces.`,
     'Channels are #general, #announcements, #stats, the forum #ideas and the thread #standups; roles @Crew, @Admins; members @alice, @bob.',
@@ -231,6 +319,7 @@ function helpText(options: readonly OptionLike[]): string {
       'at:"in 2 hours" | cron:"0 9 * * 1"; timezone:paris, CET or Europe/Paris (default: /task settings).',
     'Example: /task create reminder name:standup channel:#general every:10s message:"Stand-up time!"',
   );
+  if (custom) lines.push('', ...custom);
   lines.push(
     "Also: wait 12s (let time pass), press next / press previous (turn a list's pages), help, exit.",
   );
