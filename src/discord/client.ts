@@ -2,8 +2,10 @@ import {
   type APIRequest,
   type BitFieldResolvable,
   Client,
+  type ClientOptions,
   GatewayIntentBits,
   type GatewayIntentsString,
+  Options,
   type RateLimitData,
   RESTEvents,
   type ResponseLike,
@@ -23,12 +25,45 @@ export interface CreateClientOptions {
   testing?: boolean;
 }
 
-/** What Metronome needs: guilds and channels, members (for counters), messages (for leaderboards). */
+/**
+ * What Metronome needs: guilds and channels, members (joins and leaves keep the member count; counters fetch
+ * member lists), messages (for leaderboards).
+ */
 export const DEFAULT_INTENTS = [
   GatewayIntentBits.Guilds,
   GatewayIntentBits.GuildMembers,
   GatewayIntentBits.GuildMessages,
 ];
+
+/** How long the bot's own messages stay cached (the counter's message is edited in place while cached). */
+export const OWN_MESSAGE_LIFETIME_SECONDS = 3_600;
+
+/**
+ * What the client caches, so memory follows the number of servers and channels, not of members or messages:
+ * guilds, channels, roles and permission overwrites in full (tasks check channels and permissions); of the
+ * members and users, only the bot's own (its permissions in a channel); of the messages, only the bot's own,
+ * for an hour. Counters fetch the members they count when they run (handlers/builtin/counter/members.ts) and
+ * the leaderboard the members it names; discord.js still keeps `guild.memberCount` from member events.
+ */
+export function cacheOptions(): Pick<ClientOptions, 'makeCache' | 'sweepers'> {
+  return {
+    makeCache: Options.cacheWithLimits({
+      ...Options.DefaultMakeCacheSettings,
+      GuildMemberManager: { maxSize: 0, keepOverLimit: (member) => member.id === member.client.user.id },
+      UserManager: { maxSize: 0, keepOverLimit: (user) => user.id === user.client.user.id },
+      MessageManager: {
+        maxSize: 0,
+        keepOverLimit: (message) => message.author.id === message.client.user.id,
+      },
+      PresenceManager: 0,
+      ReactionManager: 0,
+    }),
+    sweepers: {
+      ...Options.DefaultSweeperSettings,
+      messages: { interval: OWN_MESSAGE_LIFETIME_SECONDS, lifetime: OWN_MESSAGE_LIFETIME_SECONDS },
+    },
+  };
+}
 
 /**
  * Which rate limits reject with a RateLimitError instead of waiting: a channel edit's only. A rename's
@@ -48,6 +83,7 @@ export function rejectsOnRateLimit(data: RateLimitData): boolean {
 export function createClient(options: CreateClientOptions): Client {
   const client = new Client({
     intents: options.intents ?? DEFAULT_INTENTS,
+    ...cacheOptions(),
     rest: {
       rejectOnRateLimit: rejectsOnRateLimit,
       ...(options.apiBase !== undefined ? { api: options.apiBase } : {}),

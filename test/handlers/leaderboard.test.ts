@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { GatewayOpcodes } from 'discord.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Db, incrementMessageCount, openDatabase, utcDay } from '../../src/db/index.js';
 import {
@@ -87,10 +88,18 @@ function days(): string[] {
   return rows.map((row) => row.day);
 }
 
-/** Waits until the client has handled (cached, so also emitted) `n` messages in the channel. */
-async function handled(channelId: string, n: number): Promise<void> {
-  const channel = bot.client.channels.cache.get(channelId);
-  await eventually(() => expect(channel?.isTextBased() && channel.messages.cache.size).toBe(n));
+/** Counts the messages the client emits, per channel, from now on (it caches only its own). */
+function watchMessages(): Map<string, number> {
+  const seen = new Map<string, number>();
+  bot.client.on('messageCreate', (message) =>
+    seen.set(message.channelId, (seen.get(message.channelId) ?? 0) + 1),
+  );
+  return seen;
+}
+
+/** Waits until the client has handled (emitted) `n` messages in the channel since `emitted` began. */
+async function handled(emitted: Map<string, number>, channelId: string, n: number): Promise<void> {
+  await eventually(() => expect(emitted.get(channelId) ?? 0).toBe(n));
 }
 
 function boardText(messageId: string): string {
@@ -150,11 +159,19 @@ describe('leaderboard', () => {
 
     // Carol overtakes and then leaves: the next run edits the same message and shows her last known name.
     await say(carol, 2);
-    world.removeMember(bot.guild.id, carol);
     const guild = bot.client.guilds.cache.get(bot.guild.id)!;
-    await eventually(() => expect(guild.members.cache.has(carol)).toBe(false));
+    const before = guild.memberCount;
+    world.removeMember(bot.guild.id, carol);
+    await eventually(() => expect(guild.memberCount).toBe(before - 1));
     await advance(MINUTE);
     await runsRecorded(bot, 'top', 2);
+    // Who is still a member is asked of Discord for the ranked only (the client caches only itself).
+    const asked = bot.emulator.gateway.frames.entries
+      .filter((f) => f.direction === 'received' && f.op === GatewayOpcodes.RequestGuildMembers)
+      .map((f) => (f.d as { user_ids?: string[] }).user_ids);
+    expect(asked).toHaveLength(2);
+    expect(asked[1]).toEqual([carol, alice, bob]);
+    expect([...guild.members.cache.keys()]).toEqual([bot.client.user!.id]);
     expect(world.messages(channels.stats!)).toHaveLength(1);
     expect(boardText(board.message.id)).toBe(
       [
@@ -191,12 +208,13 @@ describe('leaderboard', () => {
 
   it('counts nothing in a server without a leaderboard task, and starts soon after one is created', async () => {
     bot = await startBot();
+    const emitted = watchMessages();
     const { members, channels } = bot.guild;
     const world = bot.emulator.world;
     for (let i = 0; i < 5; i++) {
       world.postMessage({ channel: channels.general!, author: members.alice!, content: `early ${i}` });
     }
-    await handled(channels.general!, 5);
+    await handled(emitted, channels.general!, 5);
     await bot.create(
       { name: 'board', kind: 'leaderboard', options: { period: 'all' }, start: false },
       'stats',
@@ -216,7 +234,7 @@ describe('leaderboard', () => {
     for (let i = 0; i < 3; i++) {
       world.postMessage({ channel: channels.general!, author: members.bob!, content: `late ${i}` });
     }
-    await handled(channels.general!, 9);
+    await handled(emitted, channels.general!, 9);
     await bot.create({ name: 'again', kind: 'leaderboard', options: {}, start: false }, 'stats');
     await advance(NOT_COUNTING_RECHECK_MS);
     await say(members.alice!, 1);

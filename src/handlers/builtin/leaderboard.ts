@@ -35,6 +35,7 @@ import {
 } from '../../db/index.js';
 import type { Logger } from '../../log.js';
 import { defineHandler } from '../define.js';
+import { fetchMembers } from '../members.js';
 
 const DAY_MS = 86_400_000;
 const PERIODS = {
@@ -327,7 +328,16 @@ export default defineHandler<LeaderboardOptions, LeaderboardState>({
       limit: opts.size,
     });
     ctx.signal.throwIfAborted();
-    const embed = renderBoard(rows, (userId) => guild.members.cache.has(userId), opts, ctx.scheduledAt);
+    // Asked of Discord for the few ranked: the member cache holds only the bot (createClient).
+    const members =
+      rows.length > 0
+        ? await fetchMembers(
+            guild,
+            rows.map((row) => row.userId),
+          )
+        : new Map();
+    ctx.signal.throwIfAborted();
+    const embed = renderBoard(rows, (userId) => members.has(userId), opts, ctx.scheduledAt);
     const channel = ctx.channel;
     if (!channel?.isSendable()) {
       throw new Error(`the channel ${task.channelId} no longer exists or cannot take messages`);

@@ -4,19 +4,11 @@
 // {role:<id>} count a member list fetched from Discord (gateway REQUEST_GUILD_MEMBERS) when such a counter
 // runs; only the tally is kept, for MEMBER_LIST_REUSE_MS, so several counters of one server due together
 // fetch once. Nothing is fetched for a server without such a counter.
-import {
-  type Collection,
-  DiscordjsErrorCodes,
-  GatewayIntentBits,
-  type Guild,
-  type GuildMember,
-} from 'discord.js';
-import { TransientError } from '../../../loop/index.js';
+import { GatewayIntentBits, type Guild, type GuildMember } from 'discord.js';
+import { fetchMembers } from '../../members.js';
 
 /** How long one fetched member list (or REST member count) serves every counter of its server. */
 export const MEMBER_LIST_REUSE_MS = 60_000;
-/** How long Discord may take to send a server's member list before the run is retried. */
-export const MEMBER_FETCH_TIMEOUT_MS = 60_000;
 /** Members counted between two turns of the event loop: a large server has hundreds of thousands. */
 const MEMBERS_PER_SLICE = 5_000;
 
@@ -92,17 +84,7 @@ function roleIdsOf(member: GuildMember): readonly string[] {
 }
 
 async function fetchAndTally(guild: Guild): Promise<MemberTally> {
-  let members: Collection<string, GuildMember>;
-  try {
-    members = await guild.members.fetch({ time: MEMBER_FETCH_TIMEOUT_MS });
-  } catch (error) {
-    // The gateway's answer was late, or Discord limits member requests: passing, so the run retries.
-    const why =
-      (error as { code?: unknown }).code === DiscordjsErrorCodes.GuildMembersTimeout
-        ? `within ${MEMBER_FETCH_TIMEOUT_MS / 1_000} s`
-        : `(${error instanceof Error ? error.message : String(error)})`;
-    throw new TransientError(`Discord did not send the server's member list ${why}`, { cause: error });
-  }
+  const members = await fetchMembers(guild);
   const tally = { humans: 0, bots: 0, roles: new Map<string, number>() };
   let seen = 0;
   for (const member of members.values()) {
