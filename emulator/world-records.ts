@@ -12,6 +12,7 @@ import {
   type ThreadAutoArchiveDuration,
 } from 'discord-api-types/v10';
 import type { ChannelRecord, ThreadChannelType, WorldChannelType } from './channel-wire.js';
+import type { MemberRoster } from './members.js';
 import type { Pings } from './mentions.js';
 import type { PermissionsInput } from './permissions.js';
 
@@ -50,7 +51,10 @@ export interface GuildRecord {
   /** Threads live beside channels, as on Discord: GET /guilds/:id/channels leaves them out. */
   threadIds: string[];
   roleIds: string[];
-  members: Map<string, MemberRecord>;
+  /** Stored and synthetic members alike (see GuildSpec.memberCount). */
+  members: MemberRoster;
+  /** GET /guilds/:id?with_counts=true's approximate_presence_count (the emulator has no presences). */
+  onlineCount: number;
 }
 
 export interface MessageRecord {
@@ -145,6 +149,26 @@ export interface GuildSpec {
   channels?: ChannelSpec[];
   threads?: ThreadSpec[];
   members?: MemberSpec[];
+  /**
+   * The guild's total member count, as `member_count` reports it. Beyond the owner, the bot and `members`,
+   * the rest are synthetic: users named `user-<n>` / `bot-<n>` whose ids and records are generated on demand
+   * and never stored unless a test changes one, so 10,000 guilds of 1,000 members cost a few MB. They are
+   * real members everywhere the emulator serves members (GUILD_CREATE, REQUEST_GUILD_MEMBERS, REST, counts,
+   * permissions, interactions). `world.syntheticMemberId(guildId, index)` names one. Default: no synthetic.
+   */
+  memberCount?: number;
+  /**
+   * How many of `memberCount` are bots, the bot itself and any bot in `members` included (the synthetic ones
+   * make up the rest). Default: only those.
+   */
+  botCount?: number;
+  /**
+   * Roles held by synthetic members: role name (from `roles`) → how many hold it; the first that many
+   * synthetic members do (humans come first, then bots).
+   */
+  memberRoles?: Record<string, number>;
+  /** GET /guilds/:id?with_counts=true's approximate_presence_count. Default 0: no one is online. */
+  onlineCount?: number;
 }
 
 /** Ids of what `createGuild` made, by the names used in the spec. */

@@ -27,6 +27,7 @@ import {
 import { apiChannelOf, apiThreadMember, type ChannelRecord, isThread } from './channel-wire.js';
 import { DiscordErrorCode, notFound } from './errors.js';
 import { WaitableLog, type WaitOptions } from './log.js';
+import { MemberRoster, SyntheticIds, syntheticMembersOf } from './members.js';
 import { type Pings, resolvePings } from './mentions.js';
 import {
   applyOverwrites,
@@ -37,7 +38,7 @@ import {
   type OverwriteBits,
   resolvePermissions,
 } from './permissions.js';
-import { SnowflakeGenerator } from './snowflake.js';
+import { SnowflakeGenerator, timestampOfSnowflake } from './snowflake.js';
 import {
   CHANNEL_TYPES,
   type ChannelSpec,
@@ -101,8 +102,16 @@ export class World {
 
   readonly #users = new Map<string, UserRecord>();
   readonly #guilds = new Map<string, GuildRecord>();
-  /** The millisecond of the latest guild's id: each guild takes its own, see createGuild. */
-  #lastGuildMs = 0;
+  readonly #syntheticIds = new SyntheticIds();
+  #joined = 0;
+  /**
+   * Guild n gets its id from millisecond n after the world began, by a generator of its own (worker 2) so that
+   * it never meets an id the clock gives later: guilds made in one go spread over shards as real ones do,
+   * predictably (consecutive guilds on consecutive shards) instead of all in the test's one millisecond.
+   */
+  readonly #guildSnowflakes = new SnowflakeGenerator(2n);
+  readonly #guildEpochMs = Date.now();
+  #guildsCreated = 0;
   readonly #roles = new Map<string, RoleRecord>();
   readonly #channels = new Map<string, ChannelRecord>();
   readonly #messages = new Map<string, MessageRecord>();
@@ -134,22 +143,19 @@ export class World {
   }
 
   user(id: string): UserRecord {
-    const user = this.#users.get(id);
+    const user = this.#users.get(id) ?? this.#syntheticUser(id);
     if (!user) throw notFound(DiscordErrorCode.UnknownUser, 'User');
     return user;
   }
 
   hasUser(id: string): boolean {
-    return this.#users.has(id);
+    return this.#users.has(id) || this.#syntheticIds.locate(id) !== null;
   }
 
   // ---- guilds ------------------------------------------------------------------------------------
 
   createGuild(spec: GuildSpec): CreatedGuild {
-    // One millisecond per guild (running ahead of the clock if need be): guilds made in one go spread over
-    // shards as real ones do, consecutive guilds on consecutive shards, instead of all in one millisecond.
-    this.#lastGuildMs = Math.max(Date.now(), this.#lastGuildMs + 1);
-    const id = this.snowflakes.next(this.#lastGuildMs);
+    const id = this.#guildSnowflakes.next(this.#guildEpochMs + this.#guildsCreated++);
     const ownerId = spec.ownerId ?? this.createUser({ username: `${spec.name}-owner` });
     const guild: GuildRecord = {
       id,
@@ -158,7 +164,8 @@ export class World {
       channelIds: [],
       threadIds: [],
       roleIds: [],
-      members: new Map(),
+      members: new MemberRoster(this.#syntheticIds),
+      onlineCount: 0,
     };
     this.#guilds.set(id, guild);
     // @everyone shares the guild's id, as on Discord.
@@ -210,6 +217,7 @@ export class World {
       this.#insertMember(guild, userId, (memberSpec.roles ?? []).map(roleId), memberSpec.nick ?? null);
       handle.members[this.user(userId).username] = userId;
     }
+    this.#addSyntheticMembers(guild, spec, roleId);
     // Categories first so that children can name them as parent.
     const ordered = [...(spec.channels ?? [])].sort(
       (a, b) => Number(b.type === 'category') - Number(a.type === 'category'),
@@ -257,9 +265,11 @@ export class World {
   }
 
   updateMember(guildId: string, userId: string, patch: { roles?: string[]; nick?: string | null }): void {
-    const member = this.member(guildId, userId);
+    // A copy stored back: a synthetic member that changes is stored from then on.
+    const member = { ...this.member(guildId, userId) };
     if (patch.roles) member.roleIds = [...patch.roles];
     if (patch.nick !== undefined) member.nick = patch.nick;
+    this.guild(guildId).members.set(userId, member);
     this.#emit(
       GatewayDispatchEvents.GuildMemberUpdate,
       { ...this.#apiMember(member), guild_id: guildId },
@@ -276,6 +286,24 @@ export class World {
       { guild_id: guildId, user: this.apiUser(userId) },
       guildId,
     );
+  }
+
+  /**
+   * A new member joins (GUILD_MEMBER_ADD; member_count goes up by one): a fresh user named
+   * `user-joined-<n>` (or `bot-joined-<n>`). Returns its id. For a named member, use addMember.
+   */
+  joinMember(guildId: string, options: { bot?: boolean } = {}): string {
+    const bot = options.bot ?? false;
+    const username = `${bot ? 'bot' : 'user'}-joined-${++this.#joined}`;
+    return this.addMember(guildId, { user: { username, bot } });
+  }
+
+  /**
+   * The user id of the guild's synthetic member `index` (0 to memberCount − listed members − 1; humans first,
+   * then bots), e.g. to remove it (removeMember) or to invoke a command as it. Throws for an index out of range.
+   */
+  syntheticMemberId(guildId: string, index: number): string {
+    return this.guild(guildId).members.syntheticId(index);
   }
 
   member(guildId: string, userId: string): MemberRecord {
@@ -315,8 +343,7 @@ export class World {
     const guild = this.guild(role.guildId);
     this.#roles.delete(roleId);
     guild.roleIds = guild.roleIds.filter((id) => id !== roleId);
-    for (const member of guild.members.values())
-      member.roleIds = member.roleIds.filter((id) => id !== roleId);
+    guild.members.dropRole(roleId);
     this.#emit(GatewayDispatchEvents.GuildRoleDelete, { guild_id: guild.id, role_id: roleId }, guild.id);
   }
 
@@ -798,6 +825,24 @@ export class World {
 
   #emit(event: GatewayDispatchEvents, data: unknown, guildId: string | null): void {
     for (const listener of this.#listeners) listener(event, data, guildId);
+  }
+
+  /** Fills the guild up to spec.memberCount with synthetic members (see GuildSpec.memberCount). */
+  #addSyntheticMembers(guild: GuildRecord, spec: GuildSpec, roleId: (nameOrId: string) => string): void {
+    const listed = [...guild.members.stored()];
+    const { synthetic, onlineCount } = syntheticMembersOf(spec, {
+      listed: listed.length,
+      listedBots: listed.filter((m) => this.user(m.userId).bot).length,
+      roleId,
+      joinedAt: new Date(timestampOfSnowflake(guild.id)).toISOString(),
+    });
+    guild.onlineCount = onlineCount;
+    guild.members.addSynthetic(synthetic);
+  }
+
+  #syntheticUser(id: string): UserRecord | undefined {
+    const found = this.#syntheticIds.locate(id);
+    return found ? found.roster.syntheticUser(found.index) : undefined;
   }
 
   #addUser(spec: UserSpec): UserRecord {

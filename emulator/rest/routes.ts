@@ -86,16 +86,26 @@ function guildRoutes({ world }: RouteContext): RouteDefinition[] {
     {
       method: 'GET',
       pattern: '/guilds/:guildId',
-      handler: ({ params }) => {
+      handler: ({ params, query }) => {
+        const record = botGuild(params.guildId!);
         const {
           channels: _c,
           members: _m,
           voice_states: _v,
           presences: _p,
           threads: _t,
+          large: _l,
+          unavailable: _u,
+          member_count: _mc,
+          joined_at: _j,
           ...guild
-        } = world.guildCreatePayload(botGuild(params.guildId!).id);
-        return ok(guild);
+        } = world.guildCreatePayload(record.id);
+        if (query.get('with_counts') !== 'true') return ok(guild);
+        return ok({
+          ...guild,
+          approximate_member_count: record.members.size,
+          approximate_presence_count: Math.min(record.onlineCount, record.members.size),
+        });
       },
     },
     {
@@ -116,14 +126,19 @@ function guildRoutes({ world }: RouteContext): RouteDefinition[] {
     {
       method: 'GET',
       pattern: '/guilds/:guildId/members',
+      // Discord's paging: ascending user id above `after` (default 0), `limit` 1–1,000 (default 1).
       handler: ({ params, query }) => {
         const guild = botGuild(params.guildId!);
         const limit = Number(query.get('limit') ?? 1);
+        if (!Number.isInteger(limit) || limit < 1 || limit > 1_000) {
+          throw invalidFormBody('limit', 'NUMBER_TYPE_MAX', 'int value should be between 1 and 1000.');
+        }
         const after = query.get('after') ?? '0';
-        const ids = [...guild.members.keys()]
-          .filter((id) => BigInt(id) > BigInt(after))
-          .sort(compareSnowflakes);
-        return ok(ids.slice(0, limit).map((id) => world.apiMember(guild.id, id)));
+        if (!/^\d{1,20}$/.test(after)) {
+          throw invalidFormBody('after', 'NUMBER_TYPE_COERCE', `Value "${after}" is not snowflake.`);
+        }
+        const ids = guild.members.page(BigInt(after), limit);
+        return ok(ids.map((id) => world.apiMember(guild.id, id)));
       },
     },
   ];
@@ -421,10 +436,6 @@ function pageOfMessages(oldestFirst: APIMessage[], query: URLSearchParams): APIM
   }
   const window = after && !before ? selected.slice(0, limit) : selected.slice(-limit);
   return window.reverse();
-}
-
-function compareSnowflakes(a: string, b: string): number {
-  return BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

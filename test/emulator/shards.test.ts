@@ -1,37 +1,12 @@
-import {
-  Client,
-  Events,
-  GatewayCloseCodes,
-  GatewayDispatchEvents,
-  GatewayIntentBits,
-  GatewayOpcodes,
-} from 'discord.js';
+import { type Client, Events, GatewayCloseCodes, GatewayDispatchEvents, GatewayOpcodes } from 'discord.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { type Emulator, type EmulatorOptions, shardOfGuild, startEmulator } from '../../emulator/index.js';
+import { directClient, login } from './direct-client.js';
 
-const INTENTS = [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMembers, GatewayIntentBits.GuildMessages];
-
-/** A discord.js client holding `shards` of `shardCount`, built directly (createClient has no shard options). */
-function shardedClient(emulator: Emulator, shards: number[], shardCount: number): Client {
-  const client = new Client({
-    intents: INTENTS,
-    shards,
-    shardCount,
-    rest: { api: emulator.apiBase, timeout: 2_000, retries: 1 },
-    // Local gateway: no 5-second spacing between the shards' IDENTIFYs.
-    ws: { buildIdentifyThrottler: () => ({ waitForIdentify: async () => {} }) },
-  });
-  client.token = emulator.token;
-  return client;
-}
-
-async function login(client: Client): Promise<Client> {
-  const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
-  await client.login();
-  await ready;
-  return client;
-}
+/** A client holding `shards` of `shardCount`. */
+const shardedClient = (emulator: Emulator, shards: number[], shardCount: number): Client =>
+  directClient(emulator, { shards, shardCount });
 
 /** A raw WebSocket that identifies with `d` and resolves with the close code the emulator answers. */
 async function closeCodeOfIdentify(emulator: Emulator, d: Record<string, unknown>): Promise<number> {
