@@ -12,6 +12,11 @@ export const BUSY_RETRY_BUDGET_MS = 2_000;
 /** The first pause after SQLITE_BUSY; it doubles (with jitter) up to BUSY_RETRY_MAX_DELAY_MS. */
 export const BUSY_RETRY_BASE_DELAY_MS = 25;
 export const BUSY_RETRY_MAX_DELAY_MS = 400;
+/**
+ * How long start-up (TaskRuntime.resumeAll) keeps retrying while other shard processes on the same file hold
+ * the write lock: no member waits on it, and giving up would stop the process.
+ */
+export const STARTUP_BUSY_BUDGET_MS = 30_000;
 
 export interface BusyRetryOptions {
   /** Give up once the next attempt would start this long after the first (default BUSY_RETRY_BUDGET_MS). */
