@@ -5,7 +5,8 @@ export default defineConfig({
   // condition), never a dist/ that may be stale or not built, whatever NODE_ENV says.
   ssr: { resolve: { conditions: ['development', 'module', 'node'] } },
   test: {
-    include: ['test/**/*.test.ts'],
+    // handlers/: the tests `npm run new-handler` writes beside a checkout's own handler modules.
+    include: ['test/**/*.test.ts', 'handlers/**/*.test.ts'],
     environment: 'node',
     // Each file gets its own worker so fake timers, databases and emulators never leak between files.
     pool: 'forks',
