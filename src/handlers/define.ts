@@ -26,6 +26,8 @@ export interface HandlerTask<Options> {
   currentLoop: number;
   /** Total iterations wanted, or null for forever. */
   count: number | null;
+  /** The schedule's time zone (`at`, `cron`, a one-off), for dates as the server sees them; null for `every`. */
+  timeZone: string | null;
 }
 
 /** Per-task key/value state for a handler, stored in the database and deleted with the task. */

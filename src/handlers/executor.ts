@@ -168,7 +168,8 @@ function describeZodError(error: ZodError): string {
     .join('; ');
 }
 
-function taskView(task: Readonly<Task>, options: unknown): HandlerTask<unknown> {
+/** The task as a handler sees it (its run, its status line). */
+export function taskView(task: Readonly<Task>, options: unknown): HandlerTask<unknown> {
   return Object.freeze({
     id: task.id,
     guildId: task.guildId,
@@ -178,6 +179,7 @@ function taskView(task: Readonly<Task>, options: unknown): HandlerTask<unknown> 
     options,
     currentLoop: task.currentLoop,
     count: task.count,
+    timeZone: 'timeZone' in task.schedule ? task.schedule.timeZone : null,
   });
 }
 
