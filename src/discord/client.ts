@@ -42,8 +42,9 @@ export const OWN_MESSAGE_LIFETIME_SECONDS = 3_600;
  * What the client caches, so memory follows the number of servers and channels, not of members or messages:
  * guilds, channels, roles and permission overwrites in full (tasks check channels and permissions); of the
  * members and users, only the bot's own (its permissions in a channel); of the messages, only the bot's own,
- * for an hour. Counters fetch the members they count when they run (handlers/builtin/counter/members.ts) and
- * the leaderboard the members it names; discord.js still keeps `guild.memberCount` from member events.
+ * for an hour; no emojis, stickers, events, invites, bans, presences or voice states. Counters fetch the
+ * members they count when they run (handlers/builtin/counter/members.ts), the leaderboard the members it
+ * names; discord.js still keeps `guild.memberCount` from member events.
  */
 export function cacheOptions(): Pick<ClientOptions, 'makeCache' | 'sweepers'> {
   return {
@@ -55,7 +56,16 @@ export function cacheOptions(): Pick<ClientOptions, 'makeCache' | 'sweepers'> {
         maxSize: 0,
         keepOverLimit: (message) => message.author.id === message.client.user.id,
       },
+      // What GUILD_CREATE brings that Metronome never reads: thousands of servers' emojis and stickers add up.
+      GuildEmojiManager: 0,
+      GuildStickerManager: 0,
+      GuildScheduledEventManager: 0,
+      StageInstanceManager: 0,
+      GuildInviteManager: 0,
+      GuildBanManager: 0,
+      AutoModerationRuleManager: 0,
       PresenceManager: 0,
+      VoiceStateManager: 0,
       ReactionManager: 0,
     }),
     sweepers: {

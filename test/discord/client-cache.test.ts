@@ -21,6 +21,15 @@ describe('the client cache', () => {
     // Guilds, channels and roles stay whole: tasks check channels, types and permissions through them.
     expect(guild.channels.cache.filter((c) => c.type !== ChannelType.GuildCategory).size).toBe(3);
     expect(guild.roles.cache.has(bot.guild.roles.Mods!)).toBe(true);
+    // What Metronome never reads is not kept at all.
+    for (const cache of [
+      guild.emojis.cache,
+      guild.stickers.cache,
+      guild.scheduledEvents.cache,
+      guild.voiceStates.cache,
+    ]) {
+      expect(cache).toMatchObject({ maxSize: 0 });
+    }
 
     const general = bot.guild.channels.general!;
     const channel = guild.channels.cache.get(general);
