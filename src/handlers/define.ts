@@ -41,8 +41,8 @@ export interface HandlerStore {
 export interface RunningTasks {
   /**
    * Whether this bot runs the task now: true from start (or restart, or resume at start-up) until it is
-   * stopped, cancelled, deleted or ends; false for another bot's or another shard's task. A graceful stop
-   * counts once the iteration in flight has finished.
+   * stopped, cancelled, deleted or ends; false for a task this bot does not run (another shard's, say). A
+   * graceful stop counts once the iteration in flight has finished.
    */
   isRunning(taskId: number): boolean;
 }
