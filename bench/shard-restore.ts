@@ -56,7 +56,9 @@ try {
   }
   seeder.exec('CREATE TEMP TABLE guild_ids (i INTEGER PRIMARY KEY, id TEXT NOT NULL)');
   const insertId = seeder.prepare('INSERT INTO guild_ids (i, id) VALUES (?, ?)');
-  seeder.transaction(() => ids.forEach((id, i) => insertId.run(i, id)))();
+  seeder.transaction(() => {
+    for (const [i, id] of ids.entries()) insertId.run(i, id);
+  })();
   const now = Date.now();
   seeder
     .prepare(
