@@ -1,5 +1,6 @@
 // More than one shard process: this process becomes their manager, through discord.js's ShardingManager,
-// which forks each child, restarts one that dies and carries their IPC. discord.js gives each child one shard
+// which forks each child (and forks it again when it dies) and carries their IPC. Whether to start a dead
+// child again is decided here: not one that exited refused (EXIT_REFUSED), which would only be refused again. discord.js gives each child one shard
 // id; Metronome's children run a group of SHARDS_PER_PROCESS shards, so the manager's "shards" are the
 // groups (its shard i is process i), and each child is told its real shard ids in SHARDS and SHARD_COUNT, the
 // variables discord.js's Client reads.
@@ -44,7 +45,8 @@ export async function runManager({ config, log, plan, file = childEntry() }: Man
     totalShards: plan.groups.length,
     token: config.discordToken,
     mode: 'process',
-    respawn: true,
+    // discord.js decides before its death event is heard; watchShard starts a dead child again instead.
+    respawn: false,
     // Under tsx (development) its loader flags, and --conditions=development, reach the children too.
     execArgv: process.execArgv,
   });
@@ -53,7 +55,6 @@ export async function runManager({ config, log, plan, file = childEntry() }: Man
   const stopAll = async (code: number): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    manager.respawn = false; // read by each shard as its process exits
     await Promise.all([...manager.shards.values()].map(stopShard));
     log.info('stopped');
     process.exit(code);
@@ -112,13 +113,19 @@ export async function runManager({ config, log, plan, file = childEntry() }: Man
           { pid, exitCode },
           `the process of ${shards} cannot run; stopping every shard process`,
         );
-        // After discord.js has started it again (it decided before telling us), so that one is stopped too.
-        setImmediate(() => void stopAll(1));
+        void stopAll(1);
       } else {
         shardLog.warn(
           { pid, exitCode, signal: signalCode },
           `the process of ${shards} died (${how}); starting it again`,
         );
+        // Once discord.js has let go of the dead process (it does so right after this event).
+        setImmediate(() => {
+          if (stopping) return;
+          shard
+            .spawn(-1)
+            .catch((error: unknown) => shardLog.error({ err: error }, `could not start ${shards}`));
+        });
       }
     });
     shard.on('error', (error) => shardLog.error({ err: error }, `the process of ${shards} failed`));
