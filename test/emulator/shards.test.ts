@@ -27,6 +27,19 @@ async function closeCodeOfIdentify(emulator: Emulator, d: Record<string, unknown
   });
 }
 
+/** A raw WebSocket identified as `shard`, once its READY has been sent. */
+async function identifiedSocket(emulator: Emulator, shard: [number, number]): Promise<WebSocket> {
+  const socket = new WebSocket(`${emulator.gateway.url}?v=10&encoding=json`);
+  socket.on('message', (data) => {
+    if ((JSON.parse(data.toString()) as { op: number }).op !== GatewayOpcodes.Hello) return;
+    socket.send(
+      JSON.stringify({ op: GatewayOpcodes.Identify, d: { token: emulator.token, intents: 1, shard } }),
+    );
+  });
+  await emulator.gateway.waitForNextSession({ shard: shard[0] });
+  return socket;
+}
+
 describe('gateway sharding', () => {
   let emulator: Emulator | undefined;
   const clients: Client[] = [];
@@ -160,6 +173,25 @@ describe('gateway sharding', () => {
     expect(await again).toBe(0);
     expect(() => emulator.gateway.close(4000)).toThrow(/Shards 0, 1 are connected: name one/);
     expect(() => emulator.gateway.closeShard(5, 4000)).toThrow(/Shard 5 is not connected/);
+  });
+
+  it('lets a second connection for a shard replace the first', async () => {
+    const { emulator, guildIds } = await start();
+    const first = await identifiedSocket(emulator, [0, 2]);
+    const second = await identifiedSocket(emulator, [0, 2]);
+    expect(emulator.gateway.connectedShards()).toEqual([0]);
+    const onShard0 = guildIds.find((id) => shardOfGuild(id, 2) === 0)!;
+    emulator.world.updateChannel(emulator.world.guild(onShard0).channelIds[0]!, { name: 'after' });
+    const update = await emulator.gateway.waitForDispatch(GatewayDispatchEvents.ChannelUpdate);
+    const connections = emulator.gateway.frames.entries
+      .filter((f) => f.t === GatewayDispatchEvents.Ready)
+      .map((f) => f.connection);
+    expect(update.connection).toBe(connections[1]);
+    expect(
+      emulator.gateway.frames.entries.filter((f) => f.t === GatewayDispatchEvents.ChannelUpdate),
+    ).toHaveLength(1);
+    first.close();
+    second.close();
   });
 
   it('closes an IDENTIFY whose shard count leaves a shard too many guilds with 4011', async () => {
