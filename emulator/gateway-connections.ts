@@ -59,6 +59,8 @@ export class ConnectionTable {
     }
     connection.session = session;
     session.connection = connection;
+    // A connection whose session was invalidated (op 9) may identify again on the same socket.
+    this.#open.add(connection);
   }
 
   /** The connection no longer receives its session's events (they are buffered for a RESUME). */
