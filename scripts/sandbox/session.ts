@@ -4,6 +4,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
+import { Writable } from 'node:stream';
 import {
   type APIChannel,
   type APIMessage,
@@ -67,7 +68,7 @@ export async function startSession(options: SessionOptions = {}): Promise<Sessio
   const log = createLogger({
     level: options.verbose ? 'info' : 'warn',
     token: emulator.token,
-    destination: process.stderr,
+    destination: options.verbose ? process.stderr : withoutSkippedModules(process.stderr),
   });
   watchChannels(emulator, guild, print);
   const start = () =>
@@ -187,6 +188,16 @@ export async function startSession(options: SessionOptions = {}): Promise<Sessio
     reload,
     close,
   };
+}
+
+/** The log without its lines for skipped handler modules: the prompt names them in a sentence of its own. */
+function withoutSkippedModules(out: NodeJS.WritableStream): NodeJS.WritableStream {
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      if (!chunk.toString().includes('"msg":"handler module skipped"')) out.write(chunk);
+      done();
+    },
+  });
 }
 
 /** What the bot made of the handlers folder: the kinds it loaded, and each module it could not load. */

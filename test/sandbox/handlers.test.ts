@@ -89,12 +89,14 @@ describe('npm run sandbox -- --handlers DIR --script FILE', () => {
       'broken.ts': 'export default {\n',
       'no-default.js': 'export const kind = 1;\n',
     });
-    const { code, stdout } = await sandbox([
+    const { code, stdout, stderr } = await sandbox([
       '--handlers',
       dir,
       '--script',
       script(['/task create echo name:e channel:#general every:1h text:"still here"', 'wait 100ms']),
     ]);
+    // Said once, as a sentence: not again as the bot's JSON log line.
+    expect(stderr).toBe('');
     expect(stdout).toContain(`✗ ${join(dir, 'broken.ts')} was not loaded: it threw while loading: `);
     expect(stdout).toContain(
       `✗ ${join(dir, 'no-default.js')} was not loaded: it has no default export (export default defineHandler({...}))`,
