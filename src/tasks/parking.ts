@@ -27,8 +27,17 @@ export interface Wake {
 /** Stale entries are swept out once they outnumber live ones, past this many. */
 const COMPACT_AFTER_STALE = 4_096;
 
+/**
+ * Due tasks are handed to the owner in chunks of at most this many, so it can read their rows in one
+ * transaction (one read lock instead of one per row); the turn's time bound is checked between chunks.
+ */
+export const WAKE_CHUNK = 32;
+
+/** Called with the first `count` of `wakes`: tasks no longer parked, whose slots have come. */
+export type WakeHandler = (wakes: readonly Wake[], count: number) => void;
+
 export class ParkedTasks {
-  readonly #onWake: (wake: Wake) => void;
+  readonly #onWakes: WakeHandler;
   /** Each parked task's slot. */
   readonly #slots = new SlotTable();
   /** Orders entries with the same key first parked, first woken. */
@@ -38,12 +47,18 @@ export class ParkedTasks {
   readonly #wall = new ParkedQueue();
   readonly #monoWake = new QueueWake(() => this.#fireMono());
   readonly #wallWake = new QueueWake(() => this.#fireWall());
-  readonly #wake: Wake = { taskId: 0, slotMs: 0, lateMs: 0, wallJumpMs: 0 };
+  /** The chunk handed to the owner, reused: read before the next chunk. */
+  readonly #chunk: Wake[] = Array.from({ length: WAKE_CHUNK }, () => ({
+    taskId: 0,
+    slotMs: 0,
+    lateMs: 0,
+    wallJumpMs: 0,
+  }));
   #closed = false;
 
-  /** `onWake` is called for each task whose slot has come, once it is no longer parked. */
-  constructor(onWake: (wake: Wake) => void) {
-    this.#onWake = onWake;
+  /** `onWakes` is called with the tasks whose slots have come, in chunks, once they are no longer parked. */
+  constructor(onWakes: WakeHandler) {
+    this.#onWakes = onWakes;
   }
 
   /** Tasks waiting. */
@@ -104,7 +119,7 @@ export class ParkedTasks {
     setTimeout(() => {
       if (this.#closed || this.#slots.get(taskId) !== slotMs) return;
       this.#slots.delete(taskId);
-      this.#onWake({ taskId, slotMs, lateMs: lateMs + delayMs, wallJumpMs });
+      this.#onWakes([{ taskId, slotMs, lateMs: lateMs + delayMs, wallJumpMs }], 1);
     }, delayMs);
   }
 
@@ -146,25 +161,30 @@ export class ParkedTasks {
    */
   #drain(queue: ParkedQueue, nowMs: number, measure: (wake: Wake, keyMs: number) => void): void {
     const deadlineMs = clock.monoMs() + MAX_TURN_MS;
+    const chunk = this.#chunk;
     for (let woken = 0; woken < MAX_FIRES_PER_TURN && queue.headKeyMs <= nowMs; ) {
-      const entry = queue.popEntry()!;
-      const { taskId, keyMs, slotMs } = entry;
-      if (this.#slots.get(taskId) !== slotMs) {
-        this.#stale--;
-        continue;
+      const limit = Math.min(WAKE_CHUNK, MAX_FIRES_PER_TURN - woken);
+      let count = 0;
+      while (count < limit && queue.headKeyMs <= nowMs) {
+        const { taskId, keyMs, slotMs } = queue.popEntry()!;
+        if (this.#slots.get(taskId) !== slotMs) {
+          this.#stale--;
+          continue;
+        }
+        this.#slots.delete(taskId);
+        const wake = chunk[count++]!;
+        wake.taskId = taskId;
+        wake.slotMs = slotMs;
+        measure(wake, keyMs);
       }
-      this.#slots.delete(taskId);
-      const wake = this.#wake;
-      wake.taskId = taskId;
-      wake.slotMs = slotMs;
-      measure(wake, keyMs);
+      if (count === 0) break;
       try {
-        this.#onWake(wake);
+        this.#onWakes(chunk, count);
       } catch (error) {
         console.error('parked tasks: a wake threw', error);
       }
-      woken++;
-      if ((woken & 15) === 15 && clock.monoMs() >= deadlineMs) break;
+      woken += count;
+      if (clock.monoMs() >= deadlineMs) break;
     }
   }
 

@@ -34,7 +34,7 @@ export class TaskLoops {
   constructor(options: TaskLoopsOptions) {
     this.#journal = options.journal;
     this.#iterations = new Iterations(options, this);
-    this.#parked = new ParkedTasks((wake) => wakeParked(wake, options, this));
+    this.#parked = new ParkedTasks((wakes, count) => wakeParked(wakes, count, options, this));
   }
 
   /** Set by shutdown(): rows stay `running` from then on, for the next start-up. */

@@ -2,7 +2,7 @@
 // that slot was missed. The Loop runs a resumed first slot however late, so what the engine's own wait would
 // decide is decided here: a relative grid moves with a wall-clock step (its wait was monotonic), and a slot
 // seen more than MISSED_AFTER_MS late is skipped unless the task catches up `once`.
-import { type Db, getTaskById, type Task, updateTask } from '../db/index.js';
+import { type Db, getTasksByIds, type Task, updateTask } from '../db/index.js';
 import type { Logger } from '../log.js';
 import { MISSED_AFTER_MS, nextDueAfter } from '../loop/index.js';
 import { wallJumpShiftMs } from '../loop/schedule.js';
@@ -26,19 +26,34 @@ export interface WakeDeps {
   journal: RunJournal;
 }
 
-/** A parked task's slot has come (see the top of this file). */
-export function wakeParked(wake: Wake, deps: WakeDeps, target: WakeTarget): void {
-  const { db, log, journal } = deps;
-  if (target.closing) return; // the row stays running with its next run: the next start-up resumes it
-  const { taskId, slotMs, lateMs, wallJumpMs } = wake;
-  let task: Task | undefined;
+/** Parked tasks' slots have come (see the top of this file): the first `count` of `wakes`, read together. */
+export function wakeParked(wakes: readonly Wake[], count: number, deps: WakeDeps, target: WakeTarget): void {
+  const { db, log } = deps;
+  if (target.closing) return; // the rows stay running with their next runs: the next start-up resumes them
+  const ids: number[] = [];
+  for (let i = 0; i < count; i++) ids.push(wakes[i]!.taskId);
+  let rows: (Task | undefined)[];
   try {
-    task = getTaskById(db, taskId);
+    rows = getTasksByIds(db, ids);
   } catch (error) {
-    log.warn({ taskId, err: error }, 'could not read a task whose run is due; trying again');
-    target.retryWake(wake, WAKE_RETRY_MS);
+    log.warn({ taskIds: ids, err: error }, 'could not read tasks whose runs are due; trying again');
+    for (let i = 0; i < count; i++) target.retryWake(wakes[i]!, WAKE_RETRY_MS);
     return;
   }
+  for (let i = 0; i < count; i++) {
+    const wake = wakes[i]!;
+    try {
+      wakeOne(wake, rows[i], deps, target);
+    } catch (error) {
+      log.error({ taskId: wake.taskId, err: error }, 'a due task could not be woken');
+    }
+  }
+}
+
+/** One woken task, with its row as just read. */
+function wakeOne(wake: Wake, task: Task | undefined, deps: WakeDeps, target: WakeTarget): void {
+  const { journal } = deps;
+  const { taskId, slotMs, lateMs, wallJumpMs } = wake;
   // Commands unpark the tasks they end, so this is a task changed by another process: it is not ours.
   if (task === undefined || task.state !== 'running' || target.isLive(taskId)) return;
   let activation: Activation;

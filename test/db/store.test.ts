@@ -11,6 +11,7 @@ import {
   getMeta,
   getTask,
   getTaskById,
+  getTasksByIds,
   insertTask,
   inTransaction,
   lastRuns,
@@ -75,6 +76,13 @@ describe('store', () => {
       currentLoop: 0,
       timeoutMs: 60_000,
     });
+  });
+
+  it('reads tasks by id together, in the order asked, with nothing where a task is gone', () => {
+    const a = insertTask(conn.db, taskValues());
+    const b = insertTask(conn.db, taskValues({ name: 'other', schedule: { kind: 'interval', seconds: 5 } }));
+    expect(getTasksByIds(conn.db, [b.id, 9_999, a.id, b.id])).toEqual([b, undefined, a, b]);
+    expect(getTasksByIds(conn.db, [])).toEqual([]);
   });
 
   it('keeps names unique per guild, not across guilds', () => {

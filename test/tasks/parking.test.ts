@@ -4,6 +4,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { getTaskById } from '../../src/db/index.js';
 import { WALL_CHECK_MS } from '../../src/loop/timer-queue.js';
+import { WAKE_CHUNK } from '../../src/tasks/parking.js';
 import {
   definition,
   MINUTE,
@@ -194,6 +195,28 @@ describe('a parked task (time of day)', () => {
     await vi.advanceTimersByTimeAsync(HOUR);
     expect(execute.calls).toEqual([]);
     expect(runningTasks(runtime)).toBe(0);
+  });
+
+  it('tasks due at one instant wake in chunks read together: each runs once, past one deleted meanwhile', async () => {
+    const execute = recordingExecutor();
+    const runtime = harness.start(execute);
+    const count = 2 * WAKE_CHUNK + 3; // two full chunks and a short one
+    const ids: number[] = [];
+    for (let i = 0; i < count; i++) {
+      ids.push((await runtime.create('g1', definition({ name: `t${i}`, schedule: daily('09:00') }))).id);
+    }
+    expect(runtime.parkedCount).toBe(count);
+    // One row of the first chunk and one of the last disappear behind the runtime; their neighbours still run.
+    const sqlite = harness.db().$client;
+    for (const id of [ids[1]!, ids.at(-1)!]) sqlite.prepare('DELETE FROM tasks WHERE id = ?').run(id);
+    await vi.advanceTimersByTimeAsync(NINE - AT_0830 + 1_000);
+    const names = execute.calls.map((call) => call.taskName).sort();
+    const expected = ids.map((_, i) => `t${i}`).filter((name) => name !== 't1' && name !== `t${count - 1}`);
+    expect(names).toEqual(expected.sort());
+    expect(execute.calls.every((call) => call.scheduledAt === NINE)).toBe(true);
+    expectNeverEarlyNorTwice(execute.calls);
+    await vi.advanceTimersByTimeAsync(DAY);
+    expect(execute.calls).toHaveLength(2 * expected.length);
   });
 
   it('a row that cannot be read at the wake is read again a second later, and its slot runs as it was', async () => {
