@@ -25,6 +25,7 @@ const echo = defineHandler({
     b.addStringOption((o) => o.setName('text').setDescription('What to say').setRequired(true)),
   async run(ctx) {
     await ctx.send(`${ctx.options.text} #${ctx.iteration + 1}`);
+    ctx.log.info({ text: ctx.options.text }, 'echoed');
   },
 });
 
@@ -61,6 +62,14 @@ describe('handlerTestbed', () => {
     });
     expect(bed.posts('#announcements').map((m) => m.content)).toEqual(['hi #1']);
     expect(await bed.run('list')).toContain('echo-2');
+    // What the handler logged, with the task it ran for.
+    expect(bed.logs.filter((line) => line.msg === 'echoed').map((line) => [line.task, line.text])).toEqual([
+      ['echo', 'hello'],
+      ['echo', 'hello'],
+      ['echo', 'hello'],
+      ['echo', 'hello'],
+      ['echo-2', 'hi'],
+    ]);
   });
 
   it('lets a run waiting on real I/O finish before the clock moves on', async () => {
