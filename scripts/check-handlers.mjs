@@ -35,15 +35,18 @@ function typeScriptFiles(dir) {
   });
 }
 
-/** `metronome`, `metronome/loop`, …: each entry of package.json's exports, as the bot runs from src/. */
+/** `metronome`, `metronome/loop`, …: each entry of package.json's exports, as the bot runs from src/; zod, vitest. */
 function botPaths() {
   const { exports } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
   const paths = {};
   for (const [entry, targets] of Object.entries(exports)) {
     paths[entry === '.' ? 'metronome' : `metronome/${entry.slice(2)}`] = [join(ROOT, targets.development)];
   }
-  paths.zod = [join(ROOT, 'node_modules/zod')];
-  paths['zod/*'] = [join(ROOT, 'node_modules/zod/*')];
+  // zod as the bot shares it at run time; vitest as a handler's test runs on the bot's (metronome/testing).
+  for (const name of ['zod', 'vitest']) {
+    paths[name] = [join(ROOT, 'node_modules', name)];
+    paths[`${name}/*`] = [join(ROOT, 'node_modules', name, '*')];
+  }
   return paths;
 }
 

@@ -82,10 +82,12 @@ describe('scripts/check-handlers.mjs', () => {
     expect(code).toBe(1);
   }, 130_000);
 
-  it('passes a correct module quietly, named by HANDLERS_DIR from .env', async () => {
+  it('passes a correct module and its test quietly, named by HANDLERS_DIR from .env', async () => {
     const project = folder({
       '.env': 'HANDLERS_DIR=./mine\n',
       'mine/good.ts': GOOD,
+      // A handler's test, on the bot's vitest (as metronome/testing runs), with no node_modules here.
+      'mine/good.test.ts': `import { expect, it } from 'vitest';\nit('adds', () => expect(1 + 1).toBe(2));\n`,
       'mine/notes.js': 'x = ;',
     });
     expect(await check([], { cwd: project })).toEqual({ code: 0, stdout: '', stderr: '' });
