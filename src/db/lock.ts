@@ -186,9 +186,7 @@ function holdShardCount(database: string, count: number): Sqlite.Database {
   try {
     for (let round = 0; round < ROUNDS; round++) {
       sqlite.pragma(`busy_timeout = ${READ_WAIT_MS}`);
-      sqlite.exec('BEGIN'); // deferred: the first read takes a shared lock, held until the transaction ends
-      if (readCount(sqlite)?.count === count) return sqlite;
-      sqlite.exec('ROLLBACK');
+      if (readsCount(sqlite, count)) return sqlite;
       sqlite.pragma(`busy_timeout = ${COMMIT_WAIT_MS}`);
       // Busy only while another starter records its count: read again next round.
       if (!tryBeginWrite(sqlite)) continue;
@@ -201,18 +199,44 @@ function holdShardCount(database: string, count: number): Sqlite.Database {
         .run(count, process.pid, new Date().toISOString());
       // Long enough for starters that only read the count to let go; holders of another count never do.
       sqlite.pragma(`busy_timeout = ${READ_WAIT_MS}`);
-      try {
-        sqlite.exec('COMMIT');
-      } catch (error) {
-        if ((error as { code?: unknown }).code !== 'SQLITE_BUSY') throw error;
-        sqlite.exec('ROLLBACK');
-        throw new ShardCountMismatchError(database, count, readCount(sqlite));
+      if (commits(sqlite)) continue;
+      // Held by readers: processes of another count, or of ours that recorded it first (then read it again).
+      const running = readCount(sqlite);
+      if (running === undefined || running.count !== count) {
+        throw new ShardCountMismatchError(database, count, running);
       }
     }
     throw new ShardCountMismatchError(database, count, readCount(sqlite));
   } catch (error) {
     sqlite.close();
     throw error;
+  }
+}
+
+/**
+ * Whether the file records `count`, read in a transaction that then stays open: its shared lock is what
+ * keeps the count from changing. Otherwise (another count, none, or busy) the transaction is ended.
+ */
+function readsCount(sqlite: Sqlite.Database, count: number): boolean {
+  try {
+    sqlite.exec('BEGIN'); // deferred: the first read takes the shared lock
+    if (readCount(sqlite)?.count === count) return true;
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'SQLITE_BUSY') throw error;
+  }
+  if (sqlite.inTransaction) sqlite.exec('ROLLBACK');
+  return false;
+}
+
+/** Commits, or rolls back and says so when readers keep the file busy. */
+function commits(sqlite: Sqlite.Database): boolean {
+  try {
+    sqlite.exec('COMMIT');
+    return true;
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'SQLITE_BUSY') throw error;
+    sqlite.exec('ROLLBACK');
+    return false;
   }
 }
 

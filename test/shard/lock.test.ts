@@ -152,6 +152,12 @@ describe('shard locks across processes', () => {
     take(database, 4, [0, 1]);
   }, 20_000);
 
+  it('lets every process of one count run when they start at once on a fresh database', async () => {
+    const database = tempDatabase();
+    const started = await Promise.all([0, 1, 2, 3].map((id) => holder(database, 4, [id])));
+    expect(started.map((h) => h.result.event)).toEqual(['acquired', 'acquired', 'acquired', 'acquired']);
+  }, 30_000);
+
   it('lets processes of only one count run when two counts start at once', async () => {
     const database = tempDatabase();
     const started = await Promise.all([
