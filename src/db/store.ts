@@ -89,8 +89,12 @@ export function getTaskById(db: Db, id: number): Task | undefined {
  * for all of them instead of one per row, for the runtime's wakes of many tasks at once.
  */
 export function getTasksByIds(db: Db, ids: readonly number[]): (Task | undefined)[] {
-  return hot(db).readTasks(ids);
+  return readTasks(db)(ids);
 }
+
+const readTasks = perDb((db) =>
+  db.$client.transaction((ids: readonly number[]) => ids.map((id) => getTaskById(db, id))),
+);
 
 /** The guild's tasks, by name. */
 export function listTasks(db: Db, guildId: string): Task[] {
@@ -491,7 +495,6 @@ function prepareClearIntent(db: Db) {
 
 const hot = perDb((db) => ({
   taskById: prepareTaskById(db),
-  readTasks: db.$client.transaction((ids: readonly number[]) => ids.map((id) => getTaskById(db, id))),
   insertRun: prepareInsertRun(db),
   pruneRuns: preparePruneRuns(db),
   saveProgress: prepareSaveProgress(db),
