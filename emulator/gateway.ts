@@ -129,7 +129,7 @@ export class Gateway {
     return this.#connections.shards();
   }
 
-  /** IDENTIFYs received so far, for GET /gateway/bot's `session_start_limit`. */
+  /** The IDENTIFYs counted so far against the daily limit, as GET /gateway/bot reports them. */
   get sessionStartLimit(): SessionStartLimit {
     return this.options.sessionStartLimit;
   }
@@ -158,8 +158,8 @@ export class Gateway {
   }
 
   /**
-   * An outage: closes the current connection (4000-style codes keep the session, so the client resumes once
-   * it is over) and answers every new connection attempt with 503 instead of a WebSocket, as Discord's edge
+   * An outage: closes every connection (with 4000, which keeps the sessions, so clients resume once it is
+   * over) and answers every new connection attempt with 503 instead of a WebSocket, as Discord's edge
    * does while the gateway is down, until acceptConnections().
    */
   refuseConnections(): void {
