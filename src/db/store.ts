@@ -40,6 +40,14 @@ import {
 /** How many runs each task keeps; older ones are pruned as new ones are appended. */
 export const RUNS_KEPT_PER_TASK = 100;
 
+/**
+ * A task's history is pruned with every run that leaves its count where it was (an error, a retry, a missed
+ * slot), and with every RUNS_PRUNED_EVERY-th that moves it on (the first after a restart from zero among
+ * them): a prune walks a hundred index entries, a fire's largest cost after its writes. So a task holds at
+ * most RUNS_KEPT_PER_TASK + RUNS_PRUNED_EVERY - 1 runs.
+ */
+export const RUNS_PRUNED_EVERY = 8;
+
 /** Runs `fn` in one SQLite transaction (a savepoint when nested). Store functions called inside join it. */
 export function inTransaction<T>(db: Db, fn: () => T): T {
   return db.$client.transaction(fn)();
@@ -526,9 +534,9 @@ export interface IterationRecord {
 
 /**
  * Records a batch of finished iterations in one transaction: the runtime gathers those of one tick, so
- * thousands of fires cost one commit. Each record writes its run, prunes the task's history, saves its
- * progress (updated_at = finishedAt) and, when it settles its slot, deletes the slot's run intent. Records of
- * tasks deleted meanwhile are skipped.
+ * thousands of fires cost one commit. Each record writes its run, prunes the task's history (see
+ * RUNS_PRUNED_EVERY), saves its progress (updated_at = finishedAt) and, when it settles its slot, deletes the
+ * slot's run intent. Records of tasks deleted meanwhile are skipped.
  */
 export function recordIterations(db: Db, records: readonly IterationRecord[]): void {
   const { insertRun, pruneRuns, saveProgress, clearIntent } = hot(db);
@@ -545,7 +553,7 @@ export function recordIterations(db: Db, records: readonly IterationRecord[]): v
       );
       if (saved.changes === 0) continue;
       insertRun.run(taskId, scheduledAt, record.startedAt, finishedAt, record.outcome, record.error);
-      pruneRuns.run(taskId, taskId);
+      if (record.lastRunAt === null || currentLoop % RUNS_PRUNED_EVERY === 1) pruneRuns.run(taskId, taskId);
       if (record.settlesSlot) clearIntent.run(taskId, scheduledAt);
     }
   });

@@ -21,6 +21,7 @@ import {
   metaKeysStartingWith,
   openDatabase,
   RUNS_KEPT_PER_TASK,
+  RUNS_PRUNED_EVERY,
   rankMembersByMessages,
   recordIterations,
   recordMessageBatch,
@@ -106,16 +107,39 @@ describe('store', () => {
     expect(getTask(conn.db, 'g2', 'daily')).toBeDefined();
   });
 
-  it(`keeps the last ${RUNS_KEPT_PER_TASK} runs of each task`, () => {
+  it(`keeps the last ${RUNS_KEPT_PER_TASK} runs of each task, pruned every ${RUNS_PRUNED_EVERY}th run that counts`, () => {
     const a = insertTask(conn.db, taskValues()).id;
     const b = insertTask(conn.db, taskValues({ name: 'other' })).id;
     for (let i = 0; i < 150; i++) recordIterations(conn.db, [finished(a, i)]);
     recordIterations(conn.db, [{ ...finished(b, 0), outcome: 'error', error: 'x' }]);
-    expect(runCount(a)).toBe(RUNS_KEPT_PER_TASK);
+    // Pruned last with count 145 (145 % 8 = 1), then five more runs: at most 7 above the hundred.
+    expect(runCount(a)).toBe(RUNS_KEPT_PER_TASK + 5);
     expect(runCount(b)).toBe(1);
-    const newest = lastRuns(conn.db, a, RUNS_KEPT_PER_TASK);
+    const newest = lastRuns(conn.db, a, RUNS_KEPT_PER_TASK + 5);
     expect(newest[0]?.scheduledAt).toBe(149);
-    expect(newest.at(-1)?.scheduledAt).toBe(50);
+    expect(newest.at(-1)?.scheduledAt).toBe(45);
+    for (let i = 150; i < 160; i++) recordIterations(conn.db, [finished(a, i)]);
+    expect(runCount(a)).toBe(RUNS_KEPT_PER_TASK + 7); // pruned with count 153, then 154-160
+  });
+
+  it('prunes with every run that does not count (errors, retries), and with the first after a restart', () => {
+    const a = insertTask(conn.db, taskValues()).id;
+    for (let i = 0; i < 110; i++) recordIterations(conn.db, [finished(a, i)]); // counts 1-110: pruned at 105
+    expect(runCount(a)).toBe(RUNS_KEPT_PER_TASK + 5);
+    const failed = {
+      ...finished(a, 110),
+      outcome: 'error' as const,
+      error: 'x',
+      lastRunAt: null,
+      currentLoop: 110,
+    };
+    recordIterations(conn.db, [failed]);
+    expect(runCount(a)).toBe(RUNS_KEPT_PER_TASK);
+    for (let i = 113; i < 116; i++) recordIterations(conn.db, [finished(a, i)]); // counts 114-116
+    expect(runCount(a)).toBe(RUNS_KEPT_PER_TASK + 3);
+    // A restart from zero: the next run counts 1, and prunes.
+    recordIterations(conn.db, [{ ...finished(a, 116), currentLoop: 1 }]);
+    expect(runCount(a)).toBe(RUNS_KEPT_PER_TASK);
   });
 
   it('records a batch of iterations in one go and prunes there too', () => {
@@ -151,7 +175,7 @@ describe('store', () => {
         },
       ]);
     }
-    expect(runCount(a)).toBe(RUNS_KEPT_PER_TASK);
+    expect(runCount(a)).toBe(RUNS_KEPT_PER_TASK + 7); // counts 1-120: pruned last at 113
     expect(runCount(9999)).toBe(0);
     expect(getTask(conn.db, 'g1', 'daily')).toMatchObject({
       currentLoop: 120,
