@@ -6,7 +6,7 @@ import { TOKEN_REFUSED } from './bot.js';
 import { createLogger } from './log.js';
 import { readConfigOrExit, runBotProcess } from './shard/bot-process.js';
 import { runManager } from './shard/manager.js';
-import { isTokenRefused, planShards, type ShardPlan } from './shard/plan.js';
+import { isTokenRefused, planShards, type ShardPlan, shardGroups } from './shard/plan.js';
 
 const config = readConfigOrExit();
 const log = createLogger({ level: config.logLevel, token: config.discordToken });
@@ -15,13 +15,19 @@ async function plan(): Promise<ShardPlan> {
   try {
     return await planShards(config);
   } catch (error) {
-    const message = isTokenRefused(error)
-      ? TOKEN_REFUSED
-      : `Could not ask Discord how many shards to run (SHARD_COUNT=auto): ${(error as Error).message}. ` +
-        'Check the network, or set SHARD_COUNT to a number.';
-    log.fatal({ err: error }, message);
-    process.stderr.write(`${message}\n`);
-    process.exit(1);
+    if (isTokenRefused(error)) {
+      log.fatal(TOKEN_REFUSED);
+      process.stderr.write(`${TOKEN_REFUSED}\n`);
+      process.exit(1);
+    }
+    // Discord out of reach: start as one process, so the database is still checked and the bot connects once
+    // Discord answers; if one shard is too few for its servers, Discord closes with 4011, which says so.
+    const count = config.shardCount === 'auto' ? 1 : config.shardCount;
+    log.warn(
+      { err: error, shardCount: count },
+      `could not ask Discord how many shards to run (${(error as Error).message}); starting with ${count}`,
+    );
+    return { count, groups: shardGroups(count, config.shardsPerProcess), maxConcurrency: 1 };
   }
 }
 

@@ -59,7 +59,8 @@ function startBot(databasePath: string, uid?: number): Promise<Ended> {
     env: {
       PATH: process.env.PATH,
       DISCORD_TOKEN: 'not-a-real-token',
-      // Never reached: every case here stops at the database, before Discord.
+      // Never reached: SHARD_COUNT=auto's question fails and the bot starts as one process, then every case
+      // here stops at the database, before connecting.
       DISCORD_API_BASE: 'http://127.0.0.1:9/api',
       DATABASE_PATH: databasePath,
       LOG_LEVEL: 'silent',
