@@ -7,6 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import {
   existsSync,
+  mkdirSync,
   readdirSync,
   readFileSync,
   renameSync,
@@ -79,6 +80,10 @@ export function typeScriptCompiler() {
 
 /** Compiles the target into a fresh folder; returns a sentence saying why it could not, or undefined. */
 export function build(target = BOT) {
+  return whileLocked(target, () => buildNow(target));
+}
+
+function buildNow(target) {
   // Taken before tsc reads anything, so a source saved during the build makes the next start build again.
   const startedAt = Date.now();
   const tsc = typeScriptCompiler();
@@ -128,7 +133,61 @@ function compile(tsc, project, outDir) {
 export function buildIfStale(target = BOT, stale = staleReason(target)) {
   if (stale === undefined) return undefined;
   process.stderr.write(`${stale}: building it…\n`);
-  return build(target);
+  // Read again once the lock is ours: a build that held it may have just made the folder current.
+  return whileLocked(target, () => (staleReason(target) === undefined ? undefined : buildNow(target)));
+}
+
+/** How long a build waits for another one (tests start several at once) before giving up. */
+const LOCK_WAIT_MS = 15 * 60_000;
+
+/**
+ * Runs `work` while holding <out>.lock, so two builds never share <out>.next (one would delete what the other
+ * is compiling into it). A lock whose process is gone is taken over.
+ */
+function whileLocked(target, work) {
+  const lock = join(ROOT, `${target.out}.lock`);
+  const giveUpAt = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (error) {
+      if (error.code !== 'EEXIST') throw error;
+    }
+    if (lockHolderGone(lock)) {
+      rmSync(lock, { recursive: true, force: true });
+    } else if (Date.now() > giveUpAt) {
+      return `another build of ${target.out}/ has held ${lock} for ${LOCK_WAIT_MS / 60_000} minutes; remove it if no build is running`;
+    } else {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    }
+  }
+  try {
+    writeFileSync(join(lock, 'pid'), `${process.pid}\n`);
+    return work();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+function lockHolderGone(lock) {
+  let pid;
+  try {
+    pid = Number(readFileSync(join(lock, 'pid'), 'utf8'));
+  } catch {
+    // Taken but its pid not written yet, or left by a build killed in between: gone once it is old.
+    try {
+      return Date.now() - statSync(lock).mtimeMs > 60_000;
+    } catch {
+      return false;
+    }
+  }
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return error.code === 'ESRCH';
+  }
 }
 
 // `node scripts/build.mjs [--if-stale] [--bench]`: always builds, or only when stale (as npm start does).
