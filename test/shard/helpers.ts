@@ -18,10 +18,10 @@ export interface ShardWorld {
   close(): Promise<void>;
 }
 
-/** An emulator where every shard of `count` holds two guilds, and a fresh database path. */
-export async function shardWorld(count: number): Promise<ShardWorld> {
+/** An emulator (or `emulator`) where every shard of `count` holds two guilds, and a fresh database path. */
+export async function shardWorld(count: number, given?: Emulator): Promise<ShardWorld> {
   // Every shard may IDENTIFY at once, so a test does not wait discord.js's 5 s between shards.
-  const emulator = await startEmulator({ sessionStartLimit: { maxConcurrency: count } });
+  const emulator = given ?? (await startEmulator({ sessionStartLimit: { maxConcurrency: count } }));
   // Guilds made one after another take consecutive milliseconds, so consecutive shards.
   const guilds = Array.from({ length: 2 * count }, (_, i) => makeGuild(emulator, `g${i}`));
   const byShard = Array.from({ length: count }, (_, shard) =>

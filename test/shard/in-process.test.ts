@@ -2,6 +2,7 @@
 // once, every server's commands are answered by the bot holding it, only shard 0's bot registers the
 // commands, and a second bot for a held shard, or with another shard count, is refused in one sentence.
 import { afterEach, describe, expect, it } from 'vitest';
+import { startEmulator } from '../../emulator/index.js';
 import { StartupError } from '../../src/bot.js';
 import { invoke } from '../commands/helpers.js';
 import {
@@ -93,4 +94,19 @@ describe('2 shards in two bots on one database', () => {
     // Shard 0 was let go with the refused group: it can still start.
     await start(world, 2, [0]);
   }, 30_000);
+});
+
+describe('too few shards', () => {
+  it('stops the bot in one sentence when Discord requires more shards (4011)', async () => {
+    const emulator = await startEmulator({ maxGuildsPerShard: 1 });
+    const w = await shardWorld(1, emulator);
+    world = w;
+    // Two guilds on the one shard, one more than this emulator's Discord allows.
+    const refused = await start(w, 1, [0]).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(StartupError);
+    expect((refused as Error).message).toBe(
+      'Discord requires more shards for the servers this bot is in (close code 4011). Set SHARD_COUNT=auto ' +
+        '(or a larger number) in .env, then start Metronome again.',
+    );
+  });
 });
