@@ -1,7 +1,8 @@
 // `/task import`, task by task: each entry of an export file checked as `/task create` would check it
 // (name, kind, options through the handler's schema, schedule through the gate, count, catch-up, timeout),
 // with its channel and the roles or members in its options found by name in this server. Every problem of
-// every entry is collected, so one reply can list them all. Pure: the server comes in as a ServerDirectory.
+// every entry is collected, so one reply can list them all. Pure: the server comes in as a ServerDirectory,
+// built for the member names memberNamesIn finds.
 import { ApplicationCommandOptionType, type ChannelType } from 'discord-api-types/v10';
 import type { Handler } from '../handlers/define.js';
 import { checkCatchUp, checkCount, checkTimeout } from '../tasks/definition.js';
@@ -15,7 +16,14 @@ import {
 } from '../tasks/index.js';
 import { TASK_CHANNEL_TYPES } from './channel-permissions.js';
 import { handlerSlashOptions, validateHandlerOptions } from './handler-options.js';
-import { isReference, type NameLookup, type ServerDirectory, taskEntrySchema } from './transfer.js';
+import {
+  isReference,
+  type MemberQuery,
+  mayNameMember,
+  type NameLookup,
+  type ServerDirectory,
+  taskEntrySchema,
+} from './transfer.js';
 
 export interface ImportContext {
   handler(kind: string): Handler | undefined;
@@ -47,6 +55,31 @@ export function planImport(entries: readonly unknown[], ctx: ImportContext): Pla
     if (typeof name === 'string') seen.set(name, (seen.get(name) ?? 0) + 1);
   }
   return entries.map((entry, index) => planOne(entry, index, ctx, seen));
+}
+
+/**
+ * The names the entries' user and mentionable options give: the members an import must fetch before
+ * planImport (the client caches none). Entries planImport will refuse or skip anyway are left out.
+ */
+export function memberNamesIn(
+  entries: readonly unknown[],
+  handler: (kind: string) => Handler | undefined,
+  nowMs: number,
+): MemberQuery {
+  const names = new Set<string>();
+  const orRoles = new Set<string>();
+  for (const entry of entries) {
+    const parsed = taskEntrySchema.safeParse(entry);
+    if (!parsed.success || isSpentOneOff(parsed.data, nowMs)) continue;
+    const kind = handler(parsed.data.kind);
+    if (!kind) continue;
+    for (const option of handlerSlashOptions(kind)) {
+      const value = parsed.data.options[option.name];
+      if (typeof value !== 'string' || !mayNameMember(option.type)) continue;
+      (option.type === ApplicationCommandOptionType.User ? names : orRoles).add(unprefixed(value, '@'));
+    }
+  }
+  return { names: [...names], orRoles: [...orRoles] };
 }
 
 function planOne(
@@ -240,7 +273,7 @@ function resolveName(
   what: 'channel' | 'role' | 'member' | 'role or member',
   where: { option?: string; problems: string[] },
 ): string | undefined {
-  const name = written.startsWith(prefix) ? written.slice(prefix.length) : written;
+  const name = unprefixed(written, prefix);
   const found = lookup(name);
   if ('id' in found) return found.id;
   const shown = `${prefix}${name}`;
@@ -260,4 +293,9 @@ function resolveName(
     );
   }
   return undefined;
+}
+
+/** `general` for `#general` or `general`: names are written with or without their sign. */
+function unprefixed(written: string, prefix: '#' | '@'): string {
+  return written.startsWith(prefix) ? written.slice(prefix.length) : written;
 }

@@ -1,8 +1,8 @@
 // The file `/task export` writes and `/task import` reads: a server's task definitions with channels, roles
 // and members written by name, so the file carries no id of the server it came from and imports into any
-// server that has the same names. Pure: the server's names come in through a ServerDirectory.
-import type { Guild } from 'discord.js';
-import { ApplicationCommandOptionType, ChannelType } from 'discord-api-types/v10';
+// server that has the same names. Pure: the server's names come in through a ServerDirectory
+// (transfer-directory.ts builds it from the bot's cache and the members the tasks name).
+import { ApplicationCommandOptionType, type ChannelType } from 'discord-api-types/v10';
 import { z } from 'zod';
 import { taskStates } from '../db/schema.js';
 import type { Handler } from '../handlers/define.js';
@@ -26,10 +26,25 @@ export interface ServerDirectory {
   /** `Crew`; `everyone` for the server's @everyone role (whose id is the server's). */
   roleName(id: string): string | undefined;
   roleByName(name: string): NameLookup;
-  /** A member's username, if the bot has the member cached. */
+  /** A member's username, for the members the directory was built for (guildDirectory's `ids`). */
   memberName(id: string): string | undefined;
+  /**
+   * The username of a user the tasks name who is no longer a member (Discord still knows them), written
+   * as Discord shows such a mention; undefined for a member, an unknown id, or a directory that has none.
+   */
+  formerMemberName?(id: string): string | undefined;
+  /** Members by username, among those the directory was built for (guildDirectory's `names`). */
   memberByName(name: string): NameLookup;
 }
+
+/**
+ * The members a directory fetches from Discord, as the client caches none but the bot's own: by id for an
+ * export, by username for an import. `orRoles` are names from mentionable options, which lead to a role
+ * first, so they are fetched only when no role has that name.
+ */
+export type MemberQuery =
+  | { ids: readonly string[] }
+  | { names: readonly string[]; orRoles?: readonly string[] };
 
 export const taskEntrySchema = z.object({
   name: z.string(),
@@ -130,14 +145,18 @@ function exportOptions(task: Task, ctx: ExportContext, notes: string[]): Record<
   for (const option of handlerSlashOptions(handler)) {
     const value = stored[option.name];
     if (typeof value !== 'string' || !isReference(option.type)) continue;
-    const name = nameOf(option.type, value, ctx.directory);
-    if (name === undefined) {
+    const named = nameOf(option.type, value, ctx.directory);
+    if (named === undefined) {
       delete out[option.name];
       notes.push(
         `**${task.name}**: its \`${option.name}\` no longer exists here, so the file leaves it out.`,
       );
     } else {
-      out[option.name] = name;
+      out[option.name] = named.name;
+      if (named.left)
+        notes.push(
+          `**${task.name}**: its \`${option.name}\` names ${named.name}, who is no longer a member of this server.`,
+        );
     }
   }
   return out;
@@ -152,24 +171,54 @@ export function isReference(type: ApplicationCommandOptionType): boolean {
   );
 }
 
+/** Whether an option of this type may hold a member: these are the ones an export or import fetches. */
+export function mayNameMember(type: ApplicationCommandOptionType): boolean {
+  return type === ApplicationCommandOptionType.User || type === ApplicationCommandOptionType.Mentionable;
+}
+
+/** `#general`, `@Crew`, `@alice` for an id; `left` for a user no longer a member, written all the same. */
 function nameOf(
   type: ApplicationCommandOptionType,
   id: string,
   directory: ServerDirectory,
-): string | undefined {
-  const channel = () => directory.channelName(id);
-  const role = () => directory.roleName(id);
-  const member = () => directory.memberName(id);
+): { name: string; left?: true } | undefined {
+  const channel = () => prefixed('#', directory.channelName(id));
+  const role = () => prefixed('@', directory.roleName(id));
+  const member = () => {
+    const current = prefixed('@', directory.memberName(id));
+    if (current !== undefined) return { name: current };
+    const former = prefixed('@', directory.formerMemberName?.(id));
+    return former === undefined ? undefined : { name: former, left: true as const };
+  };
+  const named = (name: string | undefined) => (name === undefined ? undefined : { name });
   switch (type) {
     case ApplicationCommandOptionType.Channel:
-      return prefixed('#', channel());
+      return named(channel());
     case ApplicationCommandOptionType.Role:
-      return prefixed('@', role());
+      return named(role());
     case ApplicationCommandOptionType.User:
-      return prefixed('@', member());
+      return member();
     default:
-      return prefixed('@', role() ?? member());
+      return named(role()) ?? member();
   }
+}
+
+/** The ids the tasks' user and mentionable options hold: the members an export names. */
+export function memberIdsIn(
+  tasks: readonly Task[],
+  handler: (kind: string) => Handler | undefined,
+): MemberQuery {
+  const ids = new Set<string>();
+  for (const task of tasks) {
+    const stored = (task.options ?? {}) as Record<string, unknown>;
+    const kind = handler(task.kind);
+    if (!kind) continue;
+    for (const option of handlerSlashOptions(kind)) {
+      const value = stored[option.name];
+      if (typeof value === 'string' && mayNameMember(option.type)) ids.add(value);
+    }
+  }
+  return { ids: [...ids] };
 }
 
 const prefixed = (prefix: string, name: string | undefined) =>
@@ -225,50 +274,4 @@ export function overLimit(incoming: number, existing: number, max: number): stri
     `That file has ${incoming} task${incoming === 1 ? '' : 's'}, but this server has ${existing} of the ${max} ` +
     `Metronome allows, so only ${room} more fit; nothing was imported.`
   );
-}
-
-// ---- a server's names, from the bot's cache ------------------------------------------------------------
-
-/** The directory of a server as the bot's cache knows it (members: those cached). */
-export function guildDirectory(guild: Guild): ServerDirectory {
-  const byName = <T extends { id: string }>(
-    items: Iterable<T>,
-    nameOf: (item: T) => string,
-    name: string,
-  ) => {
-    const all = [...items];
-    let found = all.filter((item) => nameOf(item) === name);
-    // Discord shows text channel names in lower case, and people retype names loosely.
-    if (found.length === 0) found = all.filter((item) => nameOf(item).toLowerCase() === name.toLowerCase());
-    return lookupOf(found.map((item) => item.id));
-  };
-  return {
-    channelName: (id) => guild.channels.cache.get(id)?.name,
-    channelByName: (name, types) =>
-      byName(
-        guild.channels.cache
-          .filter((channel) =>
-            types === undefined ? channel.type !== ChannelType.GuildCategory : types.includes(channel.type),
-          )
-          .values(),
-        (channel) => channel.name,
-        name,
-      ),
-    roleName: (id) => (id === guild.id ? 'everyone' : guild.roles.cache.get(id)?.name),
-    roleByName: (name) =>
-      name === 'everyone'
-        ? { id: guild.id }
-        : byName(
-            guild.roles.cache.filter((role) => role.id !== guild.id).values(),
-            (role) => role.name,
-            name,
-          ),
-    memberName: (id) => guild.members.cache.get(id)?.user.username,
-    memberByName: (name) => byName(guild.members.cache.values(), (member) => member.user.username, name),
-  };
-}
-
-function lookupOf(ids: readonly string[]): NameLookup {
-  if (ids.length === 1) return { id: ids[0]! };
-  return ids.length === 0 ? { missing: true } : { several: ids.length };
 }

@@ -3,7 +3,8 @@ import { SlashCommandSubcommandBuilder } from '@discordjs/builders';
 import { retryWhileBusy } from '../../db/busy.js';
 import { fitLines } from '../../discord/format.js';
 import type { TaskSubcommand } from '../../discord/task-command.js';
-import { buildExport, exportFileName, guildDirectory } from '../../discord/transfer.js';
+import { buildExport, exportFileName, memberIdsIn } from '../../discord/transfer.js';
+import { guildDirectory } from '../../discord/transfer-directory.js';
 
 export const data = new SlashCommandSubcommandBuilder()
   .setName('export')
@@ -14,10 +15,14 @@ export const execute: TaskSubcommand['execute'] = async (interaction, ctx) => {
   // A read outside the runtime's per-task commands, so it waits out a busy database itself.
   const tasks = await retryWhileBusy(() => ctx.runtime.list(guild.id));
   if (tasks.length === 0) return 'This server has no tasks to export yet.';
+  const handler = (kind: string) => ctx.registry.get(kind);
+  // Only the members the tasks name are fetched: the client caches none but the bot's own.
+  const directory = await guildDirectory(guild, memberIdsIn(tasks, handler));
+  if (!directory.ok) return directory.error;
   const nowMs = Date.now();
   const { file, notes } = buildExport(tasks, {
-    handler: (kind) => ctx.registry.get(kind),
-    directory: guildDirectory(guild),
+    handler,
+    directory: directory.value,
     serverName: guild.name,
     nowMs,
     exportedBy: 'Metronome',
@@ -25,7 +30,7 @@ export const execute: TaskSubcommand['execute'] = async (interaction, ctx) => {
   const count = `${tasks.length} task${tasks.length === 1 ? '' : 's'}`;
   const lines = [
     `Here ${tasks.length === 1 ? 'is' : 'are'} this server's ${count}: definitions only, no history. ` +
-      'Import the file with `/task import` here or in another server; channels and roles are matched by name.',
+      'Import the file with `/task import` here or in another server; channels, roles and members are matched by name.',
     ...notes.map((note) => `• ${note}`),
   ];
   return {

@@ -5,14 +5,9 @@ import { retryWhileBusy } from '../../db/busy.js';
 import { missingChannelPermission, neededChannelPermissions } from '../../discord/channel-permissions.js';
 import { describeSchedule, fitLines } from '../../discord/format.js';
 import type { TaskSubcommand } from '../../discord/task-command.js';
-import {
-  guildDirectory,
-  MAX_IMPORT_BYTES,
-  overLimit,
-  readExportFile,
-  tooLarge,
-} from '../../discord/transfer.js';
-import { type PlannedTask, planImport } from '../../discord/transfer-import.js';
+import { MAX_IMPORT_BYTES, overLimit, readExportFile, tooLarge } from '../../discord/transfer.js';
+import { guildDirectory } from '../../discord/transfer-directory.js';
+import { memberNamesIn, type PlannedTask, planImport } from '../../discord/transfer-import.js';
 import { TaskError } from '../../tasks/index.js';
 
 /** Discord answers a download in well under this; past it the admin hears why rather than waiting. */
@@ -37,11 +32,16 @@ export const execute: TaskSubcommand['execute'] = async (interaction, ctx) => {
   const existing = await retryWhileBusy(() => ctx.runtime.list(guild.id));
   const full = overLimit(file.value.length, existing.length, ctx.runtime.maxTasksPerGuild);
   if (full) return full;
+  const handler = (kind: string) => ctx.registry.get(kind);
+  const nowMs = Date.now();
+  // Only the members the file names are looked up: the client caches none but the bot's own.
+  const directory = await guildDirectory(guild, memberNamesIn(file.value, handler, nowMs));
+  if (!directory.ok) return directory.error;
   const plan = planImport(file.value, {
-    handler: (kind) => ctx.registry.get(kind),
-    directory: guildDirectory(guild),
+    handler,
+    directory: directory.value,
     existingNames: new Set(existing.map((task) => task.name)),
-    nowMs: Date.now(),
+    nowMs,
   });
   // The create-time check, for each task otherwise fine: the bot must be able to work in its channel.
   for (const planned of plan) {
