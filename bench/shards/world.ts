@@ -24,10 +24,15 @@ export interface BenchWorld {
 /**
  * `guildCount` servers of `memberCount` members each (synthetic, 1 % bots), each with an admin, a text and a
  * voice channel. The emulator keeps few frames, and starts shards as Discord does for a bot this size
- * (max_concurrency 1: discord.js spaces the processes' IDENTIFYs 5 s apart).
+ * (max_concurrency 1: discord.js spaces the processes' IDENTIFYs 5 s apart). `maxGuildsPerShard` above
+ * Discord's 2,500 lets the bench run fewer shards than Discord would allow (it closes with 4011).
  */
-export async function buildWorld(guildCount: number, memberCount: number): Promise<BenchWorld> {
-  const emulator = await startEmulator({ gatewayFrameHistory: 1_000, strict: false });
+export async function buildWorld(
+  guildCount: number,
+  memberCount: number,
+  maxGuildsPerShard: number,
+): Promise<BenchWorld> {
+  const emulator = await startEmulator({ gatewayFrameHistory: 1_000, strict: false, maxGuildsPerShard });
   const started = performance.now();
   const guilds: BenchGuild[] = [];
   for (let i = 0; i < guildCount; i++) {
