@@ -160,7 +160,7 @@ function memberLookupFailed(error: unknown): string {
   const refused = error instanceof DiscordAPIError || error instanceof HTTPError;
   const aborted = error instanceof Error && error.name === 'AbortError';
   if (timedOut || aborted) return `${lead}: Discord didn't answer in time; try again in a moment.`;
-  if (refused) return `${lead}: Discord refused (${error.message}); try again in a moment.`;
+  if (refused) return `${lead}: Discord answered with an error; try again in a moment.`;
   throw error;
 }
 
