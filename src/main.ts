@@ -2,10 +2,10 @@
 // them: one process for a small bot (the watchdog and the bot, stopped gracefully on SIGINT/SIGTERM), or a
 // manager of shard processes when they do not fit in one (src/shard/manager.ts). A configuration problem
 // is printed as its own lines, never a stack trace.
-import { TOKEN_REFUSED } from './bot.js';
+// The bot and the manager are imported only by the process that runs them: a manager that loaded the whole
+// bot would hold its memory for nothing.
 import { createLogger } from './log.js';
-import { readConfigOrExit, runBotProcess } from './shard/bot-process.js';
-import { runManager } from './shard/manager.js';
+import { readConfigOrExit } from './shard/lifecycle.js';
 import { isTokenRefused, planShards, type ShardPlan, shardGroups } from './shard/plan.js';
 
 const config = readConfigOrExit();
@@ -16,6 +16,7 @@ async function plan(): Promise<ShardPlan> {
     return await planShards(config);
   } catch (error) {
     if (isTokenRefused(error)) {
+      const { TOKEN_REFUSED } = await import('./bot.js');
       log.fatal(TOKEN_REFUSED);
       process.stderr.write(`${TOKEN_REFUSED}\n`);
       process.exit(1);
@@ -37,7 +38,9 @@ if (only !== undefined && more.length === 0) {
   // discord.js reads SHARD_COUNT and SHARDS itself: tell it what SHARD_COUNT=auto came to.
   process.env.SHARD_COUNT = String(shards.count);
   delete process.env.SHARDS;
+  const { runBotProcess } = await import('./shard/bot-process.js');
   await runBotProcess({ config, log, shards: { count: shards.count, ids: only }, managed: false });
 } else {
+  const { runManager } = await import('./shard/manager.js');
   await runManager({ config, log, plan: shards });
 }

@@ -2,7 +2,8 @@
 // it runs the bot for the shards the manager named in SHARDS (a JSON list of ids) of SHARD_COUNT, the
 // variables discord.js's own Client reads in a child.
 import { createLogger } from '../log.js';
-import { readConfigOrExit, runBotProcess } from './bot-process.js';
+import { runBotProcess } from './bot-process.js';
+import { readConfigOrExit } from './lifecycle.js';
 import { scopeFromEnvironment } from './scope-env.js';
 
 const config = readConfigOrExit();

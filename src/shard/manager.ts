@@ -11,7 +11,7 @@ import { type Shard, ShardingManager } from 'discord.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { describeScope } from '../tasks/shard-scope.js';
-import { EXIT_REFUSED, handleProcessErrors, STOP_MESSAGE } from './bot-process.js';
+import { EXIT_REFUSED, handleProcessErrors, STOP_MESSAGE } from './lifecycle.js';
 import type { ShardPlan } from './plan.js';
 import { scopeEnvironment } from './scope-env.js';
 
