@@ -5,6 +5,7 @@
 import { GatewayOpcodes } from 'discord.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { guildDirectory } from '../../src/discord/transfer-directory.js';
+import { eventually } from '../handlers/helpers.js';
 import { invoke, startTestBot, type TestBot, type TestGuild } from './helpers.js';
 
 const MEMBER_HANDLERS = new URL('./fixtures/member-handlers', import.meta.url).pathname;
@@ -222,9 +223,11 @@ describe('members in /task export and import', () => {
   });
 
   // Last: it takes the gateway down and waits for the bot to come back.
-  it('says so when Discord does not send the members in time', async () => {
+  it('says so when Discord does not send the members in time', { timeout: 60_000 }, async () => {
     const guild = t.bot.client.guilds.cache.get(t.a.id)!;
     t.emulator.gateway.refuseConnections();
+    // Once the bot is trying to reconnect, a member request waits for a connection that does not come.
+    await eventually(() => expect(t.emulator.gateway.refusedConnections).toBeGreaterThan(0), 20_000);
     const byId = await guildDirectory(guild, { ids: [t.a.member] }, 50);
     const byName = await guildDirectory(guild, { names: ['a-member'] }, 50);
     const late =
@@ -233,7 +236,8 @@ describe('members in /task export and import', () => {
     expect(byName).toEqual({ ok: false, error: late });
     // Nothing to fetch asks nothing, so it cannot fail.
     expect((await guildDirectory(guild, { names: [''] }, 50)).ok).toBe(true);
-    const back = t.emulator.gateway.waitForNextSession();
+    // discord.js retries the connection with backoff: the resume may take some seconds on a loaded machine.
+    const back = t.emulator.gateway.waitForNextSession({ timeoutMs: 30_000 });
     t.emulator.gateway.acceptConnections();
     await back;
     expect(await t.run('list', {}, { guild: t.b })).toContain('**hello**');
