@@ -88,6 +88,7 @@ interface RunResult {
   shardCount: number;
   maxRssMb: number;
   restoreMs: number[];
+  restarts: number;
   firesPerSecond: number;
   ackP99: number | undefined;
   processesLeft: number;
@@ -155,7 +156,8 @@ for (const r of results) {
   console.log(
     `  ${r.scenario.padEnd(7)} ${r.shardCount} shards: max RSS ${r.maxRssMb.toFixed(0)} MB per process ` +
       `(${r.maxRssMb < TARGET_RSS_MB ? 'under' : 'OVER'} the ${TARGET_RSS_MB} MB target); restore ` +
-      `${r.restoreMs.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(' / ')}; ${n(Math.round(r.firesPerSecond))} fires/s; ` +
+      `${r.restoreMs.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(' / ')}` +
+      `${r.restarts > 0 ? ` (${r.restarts} shard process(es) died during start-up and were started again)` : ''}; ${n(Math.round(r.firesPerSecond))} fires/s; ` +
       `/task list ack p99 ${r.ackP99 === undefined ? 'n/a' : `${r.ackP99} ms`}; processes left after stop: ${r.processesLeft}`,
   );
 }
@@ -235,13 +237,23 @@ async function run(
     for (const [i, rss] of afterFiring.entries()) peak[i] = Math.max(peak[i]!, rss);
 
     const rows: string[][] = [
-      ['process', 'pid', 'restore', 'resumed', 'RSS restored', `RSS after ${fireSeconds} s`, 'peak'],
+      [
+        'process',
+        'pid',
+        'restore',
+        '(connect + resume)',
+        'resumed',
+        'RSS restored',
+        `RSS after ${fireSeconds} s`,
+        'peak',
+      ],
     ];
     processes.forEach((shard, i) => {
       rows.push([
         shard.shards,
         String(shard.pid),
         `${((shard.resumedAt! - shard.spawnedAt) / 1000).toFixed(1)} s`,
+        `(${seconds(shard.connectedAt! - shard.spawnedAt)} + ${seconds(shard.resumedAt! - shard.connectedAt!)})`,
         n(shard.resumed ?? 0),
         mb(afterRestore[i + 1]!),
         mb(afterFiring[i + 1]!),
@@ -253,11 +265,18 @@ async function run(
       String(bot.pid),
       '',
       '',
+      '',
       mb(afterRestore[0]!),
       mb(afterFiring[0]!),
       mb(peak[0]!),
     ]);
     printTable(rows);
+    for (const shard of processes.filter((p) => p.restarts > 0 || p.failures.length > 0)) {
+      console.log(
+        `  ${shard.shards}: started ${shard.restarts} more time(s) by the manager; its processes ended with: ` +
+          `${shard.failures.map((f) => `"${f.slice(0, 300)}"`).join('; ') || 'no fatal line'}`,
+      );
+    }
     const firesPerSecond = fires.rows / fires.seconds;
     console.log(
       `  fires: ${n(fires.rows)} run rows in ${fires.seconds.toFixed(1)} s = ${n(Math.round(firesPerSecond))}/s ` +
@@ -278,6 +297,7 @@ async function run(
       shardCount,
       maxRssMb: maxRss / 1024 / 1024,
       restoreMs: processes.map((shard) => shard.resumedAt! - shard.spawnedAt),
+      restarts: processes.reduce((sum, shard) => sum + shard.restarts, 0),
       firesPerSecond,
       ackP99,
       processesLeft: left.length,
@@ -386,6 +406,10 @@ function whole(name: string, text: string | undefined, fallback: number, min: nu
 function fail(message: string): never {
   console.error(message);
   process.exit(1);
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
 }
 
 function sleep(ms: number): Promise<void> {

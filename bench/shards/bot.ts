@@ -14,10 +14,17 @@ export interface LogLine {
 }
 
 export interface ShardProcess {
+  /** The latest process's pid (the manager starts a dead one again). */
   pid: number;
   /** The manager's words for it, e.g. "shard 1 of 4". */
   shards: string;
+  /** When the manager first started it. */
   spawnedAt: number;
+  /** How many times the manager started it again, and the fatal lines its processes ended with. */
+  restarts: number;
+  failures: string[];
+  /** When its latest process logged "connected to Discord" (every GUILD_CREATE of its shards received). */
+  connectedAt?: number;
   /** When it logged "tasks resumed", and how many it resumed. */
   resumedAt?: number;
   resumed?: number;
@@ -136,7 +143,16 @@ export class BotProcess {
     }
     if (line.msg.startsWith('started the process of ') && typeof line.pid === 'number') {
       const shards = line.msg.slice('started the process of '.length);
-      this.shards.set(shards, { pid: line.pid, shards, spawnedAt: line.time });
+      const known = this.shards.get(shards);
+      if (known === undefined) {
+        this.shards.set(shards, { pid: line.pid, shards, spawnedAt: line.time, restarts: 0, failures: [] });
+      } else {
+        known.pid = line.pid;
+        known.restarts++;
+      }
+    } else if (line.msg === 'connected to Discord') {
+      const shard = this.#shardOf(line);
+      if (shard) shard.connectedAt = line.time;
     } else if (line.msg === 'tasks resumed' && typeof line.scope === 'string') {
       const shards = line.scope.replace(/^the servers of /, '');
       const shard = this.shards.get(shards);
@@ -145,9 +161,22 @@ export class BotProcess {
         shard.resumed = line.resumed as number;
       }
     } else if (line.level >= FATAL) {
-      this.#fatal = line.msg;
+      // A shard process's fatal line is not the end: the manager starts it again, and the bench waits.
+      const shard = this.#shardOf(line);
+      const error = (line.err as { message?: string } | undefined)?.message;
+      const text = error === undefined ? line.msg : `${line.msg}: ${error}`;
+      if (shard) shard.failures.push(text);
+      else this.#fatal = text;
     }
     this.#check();
+  }
+
+  /** The shard process a child's line comes from, by its `shards` field (the ids it runs). */
+  #shardOf(line: LogLine): ShardProcess | undefined {
+    const ids = line.shards;
+    if (!Array.isArray(ids)) return undefined;
+    const prefix = `shard${ids.length > 1 ? 's' : ''} ${ids.join(', ')} of`;
+    return [...this.shards.values()].find((known) => known.shards.startsWith(prefix));
   }
 
   #remember(text: string): void {
