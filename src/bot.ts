@@ -6,6 +6,7 @@ import { type Client, Events, GatewayCloseCodes } from 'discord.js';
 import { assemble } from './assemble.js';
 import type { TaskCommand } from './commands/index.js';
 import type { Config } from './config.js';
+import { retryWhileBusy, STARTUP_BUSY_BUDGET_MS } from './db/busy.js';
 import { type DatabaseConnection, describeDatabaseFileError, openDatabase } from './db/index.js';
 import {
   acquireShardLocks,
@@ -189,7 +190,9 @@ export async function startBot({
           log,
         })
       : 'by shard 0';
-    const resumed = runtime.resumeAll();
+    // Another shard process may hold the write lock for a moment: resumeAll is safe to call again, and picks
+    // up after the pages it already committed.
+    const resumed = await retryWhileBusy(() => runtime.resumeAll(), { budgetMs: STARTUP_BUSY_BUDGET_MS });
     return {
       client: readyClient,
       runtime,
