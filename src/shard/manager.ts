@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { type Shard, ShardingManager } from 'discord.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
+import { ExponentialBackoff } from '../loop/backoff.js';
 import { describeScope } from '../tasks/shard-scope.js';
 import { EXIT_REFUSED, handleProcessErrors, STOP_MESSAGE } from './lifecycle.js';
 import type { ShardPlan } from './plan.js';
@@ -19,6 +20,13 @@ import { scopeEnvironment } from './scope-env.js';
 const IDENTIFY_SPACING_MS = 5_500;
 /** How long a child gets to stop gracefully (the runtime's grace period, then Discord and the database). */
 const STOP_WAIT_MS = 30_000;
+/**
+ * A child that dies within this long of starting is in a crash loop: it is started again after a growing
+ * pause (1 s doubling to a minute), so it does not spend Discord's daily session starts (1,000) in minutes.
+ */
+export const STABLE_AFTER_MS = 60_000;
+export const RESTART_BASE_MS = 1_000;
+export const RESTART_CAP_MS = 60_000;
 
 export interface ManagerOptions {
   config: Pick<Config, 'discordToken'>;
@@ -95,9 +103,12 @@ export async function runManager({ config, log, plan, file = childEntry() }: Man
   function watchShard(shard: Shard, shards: string): void {
     const shardLog = log.child({ process: shard.id });
     let readyBefore = false;
-    shard.on('spawn', (child) =>
-      shardLog.info({ pid: (child as ChildProcess).pid }, `started the process of ${shards}`),
-    );
+    let startedAtMs = Date.now();
+    const restarts = new ExponentialBackoff(RESTART_BASE_MS, RESTART_CAP_MS);
+    shard.on('spawn', (child) => {
+      startedAtMs = Date.now();
+      shardLog.info({ pid: (child as ChildProcess).pid }, `started the process of ${shards}`);
+    });
     shard.on('ready', () => {
       shardLog.info(`the process of ${shards} is ${readyBefore ? 'connected again' : 'connected'}`);
       readyBefore = true;
@@ -115,21 +126,39 @@ export async function runManager({ config, log, plan, file = childEntry() }: Man
         );
         void stopAll(1);
       } else {
+        const livedMs = Date.now() - startedAtMs;
+        const delayMs = restartDelayMs(livedMs, restarts);
         shardLog.warn(
-          { pid, exitCode, signal: signalCode },
-          `the process of ${shards} died (${how}); starting it again`,
+          { pid, exitCode, signal: signalCode, livedMs, restartInMs: delayMs },
+          `the process of ${shards} died (${how}); starting it again${
+            delayMs > 0
+              ? ` in ${(delayMs / 1_000).toFixed(1)} s (it had run ${Math.round(livedMs / 1_000)} s)`
+              : ''
+          }`,
         );
-        // Once discord.js has let go of the dead process (it does so right after this event).
-        setImmediate(() => {
+        // At least once discord.js has let go of the dead process (it does so right after this event).
+        setTimeout(() => {
           if (stopping) return;
           shard
             .spawn(-1)
             .catch((error: unknown) => shardLog.error({ err: error }, `could not start ${shards}`));
-        });
+        }, delayMs);
       }
     });
     shard.on('error', (error) => shardLog.error({ err: error }, `the process of ${shards} failed`));
   }
+}
+
+/**
+ * How long to wait before starting again a child that ran `livedMs`: at once after a stable run (which
+ * starts the pauses over), after a growing pause when it keeps dying soon after starting.
+ */
+export function restartDelayMs(livedMs: number, restarts: ExponentialBackoff): number {
+  if (livedMs >= STABLE_AFTER_MS) {
+    restarts.reset();
+    return 0;
+  }
+  return Math.round(restarts.nextDelayMs());
 }
 
 /** Asks a child to stop and waits until it has; past STOP_WAIT_MS it is killed. */
