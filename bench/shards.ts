@@ -19,7 +19,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Sqlite from 'better-sqlite3';
 import { type Emulator, shardOfGuild } from '../emulator/index.js';
-import { BotProcess, isAlive, killAllBots, rssOf } from './shards/bot.js';
+import { BotProcess, cpuOf, isAlive, killAllBots, rssOf } from './shards/bot.js';
 import { NOOP_KIND, writeNoopHandler } from './shards/handler.js';
 import { type BenchGuild, buildWorld, guildsPerShard, seedTasks } from './shards/world.js';
 
@@ -87,6 +87,7 @@ interface RunResult {
   scenario: string;
   shardCount: number;
   maxRssMb: number;
+  cpuUsPerFire: number;
   restoreMs: number[];
   restarts: number;
   firesPerSecond: number;
@@ -155,13 +156,17 @@ console.log('\nsummary');
 for (const r of results) {
   console.log(
     `  ${r.scenario.padEnd(7)} ${r.shardCount} shards: max RSS ${r.maxRssMb.toFixed(0)} MB per process ` +
-      `(${r.maxRssMb < TARGET_RSS_MB ? 'under' : 'OVER'} the ${TARGET_RSS_MB} MB target); restore ` +
+      `${r.scenario !== 'members' ? '' : `(${r.maxRssMb < TARGET_RSS_MB ? 'under' : 'OVER'} the ${TARGET_RSS_MB} MB target) `}` +
+      `restore ` +
       `${r.restoreMs.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(' / ')}` +
-      `${r.restarts > 0 ? ` (${r.restarts} shard process(es) died during start-up and were started again)` : ''}; ${n(Math.round(r.firesPerSecond))} fires/s; ` +
+      `${r.restarts > 0 ? ` (${r.restarts} shard process(es) died during start-up and were started again)` : ''}; ${n(Math.round(r.firesPerSecond))} fires/s (${r.cpuUsPerFire.toFixed(0)} µs of CPU each); ` +
       `/task list ack p99 ${r.ackP99 === undefined ? 'n/a' : `${r.ackP99} ms`}; processes left after stop: ${r.processesLeft}`,
   );
 }
-const missed = results.filter((r) => r.maxRssMb >= TARGET_RSS_MB || r.processesLeft > 0);
+// The memory target is the members scenario's (issue 12); the tasks scenario's RSS is reported, not judged.
+const missed = results.filter(
+  (r) => (r.scenario === 'members' && r.maxRssMb >= TARGET_RSS_MB) || r.processesLeft > 0,
+);
 process.exit(missed.length === 0 && process.exitCode !== 1 ? 0 : 1);
 
 async function run(
@@ -218,17 +223,20 @@ async function run(
         peak[i] = Math.max(peak[i]!, rssOf(pid) ?? 0);
       });
     }, 500);
-    let fires: { rows: number; seconds: number };
+    let fires: { rows: number; seconds: number; cpuMs: number };
+    const shardPids = processes.map((shard) => shard.pid);
     let acks: Ack[];
     try {
       await sleep(WARM_UP_MS);
       const rows0 = runRows.get() as number;
+      const cpu0 = shardPids.map(cpuOf);
       const t0 = performance.now();
       [acks] = await Promise.all([
         sendTaskLists(emulator, guilds.slice(0, scenario.guildsWithTasks), shardCount, fireSeconds * 1000),
         sleep(fireSeconds * 1000),
       ]);
-      fires = { rows: (runRows.get() as number) - rows0, seconds: (performance.now() - t0) / 1000 };
+      const cpuMs = shardPids.reduce((sum, pid, i) => sum + (cpuOf(pid) - cpu0[i]!), 0);
+      fires = { rows: (runRows.get() as number) - rows0, seconds: (performance.now() - t0) / 1000, cpuMs };
     } finally {
       clearInterval(sampler);
       db.close();
@@ -282,6 +290,12 @@ async function run(
       `  fires: ${n(fires.rows)} run rows in ${fires.seconds.toFixed(1)} s = ${n(Math.round(firesPerSecond))}/s ` +
         `(due: ${n(Math.round(scenario.taskCount / intervalSeconds))}/s)`,
     );
+    const cpuUsPerFire = (fires.cpuMs * 1000) / Math.max(1, fires.rows);
+    console.log(
+      `  CPU of the shard processes: ${(fires.cpuMs / 1000).toFixed(1)} s in ${fires.seconds.toFixed(1)} s = ` +
+        `${cpuUsPerFire.toFixed(0)} µs per fire (everything a process does, commands and gateway included) = ` +
+        `${n(Math.round(1e6 / cpuUsPerFire))} fires/s on one free core`,
+    );
     const ackP99 = reportAcks(acks, shardCount);
 
     const stopStarted = performance.now();
@@ -296,6 +310,7 @@ async function run(
       scenario: scenario.name,
       shardCount,
       maxRssMb: maxRss / 1024 / 1024,
+      cpuUsPerFire,
       restoreMs: processes.map((shard) => shard.resumedAt! - shard.spawnedAt),
       restarts: processes.reduce((sum, shard) => sum + shard.restarts, 0),
       firesPerSecond,

@@ -227,6 +227,24 @@ export function rssOf(pid: number): number | undefined {
   }
 }
 
+/** Clock ticks per second of /proc's CPU times (USER_HZ, 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
+/**
+ * The CPU time a process has used (user + system), in ms, from /proc/<pid>/stat; 0 once it is gone. Unlike
+ * a rate, CPU per fire moves little when other processes load the machine.
+ */
+export function cpuOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces), from field 3: utime and stime are 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
 /** Whether a process still exists (a zombie not yet reaped counts as gone). */
 export function isAlive(pid: number): boolean {
   try {
