@@ -88,6 +88,8 @@ export class Gateway {
   #ackHeartbeats = true;
   /** While set, WebSocket upgrades are answered 503: the gateway is down for everyone. */
   #refusing = false;
+  /** Shards in an outage of their own (refuseConnections(shard)): their IDENTIFY and RESUME are closed. */
+  readonly #refusedShards = new Set<number>();
   #refused = 0;
 
   constructor(private readonly options: GatewayOptions) {
@@ -114,7 +116,7 @@ export class Gateway {
     return this.#url;
   }
 
-  /** Connection attempts answered with an HTTP error by refuseConnections, since the emulator started. */
+  /** Connection attempts refused by refuseConnections (an HTTP 503, or a shard's IDENTIFY/RESUME closed) so far. */
   get refusedConnections(): number {
     return this.#refused;
   }
@@ -162,15 +164,33 @@ export class Gateway {
    * over) and answers every new connection attempt with 503 instead of a WebSocket, as Discord's edge
    * does while the gateway is down, until acceptConnections().
    */
-  refuseConnections(): void {
+  refuseConnections(shard?: number): void {
+    if (shard !== undefined) {
+      // One shard's outage: its socket closes, and every IDENTIFY or RESUME for it is closed with 4000 (the
+      // connection itself is accepted: which shard it is for is known only once it identifies).
+      this.#refusedShards.add(shard);
+      if (this.#connections.shards().includes(shard)) {
+        this.#close(this.#connections.require(shard), GatewayCloseCodes.UnknownError, 'Gateway unavailable');
+      }
+      return;
+    }
     this.#refusing = true;
     for (const connection of this.#connections.all())
       this.#close(connection, GatewayCloseCodes.UnknownError, 'Gateway unavailable');
   }
 
-  /** Ends an outage begun by refuseConnections: the next attempt connects (and may RESUME). */
-  acceptConnections(): void {
-    this.#refusing = false;
+  /** Ends an outage begun by refuseConnections (of `shard`, if given): the next attempt connects (and may RESUME). */
+  acceptConnections(shard?: number): void {
+    if (shard !== undefined) this.#refusedShards.delete(shard);
+    else this.#refusing = false;
+  }
+
+  /** Closes a connection whose shard is in an outage of its own; true if it did. */
+  #refusedShard(connection: Connection, shard: number): boolean {
+    if (!this.#refusedShards.has(shard)) return false;
+    this.#refused++;
+    connection.socket.close(GatewayCloseCodes.UnknownError, 'Gateway unavailable');
+    return true;
   }
 
   /** Sends op 7 RECONNECT: the client should reconnect and resume. `shard` names one of several. */
@@ -343,6 +363,7 @@ export class Gateway {
       return;
     }
     const { shard } = identify;
+    if (this.#refusedShard(connection, shard[0])) return;
     this.options.sessionStartLimit.take();
     const session: Session = {
       id: randomBytes(16).toString('hex'),
@@ -383,6 +404,7 @@ export class Gateway {
       this.#send(connection, { op: GatewayOpcodes.InvalidSession, d: false });
       return;
     }
+    if (this.#refusedShard(connection, session.shard[0])) return;
     const lastSeen = typeof resume.seq === 'number' ? resume.seq : 0;
     if (session.sent.length > 0 && session.sent[0]!.s > lastSeen + 1) {
       // The events the client missed are no longer buffered: it must start over.
