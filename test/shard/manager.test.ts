@@ -137,3 +137,53 @@ it('runs 2 shards in 2 processes, restarts a killed one without a second run, an
   );
   expect(stopped).toHaveLength(3);
 }, 180_000);
+
+it('runs 4 shards in 2 processes of 2 (SHARDS_PER_PROCESS=2): every server answered, every task run once', async () => {
+  const emulator = await startEmulator({ sessionStartLimit: { maxConcurrency: 4 } });
+  cleanups.push(() => emulator.close());
+  const guilds = Array.from({ length: 8 }, (_, i) => makeGuild(emulator, `g${i}`));
+  for (let shard = 0; shard < 4; shard++) {
+    expect(guilds.filter((guild) => shardOfGuild(guild.id, 4) === shard)).toHaveLength(2);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'metronome-manager-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+
+  const manager = spawn(TSX, [MAIN], {
+    cwd: dir,
+    env: {
+      PATH: process.env.PATH,
+      DISCORD_TOKEN: emulator.token,
+      DISCORD_API_BASE: emulator.apiBase,
+      DATABASE_PATH: './bot.db',
+      LOG_LEVEL: 'info',
+      SHARD_COUNT: '4',
+      SHARDS_PER_PROCESS: '2',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exit = new Promise<number | null>((resolve) => manager.once('exit', (code) => resolve(code)));
+  cleanups.push(async () => {
+    if (manager.exitCode === null && manager.signalCode === null) manager.kill('SIGKILL');
+    await exit;
+  });
+  const { lines, waitFor } = watchLines(manager);
+  await waitFor((line) => line.msg === 'every shard process is ready');
+  expect(lines.find((line) => line.msg === 'running 4 shards in 2 processes')).toBeDefined();
+  const resumed = await Promise.all(
+    [
+      [0, 1],
+      [2, 3],
+    ].map((ids) => waitFor((line) => line.msg === 'tasks resumed' && String(line.shards) === String(ids))),
+  );
+  expect(resumed).toHaveLength(2);
+
+  await Promise.all(guilds.map((guild) => createReminder(emulator, guild)));
+  for (const guild of guilds) await invoke(emulator, 'list', {}, { guild });
+  expect(guilds.map((guild) => postsOf(emulator, guild))).toEqual(Array(8).fill(1));
+  expect(commandPuts(emulator)).toBe(1);
+  expect([...emulator.gateway.connectedShards()].sort()).toEqual([0, 1, 2, 3]);
+
+  manager.kill('SIGTERM');
+  expect(await exit).toBe(0);
+  expect(lines.filter((line) => line.msg === 'stopped')).toHaveLength(3);
+}, 180_000);
