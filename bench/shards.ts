@@ -1,6 +1,7 @@
 // `npm run bench -- shards [guilds] [tasks] [--seconds=N] [--interval=N] [--members=N] [--counters=N]
-//  [--shards=2,4] [--only=tasks|members]`: the bot as production runs it, in shard processes, against an
-// emulated Discord of many large servers (issue 12).
+//  [--shards=2,4] [--only=tasks|members] [--cpu-prof=DIR]`: the bot as production runs it, in shard
+// processes, against an emulated Discord of many large servers (issue 12). --cpu-prof: a V8 CPU profile of
+// every process of the bot, written into DIR when it exits.
 // In this process: the emulator with `guilds` servers (default 10,000) of `members` synthetic members each
 // (default 1,000). For each scenario and shard count, a fresh database seeded in SQL, then the compiled bot
 // (`node dist/main.js`, built if stale) with SHARD_COUNT=N: its manager and one process per shard.
@@ -39,7 +40,7 @@ for (const arg of args.filter((a) => a.startsWith('--'))) {
   const [name, value] = arg.slice(2).split('=', 2);
   flags.set(name!, value ?? '');
 }
-const known = ['seconds', 'interval', 'members', 'counters', 'shards', 'only'];
+const known = ['seconds', 'interval', 'members', 'counters', 'shards', 'only', 'cpu-prof'];
 for (const name of flags.keys()) {
   if (!known.includes(name))
     fail(`unknown flag --${name}: the flags are ${known.map((k) => `--${k}=`).join(', ')}`);
@@ -53,6 +54,9 @@ const memberCount = whole('--members', flags.get('members'), 1_000, 2);
 const counterCount = Math.min(guildCount, whole('--counters', flags.get('counters'), 100, 1));
 const shardCounts = (flags.get('shards') ?? '2,4').split(',').map((n) => whole('--shards', n, 2, 1));
 const only = flags.get('only');
+/** --cpu-prof=DIR: every process of the bot writes a V8 CPU profile there when it exits (node --cpu-prof). */
+const cpuProfileDir = flags.get('cpu-prof');
+if (cpuProfileDir === '') fail('--cpu-prof needs a folder: --cpu-prof=/tmp/profiles');
 if (only !== undefined && only !== 'tasks' && only !== 'members') fail('--only must be tasks or members');
 
 interface Scenario {
@@ -155,9 +159,9 @@ try {
 console.log('\nsummary');
 for (const r of results) {
   console.log(
-    `  ${r.scenario.padEnd(7)} ${r.shardCount} shards: max RSS ${r.maxRssMb.toFixed(0)} MB per process ` +
-      `${r.scenario !== 'members' ? '' : `(${r.maxRssMb < TARGET_RSS_MB ? 'under' : 'OVER'} the ${TARGET_RSS_MB} MB target) `}` +
-      `restore ` +
+    `  ${r.scenario.padEnd(7)} ${r.shardCount} shards: max RSS ${r.maxRssMb.toFixed(0)} MB per process` +
+      `${r.scenario !== 'members' ? '' : ` (${r.maxRssMb < TARGET_RSS_MB ? 'under' : 'OVER'} the ${TARGET_RSS_MB} MB target)`}` +
+      `; restore ` +
       `${r.restoreMs.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(' / ')}` +
       `${r.restarts > 0 ? ` (${r.restarts} shard process(es) died during start-up and were started again)` : ''}; ${n(Math.round(r.firesPerSecond))} fires/s (${r.cpuUsPerFire.toFixed(0)} µs of CPU each); ` +
       `/task list ack p99 ${r.ackP99 === undefined ? 'n/a' : `${r.ackP99} ms`}; processes left after stop: ${r.processesLeft}`,
@@ -200,6 +204,8 @@ async function run(
       HANDLERS_DIR: handlersDir,
       SHARD_COUNT: String(shardCount),
       LOG_LEVEL: 'info',
+      // The manager's children inherit its environment, so each shard process is profiled too.
+      ...(cpuProfileDir === undefined ? {} : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${cpuProfileDir}` }),
     },
   });
   try {
