@@ -1,16 +1,14 @@
 // The counter's member counts, without caching every member (createClient limits the member cache).
 // {members} is the server's member count: exact from the gateway when the bot hears joins and leaves (the
 // Server Members intent, which Metronome asks for), else Discord's REST count. {humans}, {bots} and
-// {role:<id>} count a member list fetched from Discord (gateway REQUEST_GUILD_MEMBERS) when such a counter
-// runs; only the tally is kept, for MEMBER_LIST_REUSE_MS, so several counters of one server due together
-// fetch once. Nothing is fetched for a server without such a counter.
-import { GatewayIntentBits, type Guild, type GuildMember } from 'discord.js';
-import { fetchMembers } from '../../members.js';
+// {role:<id>} count the member list Discord sends (gateway REQUEST_GUILD_MEMBERS) when such a counter runs,
+// chunk by chunk as it arrives; only the tally is kept, for MEMBER_LIST_REUSE_MS, so several counters of one
+// server due together fetch once. Nothing is fetched for a server without such a counter.
+import { GatewayIntentBits, type Guild } from 'discord.js';
+import { visitAllMembers } from '../../members.js';
 
 /** How long one fetched member list (or REST member count) serves every counter of its server. */
 export const MEMBER_LIST_REUSE_MS = 60_000;
-/** Members counted between two turns of the event loop: a large server has hundreds of thousands. */
-const MEMBERS_PER_SLICE = 5_000;
 
 export interface MemberTally {
   humans: number;
@@ -73,25 +71,15 @@ export class MemberCounts {
   }
 }
 
-/**
- * A member's role ids. discord.js keeps them in `_roles`; its public `member.roles.cache` filters every role
- * of the guild for each member, which over a large server costs seconds per counter. The public path stays as
- * the fallback.
- */
-function roleIdsOf(member: GuildMember): readonly string[] {
-  const own = (member as unknown as { _roles?: unknown })._roles;
-  return Array.isArray(own) ? (own as string[]) : [...member.roles.cache.keys()];
-}
-
 async function fetchAndTally(guild: Guild): Promise<MemberTally> {
-  const members = await fetchMembers(guild);
   const tally = { humans: 0, bots: 0, roles: new Map<string, number>() };
-  let seen = 0;
-  for (const member of members.values()) {
-    if (member.user.bot) tally.bots++;
-    else tally.humans++;
-    for (const id of roleIdsOf(member)) tally.roles.set(id, (tally.roles.get(id) ?? 0) + 1);
-    if (++seen % MEMBERS_PER_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
-  }
+  // A chunk is at most 1,000 members, counted as it arrives: no list of every member is ever held.
+  await visitAllMembers(guild, (members) => {
+    for (const member of members) {
+      if (member.user.bot) tally.bots++;
+      else tally.humans++;
+      for (const id of member.roles) tally.roles.set(id, (tally.roles.get(id) ?? 0) + 1);
+    }
+  });
   return tally;
 }
