@@ -204,9 +204,9 @@ async function run(
       HANDLERS_DIR: handlersDir,
       SHARD_COUNT: String(shardCount),
       LOG_LEVEL: 'info',
-      // The manager's children inherit its environment, so each shard process is profiled too.
-      ...(cpuProfileDir === undefined ? {} : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${cpuProfileDir}` }),
     },
+    // The manager passes its execArgv on to its children (src/shard/manager.ts), so each is profiled too.
+    nodeArgs: cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`],
   });
   try {
     await bot.whenResumed(shardCount, START_TIMEOUT_MS);

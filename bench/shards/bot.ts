@@ -34,6 +34,8 @@ export interface BotOptions {
   root: string;
   cwd: string;
   env: Record<string, string>;
+  /** Node's own flags for the manager; the manager passes its execArgv on to its shard processes. */
+  nodeArgs?: string[];
 }
 
 const FATAL = 60;
@@ -56,9 +58,9 @@ export class BotProcess {
   #exited: string | undefined;
   #fatal: string | undefined;
 
-  constructor({ root, cwd, env }: BotOptions) {
+  constructor({ root, cwd, env, nodeArgs = [] }: BotOptions) {
     // A group of its own (detached): the manager's shard processes are in it, so one kill reaches them all.
-    this.child = spawn(process.execPath, [join(root, 'dist/main.js')], {
+    this.child = spawn(process.execPath, [...nodeArgs, join(root, 'dist/main.js')], {
       cwd,
       env: { PATH: process.env.PATH ?? '', ...env },
       detached: true,
