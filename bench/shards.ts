@@ -19,7 +19,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Sqlite from 'better-sqlite3';
-import { type Emulator, shardOfGuild } from '../emulator/index.js';
+import type { Emulator } from '../emulator/index.js';
+import { type Ack, reportAcks, sendTaskLists } from './shards/acks.js';
 import { BotProcess, cpuOf, isAlive, killAllBots, rssOf } from './shards/bot.js';
 import { NOOP_KIND, writeNoopHandler } from './shards/handler.js';
 import { type BenchGuild, buildWorld, guildsPerShard, seedTasks } from './shards/world.js';
@@ -238,7 +239,13 @@ async function run(
       const cpu0 = shardPids.map(cpuOf);
       const t0 = performance.now();
       [acks] = await Promise.all([
-        sendTaskLists(emulator, guilds.slice(0, scenario.guildsWithTasks), shardCount, fireSeconds * 1000),
+        sendTaskLists(
+          emulator,
+          guilds.slice(0, scenario.guildsWithTasks),
+          shardCount,
+          fireSeconds * 1000,
+          ACKS,
+        ),
         sleep(fireSeconds * 1000),
       ]);
       const cpuMs = shardPids.reduce((sum, pid, i) => sum + (cpuOf(pid) - cpu0[i]!), 0);
@@ -302,7 +309,7 @@ async function run(
         `${cpuUsPerFire.toFixed(0)} µs per fire (everything a process does, commands and gateway included) = ` +
         `${n(Math.round(1e6 / cpuUsPerFire))} fires/s on one free core`,
     );
-    const ackP99 = reportAcks(acks, shardCount);
+    const ackP99 = reportAcks(acks, shardCount, fireSeconds);
 
     const stopStarted = performance.now();
     const how = await bot.stop(STOP_WAIT_MS);
@@ -329,76 +336,6 @@ async function run(
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-interface Ack {
-  shard: number;
-  ms: number | undefined;
-}
-
-/**
- * ACKS `/task list` from each server's admin, on a fixed grid over `spanMs`, taking servers from every shard
- * in turn; each measured from the emulator's INTERACTION_CREATE to the bot's first response.
- */
-async function sendTaskLists(
-  emulator: Emulator,
-  guilds: readonly BenchGuild[],
-  shardCount: number,
-  spanMs: number,
-): Promise<Ack[]> {
-  const byShard = Array.from({ length: shardCount }, () => [] as BenchGuild[]);
-  for (const guild of guilds) byShard[shardOfGuild(guild.id, shardCount)]!.push(guild);
-  const picks: BenchGuild[] = [];
-  for (let i = 0; picks.length < ACKS; i++) {
-    const shard = byShard[i % shardCount]!;
-    if (shard.length > 0) picks.push(shard[Math.floor(i / shardCount) % shard.length]!);
-    if (i > ACKS * shardCount) throw new Error('no server with tasks to send /task list in');
-  }
-  const start = performance.now();
-  const answers: Promise<Ack>[] = [];
-  for (const [i, guild] of picks.entries()) {
-    const delay = start + (i * spanMs) / ACKS - performance.now();
-    if (delay > 0) await sleep(delay);
-    const handle = emulator.invokeSlash({
-      command: 'task',
-      subcommand: 'list',
-      user: guild.admin,
-      guild: guild.id,
-      channel: guild.textChannel,
-    });
-    const shard = shardOfGuild(guild.id, shardCount);
-    answers.push(
-      handle.waitForAck({ timeoutMs: 5_000 }).then(
-        (ack) => ({ shard, ms: ack.at - handle.record.createdAtMs }),
-        () => ({ shard, ms: undefined }),
-      ),
-    );
-  }
-  return Promise.all(answers);
-}
-
-/** Prints the acks' percentiles, in all and per shard; returns the p99 (undefined if none was answered). */
-function reportAcks(acks: Ack[], shardCount: number): number | undefined {
-  const line = (list: Ack[]) => {
-    const answered = list.flatMap((ack) => (ack.ms === undefined ? [] : [ack.ms])).sort((a, b) => a - b);
-    const missing = list.length - answered.length;
-    if (answered.length === 0) return { text: `none of ${list.length} answered`, p99: undefined };
-    const p = (q: number) => answered[Math.min(answered.length - 1, Math.ceil(q * answered.length) - 1)]!;
-    return {
-      text:
-        `p50 ${p(0.5)} ms, p90 ${p(0.9)} ms, p99 ${p(0.99)} ms, max ${answered.at(-1)} ms` +
-        (missing > 0 ? `, ${missing} unanswered in 5 s` : ''),
-      p99: missing > 0 ? Number.POSITIVE_INFINITY : p(0.99),
-    };
-  };
-  const all = line(acks);
-  const perShard = Array.from(
-    { length: shardCount },
-    (_, shard) => `shard ${shard}: ${line(acks.filter((ack) => ack.shard === shard)).text}`,
-  );
-  console.log(`  /task list ack: ${acks.length} over ${fireSeconds} s, ${all.text}`);
-  console.log(`    ${perShard.join('\n    ')}`);
-  return all.p99;
 }
 
 /** The pids still alive a moment after the manager's exit (its children may take their last breath). */
