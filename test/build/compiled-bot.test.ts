@@ -20,6 +20,7 @@ import type { APIApplicationCommandOption } from 'discord-api-types/v10';
 import { afterEach, beforeAll, expect, it } from 'vitest';
 import { type Emulator, startEmulator } from '../../emulator/index.js';
 import { invoke, makeGuild } from '../commands/helpers.js';
+import { BUILD_MS, buildDistIfStale } from '../support/build-dist.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const MAIN = join(REPO, 'dist/main.js');
@@ -33,15 +34,7 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-beforeAll(async () => {
-  const build = spawn(process.execPath, [join(REPO, 'scripts/build.mjs'), '--if-stale'], { cwd: REPO });
-  let errors = '';
-  build.stderr.on('data', (chunk) => {
-    errors += chunk;
-  });
-  const code = await new Promise<number | null>((resolve) => build.on('exit', resolve));
-  if (code !== 0) throw new Error(`the build failed:\n${errors}`);
-}, 300_000);
+beforeAll(buildDistIfStale, BUILD_MS);
 
 function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'metronome-compiled-'));

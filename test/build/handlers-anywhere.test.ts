@@ -1,7 +1,7 @@
 // A HANDLERS_DIR anywhere on disk, under the compiled bot (plain node, dist/; tsx registered only for .ts
 // modules, its hooks chained before the bot's): its modules get dist/'s metronome and the bot's zod with no
 // node_modules of their own. dist/ is built once per test run, and only when it is missing or stale.
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -11,6 +11,7 @@ import {
   anywhereFolders,
   type LoadedAnywhere,
 } from '../handlers/handlers-anywhere.fixture.js';
+import { BUILD_MS, buildDistIfStale } from '../support/build-dist.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const PROBE = join(REPO, 'test/handlers/fixtures/load-anywhere.mjs');
@@ -18,15 +19,7 @@ const PROBE = join(REPO, 'test/handlers/fixtures/load-anywhere.mjs');
 let folders: AnywhereFolders | undefined;
 afterAll(() => folders?.remove());
 
-beforeAll(async () => {
-  const build = spawn(process.execPath, [join(REPO, 'scripts/build.mjs'), '--if-stale'], { cwd: REPO });
-  let errors = '';
-  build.stderr.on('data', (chunk) => {
-    errors += chunk;
-  });
-  const code = await new Promise<number | null>((resolve) => build.on('exit', resolve));
-  if (code !== 0) throw new Error(`the build failed:\n${errors}`);
-}, 300_000);
+beforeAll(buildDistIfStale, BUILD_MS);
 
 it("node loads .js and .ts handlers from a folder outside the checkout with the bot's own metronome and zod", async () => {
   folders = anywhereFolders();

@@ -7,19 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { BUILD_MS, buildDistIfStale } from '../support/build-dist.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 let dir: string;
 
-beforeAll(async () => {
-  const build = spawn(process.execPath, [join(REPO, 'scripts/build.mjs'), '--if-stale'], { cwd: REPO });
-  let errors = '';
-  build.stderr.on('data', (chunk) => {
-    errors += chunk;
-  });
-  const code = await new Promise<number | null>((resolve) => build.on('exit', resolve));
-  if (code !== 0) throw new Error(`the build failed:\n${errors}`);
-}, 300_000);
+beforeAll(buildDistIfStale, BUILD_MS);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
