@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, expect, it } from 'vitest';
-import { shardOfGuild, startEmulator } from '../../emulator/index.js';
+import { type Emulator, shardOfGuild, startEmulator } from '../../emulator/index.js';
 import { invoke, makeGuild } from '../commands/helpers.js';
 import { commandPuts, createReminder, postsOf } from './helpers.js';
 
@@ -32,6 +32,32 @@ const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
+
+/** `npm start` (tsx on src/main.ts) in `dir` against the emulator, with `env` added; killed after the test. */
+function startManager(
+  emulator: Emulator,
+  dir: string,
+  env: Record<string, string>,
+): { manager: ChildProcess; exit: Promise<number | null> } {
+  const manager = spawn(TSX, [MAIN], {
+    cwd: dir,
+    env: {
+      PATH: process.env.PATH,
+      DISCORD_TOKEN: emulator.token,
+      DISCORD_API_BASE: emulator.apiBase,
+      DATABASE_PATH: './bot.db',
+      LOG_LEVEL: 'info',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exit = new Promise<number | null>((resolve) => manager.once('exit', (code) => resolve(code)));
+  cleanups.push(async () => {
+    if (manager.exitCode === null && manager.signalCode === null) manager.kill('SIGKILL');
+    await exit;
+  });
+  return { manager, exit };
+}
 
 /** The manager's stdout (its children write there too), as parsed lines one can wait for. */
 function watchLines(child: ChildProcess): {
@@ -82,23 +108,7 @@ it('runs 2 shards in 2 processes, restarts a killed one without a second run, an
   const dir = mkdtempSync(join(tmpdir(), 'metronome-manager-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
 
-  const manager = spawn(TSX, [MAIN], {
-    cwd: dir,
-    env: {
-      PATH: process.env.PATH,
-      DISCORD_TOKEN: emulator.token,
-      DISCORD_API_BASE: emulator.apiBase,
-      DATABASE_PATH: './bot.db',
-      LOG_LEVEL: 'info',
-      SHARD_COUNT: 'auto',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const exit = new Promise<number | null>((resolve) => manager.once('exit', (code) => resolve(code)));
-  cleanups.push(async () => {
-    if (manager.exitCode === null && manager.signalCode === null) manager.kill('SIGKILL');
-    await exit;
-  });
+  const { manager, exit } = startManager(emulator, dir, { SHARD_COUNT: 'auto' });
   const { lines, waitFor } = watchLines(manager);
   const resumedBy = (shard: number, after = 0) =>
     waitFor(
@@ -148,24 +158,7 @@ it('runs 4 shards in 2 processes of 2 (SHARDS_PER_PROCESS=2): every server answe
   const dir = mkdtempSync(join(tmpdir(), 'metronome-manager-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
 
-  const manager = spawn(TSX, [MAIN], {
-    cwd: dir,
-    env: {
-      PATH: process.env.PATH,
-      DISCORD_TOKEN: emulator.token,
-      DISCORD_API_BASE: emulator.apiBase,
-      DATABASE_PATH: './bot.db',
-      LOG_LEVEL: 'info',
-      SHARD_COUNT: '4',
-      SHARDS_PER_PROCESS: '2',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const exit = new Promise<number | null>((resolve) => manager.once('exit', (code) => resolve(code)));
-  cleanups.push(async () => {
-    if (manager.exitCode === null && manager.signalCode === null) manager.kill('SIGKILL');
-    await exit;
-  });
+  const { manager, exit } = startManager(emulator, dir, { SHARD_COUNT: '4', SHARDS_PER_PROCESS: '2' });
   const { lines, waitFor } = watchLines(manager);
   await waitFor((line) => line.msg === 'every shard process is ready');
   expect(lines.find((line) => line.msg === 'running 4 shards in 2 processes')).toBeDefined();
