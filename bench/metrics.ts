@@ -19,6 +19,7 @@ import { createMetrics } from '../src/metrics/metrics.js';
 import { instrumentRuntime } from '../src/metrics/runtime.js';
 import { RuntimeEvents } from '../src/tasks/events.js';
 import { TaskRuntime } from '../src/tasks/index.js';
+import { seedRunningTasks } from './support/seed-tasks.js';
 
 const taskCount = Number(process.argv[2] ?? 100_000);
 const windowPairs = Number(process.argv[3] ?? 8);
@@ -72,21 +73,18 @@ async function atScale(): Promise<void> {
     const seeder = new Sqlite(path);
     const now = Date.now();
     // As bench/runtime.ts seeds: every 1 s, slots spread over the second; three kinds for the labels.
-    seeder
-      .prepare(
-        `WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i < ? - 1)
-         INSERT INTO tasks (guild_id, name, kind, options, schedule, count, catch_up, state, current_loop,
-                            last_run_at, next_run_at, timeout_ms, channel_id, created_by, created_at, updated_at)
-         SELECT 'guild-' || (i % 10000), 'task-' || i, 'noop-' || (i % 3), '{}', @schedule, NULL, 'skip',
-                'running', 5, @lastRun + (i % 1000), @lastRun + 1000 + (i % 1000), 60000, 'channel', 'bench',
-                @now, @now
-         FROM seq`,
-      )
-      .run(taskCount, {
-        schedule: JSON.stringify({ kind: 'interval', seconds: 1 }),
-        lastRun: now - 1000,
-        now,
-      });
+    seedRunningTasks(
+      seeder,
+      taskCount,
+      {
+        guildId: "'guild-' || (i % 10000)",
+        kind: "'noop-' || (i % 3)",
+        schedule: '@schedule',
+        lastRunAt: '@lastRun + (i % 1000)',
+        nextRunAt: '@lastRun + 1000 + (i % 1000)',
+      },
+      { schedule: JSON.stringify({ kind: 'interval', seconds: 1 }), lastRun: now - 1000, now },
+    );
     seeder.close();
     const conn = openDatabase(path);
     let fires = 0;

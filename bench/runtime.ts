@@ -23,6 +23,7 @@ import { openDatabase } from '../src/db/index.js';
 import { createMetrics } from '../src/metrics/metrics.js';
 import { instrumentRuntime } from '../src/metrics/runtime.js';
 import { TaskRuntime } from '../src/tasks/index.js';
+import { seedRunningTasks } from './support/seed-tasks.js';
 
 const flags = new Set(process.argv.slice(2).filter((arg) => arg.startsWith('--')));
 for (const flag of flags) {
@@ -73,17 +74,17 @@ try {
   if (cron) {
     // Cron slots fall on the grid of the seconds field, so the tasks of one expression all fire together.
     const nextSlot = Math.ceil(now / intervalMs) * intervalMs;
-    seeder
-      .prepare(
-        `WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i < ? - 1)
-         INSERT INTO tasks (guild_id, name, kind, options, schedule, count, catch_up, state, current_loop,
-                            last_run_at, next_run_at, timeout_ms, channel_id, created_by, created_at, updated_at)
-         SELECT 'guild-' || (i % @guilds), 'task-' || i, 'noop', '{}',
-                json_object('kind', 'cron', 'cron', @cron, 'timeZone', json_extract(@zones, '$[' || (i % CAST(@zoneCount AS INTEGER)) || ']')),
-                NULL, 'skip', 'running', 5, @lastRun, @nextRun, 60000, 'channel', 'bench', @now, @now
-         FROM seq`,
-      )
-      .run(taskCount, {
+    seedRunningTasks(
+      seeder,
+      taskCount,
+      {
+        guildId: "'guild-' || (i % @guilds)",
+        schedule:
+          "json_object('kind', 'cron', 'cron', @cron, 'timeZone', json_extract(@zones, '$[' || (i % CAST(@zoneCount AS INTEGER)) || ']'))",
+        lastRunAt: '@lastRun',
+        nextRunAt: '@nextRun',
+      },
+      {
         guilds: guildCount,
         cron: `*/${intervalSeconds} * * * * *`,
         zones: JSON.stringify(CRON_ZONES),
@@ -91,24 +92,26 @@ try {
         lastRun: nextSlot - intervalMs,
         nextRun: nextSlot,
         now,
-      });
+      },
+    );
   } else {
-    seeder
-      .prepare(
-        `WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i < ? - 1)
-         INSERT INTO tasks (guild_id, name, kind, options, schedule, count, catch_up, state, current_loop,
-                            last_run_at, next_run_at, timeout_ms, channel_id, created_by, created_at, updated_at)
-         SELECT 'guild-' || (i % @guilds), 'task-' || i, 'noop', '{}', @schedule, NULL, 'skip', 'running', 5,
-                @lastRun + (i % @interval), @lastRun + @interval + (i % @interval), 60000, 'channel', 'bench', @now, @now
-         FROM seq`,
-      )
-      .run(taskCount, {
+    seedRunningTasks(
+      seeder,
+      taskCount,
+      {
+        guildId: "'guild-' || (i % @guilds)",
+        schedule: '@schedule',
+        lastRunAt: '@lastRun + (i % @interval)',
+        nextRunAt: '@lastRun + @interval + (i % @interval)',
+      },
+      {
         guilds: guildCount,
         schedule: JSON.stringify({ kind: 'interval', seconds: intervalSeconds }),
         lastRun: now - intervalMs,
         interval: intervalMs,
         now,
-      });
+      },
+    );
   }
   seeder.close();
   const what = cron

@@ -16,6 +16,7 @@ import { retryWhileBusy, STARTUP_BUSY_BUDGET_MS } from '../src/db/busy.js';
 import { openDatabase } from '../src/db/index.js';
 import type { JournalWriteEvent } from '../src/tasks/events.js';
 import { TaskRuntime } from '../src/tasks/index.js';
+import { seedRunningTasks } from './support/seed-tasks.js';
 
 interface ChildReport {
   shard: number;
@@ -72,17 +73,17 @@ function seed(path: string, taskCount: number): void {
   const seeder = new Sqlite(path);
   const now = Date.now();
   // Guild ids as Discord makes them (a timestamp above 2^53 once shifted), spread over 10,000 guilds.
-  seeder
-    .prepare(
-      `WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i < ? - 1)
-       INSERT INTO tasks (guild_id, name, kind, options, schedule, count, catch_up, state, current_loop,
-                          last_run_at, next_run_at, timeout_ms, channel_id, created_by, created_at, updated_at)
-       SELECT CAST(((300000000000 + (i % 10000) * 7919) << 22) | 677 AS TEXT), 'task-' || i, 'noop', '{}',
-              @schedule, NULL, 'skip', 'running', 5, @lastRun + (i % 1000), @lastRun + 1000 + (i % 1000), 60000,
-              'channel', 'bench', @now, @now
-       FROM seq`,
-    )
-    .run(taskCount, { schedule: JSON.stringify({ kind: 'interval', seconds: 1 }), lastRun: now - 1000, now });
+  seedRunningTasks(
+    seeder,
+    taskCount,
+    {
+      guildId: 'CAST(((300000000000 + (i % 10000) * 7919) << 22) | 677 AS TEXT)',
+      schedule: '@schedule',
+      lastRunAt: '@lastRun + (i % 1000)',
+      nextRunAt: '@lastRun + 1000 + (i % 1000)',
+    },
+    { schedule: JSON.stringify({ kind: 'interval', seconds: 1 }), lastRun: now - 1000, now },
+  );
   seeder.close();
 }
 

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { listRunningTaskTimings, openDatabase } from '../src/db/index.js';
 import { shardOfGuild, TaskRuntime } from '../src/tasks/index.js';
+import { seedRunningTasks } from './support/seed-tasks.js';
 
 const positional = process.argv.slice(2);
 const taskCount = Number(positional[0] ?? 100_000);
@@ -60,23 +61,24 @@ try {
     for (const [i, id] of ids.entries()) insertId.run(i, id);
   })();
   const now = Date.now();
-  seeder
-    .prepare(
-      `WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i < ? - 1)
-       INSERT INTO tasks (guild_id, name, kind, options, schedule, count, catch_up, state, current_loop,
-                          last_run_at, next_run_at, timeout_ms, channel_id, created_by, created_at, updated_at)
-       SELECT (SELECT id FROM guild_ids WHERE i = seq.i % @guilds), 'task-' || i, 'noop', '{}', @schedule, NULL,
-              'skip', 'running', 5, @lastRun, @nextRun, 60000, 'channel', 'bench', @now, @now
-       FROM seq`,
-    )
-    .run(taskCount, {
+  seedRunningTasks(
+    seeder,
+    taskCount,
+    {
+      guildId: '(SELECT id FROM guild_ids WHERE i = seq.i % @guilds)',
+      schedule: '@schedule',
+      lastRunAt: '@lastRun',
+      nextRunAt: '@nextRun',
+    },
+    {
       guilds: guildCount,
       // Hourly: nothing fires while the processes restore, so the figures are start-up alone.
       schedule: JSON.stringify({ kind: 'interval', seconds: 3600 }),
       lastRun: now - 60_000,
       nextRun: now + 3_540_000,
       now,
-    });
+    },
+  );
   const above53 = ids.filter((id) => BigInt(id) > 2n ** 53n).length;
   console.log(
     `seeded ${taskCount.toLocaleString()} running tasks across ${guildCount.toLocaleString()} guilds ` +
